@@ -1,0 +1,94 @@
+// The AVX2+FMA feature-major batch loop shared by every weight format.
+//
+// For a tile of 64 batch columns (8 ymm accumulators, enough independent
+// FMAs to cover their latency on two FMA ports), it walks the inputs in tiles
+// that stay in L1 and, for each row, the connections that fall in the tile:
+// one broadcast weight, eight FMAs with the X row streamed as memory operands.
+// Partial sums live in y between input tiles. Narrower column tails use one
+// accumulator, then scalars.
+//
+// Included only by files compiled with -mavx2 -mfma.
+#ifndef SPEX_COMMON_KERNELS_AVX2_FEATURE_MAJOR_AVX2_H_
+#define SPEX_COMMON_KERNELS_AVX2_FEATURE_MAJOR_AVX2_H_
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstddef>
+
+#include "common/kernels/packed_weights.h"
+#include "common/kernels/row_views.h"
+
+namespace spex {
+namespace kernel_internal {
+
+template <class Row>
+inline void AccumulateColumnsAvx2(const Row& row, int k0, int k1,
+                                  const float* x, size_t x_stride, float* yo,
+                                  size_t width, const float* bias, bool relu) {
+  size_t j = 0;
+  const __m256 zero = _mm256_setzero_ps();
+  for (; j + 64 <= width; j += 64) {
+    __m256 acc[8];
+    for (int i = 0; i < 8; ++i) {
+      acc[i] = bias ? _mm256_set1_ps(*bias) : _mm256_loadu_ps(yo + j + 8 * i);
+    }
+    for (int k = k0; k < k1; ++k) {
+      const __m256 w = _mm256_set1_ps(row.Weight(k));
+      const float* xr = x + static_cast<size_t>(row.Input(k)) * x_stride + j;
+      for (int i = 0; i < 8; ++i) {
+        acc[i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xr + 8 * i), acc[i]);
+      }
+    }
+    for (int i = 0; i < 8; ++i) {
+      _mm256_storeu_ps(yo + j + 8 * i,
+                       relu ? _mm256_max_ps(acc[i], zero) : acc[i]);
+    }
+  }
+  for (; j + 8 <= width; j += 8) {
+    __m256 acc = bias ? _mm256_set1_ps(*bias) : _mm256_loadu_ps(yo + j);
+    for (int k = k0; k < k1; ++k) {
+      acc = _mm256_fmadd_ps(
+          _mm256_set1_ps(row.Weight(k)),
+          _mm256_loadu_ps(x + static_cast<size_t>(row.Input(k)) * x_stride + j),
+          acc);
+    }
+    _mm256_storeu_ps(yo + j, relu ? _mm256_max_ps(acc, zero) : acc);
+  }
+  for (; j < width; ++j) {
+    float acc = bias ? *bias : yo[j];
+    for (int k = k0; k < k1; ++k) {
+      acc += row.Weight(k) * x[static_cast<size_t>(row.Input(k)) * x_stride + j];
+    }
+    yo[j] = relu && acc < 0.0f ? 0.0f : acc;
+  }
+}
+
+template <class Row>
+void FeatureMajorAvx2(const PackedWeights& p, bool relu, size_t batch,
+                      const float* x, size_t x_stride, float* y,
+                      size_t y_stride) {
+  constexpr size_t kTileColumns = 64;
+  const int tile = InputTileForBatch(p);
+  for (size_t j0 = 0; j0 < batch; j0 += kTileColumns) {
+    const size_t width = std::min(kTileColumns, batch - j0);
+    for (int t0 = 0; t0 < p.n_in; t0 += tile) {
+      const int t1 = std::min(p.n_in, t0 + tile);
+      const bool first = t0 == 0, last = t1 == p.n_in;
+      for (int o = 0; o < p.n_out; ++o) {
+        const Row row(p, o);
+        const int k0 = first ? 0 : row.LowerBound(t0);
+        const int k1 = last ? row.d_in : row.LowerBound(t1);
+        if (k0 == k1 && !first && !last) continue;
+        AccumulateColumnsAvx2(row, k0, k1, x + j0, x_stride,
+                              y + o * y_stride + j0, width,
+                              first ? &p.bias[o] : nullptr, relu && last);
+      }
+    }
+  }
+}
+
+}  // namespace kernel_internal
+}  // namespace spex
+
+#endif  // SPEX_COMMON_KERNELS_AVX2_FEATURE_MAJOR_AVX2_H_

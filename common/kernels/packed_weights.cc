@@ -1,0 +1,103 @@
+#include "common/kernels/packed_weights.h"
+
+#include <algorithm>
+
+#include "absl/status/status.h"
+#include "absl/strings/str_format.h"
+
+namespace spex {
+
+absl::string_view WeightFormatName(WeightFormat format) {
+  switch (format) {
+    case WeightFormat::kSell8:
+      return "sell8";
+    case WeightFormat::kBlock8:
+      return "block8";
+    case WeightFormat::kDense:
+      return "dense";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
+                                          absl::Span<const float> weights,
+                                          absl::Span<const float> bias,
+                                          WeightFormat format) {
+  const JunctionSpec& spec = pattern.spec();
+  if (weights.size() != static_cast<size_t>(spec.connections())) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("layer %s: %d weights given, pattern has %d",
+                        spec.DebugString(), weights.size(), spec.connections()));
+  }
+  if (bias.size() != static_cast<size_t>(spec.n_out)) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("layer %s: %d biases given, layer has %d outputs",
+                        spec.DebugString(), bias.size(), spec.n_out));
+  }
+  PackedWeights packed;
+  packed.format = format;
+  packed.n_in = spec.n_in;
+  packed.n_out = spec.n_out;
+  packed.d_in = spec.d_in;
+  packed.n_slices = (spec.n_out + kSliceRows - 1) / kSliceRows;
+  packed.bias.assign(static_cast<size_t>(packed.n_slices) * kSliceRows, 0.0f);
+  std::copy(bias.begin(), bias.end(), packed.bias.begin());
+  const size_t d_in = spec.d_in;
+  const size_t slots = static_cast<size_t>(packed.n_slices) * d_in;
+
+  switch (format) {
+    case WeightFormat::kSell8: {
+      packed.indices.assign(slots * kSliceRows, 0);
+      packed.weights.assign(slots * kSliceRows, 0.0f);
+      for (int o = 0; o < spec.n_out; ++o) {
+        const size_t s = o / kSliceRows, lane = o % kSliceRows;
+        const auto row = pattern.row(o);
+        for (size_t k = 0; k < d_in; ++k) {
+          const size_t at = (s * d_in + k) * kSliceRows + lane;
+          packed.indices[at] = static_cast<uint16_t>(row[k]);
+          packed.weights[at] = weights[o * d_in + k];
+        }
+      }
+      break;
+    }
+    case WeightFormat::kBlock8: {
+      if (pattern.kind() != PatternKind::kBlock) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "layer %s: block8 format needs a block pattern, got %s",
+            spec.DebugString(), PatternKindName(pattern.kind())));
+      }
+      const auto codes = pattern.block_codes();
+      packed.indices.assign(codes.begin(), codes.end());
+      packed.weights.assign(slots * kSliceRows, 0.0f);
+      for (size_t s = 0; s < static_cast<size_t>(packed.n_slices); ++s) {
+        for (size_t lane = 0; lane < kSliceRows; ++lane) {
+          const size_t o = s * kSliceRows + lane;
+          const auto row = pattern.row(static_cast<int>(o));
+          for (size_t k = 0; k < d_in; ++k) {
+            const uint32_t input =
+                BlockCodeInput(codes[s * d_in + k], static_cast<int>(lane));
+            const size_t position =
+                std::lower_bound(row.begin(), row.end(), input) - row.begin();
+            packed.weights[(s * d_in + k) * kSliceRows + lane] =
+                weights[o * d_in + position];
+          }
+        }
+      }
+      break;
+    }
+    case WeightFormat::kDense: {
+      packed.weights.assign(static_cast<size_t>(spec.n_out) * spec.n_in, 0.0f);
+      for (int o = 0; o < spec.n_out; ++o) {
+        const auto row = pattern.row(o);
+        for (size_t k = 0; k < d_in; ++k) {
+          packed.weights[static_cast<size_t>(o) * spec.n_in + row[k]] =
+              weights[o * d_in + k];
+        }
+      }
+      break;
+    }
+  }
+  return packed;
+}
+
+}  // namespace spex

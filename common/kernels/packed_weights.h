@@ -1,0 +1,59 @@
+// A layer's weights packed for one kernel format, and the packing itself.
+//
+// Formats (all keep only existing connections except kDense):
+//  kSell8  sliced ELL for any pattern: rows grouped in slices of 8; for slice
+//          s, slot k, lane r: indices[(s*d_in + k)*8 + r] is the k-th input of
+//          row 8s+r (ascending) and weights[...] its weight. Rows past n_out
+//          in the last slice are padding with weight 0 and input 0.
+//  kBlock8 for `block` patterns: indices holds one code per (slice, slot),
+//          codes[s*d_in + k]; weights[(s*d_in + k)*8 + r] belongs to lane r,
+//          which reads input BlockCodeInput(code, r).
+//  kDense  row-major n_out x n_in, zeros where no connection exists. Chosen
+//          only where density is high enough for dense code to be faster.
+// bias has n_slices * 8 entries (zero-padded) in every format.
+#ifndef SPEX_COMMON_KERNELS_PACKED_WEIGHTS_H_
+#define SPEX_COMMON_KERNELS_PACKED_WEIGHTS_H_
+
+#include <cstdint>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "common/kernels/aligned_vector.h"
+#include "common/sparsity/pattern.h"
+
+namespace spex {
+
+enum class WeightFormat { kSell8, kBlock8, kDense };
+
+absl::string_view WeightFormatName(WeightFormat format);
+
+inline constexpr int kSliceRows = 8;
+
+struct PackedWeights {
+  WeightFormat format = WeightFormat::kSell8;
+  int n_in = 0;
+  int n_out = 0;
+  int d_in = 0;
+  int n_slices = 0;  // ceil(n_out / kSliceRows)
+  AlignedVector<uint16_t> indices;
+  AlignedVector<float> weights;
+  AlignedVector<float> bias;
+
+  size_t bytes() const {
+    return indices.size() * sizeof(uint16_t) +
+           (weights.size() + bias.size()) * sizeof(float);
+  }
+};
+
+// Packs `weights` (logical order: row o's weight for its k-th ascending input
+// at o * d_in + k) and `bias` (n_out) for `format`. InvalidArgument on size
+// mismatch or when kBlock8 is asked of a non-block pattern.
+absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
+                                          absl::Span<const float> weights,
+                                          absl::Span<const float> bias,
+                                          WeightFormat format);
+
+}  // namespace spex
+
+#endif  // SPEX_COMMON_KERNELS_PACKED_WEIGHTS_H_

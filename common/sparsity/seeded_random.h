@@ -1,0 +1,49 @@
+// A random source whose sequence depends only on its seed, on every platform.
+//
+// std::uniform_int_distribution and std::shuffle are implementation-defined,
+// so a pattern generated with them could differ between the trainer's and the
+// edge's standard library. Patterns (and so model ids) must not: this class
+// pins both the engine (std::mt19937_64, fully specified) and the mapping to
+// ranges.
+#ifndef SPEX_COMMON_SPARSITY_SEEDED_RANDOM_H_
+#define SPEX_COMMON_SPARSITY_SEEDED_RANDOM_H_
+
+#include <cstdint>
+#include <random>
+#include <utility>
+
+namespace spex {
+
+class SeededRandom {
+ public:
+  explicit SeededRandom(uint64_t seed) : engine_(seed) {}
+
+  // Uniform in [0, n). REQUIRES: n > 0. Rejection sampling removes the
+  // modulo bias.
+  uint64_t Below(uint64_t n) {
+    const uint64_t limit = UINT64_MAX - UINT64_MAX % n;
+    uint64_t v;
+    do {
+      v = engine_();
+    } while (v >= limit);
+    return v % n;
+  }
+
+  // Uniform in [0, 1).
+  double Unit() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
+
+  // Fisher-Yates shuffle of [first, first + n).
+  template <typename T>
+  void Shuffle(T* first, uint64_t n) {
+    for (uint64_t i = n; i > 1; --i) {
+      std::swap(first[i - 1], first[Below(i)]);
+    }
+  }
+
+ private:
+  std::mt19937_64 engine_;
+};
+
+}  // namespace spex
+
+#endif  // SPEX_COMMON_SPARSITY_SEEDED_RANDOM_H_

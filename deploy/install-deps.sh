@@ -1,0 +1,77 @@
+#!/usr/bin/env bash
+# Installs every Debian package that spex's build, tests and benchmarks need.
+# Idempotent: packages already present are skipped, so a second run costs a
+# few dpkg queries. apt-get only; nothing is downloaded outside Debian.
+#
+# Usage: deploy/install-deps.sh [--no-arm64]
+#   --no-arm64  skip the aarch64 cross toolchain and arm64 libraries.
+set -euo pipefail
+
+with_arm64=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-arm64) with_arm64=0 ;;
+    *) echo "install-deps.sh: unknown argument '$arg'" >&2; exit 2 ;;
+  esac
+done
+
+SUDO=""
+if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+export DEBIAN_FRONTEND=noninteractive
+
+# Build and test toolchain, libraries the code links, benchmark baselines,
+# the sanitizer/fuzzer runtime and the datasets.
+host_packages=(
+  build-essential cmake ninja-build ccache pkg-config git
+  clang-14 libclang-rt-14-dev
+  libgrpc++-dev libgrpc-dev protobuf-compiler-grpc
+  libprotobuf-dev protobuf-compiler
+  libabsl-dev libeigen3-dev prometheus-cpp-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  zlib1g-dev libssl-dev
+  libxnnpack-dev libpthreadpool-dev libdnnl-dev
+  dataset-fashion-mnist
+  python3
+)
+
+# The common library and its tests cross-build for aarch64 and run under
+# qemu-user. Only libraries that common/ links are needed for arm64.
+arm64_packages=(
+  g++-aarch64-linux-gnu qemu-user
+  libabsl-dev:arm64 libprotobuf-dev:arm64 zlib1g-dev:arm64
+  libgtest-dev:arm64 libgmock-dev:arm64
+)
+
+missing() {
+  local pkg
+  for pkg in "$@"; do
+    if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
+      echo "$pkg"
+    fi
+  done
+}
+
+updated=0
+apt_update_once() {
+  if [[ $updated -eq 0 ]]; then
+    $SUDO apt-get update -q
+    updated=1
+  fi
+}
+
+wanted=("${host_packages[@]}")
+if [[ $with_arm64 -eq 1 ]]; then
+  if ! dpkg --print-foreign-architectures | grep -qx arm64; then
+    $SUDO dpkg --add-architecture arm64
+  fi
+  wanted+=("${arm64_packages[@]}")
+fi
+
+mapfile -t todo < <(missing "${wanted[@]}")
+if [[ ${#todo[@]} -eq 0 ]]; then
+  echo "install-deps.sh: all ${#wanted[@]} packages present"
+  exit 0
+fi
+echo "install-deps.sh: installing ${#todo[@]} packages: ${todo[*]}"
+apt_update_once
+$SUDO apt-get install -y -q --no-install-recommends "${todo[@]}"
