@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The one test command: installs what is missing, then builds and runs every
+# test three ways:
+#   1. x86-64 (or the host's architecture), warnings as errors;
+#   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
+#   3. the common library cross-built for aarch64, its tests run under
+#      qemu-aarch64, so every NEON kernel meets the reference on every run.
+# Build trees live under build/ and are reused (with ccache) between runs.
+#
+# Usage: scripts/test.sh [--skip-install] [--only native|asan|aarch64]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+skip_install=0
+only=""
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --skip-install) skip_install=1 ;;
+    --only) only="$2"; shift ;;
+    *) echo "test.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [[ $skip_install -eq 0 ]]; then
+  ./deploy/install-deps.sh
+fi
+
+jobs=$(nproc)
+started=$SECONDS
+ctest_args=(--output-on-failure --timeout 600 -j "$jobs")
+
+step() { echo; echo "=== $* ($((SECONDS - started)) s elapsed)"; }
+
+run_native() {
+  step "native build and tests"
+  cmake -S . -B build/native -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+  cmake --build build/native -j "$jobs"
+  (cd build/native && ctest "${ctest_args[@]}")
+}
+
+run_asan() {
+  step "ASan + UBSan build and tests"
+  cmake -S . -B build/asan -G Ninja -DCMAKE_BUILD_TYPE=Debug \
+    -DSPEX_SANITIZE=ON -DSPEX_BUILD_BENCH=OFF
+  cmake --build build/asan -j "$jobs"
+  (cd build/asan && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+    UBSAN_OPTIONS=print_stacktrace=1 ctest "${ctest_args[@]}")
+}
+
+run_aarch64() {
+  step "aarch64 cross build, tests under qemu-aarch64"
+  cmake -S . -B build/aarch64 -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DSPEX_COMMON_ONLY=ON
+  cmake --build build/aarch64 -j "$jobs"
+  (cd build/aarch64 && ctest "${ctest_args[@]}")
+}
+
+case "$only" in
+  "") run_native; run_asan; run_aarch64 ;;
+  native) run_native ;;
+  asan) run_asan ;;
+  aarch64) run_aarch64 ;;
+  *) echo "test.sh: --only takes native, asan or aarch64" >&2; exit 2 ;;
+esac
+step "all tests passed"
