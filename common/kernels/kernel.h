@@ -35,7 +35,7 @@
 
 namespace spex {
 
-enum class Isa { kReference, kAvx2, kNeon };
+enum class Isa { kReference, kAvx2, kAvx512, kNeon };
 
 absl::string_view IsaName(Isa isa);
 

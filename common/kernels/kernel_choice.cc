@@ -11,7 +11,8 @@ namespace spex {
 namespace {
 
 // Best first: the widest SIMD this binary has, then the reference loops.
-constexpr Isa kIsaPreference[] = {Isa::kAvx2, Isa::kNeon, Isa::kReference};
+constexpr Isa kIsaPreference[] = {Isa::kAvx512, Isa::kAvx2, Isa::kNeon,
+                                   Isa::kReference};
 
 const KernelInfo* BestKernelFor(WeightFormat format) {
   for (Isa isa : kIsaPreference) {

@@ -8,6 +8,8 @@ absl::string_view IsaName(Isa isa) {
       return "reference";
     case Isa::kAvx2:
       return "avx2";
+    case Isa::kAvx512:
+      return "avx512";
     case Isa::kNeon:
       return "neon";
   }
@@ -22,6 +24,16 @@ bool IsaAvailable(Isa isa) {
 #if SPEX_ARCH_X86_64
       static const bool available =
           __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+      return available;
+#else
+      return false;
+#endif
+    }
+    case Isa::kAvx512: {
+#if SPEX_ARCH_X86_64
+      // The AVX-512 kernels reuse the AVX2 ones for single samples.
+      static const bool available = __builtin_cpu_supports("avx512f") &&
+                                    IsaAvailable(Isa::kAvx2);
       return available;
 #else
       return false;

@@ -19,6 +19,34 @@ absl::string_view WeightFormatName(WeightFormat format) {
   return "unknown";
 }
 
+int InputTileForBatch(int n_in, int d_in) {
+  const int64_t wanted =
+      (int64_t{32} * n_in / std::max(1, d_in) + kBlockWidth - 1) / kBlockWidth *
+      kBlockWidth;
+  return static_cast<int>(std::min<int64_t>(n_in, std::max<int64_t>(128, wanted)));
+}
+
+namespace {
+
+// Fills tile_starts for `groups` groups whose slot k reads input_of(g, k),
+// ascending by tile along k.
+template <typename InputOf>
+void FillTileStarts(PackedWeights& packed, int groups, InputOf input_of) {
+  const int stride = packed.n_tiles + 1;
+  packed.tile_starts.assign(static_cast<size_t>(groups) * stride, 0);
+  for (int g = 0; g < groups; ++g) {
+    uint32_t* starts = packed.tile_starts.data() + static_cast<size_t>(g) * stride;
+    int k = 0;
+    for (int t = 0; t <= packed.n_tiles; ++t) {
+      const int64_t bound = int64_t{t} * packed.input_tile;
+      while (k < packed.d_in && input_of(g, k) < bound) ++k;
+      starts[t] = static_cast<uint32_t>(k);
+    }
+  }
+}
+
+}  // namespace
+
 absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
                                           absl::Span<const float> weights,
                                           absl::Span<const float> bias,
@@ -40,6 +68,8 @@ absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
   packed.n_out = spec.n_out;
   packed.d_in = spec.d_in;
   packed.n_slices = (spec.n_out + kSliceRows - 1) / kSliceRows;
+  packed.input_tile = InputTileForBatch(spec.n_in, spec.d_in);
+  packed.n_tiles = (spec.n_in + packed.input_tile - 1) / packed.input_tile;
   packed.bias.assign(static_cast<size_t>(packed.n_slices) * kSliceRows, 0.0f);
   std::copy(bias.begin(), bias.end(), packed.bias.begin());
   const size_t d_in = spec.d_in;
@@ -58,6 +88,9 @@ absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
           packed.weights[at] = weights[o * d_in + k];
         }
       }
+      FillTileStarts(packed, spec.n_out, [&](int o, int k) {
+        return static_cast<int64_t>(pattern.row(o)[k]);
+      });
       break;
     }
     case WeightFormat::kBlock8: {
@@ -83,6 +116,11 @@ absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
           }
         }
       }
+      // Codes ascend by block and tiles are whole blocks: one split per slice.
+      FillTileStarts(packed, packed.n_slices, [&](int s, int k) {
+        return int64_t{BlockOfCode(codes[static_cast<size_t>(s) * d_in + k])} *
+               kBlockWidth;
+      });
       break;
     }
     case WeightFormat::kDense: {

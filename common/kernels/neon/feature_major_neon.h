@@ -62,16 +62,13 @@ void FeatureMajorNeon(const PackedWeights& p, bool relu, size_t batch,
                       const float* x, size_t x_stride, float* y,
                       size_t y_stride) {
   constexpr size_t kTileColumns = 32;
-  const int tile = InputTileForBatch(p);
   for (size_t j0 = 0; j0 < batch; j0 += kTileColumns) {
     const size_t width = std::min(kTileColumns, batch - j0);
-    for (int t0 = 0; t0 < p.n_in; t0 += tile) {
-      const int t1 = std::min(p.n_in, t0 + tile);
-      const bool first = t0 == 0, last = t1 == p.n_in;
+    for (int t = 0; t < p.n_tiles; ++t) {
+      const bool first = t == 0, last = t + 1 == p.n_tiles;
       for (int o = 0; o < p.n_out; ++o) {
         const Row row(p, o);
-        const int k0 = first ? 0 : row.LowerBound(t0);
-        const int k1 = last ? row.d_in : row.LowerBound(t1);
+        const int k0 = row.TileStart(t), k1 = row.TileStart(t + 1);
         if (k0 == k1 && !first && !last) continue;
         AccumulateColumnsNeon(row, k0, k1, x + j0, x_stride,
                               y + o * y_stride + j0, width,
