@@ -33,7 +33,8 @@ struct LayerSize {
 using Factory =
     absl::StatusOr<std::unique_ptr<LayerImpl>> (*)(const LayerProblem&);
 
-LayerProblem MakeProblem(const JunctionSpec& spec, PatternKind kind, int batch) {
+LayerProblem MakeProblem(const JunctionSpec& spec, PatternKind kind,
+                         int batch) {
   // One seed for both kinds and every library: same sizes, same weights.
   constexpr uint64_t kSeed = 20240711;
   auto pattern = GeneratePattern(spec, kind, kSeed);
@@ -72,8 +73,9 @@ class Registry {
     m.batch = problem.batch;
     m.bytes = layer->BytesPerCall();
     m.macs = layer->MacsPerCall();
-    const std::string name = absl::StrFormat("%s/%dx%d/d%.6f/b%d", impl, m.n_out,
-                                             m.n_in, density_requested, m.batch);
+    const std::string name =
+        absl::StrFormat("%s/%dx%d/d%.6f/b%d", impl, m.n_out, m.n_in,
+                        density_requested, m.batch);
     measurements_[name] = m;
     benchmark::RegisterBenchmark(name.c_str(),
                                  [layer](benchmark::State& state) {
@@ -131,7 +133,8 @@ int Main(int argc, char** argv) {
   benchmark::Initialize(&benchmark_argc, args.data());
 
   std::vector<LayerSize> sizes = {{784, 512}, {1024, 1024}, {4096, 4096}};
-  std::vector<double> densities = {1.0 / 2, 1.0 / 4, 1.0 / 8, 1.0 / 16, 1.0 / 32};
+  std::vector<double> densities = {1.0 / 2, 1.0 / 4, 1.0 / 8, 1.0 / 16,
+                                   1.0 / 32};
   if (quick) {
     sizes = {{1024, 1024}};
     densities = {1.0 / 2, 1.0 / 8};
@@ -148,7 +151,8 @@ int Main(int argc, char** argv) {
       // The dense libraries do the same work at every density.
       const JunctionSpec dense_spec =
           *JunctionFromFanOut(0, size.n_in, size.n_out, size.n_out);
-      const LayerProblem dense = MakeProblem(dense_spec, PatternKind::kRandom, batch);
+      const LayerProblem dense =
+          MakeProblem(dense_spec, PatternKind::kRandom, batch);
       registry.Add("eigen_dense", dense, 1.0, &MakeEigenDenseImpl);
       registry.Add("onednn", dense, 1.0, &MakeOneDnnImpl);
       registry.Add("xnnpack", dense, 1.0, &MakeXnnpackImpl);
@@ -156,8 +160,10 @@ int Main(int argc, char** argv) {
         const int d_out = NearestValidOutDegree(size.n_in, size.n_out, density);
         const JunctionSpec spec =
             *JunctionFromFanOut(0, size.n_in, size.n_out, d_out);
-        const LayerProblem random = MakeProblem(spec, PatternKind::kRandom, batch);
-        const LayerProblem block = MakeProblem(spec, PatternKind::kBlock, batch);
+        const LayerProblem random =
+            MakeProblem(spec, PatternKind::kRandom, batch);
+        const LayerProblem block =
+            MakeProblem(spec, PatternKind::kBlock, batch);
         registry.Add("spex_random", random, density, &MakeSpexImpl);
         registry.Add("spex_block", block, density, &MakeSpexImpl);
         registry.Add("eigen_sparse", random, density, &MakeEigenSparseImpl);

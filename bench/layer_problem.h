@@ -41,10 +41,14 @@ class LayerImpl {
 };
 
 absl::StatusOr<std::unique_ptr<LayerImpl>> MakeSpexImpl(const LayerProblem& p);
-absl::StatusOr<std::unique_ptr<LayerImpl>> MakeEigenDenseImpl(const LayerProblem& p);
-absl::StatusOr<std::unique_ptr<LayerImpl>> MakeEigenSparseImpl(const LayerProblem& p);
-absl::StatusOr<std::unique_ptr<LayerImpl>> MakeOneDnnImpl(const LayerProblem& p);
-absl::StatusOr<std::unique_ptr<LayerImpl>> MakeXnnpackImpl(const LayerProblem& p);
+absl::StatusOr<std::unique_ptr<LayerImpl>> MakeEigenDenseImpl(
+    const LayerProblem& p);
+absl::StatusOr<std::unique_ptr<LayerImpl>> MakeEigenSparseImpl(
+    const LayerProblem& p);
+absl::StatusOr<std::unique_ptr<LayerImpl>> MakeOneDnnImpl(
+    const LayerProblem& p);
+absl::StatusOr<std::unique_ptr<LayerImpl>> MakeXnnpackImpl(
+    const LayerProblem& p);
 
 }  // namespace spex::bench
 

@@ -25,12 +25,16 @@ double SecondsSince(Clock::time_point start) {
 #if defined(__AVX512F__)
 using Vector = __m512;
 inline Vector Splat(float v) { return _mm512_set1_ps(v); }
-inline Vector Fma(Vector a, Vector b, Vector c) { return _mm512_fmadd_ps(a, b, c); }
+inline Vector Fma(Vector a, Vector b, Vector c) {
+  return _mm512_fmadd_ps(a, b, c);
+}
 inline float FirstLane(Vector v) { return _mm512_cvtss_f32(v); }
 #else
 using Vector = __m256;
 inline Vector Splat(float v) { return _mm256_set1_ps(v); }
-inline Vector Fma(Vector a, Vector b, Vector c) { return _mm256_fmadd_ps(a, b, c); }
+inline Vector Fma(Vector a, Vector b, Vector c) {
+  return _mm256_fmadd_ps(a, b, c);
+}
 inline float FirstLane(Vector v) { return _mm256_cvtss_f32(v); }
 #endif
 
@@ -78,7 +82,8 @@ double MeasureReadGbps(size_t bytes) {
     }
     const double seconds = SecondsSince(start);
     alignas(32) float lanes[8];
-    _mm256_store_ps(lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
+    _mm256_store_ps(
+        lanes, _mm256_add_ps(_mm256_add_ps(a0, a1), _mm256_add_ps(a2, a3)));
     sink += lanes[0];
     best = std::max(best, static_cast<double>(bytes) * passes / seconds / 1e9);
   }
@@ -109,8 +114,10 @@ MachineLimits MeasureMachineLimits() {
   limits.peak_gflops = MeasurePeakGflops();
   limits.levels[0] = {"L1", l1, MeasureReadGbps(l1 / 2)};
   limits.levels[1] = {"L2", l2, MeasureReadGbps(l2 / 2)};
-  limits.levels[2] = {"L3", l3, MeasureReadGbps(std::min<size_t>(l3 / 4, 8 << 20))};
-  limits.levels[3] = {"DRAM", SIZE_MAX, MeasureReadGbps(std::max<size_t>(4 * l3, 256 << 20))};
+  limits.levels[2] = {"L3", l3,
+                      MeasureReadGbps(std::min<size_t>(l3 / 4, 8 << 20))};
+  limits.levels[3] = {"DRAM", SIZE_MAX,
+                      MeasureReadGbps(std::max<size_t>(4 * l3, 256 << 20))};
   return limits;
 }
 

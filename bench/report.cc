@@ -64,50 +64,59 @@ void PrintJsonLines(const std::vector<Measurement>& results, std::FILE* out) {
   for (const Measurement& m : results) {
     std::string extra;
     if (!IsDenseLibrary(m)) {
-      extra = absl::StrFormat(", \"density_requested\": %.6g", m.density_requested);
+      extra =
+          absl::StrFormat(", \"density_requested\": %.6g", m.density_requested);
     }
-    if (!m.kernel.empty()) extra += absl::StrFormat(", \"kernel\": \"%s\"", m.kernel);
-    absl::FPrintF(out,
-                  "{\"impl\": \"%s\", \"out\": %d, \"in\": %d, \"density\": %.6g, "
-                  "\"batch\": %d, \"ns\": %.0f%s}\n",
-                  m.impl, m.n_out, m.n_in, m.density, m.batch, m.ns, extra);
+    if (!m.kernel.empty())
+      extra += absl::StrFormat(", \"kernel\": \"%s\"", m.kernel);
+    absl::FPrintF(
+        out,
+        "{\"impl\": \"%s\", \"out\": %d, \"in\": %d, \"density\": %.6g, "
+        "\"batch\": %d, \"ns\": %.0f%s}\n",
+        m.impl, m.n_out, m.n_in, m.density, m.batch, m.ns, extra);
   }
 }
 
 void PrintReport(const std::vector<Measurement>& results,
                  const MachineLimits& limits, std::FILE* out) {
-  absl::FPrintF(out, "\nmachine: peak FMA %.1f GFLOP/s; read bandwidth", limits.peak_gflops);
+  absl::FPrintF(out, "\nmachine: peak FMA %.1f GFLOP/s; read bandwidth",
+                limits.peak_gflops);
   for (const CacheLevel& level : limits.levels) {
     absl::FPrintF(out, " %s %.1f GB/s", level.name, level.read_gbps);
   }
-  absl::FPrintF(out, "\n(x dense = fastest dense library's time / this time; "
-                     "x eigen_sp = Eigen SparseMatrix time / this time)\n");
+  absl::FPrintF(out,
+                "\n(x dense = fastest dense library's time / this time; "
+                "x eigen_sp = Eigen SparseMatrix time / this time)\n");
 
   std::map<LayerKey, std::vector<double>> densities;
   for (const Measurement& m : results) {
     if (IsDenseLibrary(m)) continue;
     auto& list = densities[{m.n_out, m.n_in, m.batch}];
-    if (std::find(list.begin(), list.end(), m.density_requested) == list.end()) {
+    if (std::find(list.begin(), list.end(), m.density_requested) ==
+        list.end()) {
       list.push_back(m.density_requested);
     }
   }
   for (auto& [key, list] : densities) {
     std::sort(list.rbegin(), list.rend());
-    const Measurement* dense = FastestDense(results, key.n_out, key.n_in, key.batch);
+    const Measurement* dense =
+        FastestDense(results, key.n_out, key.n_in, key.batch);
     if (dense == nullptr) continue;
     absl::FPrintF(out, "\n%d -> %d, batch %d (fastest dense: %s, %.0f ns)\n",
                   key.n_in, key.n_out, key.batch, dense->impl, dense->ns);
     absl::FPrintF(out, "%-9s %-13s %-16s %12s %9s %10s %8s %s\n", "density",
-                  "impl", "kernel", "ns", "x dense", "x eigen_sp", "limit", "of");
+                  "impl", "kernel", "ns", "x dense", "x eigen_sp", "limit",
+                  "of");
     for (double density : list) {
-      const Measurement* eigen_sparse =
-          Find(results, "eigen_sparse", key.n_out, key.n_in, density, key.batch);
+      const Measurement* eigen_sparse = Find(results, "eigen_sparse", key.n_out,
+                                             key.n_in, density, key.batch);
       for (const char* impl : {"spex_random", "spex_block", "eigen_sparse"}) {
         const Measurement* m =
             Find(results, impl, key.n_out, key.n_in, density, key.batch);
         if (m == nullptr) continue;
         const auto [fraction, limit] = LimitFraction(*m, limits);
-        absl::FPrintF(out, "%-9.5g %-13s %-16s %12.0f %8.2fx %9.2fx %7.0f%% %s\n",
+        absl::FPrintF(out,
+                      "%-9.5g %-13s %-16s %12.0f %8.2fx %9.2fx %7.0f%% %s\n",
                       m->density, impl, m->kernel, m->ns, dense->ns / m->ns,
                       eigen_sparse ? eigen_sparse->ns / m->ns : NAN,
                       100 * fraction, limit);
@@ -126,9 +135,11 @@ void PrintReport(const std::vector<Measurement>& results,
             : Find(results, "eigen_sparse", 1024, 1024, density, batch);
     if (m == nullptr || base == nullptr) return;
     const double ratio = base->ns / m->ns;
-    absl::FPrintF(out, "  %-11s density %-6g batch %-3d vs %-12s %6.2fx  floor %4.1fx  %s\n",
-                  impl, density, batch, against, ratio, floor,
-                  ratio >= floor ? "met" : "MISSED");
+    absl::FPrintF(
+        out,
+        "  %-11s density %-6g batch %-3d vs %-12s %6.2fx  floor %4.1fx  %s\n",
+        impl, density, batch, against, ratio, floor,
+        ratio >= floor ? "met" : "MISSED");
   };
   check("spex_random", 0.125, 1, "dense", 2.5);
   check("spex_block", 0.125, 1, "dense", 4.5);
@@ -140,7 +151,9 @@ void PrintReport(const std::vector<Measurement>& results,
     const Measurement* m = Find(results, impl, 1024, 1024, 0.125, 64);
     if (m != nullptr) {
       const double fraction = LimitFraction(*m, limits).first;
-      absl::FPrintF(out, "  %-11s density 0.125  batch 64  of peak FMA   %5.0f%%   floor  60%%  %s\n",
+      absl::FPrintF(out,
+                    "  %-11s density 0.125  batch 64  of peak FMA   %5.0f%%   "
+                    "floor  60%%  %s\n",
                     impl, 100 * fraction, fraction >= 0.6 ? "met" : "MISSED");
     }
   }

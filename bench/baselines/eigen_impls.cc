@@ -61,8 +61,9 @@ class EigenSparseImpl : public LayerImpl {
     for (int o = 0; o < spec.n_out; ++o) {
       const auto row = p.pattern.row(o);
       for (int k = 0; k < spec.d_in; ++k) {
-        triplets.emplace_back(o, static_cast<int>(row[k]),
-                              p.weights[static_cast<size_t>(o) * spec.d_in + k]);
+        triplets.emplace_back(
+            o, static_cast<int>(row[k]),
+            p.weights[static_cast<size_t>(o) * spec.d_in + k]);
       }
     }
     w_.setFromTriplets(triplets.begin(), triplets.end());

@@ -42,7 +42,8 @@ class OneDnnImpl : public LayerImpl {
     memory user_weights({weights_dims, f32, memory::format_tag::oi}, engine_,
                         dense.data());
     weights_ = memory(pd.weights_desc(), engine_);
-    dnnl::reorder(user_weights, weights_).execute(stream_, user_weights, weights_);
+    dnnl::reorder(user_weights, weights_)
+        .execute(stream_, user_weights, weights_);
     std::copy(p.bias.begin(), p.bias.end(),
               static_cast<float*>(bias_.get_data_handle()));
     float* src = static_cast<float*>(src_.get_data_handle());
@@ -76,7 +77,8 @@ class OneDnnImpl : public LayerImpl {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LayerImpl>> MakeOneDnnImpl(const LayerProblem& p) {
+absl::StatusOr<std::unique_ptr<LayerImpl>> MakeOneDnnImpl(
+    const LayerProblem& p) {
   try {
     return std::make_unique<OneDnnImpl>(p);
   } catch (const dnnl::error& e) {

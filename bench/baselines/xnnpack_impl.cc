@@ -49,7 +49,8 @@ class XnnpackImpl : public LayerImpl {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<LayerImpl>> MakeXnnpackImpl(const LayerProblem& p) {
+absl::StatusOr<std::unique_ptr<LayerImpl>> MakeXnnpackImpl(
+    const LayerProblem& p) {
   if (xnn_initialize(/*allocator=*/nullptr) != xnn_status_success) {
     return absl::InternalError("xnn_initialize failed");
   }

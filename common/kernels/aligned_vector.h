@@ -19,15 +19,19 @@ struct CacheAlignedAllocator {
   CacheAlignedAllocator(const CacheAlignedAllocator<U>&) {}  // NOLINT
   T* allocate(size_t n) {
     return static_cast<T*>(
-        ::operator new(n * sizeof(T), std::align_val_t{kCacheLineBytes}));
+        ::operator new (n * sizeof(T), std::align_val_t{kCacheLineBytes}));
   }
   void deallocate(T* p, size_t) {
-    ::operator delete(p, std::align_val_t{kCacheLineBytes});
+    ::operator delete (p, std::align_val_t{kCacheLineBytes});
   }
   template <typename U>
-  bool operator==(const CacheAlignedAllocator<U>&) const { return true; }
+  bool operator==(const CacheAlignedAllocator<U>&) const {
+    return true;
+  }
   template <typename U>
-  bool operator!=(const CacheAlignedAllocator<U>&) const { return false; }
+  bool operator!=(const CacheAlignedAllocator<U>&) const {
+    return false;
+  }
 };
 
 template <typename T>

@@ -12,7 +12,7 @@ namespace {
 
 // Best first: the widest SIMD this binary has, then the reference loops.
 constexpr Isa kIsaPreference[] = {Isa::kAvx512, Isa::kAvx2, Isa::kNeon,
-                                   Isa::kReference};
+                                  Isa::kReference};
 
 const KernelInfo* BestKernelFor(WeightFormat format) {
   for (Isa isa : kIsaPreference) {
@@ -41,7 +41,7 @@ void LogIsaOnce() {
 WeightFormat ChooseSingleFormat(const JunctionSpec& spec, PatternKind kind) {
   if (kind == PatternKind::kBlock) {
     return spec.density() < kBlock8DenseCrossover ? WeightFormat::kBlock8
-                                                   : WeightFormat::kDense;
+                                                  : WeightFormat::kDense;
   }
   return spec.density() < kSell8DenseCrossover ? WeightFormat::kSell8
                                                : WeightFormat::kDense;
@@ -59,17 +59,19 @@ absl::StatusOr<KernelChoice> ChooseKernels(const JunctionSpec& spec,
   if (!forced.empty()) {
     const KernelInfo* kernel = FindKernel(forced);
     if (kernel == nullptr) {
-      return absl::NotFoundError(absl::StrCat("no kernel named '", forced, "'"));
+      return absl::NotFoundError(
+          absl::StrCat("no kernel named '", forced, "'"));
     }
     if (!IsaAvailable(kernel->isa)) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "kernel ", forced, " needs ", IsaName(kernel->isa),
-          ", which this CPU lacks"));
+      return absl::FailedPreconditionError(
+          absl::StrCat("kernel ", forced, " needs ", IsaName(kernel->isa),
+                       ", which this CPU lacks"));
     }
-    if (kernel->format == WeightFormat::kBlock8 && kind != PatternKind::kBlock) {
-      return absl::FailedPreconditionError(absl::StrCat(
-          "kernel ", forced, " needs a block pattern, layer has ",
-          PatternKindName(kind)));
+    if (kernel->format == WeightFormat::kBlock8 &&
+        kind != PatternKind::kBlock) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("kernel ", forced, " needs a block pattern, layer has ",
+                       PatternKindName(kind)));
     }
     return KernelChoice{kernel, kernel};
   }

@@ -32,8 +32,8 @@ bool IsaAvailable(Isa isa) {
     case Isa::kAvx512: {
 #if SPEX_ARCH_X86_64
       // The AVX-512 kernels reuse the AVX2 ones for single samples.
-      static const bool available = __builtin_cpu_supports("avx512f") &&
-                                    IsaAvailable(Isa::kAvx2);
+      static const bool available =
+          __builtin_cpu_supports("avx512f") && IsaAvailable(Isa::kAvx2);
       return available;
 #else
       return false;

@@ -23,7 +23,8 @@ int InputTileForBatch(int n_in, int d_in) {
   const int64_t wanted =
       (int64_t{32} * n_in / std::max(1, d_in) + kBlockWidth - 1) / kBlockWidth *
       kBlockWidth;
-  return static_cast<int>(std::min<int64_t>(n_in, std::max<int64_t>(128, wanted)));
+  return static_cast<int>(
+      std::min<int64_t>(n_in, std::max<int64_t>(128, wanted)));
 }
 
 namespace {
@@ -35,7 +36,8 @@ void FillTileStarts(PackedWeights& packed, int groups, InputOf input_of) {
   const int stride = packed.n_tiles + 1;
   packed.tile_starts.assign(static_cast<size_t>(groups) * stride, 0);
   for (int g = 0; g < groups; ++g) {
-    uint32_t* starts = packed.tile_starts.data() + static_cast<size_t>(g) * stride;
+    uint32_t* starts =
+        packed.tile_starts.data() + static_cast<size_t>(g) * stride;
     int k = 0;
     for (int t = 0; t <= packed.n_tiles; ++t) {
       const int64_t bound = int64_t{t} * packed.input_tile;
@@ -53,9 +55,9 @@ absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
                                           WeightFormat format) {
   const JunctionSpec& spec = pattern.spec();
   if (weights.size() != static_cast<size_t>(spec.connections())) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("layer %s: %d weights given, pattern has %d",
-                        spec.DebugString(), weights.size(), spec.connections()));
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "layer %s: %d weights given, pattern has %d", spec.DebugString(),
+        weights.size(), spec.connections()));
   }
   if (bias.size() != static_cast<size_t>(spec.n_out)) {
     return absl::InvalidArgumentError(

@@ -90,6 +90,28 @@ class DenseRow {
   const int d_in;
 };
 
+// The feature-major batch schedule every ISA shares: for each tile of
+// `tile_columns` batch columns and each input tile, calls
+// accumulate(row, k0, k1, j0, width, o, first, last) for every row with work
+// in that tile (the first and last tiles always: they set the bias and the
+// activation). Partial sums live in y between input tiles.
+template <class Row, class Accumulate>
+inline void ForEachRowTile(const PackedWeights& p, size_t batch,
+                           size_t tile_columns, Accumulate accumulate) {
+  for (size_t j0 = 0; j0 < batch; j0 += tile_columns) {
+    const size_t width = std::min(tile_columns, batch - j0);
+    for (int t = 0; t < p.n_tiles; ++t) {
+      const bool first = t == 0, last = t + 1 == p.n_tiles;
+      for (int o = 0; o < p.n_out; ++o) {
+        const Row row(p, o);
+        const int k0 = row.TileStart(t), k1 = row.TileStart(t + 1);
+        if (k0 == k1 && !first && !last) continue;
+        accumulate(row, k0, k1, j0, width, o, first, last);
+      }
+    }
+  }
+}
+
 }  // namespace kernel_internal
 }  // namespace spex
 

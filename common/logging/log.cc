@@ -25,10 +25,11 @@ char SeverityLetter(LogSeverity severity) {
 }  // namespace
 
 void Log(LogSeverity severity, absl::string_view message) {
-  const std::string line = absl::StrCat(
-      std::string(1, SeverityLetter(severity)),
-      absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ ", absl::Now(), absl::UTCTimeZone()),
-      message, "\n");
+  const std::string line =
+      absl::StrCat(std::string(1, SeverityLetter(severity)),
+                   absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ ", absl::Now(),
+                                    absl::UTCTimeZone()),
+                   message, "\n");
   std::fwrite(line.data(), 1, line.size(), stderr);
 }
 

@@ -19,8 +19,8 @@ constexpr int64_t kMaxPairs = int64_t{1} << 28;
 
 }  // namespace
 
-absl::StatusOr<std::vector<uint32_t>> SampleBiregular(const BiregularShape& shape,
-                                                      SeededRandom& random) {
+absl::StatusOr<std::vector<uint32_t>> SampleBiregular(
+    const BiregularShape& shape, SeededRandom& random) {
   const int64_t edges = int64_t{shape.n_left} * shape.left_degree;
   if (shape.n_left < 1 || shape.n_right < 1 || shape.left_degree < 1 ||
       edges != int64_t{shape.n_right} * shape.right_degree ||
@@ -60,8 +60,8 @@ absl::StatusOr<std::vector<uint32_t>> SampleBiregular(const BiregularShape& shap
 
   // Switch (l1, r1), (l2, r2) -> (l1, r2), (l2, r1) when multiplicities
   // allow. A complete graph admits no switch, so skip the chain there.
-  const bool complete = shape.left_degree ==
-                        int64_t{shape.max_multiplicity} * shape.n_right;
+  const bool complete =
+      shape.left_degree == int64_t{shape.max_multiplicity} * shape.n_right;
   if (!complete && shape.n_left > 1) {
     const int64_t switches = kSwitchesPerEdge * edges;
     for (int64_t t = 0; t < switches; ++t) {

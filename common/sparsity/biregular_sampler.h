@@ -15,8 +15,8 @@ namespace spex {
 struct BiregularShape {
   int n_left = 0;
   int n_right = 0;
-  int left_degree = 0;   // right nodes per left node
-  int right_degree = 0;  // left nodes per right node
+  int left_degree = 0;       // right nodes per left node
+  int right_degree = 0;      // left nodes per right node
   int max_multiplicity = 1;  // times one (left, right) pair may repeat
 };
 
@@ -30,8 +30,8 @@ struct BiregularShape {
 // uniform over such graphs. REQUIRES: shape consistent
 // (n_left * left_degree == n_right * right_degree,
 // left_degree <= max_multiplicity * n_right).
-absl::StatusOr<std::vector<uint32_t>> SampleBiregular(const BiregularShape& shape,
-                                                      SeededRandom& random);
+absl::StatusOr<std::vector<uint32_t>> SampleBiregular(
+    const BiregularShape& shape, SeededRandom& random);
 
 }  // namespace spex
 

@@ -61,8 +61,8 @@ absl::StatusOr<Pattern> GenerateBlock(const JunctionSpec& spec,
     random.Shuffle(rotations.data(), rotations.size());
     std::sort(rotations.begin(), rotations.begin() + run);
     for (size_t j = 0; j < run; ++j) {
-      codes[k + j] = MakeBlockCode(static_cast<int>(slice_blocks[k]),
-                                   rotations[j]);
+      codes[k + j] =
+          MakeBlockCode(static_cast<int>(slice_blocks[k]), rotations[j]);
     }
     k += run;
   }

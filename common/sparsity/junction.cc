@@ -15,9 +15,9 @@ namespace {
 absl::Status CheckWidths(int index, int n_in, int n_out) {
   if (n_in < 1 || n_in > kMaxJunctionWidth || n_out < 1 ||
       n_out > kMaxJunctionWidth) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "junction %d: widths %d -> %d out of range [1, %d]", index, n_in,
-        n_out, kMaxJunctionWidth));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("junction %d: widths %d -> %d out of range [1, %d]",
+                        index, n_in, n_out, kMaxJunctionWidth));
   }
   return absl::OkStatus();
 }
@@ -93,9 +93,9 @@ absl::StatusOr<JunctionSpec> JunctionFromDensity(int index, int n_in, int n_out,
                                                  double density) {
   SPEX_RETURN_IF_ERROR(CheckWidths(index, n_in, n_out));
   if (!(density > 0.0 && density <= 1.0)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "junction %d (%d -> %d): density %g outside (0, 1]", index, n_in,
-        n_out, density));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("junction %d (%d -> %d): density %g outside (0, 1]",
+                        index, n_in, n_out, density));
   }
   const double d_out = density * n_out;
   const double d_in = density * n_in;
@@ -108,7 +108,8 @@ absl::StatusOr<JunctionSpec> JunctionFromDensity(int index, int n_in, int n_out,
         "d_out=%g); nearest valid density is %d/%d = %g; valid out-degrees: "
         "%s",
         index, n_in, n_out, density, d_in, d_out, nearest, n_out,
-        static_cast<double>(nearest) / n_out, ListValidOutDegrees(n_in, n_out)));
+        static_cast<double>(nearest) / n_out,
+        ListValidOutDegrees(n_in, n_out)));
   }
   return JunctionFromFanOut(index, n_in, n_out,
                             static_cast<int>(std::lround(d_out)));
@@ -127,10 +128,9 @@ absl::StatusOr<std::vector<JunctionSpec>> TopologyFromFanOut(
   }
   std::vector<JunctionSpec> junctions;
   for (size_t i = 0; i + 1 < widths.size(); ++i) {
-    SPEX_ASSIGN_OR_RETURN(
-        JunctionSpec spec,
-        JunctionFromFanOut(static_cast<int>(i), widths[i], widths[i + 1],
-                           fan_out[i]));
+    SPEX_ASSIGN_OR_RETURN(JunctionSpec spec,
+                          JunctionFromFanOut(static_cast<int>(i), widths[i],
+                                             widths[i + 1], fan_out[i]));
     junctions.push_back(spec);
   }
   return junctions;
@@ -143,16 +143,15 @@ absl::StatusOr<std::vector<JunctionSpec>> TopologyFromDensities(
         "topology needs at least two layer widths (input and output)");
   }
   if (densities.size() != widths.size() - 1) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "topology has %d junctions but %d densities were given",
-        widths.size() - 1, densities.size()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("topology has %d junctions but %d densities were given",
+                        widths.size() - 1, densities.size()));
   }
   std::vector<JunctionSpec> junctions;
   for (size_t i = 0; i + 1 < widths.size(); ++i) {
-    SPEX_ASSIGN_OR_RETURN(
-        JunctionSpec spec,
-        JunctionFromDensity(static_cast<int>(i), widths[i], widths[i + 1],
-                            densities[i]));
+    SPEX_ASSIGN_OR_RETURN(JunctionSpec spec,
+                          JunctionFromDensity(static_cast<int>(i), widths[i],
+                                              widths[i + 1], densities[i]));
     junctions.push_back(spec);
   }
   return junctions;

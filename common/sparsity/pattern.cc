@@ -12,8 +12,8 @@ namespace {
 
 absl::Status CheckSpec(const JunctionSpec& spec) {
   if (spec.n_in < 1 || spec.n_in > kMaxJunctionWidth || spec.n_out < 1 ||
-      spec.n_out > kMaxJunctionWidth || spec.d_in < 1 || spec.d_in > spec.n_in ||
-      spec.d_out < 1 || spec.d_out > spec.n_out ||
+      spec.n_out > kMaxJunctionWidth || spec.d_in < 1 ||
+      spec.d_in > spec.n_in || spec.d_out < 1 || spec.d_out > spec.n_out ||
       int64_t{spec.n_in} * spec.d_out != int64_t{spec.n_out} * spec.d_in) {
     return absl::InvalidArgumentError(
         absl::StrCat("inconsistent junction ", spec.DebugString()));
@@ -64,17 +64,18 @@ absl::StatusOr<Pattern> Pattern::FromRowIndices(
         spec.DebugString(), spec.connections()));
   }
   for (int o = 0; o < spec.n_out; ++o) {
-    const uint32_t* row = row_indices.data() + static_cast<size_t>(o) * spec.d_in;
+    const uint32_t* row =
+        row_indices.data() + static_cast<size_t>(o) * spec.d_in;
     for (int k = 0; k < spec.d_in; ++k) {
       if (row[k] >= static_cast<uint32_t>(spec.n_in)) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "row %d slot %d: input %d out of range [0, %d)", o, k, row[k],
-            spec.n_in));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("row %d slot %d: input %d out of range [0, %d)", o,
+                            k, row[k], spec.n_in));
       }
       if (k > 0 && row[k] <= row[k - 1]) {
         return absl::InvalidArgumentError(absl::StrFormat(
-            "row %d slot %d: inputs not strictly ascending (%d after %d)", o,
-            k, row[k], row[k - 1]));
+            "row %d slot %d: inputs not strictly ascending (%d after %d)", o, k,
+            row[k], row[k - 1]));
       }
     }
   }
@@ -104,9 +105,9 @@ absl::StatusOr<Pattern> Pattern::FromBlockCodes(const JunctionSpec& spec,
     const uint16_t* slice = codes.data() + static_cast<size_t>(s) * spec.d_in;
     for (int k = 0; k < spec.d_in; ++k) {
       if (BlockOfCode(slice[k]) >= n_blocks) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "slice %d slot %d: block %d out of range [0, %d)", s, k,
-            BlockOfCode(slice[k]), n_blocks));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("slice %d slot %d: block %d out of range [0, %d)",
+                            s, k, BlockOfCode(slice[k]), n_blocks));
       }
       if (k > 0 && slice[k] <= slice[k - 1]) {
         return absl::InvalidArgumentError(absl::StrFormat(

@@ -62,8 +62,8 @@ class Pattern {
 
   // Inputs of output `o`, ascending. REQUIRES: 0 <= o < n_out.
   absl::Span<const uint32_t> row(int o) const {
-    return absl::MakeConstSpan(row_indices_).subspan(
-        static_cast<size_t>(o) * spec_.d_in, spec_.d_in);
+    return absl::MakeConstSpan(row_indices_)
+        .subspan(static_cast<size_t>(o) * spec_.d_in, spec_.d_in);
   }
   // All rows, row-major: n_out * d_in entries.
   absl::Span<const uint32_t> row_indices() const { return row_indices_; }

@@ -13,10 +13,10 @@
 
 // Evaluates `expr` (an absl::Status) and returns it from the enclosing
 // function if it is not OK.
-#define SPEX_RETURN_IF_ERROR(expr)                      \
-  do {                                                  \
-    ::absl::Status spex_status_ = (expr);               \
-    if (!spex_status_.ok()) return spex_status_;        \
+#define SPEX_RETURN_IF_ERROR(expr)               \
+  do {                                           \
+    ::absl::Status spex_status_ = (expr);        \
+    if (!spex_status_.ok()) return spex_status_; \
   } while (false)
 
 #define SPEX_STATUS_CONCAT_INNER_(a, b) a##b
@@ -29,8 +29,8 @@
   SPEX_ASSIGN_OR_RETURN_IMPL_(SPEX_STATUS_CONCAT_(spex_statusor_, __LINE__), \
                               lhs, rexpr)
 
-#define SPEX_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr) \
-  auto statusor = (rexpr);                                \
+#define SPEX_ASSIGN_OR_RETURN_IMPL_(statusor, lhs, rexpr)  \
+  auto statusor = (rexpr);                                 \
   if (!statusor.ok()) return std::move(statusor).status(); \
   lhs = std::move(statusor).value()
 

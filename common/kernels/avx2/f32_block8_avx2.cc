@@ -39,14 +39,16 @@ void f32_block8_avx2_single(const PackedWeights& p, bool relu, const float* x,
     __m256 acc1 = _mm256_setzero_ps();
     size_t k = 0;
     for (; k + 2 <= d_in; k += 2) {
-      acc0 = _mm256_fmadd_ps(_mm256_load_ps(w), RotatedBlock(x, codes[0]), acc0);
+      acc0 =
+          _mm256_fmadd_ps(_mm256_load_ps(w), RotatedBlock(x, codes[0]), acc0);
       acc1 = _mm256_fmadd_ps(_mm256_load_ps(w + 8), RotatedBlock(x, codes[1]),
                              acc1);
       codes += 2;
       w += 16;
     }
     if (k < d_in) {
-      acc0 = _mm256_fmadd_ps(_mm256_load_ps(w), RotatedBlock(x, codes[0]), acc0);
+      acc0 =
+          _mm256_fmadd_ps(_mm256_load_ps(w), RotatedBlock(x, codes[0]), acc0);
       codes += 1;
       w += 8;
     }

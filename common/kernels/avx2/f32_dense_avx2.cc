@@ -18,7 +18,9 @@ inline float HorizontalSum(__m256 v) {
   return _mm_cvtss_f32(_mm_add_ss(sum2, _mm_movehdup_ps(sum2)));
 }
 
-inline float Activate(float v, bool relu) { return relu && v < 0.0f ? 0.0f : v; }
+inline float Activate(float v, bool relu) {
+  return relu && v < 0.0f ? 0.0f : v;
+}
 
 }  // namespace
 

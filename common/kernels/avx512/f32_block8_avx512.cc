@@ -18,10 +18,10 @@ namespace {
 constexpr int kRowsTogether = 4;
 
 // Rows lane0 .. lane0 + 3 of slice s over slots [k0, k1), 64 columns.
-inline void AccumulateFourRows(const PackedWeights& p, int s, int lane0,
-                               int k0, int k1, const float* x,
-                               size_t x_stride, float* y, size_t y_stride,
-                               bool first, bool relu) {
+inline void AccumulateFourRows(const PackedWeights& p, int s, int lane0, int k0,
+                               int k1, const float* x, size_t x_stride,
+                               float* y, size_t y_stride, bool first,
+                               bool relu) {
   const uint16_t* codes = p.indices.data() + static_cast<size_t>(s) * p.d_in;
   const float* weights =
       p.weights.data() + static_cast<size_t>(s) * p.d_in * kSliceRows + lane0;
@@ -40,7 +40,8 @@ inline void AccumulateFourRows(const PackedWeights& p, int s, int lane0,
     for (int r = 0; r < kRowsTogether; ++r) {
       const __m512 w = _mm512_set1_ps(weights[k * kSliceRows + r]);
       const float* xr =
-          x + static_cast<size_t>(base + ((lane0 + r + rotation) & 7)) * x_stride;
+          x +
+          static_cast<size_t>(base + ((lane0 + r + rotation) & 7)) * x_stride;
       for (int i = 0; i < 4; ++i) {
         acc[r][i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xr + 16 * i), acc[r][i]);
       }

@@ -8,13 +8,13 @@
 namespace spex {
 
 void f32_sell8_avx512_single(const PackedWeights& p, bool relu, const float* x,
-                            float* y) {
+                             float* y) {
   f32_sell8_avx2_single(p, relu, x, y);
 }
 
 void f32_sell8_avx512_batch(const PackedWeights& p, bool relu, size_t batch,
-                           const float* x, size_t x_stride, float* y,
-                           size_t y_stride) {
+                            const float* x, size_t x_stride, float* y,
+                            size_t y_stride) {
   kernel_internal::FeatureMajorAvx512<kernel_internal::Sell8Row>(
       p, relu, batch, x, x_stride, y, y_stride);
 }

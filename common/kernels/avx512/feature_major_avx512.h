@@ -31,7 +31,8 @@ inline __m512 Relu512(__m512 v) {
 template <class Row>
 inline void AccumulateColumnsAvx512(const Row& row, int k0, int k1,
                                     const float* x, size_t x_stride, float* yo,
-                                    size_t width, const float* bias, bool relu) {
+                                    size_t width, const float* bias,
+                                    bool relu) {
   const __m512 zero = _mm512_setzero_ps();
   size_t j = 0;
   for (; j + 64 <= width; j += 64) {
@@ -45,7 +46,8 @@ inline void AccumulateColumnsAvx512(const Row& row, int k0, int k1,
       const __m512 w0 = _mm512_set1_ps(row.Weight(k));
       const __m512 w1 = _mm512_set1_ps(row.Weight(k + 1));
       const float* x0 = x + static_cast<size_t>(row.Input(k)) * x_stride + j;
-      const float* x1 = x + static_cast<size_t>(row.Input(k + 1)) * x_stride + j;
+      const float* x1 =
+          x + static_cast<size_t>(row.Input(k + 1)) * x_stride + j;
       for (int i = 0; i < 4; ++i) {
         even[i] = _mm512_fmadd_ps(w0, _mm512_loadu_ps(x0 + 16 * i), even[i]);
         odd[i] = _mm512_fmadd_ps(w1, _mm512_loadu_ps(x1 + 16 * i), odd[i]);
@@ -67,7 +69,8 @@ inline void AccumulateColumnsAvx512(const Row& row, int k0, int k1,
     const __mmask16 mask =
         width - j >= 16 ? __mmask16{0xffff}
                         : static_cast<__mmask16>((1u << (width - j)) - 1);
-    __m512 acc = bias ? _mm512_set1_ps(*bias) : _mm512_maskz_loadu_ps(mask, yo + j);
+    __m512 acc =
+        bias ? _mm512_set1_ps(*bias) : _mm512_maskz_loadu_ps(mask, yo + j);
     for (int k = k0; k < k1; ++k) {
       acc = _mm512_fmadd_ps(
           _mm512_set1_ps(row.Weight(k)),
@@ -84,20 +87,14 @@ void FeatureMajorAvx512(const PackedWeights& p, bool relu, size_t batch,
                         const float* x, size_t x_stride, float* y,
                         size_t y_stride) {
   constexpr size_t kTileColumns = 64;
-  for (size_t j0 = 0; j0 < batch; j0 += kTileColumns) {
-    const size_t width = std::min(kTileColumns, batch - j0);
-    for (int t = 0; t < p.n_tiles; ++t) {
-      const bool first = t == 0, last = t + 1 == p.n_tiles;
-      for (int o = 0; o < p.n_out; ++o) {
-        const Row row(p, o);
-        const int k0 = row.TileStart(t), k1 = row.TileStart(t + 1);
-        if (k0 == k1 && !first && !last) continue;
-        AccumulateColumnsAvx512(row, k0, k1, x + j0, x_stride,
-                                y + o * y_stride + j0, width,
-                                first ? &p.bias[o] : nullptr, relu && last);
-      }
-    }
-  }
+  ForEachRowTile<Row>(p, batch, kTileColumns,
+                      [&](const Row& row, int k0, int k1, size_t j0,
+                          size_t width, int o, bool first, bool last) {
+                        AccumulateColumnsAvx512(row, k0, k1, x + j0, x_stride,
+                                                y + o * y_stride + j0, width,
+                                                first ? &p.bias[o] : nullptr,
+                                                relu && last);
+                      });
 }
 
 }  // namespace kernel_internal

@@ -7,7 +7,9 @@
 namespace spex {
 namespace {
 
-inline float Activate(float v, bool relu) { return relu && v < 0.0f ? 0.0f : v; }
+inline float Activate(float v, bool relu) {
+  return relu && v < 0.0f ? 0.0f : v;
+}
 
 }  // namespace
 

@@ -51,7 +51,8 @@ inline void AccumulateColumnsNeon(const Row& row, int k0, int k1,
   for (; j < width; ++j) {
     float acc = bias ? *bias : yo[j];
     for (int k = k0; k < k1; ++k) {
-      acc += row.Weight(k) * x[static_cast<size_t>(row.Input(k)) * x_stride + j];
+      acc +=
+          row.Weight(k) * x[static_cast<size_t>(row.Input(k)) * x_stride + j];
     }
     yo[j] = relu && acc < 0.0f ? 0.0f : acc;
   }
@@ -62,20 +63,14 @@ void FeatureMajorNeon(const PackedWeights& p, bool relu, size_t batch,
                       const float* x, size_t x_stride, float* y,
                       size_t y_stride) {
   constexpr size_t kTileColumns = 32;
-  for (size_t j0 = 0; j0 < batch; j0 += kTileColumns) {
-    const size_t width = std::min(kTileColumns, batch - j0);
-    for (int t = 0; t < p.n_tiles; ++t) {
-      const bool first = t == 0, last = t + 1 == p.n_tiles;
-      for (int o = 0; o < p.n_out; ++o) {
-        const Row row(p, o);
-        const int k0 = row.TileStart(t), k1 = row.TileStart(t + 1);
-        if (k0 == k1 && !first && !last) continue;
-        AccumulateColumnsNeon(row, k0, k1, x + j0, x_stride,
-                              y + o * y_stride + j0, width,
-                              first ? &p.bias[o] : nullptr, relu && last);
-      }
-    }
-  }
+  ForEachRowTile<Row>(p, batch, kTileColumns,
+                      [&](const Row& row, int k0, int k1, size_t j0,
+                          size_t width, int o, bool first, bool last) {
+                        AccumulateColumnsNeon(row, k0, k1, x + j0, x_stride,
+                                              y + o * y_stride + j0, width,
+                                              first ? &p.bias[o] : nullptr,
+                                              relu && last);
+                      });
 }
 
 }  // namespace kernel_internal

@@ -5,6 +5,8 @@
 // bound relative to the scale of each sum, which float32 accumulation over
 // up to thousands of terms stays well inside. Shapes include odd widths,
 // densities from 1/32 to 1, batches 1, 3, 64 and 257, and both pattern kinds.
+#include "common/kernels/kernel.h"
+
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -12,7 +14,6 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "common/kernels/kernel.h"
 #include "common/kernels/kernel_choice.h"
 #include "common/kernels/packed_weights.h"
 #include "common/sparsity/junction.h"
@@ -30,10 +31,11 @@ struct Shape {
 
 // Odd widths for the random kind; multiples of 8 (including odd multiples)
 // for the block kind.
-const Shape kRandomShapes[] = {{67, 13}, {100, 37}, {256, 129}, {784, 64},
-                               {1024, 40}};
+const Shape kRandomShapes[] = {
+    {67, 13}, {100, 37}, {256, 129}, {784, 64}, {1024, 40}};
 const Shape kBlockShapes[] = {{64, 8}, {96, 40}, {784, 64}, {1024, 136}};
-const double kDensities[] = {1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4, 1.0 / 2, 1.0};
+const double kDensities[] = {1.0 / 32, 1.0 / 16, 1.0 / 8,
+                             1.0 / 4,  1.0 / 2,  1.0};
 const size_t kBatches[] = {1, 3, 64, 257};
 
 struct Case {
@@ -161,13 +163,15 @@ TEST_P(KernelTest, ZeroWeightsGiveBias) {
   for (int o = 0; o < spec.n_out; ++o) EXPECT_EQ(y[o], std::max(0.0f, bias[o]));
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    AllKernels, KernelTest, ::testing::ValuesIn([] {
-      std::vector<const KernelInfo*> kernels;
-      for (const KernelInfo& kernel : AllKernels()) kernels.push_back(&kernel);
-      return kernels;
-    }()),
-    [](const auto& info) { return std::string(info.param->name); });
+INSTANTIATE_TEST_SUITE_P(AllKernels, KernelTest, ::testing::ValuesIn([] {
+                           std::vector<const KernelInfo*> kernels;
+                           for (const KernelInfo& kernel : AllKernels())
+                             kernels.push_back(&kernel);
+                           return kernels;
+                         }()),
+                         [](const auto& info) {
+                           return std::string(info.param->name);
+                         });
 
 TEST(KernelTableTest, EveryFormatHasAReferenceKernel) {
   for (WeightFormat format :

@@ -39,13 +39,20 @@ TEST(KernelChoiceTest, SparseFormatsBelowCrossoverDenseAbove) {
   const JunctionSpec sparse = *JunctionFromDensity(0, 1024, 1024, 0.125);
   const JunctionSpec half = *JunctionFromDensity(0, 1024, 1024, 0.5);
   const JunctionSpec full = *JunctionFromDensity(0, 1024, 1024, 1.0);
-  EXPECT_EQ(ChooseSingleFormat(sparse, PatternKind::kRandom), WeightFormat::kSell8);
-  EXPECT_EQ(ChooseSingleFormat(sparse, PatternKind::kBlock), WeightFormat::kBlock8);
-  EXPECT_EQ(ChooseSingleFormat(half, PatternKind::kRandom), WeightFormat::kDense);
-  EXPECT_EQ(ChooseSingleFormat(half, PatternKind::kBlock), WeightFormat::kBlock8);
-  EXPECT_EQ(ChooseSingleFormat(full, PatternKind::kBlock), WeightFormat::kDense);
-  EXPECT_EQ(ChooseBatchFormat(half, PatternKind::kRandom), WeightFormat::kSell8);
-  EXPECT_EQ(ChooseBatchFormat(full, PatternKind::kRandom), WeightFormat::kDense);
+  EXPECT_EQ(ChooseSingleFormat(sparse, PatternKind::kRandom),
+            WeightFormat::kSell8);
+  EXPECT_EQ(ChooseSingleFormat(sparse, PatternKind::kBlock),
+            WeightFormat::kBlock8);
+  EXPECT_EQ(ChooseSingleFormat(half, PatternKind::kRandom),
+            WeightFormat::kDense);
+  EXPECT_EQ(ChooseSingleFormat(half, PatternKind::kBlock),
+            WeightFormat::kBlock8);
+  EXPECT_EQ(ChooseSingleFormat(full, PatternKind::kBlock),
+            WeightFormat::kDense);
+  EXPECT_EQ(ChooseBatchFormat(half, PatternKind::kRandom),
+            WeightFormat::kSell8);
+  EXPECT_EQ(ChooseBatchFormat(full, PatternKind::kRandom),
+            WeightFormat::kDense);
 }
 
 TEST(KernelChoiceTest, PicksBestAvailableIsa) {
@@ -63,29 +70,33 @@ TEST(KernelChoiceTest, ForcedKernelErrors) {
   const JunctionSpec spec = *JunctionFromDensity(0, 64, 64, 0.125);
   EXPECT_EQ(ChooseKernels(spec, PatternKind::kRandom, "nope").status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_THAT(
-      ChooseKernels(spec, PatternKind::kRandom, "f32_block8_ref").status().message(),
-      HasSubstr("needs a block pattern"));
+  EXPECT_THAT(ChooseKernels(spec, PatternKind::kRandom, "f32_block8_ref")
+                  .status()
+                  .message(),
+              HasSubstr("needs a block pattern"));
 }
 
 TEST(SparseLayerTest, RejectsNonFiniteWeightsAndWrongSizes) {
   Fixture f = MakeFixture(64, 32, 0.25, PatternKind::kRandom, 1);
   f.weights[17] = NAN;
-  auto layer = SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kRelu);
+  auto layer =
+      SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kRelu);
   ASSERT_FALSE(layer.ok());
   EXPECT_THAT(layer.status().message(), HasSubstr("weight 17 is nan"));
   f.weights[17] = 0.0f;
   f.bias[3] = INFINITY;
-  EXPECT_THAT(SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kRelu)
-                  .status()
-                  .message(),
-              HasSubstr("bias 3 is inf"));
+  EXPECT_THAT(
+      SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kRelu)
+          .status()
+          .message(),
+      HasSubstr("bias 3 is inf"));
   f.bias[3] = 0.0f;
   f.bias.pop_back();
-  EXPECT_THAT(SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kRelu)
-                  .status()
-                  .message(),
-              HasSubstr("31 biases given"));
+  EXPECT_THAT(
+      SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kRelu)
+          .status()
+          .message(),
+      HasSubstr("31 biases given"));
 }
 
 // The batch path and the single path compute the same function, whatever
@@ -132,7 +143,8 @@ TEST(SparseLayerTest, SoftmaxIsStableForLargeLogits) {
   for (float& b : f.bias) b = 1000.0f;
   for (float& w : f.weights) w = 0.0f;
   f.bias[5] = 1001.0f;
-  auto layer = SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kSoftmax);
+  auto layer =
+      SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kSoftmax);
   ASSERT_TRUE(layer.ok());
   std::vector<float> x(16, 1.0f), y(8);
   (*layer)->Forward(x.data(), y.data());
@@ -144,7 +156,8 @@ TEST(SparseLayerTest, SoftmaxIsStableForLargeLogits) {
 // A loaded layer is immutable and shared by the daemons' worker threads.
 TEST(SparseLayerTest, ConcurrentForwardCallsAgree) {
   Fixture f = MakeFixture(256, 128, 0.125, PatternKind::kRandom, 4);
-  auto layer = SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kRelu);
+  auto layer =
+      SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kRelu);
   ASSERT_TRUE(layer.ok());
   std::vector<float> x(256);
   for (int i = 0; i < 256; ++i) x[i] = std::sin(i * 0.1f);

@@ -45,8 +45,8 @@ JunctionSpec RandomSpec(std::mt19937_64& rng, PatternKind kind) {
       n_out = (n_out + 7) / 8 * 8;
     }
     const std::vector<int> valid = ValidOutDegrees(n_in, n_out);
-    const int d_out = valid[std::uniform_int_distribution<size_t>(
-        0, valid.size() - 1)(rng)];
+    const int d_out =
+        valid[std::uniform_int_distribution<size_t>(0, valid.size() - 1)(rng)];
     auto spec = JunctionFromFanOut(0, n_in, n_out, d_out);
     if (spec.ok()) return *spec;
   }
@@ -75,10 +75,12 @@ TEST_P(PatternKindTest, SameSeedSamePatternOtherSeedOtherPattern) {
   auto b = GeneratePattern(spec, GetParam(), 7);
   auto c = GeneratePattern(spec, GetParam(), 8);
   ASSERT_TRUE(a.ok() && b.ok() && c.ok());
-  EXPECT_EQ(std::vector<uint32_t>(a->row_indices().begin(), a->row_indices().end()),
-            std::vector<uint32_t>(b->row_indices().begin(), b->row_indices().end()));
-  EXPECT_NE(std::vector<uint32_t>(a->row_indices().begin(), a->row_indices().end()),
-            std::vector<uint32_t>(c->row_indices().begin(), c->row_indices().end()));
+  EXPECT_EQ(
+      std::vector<uint32_t>(a->row_indices().begin(), a->row_indices().end()),
+      std::vector<uint32_t>(b->row_indices().begin(), b->row_indices().end()));
+  EXPECT_NE(
+      std::vector<uint32_t>(a->row_indices().begin(), a->row_indices().end()),
+      std::vector<uint32_t>(c->row_indices().begin(), c->row_indices().end()));
 }
 
 TEST_P(PatternKindTest, FullDensityIsComplete) {
@@ -192,10 +194,10 @@ TEST(PatternValidationTest, RejectsBadBlockCodes) {
   out_of_range[7] = MakeBlockCode(2, 0);
   EXPECT_THAT(Pattern::FromBlockCodes(spec, out_of_range).status().message(),
               HasSubstr("block 2 out of range"));
-  std::vector<uint16_t> unbalanced = {
-      MakeBlockCode(0, 0), MakeBlockCode(0, 1), MakeBlockCode(0, 2),
-      MakeBlockCode(0, 3), MakeBlockCode(0, 4), MakeBlockCode(1, 0),
-      MakeBlockCode(1, 1), MakeBlockCode(1, 2)};
+  std::vector<uint16_t> unbalanced = {MakeBlockCode(0, 0), MakeBlockCode(0, 1),
+                                      MakeBlockCode(0, 2), MakeBlockCode(0, 3),
+                                      MakeBlockCode(0, 4), MakeBlockCode(1, 0),
+                                      MakeBlockCode(1, 1), MakeBlockCode(1, 2)};
   EXPECT_THAT(Pattern::FromBlockCodes(spec, unbalanced).status().message(),
               HasSubstr("feeds 5 outputs"));
 }
