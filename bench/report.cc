@@ -86,7 +86,9 @@ void PrintReport(const std::vector<Measurement>& results,
   }
   absl::FPrintF(out,
                 "\n(x dense = fastest dense library's time / this time; "
-                "x eigen_sp = Eigen SparseMatrix time / this time)\n");
+                "x eigen_sp = Eigen SparseMatrix time / this time;\n"
+                " density* = the nearest valid density, timed for a requested "
+                "one the layer cannot take)\n");
 
   std::map<LayerKey, std::vector<double>> densities;
   for (const Measurement& m : results) {
@@ -115,9 +117,12 @@ void PrintReport(const std::vector<Measurement>& results,
             Find(results, impl, key.n_out, key.n_in, density, key.batch);
         if (m == nullptr) continue;
         const auto [fraction, limit] = LimitFraction(*m, limits);
-        absl::FPrintF(out,
-                      "%-9.5g %-13s %-16s %12.0f %8.2fx %9.2fx %7.0f%% %s\n",
-                      m->density, impl, m->kernel, m->ns, dense->ns / m->ns,
+        // A size that cannot take the requested density times the nearest.
+        const std::string shown = m->density == density
+                                      ? absl::StrFormat("%.5g", m->density)
+                                      : absl::StrFormat("%.5g*", m->density);
+        absl::FPrintF(out, "%-9s %-13s %-16s %12.0f %8.2fx %9.2fx %7.0f%% %s\n",
+                      shown, impl, m->kernel, m->ns, dense->ns / m->ns,
                       eigen_sparse ? eigen_sparse->ns / m->ns : NAN,
                       100 * fraction, limit);
       }

@@ -24,7 +24,9 @@ class SpexImpl : public LayerImpl {
     }
   }
   size_t BytesPerCall() const override {
-    return layer_->packed_bytes() + (x_.size() + y_.size()) * sizeof(float);
+    const size_t weights =
+        batch_ == 1 ? layer_->single_path_bytes() : layer_->batch_path_bytes();
+    return weights + (x_.size() + y_.size()) * sizeof(float);
   }
   double MacsPerCall() const override {
     return static_cast<double>(layer_->spec().connections()) * batch_;

@@ -1,6 +1,7 @@
 // Views of one output row of a packed layer as a list of connections
-// (input, weight) with ascending input blocks, so that the feature-major batch
-// kernels can share one loop over every weight format.
+// (input, weight) grouped by input tile, and the tile schedule built on them,
+// so that the feature-major batch kernels of every ISA share one loop over
+// every weight format.
 //
 // Row(p, o).d_in connections; Input(k) and Weight(k) for k in [0, d_in);
 // TileStart(t) is the first k whose input is in input tile t or later
@@ -91,22 +92,26 @@ class DenseRow {
 };
 
 // The feature-major batch schedule every ISA shares: for each tile of
-// `tile_columns` batch columns and each input tile, calls
-// accumulate(row, k0, k1, j0, width, o, first, last) for every row with work
-// in that tile (the first and last tiles always: they set the bias and the
-// activation). Partial sums live in y between input tiles.
-template <class Row, class Accumulate>
-inline void ForEachRowTile(const PackedWeights& p, size_t batch,
-                           size_t tile_columns, Accumulate accumulate) {
-  for (size_t j0 = 0; j0 < batch; j0 += tile_columns) {
-    const size_t width = std::min(tile_columns, batch - j0);
+// kTileColumns batch columns and each input tile, runs
+//   accumulate(row, k0, k1, x_columns, x_stride, y_columns, width, bias, relu)
+// for every row with work in that tile. The first input tile starts from the
+// bias (bias != nullptr), the last applies the activation; partial sums live
+// in y between input tiles. The first and last tiles always run, so every
+// output is written even when a row has no connection in them.
+template <class Row, size_t kTileColumns, class Accumulate>
+inline void RunFeatureMajor(const PackedWeights& p, bool relu, size_t batch,
+                            const float* x, size_t x_stride, float* y,
+                            size_t y_stride, Accumulate accumulate) {
+  for (size_t j0 = 0; j0 < batch; j0 += kTileColumns) {
+    const size_t width = std::min(kTileColumns, batch - j0);
     for (int t = 0; t < p.n_tiles; ++t) {
       const bool first = t == 0, last = t + 1 == p.n_tiles;
       for (int o = 0; o < p.n_out; ++o) {
         const Row row(p, o);
         const int k0 = row.TileStart(t), k1 = row.TileStart(t + 1);
         if (k0 == k1 && !first && !last) continue;
-        accumulate(row, k0, k1, j0, width, o, first, last);
+        accumulate(row, k0, k1, x + j0, x_stride, y + o * y_stride + j0, width,
+                   first ? &p.bias[o] : nullptr, relu && last);
       }
     }
   }

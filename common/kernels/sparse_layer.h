@@ -60,7 +60,11 @@ class SparseLayer {
   Activation activation() const { return activation_; }
   const KernelInfo& single_kernel() const { return *single_kernel_; }
   const KernelInfo& batch_kernel() const { return *batch_kernel_; }
-  // Bytes held by packed weights, indices and biases (both paths).
+  // Bytes of packed weights, indices and biases each path reads per call,
+  // and held by the layer in all (the paths share one pack when they use the
+  // same format).
+  size_t single_path_bytes() const { return single_pack_->bytes(); }
+  size_t batch_path_bytes() const { return batch_pack_->bytes(); }
   size_t packed_bytes() const;
 
  private:

@@ -62,8 +62,10 @@ void f32_block8_avx2_single(const PackedWeights& p, bool relu, const float* x,
 void f32_block8_avx2_batch(const PackedWeights& p, bool relu, size_t batch,
                            const float* x, size_t x_stride, float* y,
                            size_t y_stride) {
-  kernel_internal::FeatureMajorAvx2<kernel_internal::Block8Row>(
-      p, relu, batch, x, x_stride, y, y_stride);
+  kernel_internal::RunFeatureMajor<kernel_internal::Block8Row,
+                                   kernel_internal::kTileColumnsAvx2>(
+      p, relu, batch, x, x_stride, y, y_stride,
+      kernel_internal::AccumulateColumnsAvx2<kernel_internal::Block8Row>);
 }
 
 }  // namespace spex

@@ -1,11 +1,11 @@
-// The AVX2+FMA feature-major batch loop shared by every weight format.
+// The AVX2+FMA inner loop of the feature-major batch kernels, for every
+// weight format; RunFeatureMajor (row_views.h) walks the tiles around it.
 //
-// For a tile of 64 batch columns (8 ymm accumulators, enough independent
-// FMAs to cover their latency on two FMA ports), it walks the inputs in tiles
-// that stay in L1 and, for each row, the connections that fall in the tile:
-// one broadcast weight, eight FMAs with the X row streamed as memory operands.
-// Partial sums live in y between input tiles. Narrower column tails use one
-// accumulator, then scalars.
+// One row's connections in one input tile, over 64 batch columns: 8 ymm
+// accumulators (enough independent FMAs to cover their latency on two FMA
+// ports), one broadcast weight and eight FMAs with the X row streamed as
+// memory operands per connection. Narrower column tails use one accumulator,
+// then scalars.
 //
 // Included only by files compiled with -mavx2 -mfma.
 #ifndef SPEX_COMMON_KERNELS_AVX2_FEATURE_MAJOR_AVX2_H_
@@ -21,6 +21,10 @@
 
 namespace spex {
 namespace kernel_internal {
+
+// Batch columns per tile: the widest run AccumulateColumnsAvx2 keeps in
+// registers.
+inline constexpr size_t kTileColumnsAvx2 = 64;
 
 template <class Row>
 inline void AccumulateColumnsAvx2(const Row& row, int k0, int k1,
@@ -63,21 +67,6 @@ inline void AccumulateColumnsAvx2(const Row& row, int k0, int k1,
     }
     yo[j] = relu && acc < 0.0f ? 0.0f : acc;
   }
-}
-
-template <class Row>
-void FeatureMajorAvx2(const PackedWeights& p, bool relu, size_t batch,
-                      const float* x, size_t x_stride, float* y,
-                      size_t y_stride) {
-  constexpr size_t kTileColumns = 64;
-  ForEachRowTile<Row>(p, batch, kTileColumns,
-                      [&](const Row& row, int k0, int k1, size_t j0,
-                          size_t width, int o, bool first, bool last) {
-                        AccumulateColumnsAvx2(row, k0, k1, x + j0, x_stride,
-                                              y + o * y_stride + j0, width,
-                                              first ? &p.bias[o] : nullptr,
-                                              relu && last);
-                      });
 }
 
 }  // namespace kernel_internal

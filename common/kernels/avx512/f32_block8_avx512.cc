@@ -65,7 +65,9 @@ void f32_block8_avx512_single(const PackedWeights& p, bool relu, const float* x,
 void f32_block8_avx512_batch(const PackedWeights& p, bool relu, size_t batch,
                              const float* x, size_t x_stride, float* y,
                              size_t y_stride) {
-  constexpr size_t kTileColumns = 64;
+  // The slice-level counterpart of RunFeatureMajor (row_views.h): the four
+  // rows share one slot range, so the loop runs per slice, not per row.
+  constexpr size_t kTileColumns = kernel_internal::kTileColumnsAvx512;
   for (size_t j0 = 0; j0 < batch; j0 += kTileColumns) {
     const size_t width = std::min(kTileColumns, batch - j0);
     for (int t = 0; t < p.n_tiles; ++t) {

@@ -15,8 +15,10 @@ void f32_dense_avx512_single(const PackedWeights& p, bool relu, const float* x,
 void f32_dense_avx512_batch(const PackedWeights& p, bool relu, size_t batch,
                             const float* x, size_t x_stride, float* y,
                             size_t y_stride) {
-  kernel_internal::FeatureMajorAvx512<kernel_internal::DenseRow>(
-      p, relu, batch, x, x_stride, y, y_stride);
+  kernel_internal::RunFeatureMajor<kernel_internal::DenseRow,
+                                   kernel_internal::kTileColumnsAvx512>(
+      p, relu, batch, x, x_stride, y, y_stride,
+      kernel_internal::AccumulateColumnsAvx512<kernel_internal::DenseRow>);
 }
 
 }  // namespace spex

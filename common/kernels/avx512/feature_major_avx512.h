@@ -1,10 +1,10 @@
-// The AVX-512 feature-major batch loop shared by every weight format.
+// The AVX-512 inner loop of the feature-major batch kernels, for every
+// weight format; RunFeatureMajor (row_views.h) walks the tiles around it.
 //
-// The schedule of feature_major_avx2.h at twice the width: 64 batch columns
-// are four zmm registers per row; even and odd connections accumulate in
-// separate registers, so eight independent FMA chains cover the FMA latency
-// on two 512-bit pipes. Inputs are tiled to stay in L1; column tails use
-// masked loads and stores instead of scalar loops.
+// feature_major_avx2.h at twice the width: 64 batch columns are four zmm
+// registers per row; even and odd connections accumulate in separate
+// registers, so eight independent FMA chains cover the FMA latency on two
+// 512-bit pipes. Column tails use masked loads and stores.
 //
 // Included only by files compiled with -mavx512f (plus AVX2/FMA).
 #ifndef SPEX_COMMON_KERNELS_AVX512_FEATURE_MAJOR_AVX512_H_
@@ -27,6 +27,10 @@ namespace kernel_internal {
 inline __m512 Relu512(__m512 v) {
   return _mm512_maskz_max_ps(__mmask16{0xffff}, v, _mm512_setzero_ps());
 }
+
+// Batch columns per tile: the widest run AccumulateColumnsAvx512 keeps in
+// registers.
+inline constexpr size_t kTileColumnsAvx512 = 64;
 
 template <class Row>
 inline void AccumulateColumnsAvx512(const Row& row, int k0, int k1,
@@ -80,21 +84,6 @@ inline void AccumulateColumnsAvx512(const Row& row, int k0, int k1,
     }
     _mm512_mask_storeu_ps(yo + j, mask, relu ? Relu512(acc) : acc);
   }
-}
-
-template <class Row>
-void FeatureMajorAvx512(const PackedWeights& p, bool relu, size_t batch,
-                        const float* x, size_t x_stride, float* y,
-                        size_t y_stride) {
-  constexpr size_t kTileColumns = 64;
-  ForEachRowTile<Row>(p, batch, kTileColumns,
-                      [&](const Row& row, int k0, int k1, size_t j0,
-                          size_t width, int o, bool first, bool last) {
-                        AccumulateColumnsAvx512(row, k0, k1, x + j0, x_stride,
-                                                y + o * y_stride + j0, width,
-                                                first ? &p.bias[o] : nullptr,
-                                                relu && last);
-                      });
 }
 
 }  // namespace kernel_internal

@@ -63,8 +63,10 @@ void f32_block8_neon_single(const PackedWeights& p, bool relu, const float* x,
 void f32_block8_neon_batch(const PackedWeights& p, bool relu, size_t batch,
                            const float* x, size_t x_stride, float* y,
                            size_t y_stride) {
-  kernel_internal::FeatureMajorNeon<kernel_internal::Block8Row>(
-      p, relu, batch, x, x_stride, y, y_stride);
+  kernel_internal::RunFeatureMajor<kernel_internal::Block8Row,
+                                   kernel_internal::kTileColumnsNeon>(
+      p, relu, batch, x, x_stride, y, y_stride,
+      kernel_internal::AccumulateColumnsNeon<kernel_internal::Block8Row>);
 }
 
 }  // namespace spex

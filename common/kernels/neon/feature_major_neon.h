@@ -1,6 +1,7 @@
-// The NEON feature-major batch loop shared by every weight format: the same
-// schedule as feature_major_avx2.h with 4-lane vectors, 32 batch columns in 8
-// accumulators per row, inputs tiled to stay in L1.
+// The NEON inner loop of the feature-major batch kernels, for every weight
+// format; RunFeatureMajor (row_views.h) walks the tiles around it. As
+// feature_major_avx2.h with 4-lane vectors: 32 batch columns in 8
+// accumulators per row.
 //
 // Included only by aarch64 kernel files.
 #ifndef SPEX_COMMON_KERNELS_NEON_FEATURE_MAJOR_NEON_H_
@@ -16,6 +17,10 @@
 
 namespace spex {
 namespace kernel_internal {
+
+// Batch columns per tile: the widest run AccumulateColumnsNeon keeps in
+// registers.
+inline constexpr size_t kTileColumnsNeon = 32;
 
 template <class Row>
 inline void AccumulateColumnsNeon(const Row& row, int k0, int k1,
@@ -56,21 +61,6 @@ inline void AccumulateColumnsNeon(const Row& row, int k0, int k1,
     }
     yo[j] = relu && acc < 0.0f ? 0.0f : acc;
   }
-}
-
-template <class Row>
-void FeatureMajorNeon(const PackedWeights& p, bool relu, size_t batch,
-                      const float* x, size_t x_stride, float* y,
-                      size_t y_stride) {
-  constexpr size_t kTileColumns = 32;
-  ForEachRowTile<Row>(p, batch, kTileColumns,
-                      [&](const Row& row, int k0, int k1, size_t j0,
-                          size_t width, int o, bool first, bool last) {
-                        AccumulateColumnsNeon(row, k0, k1, x + j0, x_stride,
-                                              y + o * y_stride + j0, width,
-                                              first ? &p.bias[o] : nullptr,
-                                              relu && last);
-                      });
 }
 
 }  // namespace kernel_internal

@@ -188,6 +188,22 @@ TEST(SparseLayerTest, ForcedKernelIsUsedForBothPaths) {
   EXPECT_EQ((*layer)->single_kernel().name, "f32_dense_ref");
   EXPECT_EQ((*layer)->batch_kernel().name, "f32_dense_ref");
   EXPECT_EQ((*layer)->packed_bytes(), (64 * 64 + 64) * sizeof(float));
+  EXPECT_EQ((*layer)->single_path_bytes(), (*layer)->packed_bytes());
+  EXPECT_EQ((*layer)->batch_path_bytes(), (*layer)->packed_bytes());
+}
+
+TEST(SparseLayerTest, PathsWithDifferentFormatsCountEachPack) {
+  // Random pattern at density 1/2: dense for one sample, sell8 for batches.
+  Fixture f = MakeFixture(64, 64, 0.5, PatternKind::kRandom, 6);
+  auto layer =
+      SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kIdentity);
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  ASSERT_EQ((*layer)->single_kernel().format, WeightFormat::kDense);
+  ASSERT_EQ((*layer)->batch_kernel().format, WeightFormat::kSell8);
+  EXPECT_EQ((*layer)->single_path_bytes(), (64 * 64 + 64) * sizeof(float));
+  EXPECT_GT((*layer)->batch_path_bytes(), 64 * 32 * (sizeof(float) + 2));
+  EXPECT_EQ((*layer)->packed_bytes(),
+            (*layer)->single_path_bytes() + (*layer)->batch_path_bytes());
 }
 
 }  // namespace
