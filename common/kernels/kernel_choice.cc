@@ -14,9 +14,10 @@ namespace {
 constexpr Isa kIsaPreference[] = {Isa::kAvx512, Isa::kAvx2, Isa::kNeon,
                                   Isa::kReference};
 
-const KernelInfo* BestKernelFor(WeightFormat format) {
+// `only`: that ISA's kernel; null: the best available.
+const KernelInfo* BestKernelFor(WeightFormat format, const Isa* only) {
   for (Isa isa : kIsaPreference) {
-    if (!IsaAvailable(isa)) continue;
+    if (!IsaAvailable(isa) || (only != nullptr && isa != *only)) continue;
     for (const KernelInfo& kernel : AllKernels()) {
       if (kernel.format == format && kernel.isa == isa) return &kernel;
     }
@@ -55,7 +56,8 @@ WeightFormat ChooseBatchFormat(const JunctionSpec& spec, PatternKind kind) {
 
 absl::StatusOr<KernelChoice> ChooseKernels(const JunctionSpec& spec,
                                            PatternKind kind,
-                                           absl::string_view forced) {
+                                           absl::string_view forced,
+                                           const Isa* isa) {
   if (!forced.empty()) {
     const KernelInfo* kernel = FindKernel(forced);
     if (kernel == nullptr) {
@@ -75,9 +77,24 @@ absl::StatusOr<KernelChoice> ChooseKernels(const JunctionSpec& spec,
     }
     return KernelChoice{kernel, kernel};
   }
+  if (isa != nullptr) {
+    if (!IsaAvailable(*isa)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          IsaName(*isa), " kernels were asked for, but this CPU lacks ",
+          IsaName(*isa)));
+    }
+    // Every ISA this binary has provides every format (kernel_table.inc).
+    const KernelInfo* single = BestKernelFor(ChooseSingleFormat(spec, kind), isa);
+    const KernelInfo* batch = BestKernelFor(ChooseBatchFormat(spec, kind), isa);
+    if (single == nullptr || batch == nullptr) {
+      return absl::FailedPreconditionError(
+          absl::StrCat("this build has no ", IsaName(*isa), " kernels"));
+    }
+    return KernelChoice{single, batch};
+  }
   LogIsaOnce();
-  return KernelChoice{BestKernelFor(ChooseSingleFormat(spec, kind)),
-                      BestKernelFor(ChooseBatchFormat(spec, kind))};
+  return KernelChoice{BestKernelFor(ChooseSingleFormat(spec, kind), nullptr),
+                      BestKernelFor(ChooseBatchFormat(spec, kind), nullptr)};
 }
 
 }  // namespace spex

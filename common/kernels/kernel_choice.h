@@ -31,10 +31,13 @@ WeightFormat ChooseBatchFormat(const JunctionSpec& spec, PatternKind kind);
 // The fastest available ISA's kernel for each path. A non-empty `forced`
 // names one kernel from the table for both paths (tests and benchmarks);
 // NotFound if no such kernel, FailedPrecondition if the CPU cannot run it or
-// its format does not fit the pattern kind.
+// its format does not fit the pattern kind. Otherwise a non-null `isa` picks
+// that ISA's kernels for the formats the rule chooses (a whole model on one
+// ISA); FailedPrecondition if the CPU cannot run it.
 absl::StatusOr<KernelChoice> ChooseKernels(const JunctionSpec& spec,
                                            PatternKind kind,
-                                           absl::string_view forced = "");
+                                           absl::string_view forced = "",
+                                           const Isa* isa = nullptr);
 
 }  // namespace spex
 

@@ -45,7 +45,8 @@ absl::StatusOr<std::unique_ptr<SparseLayer>> SparseLayer::Create(
   SPEX_RETURN_IF_ERROR(CheckFinite(weights, "weight", spec));
   SPEX_RETURN_IF_ERROR(CheckFinite(bias, "bias", spec));
   SPEX_ASSIGN_OR_RETURN(KernelChoice choice,
-                        ChooseKernels(spec, pattern.kind(), options.kernel));
+                        ChooseKernels(spec, pattern.kind(), options.kernel,
+                                      options.isa ? &*options.isa : nullptr));
   SPEX_ASSIGN_OR_RETURN(
       PackedWeights single,
       PackWeights(pattern, weights, bias, choice.single->format));

@@ -12,6 +12,7 @@
 #define SPEX_COMMON_KERNELS_SPARSE_LAYER_H_
 
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -30,6 +31,9 @@ struct LayerOptions {
   // Empty: choose by shape and density. Otherwise a kernel name from
   // kernel_table.inc, used for both paths.
   std::string kernel;
+  // With `kernel` empty: when set, the chosen formats' kernels of this ISA
+  // instead of the best available (see ChooseKernels).
+  std::optional<Isa> isa;
 };
 
 class SparseLayer {

@@ -8,6 +8,7 @@
 #ifndef SPEX_COMMON_SPARSITY_SEEDED_RANDOM_H_
 #define SPEX_COMMON_SPARSITY_SEEDED_RANDOM_H_
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <utility>
@@ -33,6 +34,14 @@ class SeededRandom {
   double Unit() { return static_cast<double>(engine_() >> 11) * 0x1.0p-53; }
 
   // Fisher-Yates shuffle of [first, first + n).
+  // A standard normal sample (Box-Muller; one of the pair is discarded so
+  // that the stream does not depend on call parity).
+  double Normal() {
+    const double u1 = 1.0 - Unit();  // in (0, 1]
+    const double u2 = Unit();
+    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
+  }
+
   template <typename T>
   void Shuffle(T* first, uint64_t n) {
     for (uint64_t i = n; i > 1; --i) {

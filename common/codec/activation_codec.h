@@ -1,0 +1,57 @@
+// The split activation's encodings for the trip from edge to cloud:
+// float32 (exact), float16 (half the bytes), int8 with a per-sample affine
+// scale and zero point (a quarter). docs/WIRE_FORMAT.md gives each byte
+// layout and error bound.
+#ifndef SPEX_COMMON_CODEC_ACTIVATION_CODEC_H_
+#define SPEX_COMMON_CODEC_ACTIVATION_CODEC_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "spex/v1/activation.pb.h"
+
+namespace spex {
+
+// Payloads larger than this are refused by the decoder before it allocates.
+inline constexpr int64_t kMaxActivationValues = int64_t{1} << 24;
+
+// "float32", "float16", "int8".
+absl::string_view EncodingName(v1::Encoding encoding);
+absl::StatusOr<v1::Encoding> ParseEncoding(absl::string_view name);
+
+// Bytes per value of `encoding` in `data`; 0 for an unknown encoding.
+int BytesPerValue(v1::Encoding encoding);
+
+// Bytes a payload of `samples` x `width` values puts on the wire in its data
+// and parameters (not counting the message framing of a few bytes).
+int64_t EncodedBytes(v1::Encoding encoding, int64_t width, int64_t samples);
+
+// Encodes `samples` x `width` values, sample-major, into `payload` (its
+// previous content is replaced; its buffers are reused). InvalidArgument on a
+// non-finite value or, for float16, a value beyond its range (naming the
+// sample and index), or on sizes that do not match.
+absl::Status EncodeActivations(v1::Encoding encoding, int width, int samples,
+                               absl::Span<const float> values,
+                               v1::ActivationPayload* payload);
+
+// Decodes into `values` (resized to samples x width). InvalidArgument naming
+// the problem when the encoding is unknown, the data size is not
+// width x samples x element size, a parameter is missing, a scale is not
+// finite and positive, a zero point is out of range, or a decoded value is
+// not finite; `values` is then unspecified.
+absl::Status DecodeActivations(const v1::ActivationPayload& payload,
+                               std::vector<float>* values);
+
+// Decodes into a caller's buffer of exactly samples x width floats (no
+// allocation, for the serving path).
+absl::Status DecodeActivationsInto(const v1::ActivationPayload& payload,
+                                   absl::Span<float> values);
+
+}  // namespace spex
+
+#endif  // SPEX_COMMON_CODEC_ACTIVATION_CODEC_H_

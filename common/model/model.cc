@@ -1,0 +1,418 @@
+#include "common/model/model.h"
+
+#include <cmath>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "common/model/model_file.h"
+#include "common/sparsity/junction.h"
+#include "common/sparsity/pattern.h"
+#include "common/status/status_macros.h"
+
+namespace spex {
+namespace {
+
+// A file cannot ask for more than this; real models have a handful.
+constexpr int kMaxBackboneLayers = 64;
+constexpr int kMaxExits = 16;
+constexpr int kMaxExitLayers = 16;
+
+using LayerList = std::vector<std::shared_ptr<const SparseLayer>>;
+
+absl::Status LayerError(absl::string_view where, absl::string_view field,
+                        absl::string_view problem) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(where, ": ", field, ": ", problem));
+}
+
+absl::Status CheckFinite(absl::string_view where, absl::string_view field,
+                         const google::protobuf::RepeatedField<float>& values) {
+  for (int i = 0; i < values.size(); ++i) {
+    if (!std::isfinite(values[i])) {
+      return LayerError(where, field,
+                        absl::StrFormat("entry %d is %f", i, values[i]));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Activation> ActivationOf(const v1::Layer& layer,
+                                        absl::string_view where, bool last) {
+  switch (layer.activation()) {
+    case v1::ACTIVATION_IDENTITY:
+    case v1::ACTIVATION_RELU:
+      if (last) {
+        return LayerError(where, "activation",
+                          "the last layer of a classifier must be softmax");
+      }
+      return layer.activation() == v1::ACTIVATION_RELU ? Activation::kRelu
+                                                       : Activation::kIdentity;
+    case v1::ACTIVATION_SOFTMAX:
+      if (!last) {
+        return LayerError(where, "activation",
+                          "softmax is allowed only on a classifier's last layer");
+      }
+      return Activation::kSoftmax;
+    default:
+      return LayerError(
+          where, "activation",
+          absl::StrFormat("unknown or missing value %d", layer.activation()));
+  }
+}
+
+absl::StatusOr<Pattern> PatternOf(const v1::Layer& layer,
+                                  const JunctionSpec& spec,
+                                  absl::string_view where) {
+  const auto& indices = layer.indices();
+  absl::StatusOr<Pattern> pattern = absl::InternalError("unset");
+  switch (layer.pattern()) {
+    case v1::PATTERN_KIND_DENSE: {
+      if (!spec.dense()) {
+        return LayerError(where, "pattern",
+                          absl::StrFormat("dense, but d_in %d != n_in %d",
+                                          spec.d_in, spec.n_in));
+      }
+      if (!indices.empty()) {
+        return LayerError(where, "indices", "must be empty for a dense layer");
+      }
+      std::vector<uint32_t> rows(static_cast<size_t>(spec.connections()));
+      for (size_t c = 0; c < rows.size(); ++c) rows[c] = c % spec.n_in;
+      pattern = Pattern::FromRowIndices(spec, std::move(rows));
+      break;
+    }
+    case v1::PATTERN_KIND_RANDOM: {
+      if (indices.size() != spec.connections()) {
+        return LayerError(
+            where, "indices",
+            absl::StrFormat("%d entries, a random pattern of %d outputs x %d "
+                            "inputs needs %d",
+                            indices.size(), spec.n_out, spec.d_in,
+                            spec.connections()));
+      }
+      pattern = Pattern::FromRowIndices(
+          spec, std::vector<uint32_t>(indices.begin(), indices.end()));
+      break;
+    }
+    case v1::PATTERN_KIND_BLOCK: {
+      const int64_t needed = int64_t{spec.n_out / kBlockWidth} * spec.d_in;
+      if (spec.n_out % kBlockWidth != 0 || indices.size() != needed) {
+        return LayerError(
+            where, "indices",
+            absl::StrFormat("%d entries, a block pattern of %d outputs x %d "
+                            "inputs needs %d/8 slices x %d codes",
+                            indices.size(), spec.n_out, spec.d_in, spec.n_out,
+                            spec.d_in));
+      }
+      std::vector<uint16_t> codes(indices.size());
+      for (int i = 0; i < indices.size(); ++i) {
+        if (indices[i] > 0xffff) {
+          return LayerError(where, "indices",
+                            absl::StrFormat("entry %d: block code %d exceeds "
+                                            "16 bits",
+                                            i, indices[i]));
+        }
+        codes[i] = static_cast<uint16_t>(indices[i]);
+      }
+      pattern = Pattern::FromBlockCodes(spec, std::move(codes));
+      break;
+    }
+    default:
+      return LayerError(
+          where, "pattern",
+          absl::StrFormat("unknown or missing value %d", layer.pattern()));
+  }
+  if (!pattern.ok()) {
+    return LayerError(where, "indices", pattern.status().message());
+  }
+  return pattern;
+}
+
+absl::StatusOr<std::shared_ptr<const SparseLayer>> BuildLayer(
+    const v1::Layer& layer, absl::string_view where, int expected_n_in,
+    bool last, const ModelOptions& options) {
+  const auto width_ok = [](uint32_t n) {
+    return n >= 1 && n <= static_cast<uint32_t>(kMaxJunctionWidth);
+  };
+  if (layer.n_in() != static_cast<uint32_t>(expected_n_in)) {
+    return LayerError(where, "n_in",
+                      absl::StrFormat("%d, but its input has width %d",
+                                      layer.n_in(), expected_n_in));
+  }
+  if (!width_ok(layer.n_out())) {
+    return LayerError(where, "n_out",
+                      absl::StrFormat("%d is outside [1, %d]", layer.n_out(),
+                                      kMaxJunctionWidth));
+  }
+  if (layer.d_in() < 1 || layer.d_in() > layer.n_in()) {
+    return LayerError(where, "d_in",
+                      absl::StrFormat("%d is outside [1, n_in = %d]",
+                                      layer.d_in(), layer.n_in()));
+  }
+  if (layer.d_out() < 1 || layer.d_out() > layer.n_out()) {
+    return LayerError(where, "d_out",
+                      absl::StrFormat("%d is outside [1, n_out = %d]",
+                                      layer.d_out(), layer.n_out()));
+  }
+  JunctionSpec spec;
+  spec.n_in = static_cast<int>(layer.n_in());
+  spec.n_out = static_cast<int>(layer.n_out());
+  spec.d_in = static_cast<int>(layer.d_in());
+  spec.d_out = static_cast<int>(layer.d_out());
+  if (int64_t{spec.n_in} * spec.d_out != int64_t{spec.n_out} * spec.d_in) {
+    return LayerError(
+        where, "d_out",
+        absl::StrFormat("n_in x d_out = %d x %d != n_out x d_in = %d x %d",
+                        spec.n_in, spec.d_out, spec.n_out, spec.d_in));
+  }
+  if (layer.weights_size() != spec.connections()) {
+    return LayerError(where, "weights",
+                      absl::StrFormat("%d entries, n_out x d_in = %d needed",
+                                      layer.weights_size(), spec.connections()));
+  }
+  if (layer.bias_size() != spec.n_out) {
+    return LayerError(where, "bias",
+                      absl::StrFormat("%d entries, n_out = %d needed",
+                                      layer.bias_size(), spec.n_out));
+  }
+  SPEX_RETURN_IF_ERROR(CheckFinite(where, "weights", layer.weights()));
+  SPEX_RETURN_IF_ERROR(CheckFinite(where, "bias", layer.bias()));
+  SPEX_ASSIGN_OR_RETURN(const Activation activation,
+                        ActivationOf(layer, where, last));
+  SPEX_ASSIGN_OR_RETURN(const Pattern pattern, PatternOf(layer, spec, where));
+  LayerOptions layer_options;
+  layer_options.isa = options.isa;
+  absl::StatusOr<std::unique_ptr<SparseLayer>> built = SparseLayer::Create(
+      pattern, layer.weights(), layer.bias(), activation, layer_options);
+  if (!built.ok()) {
+    return absl::Status(built.status().code(),
+                        absl::StrCat(where, ": ", built.status().message()));
+  }
+  return std::shared_ptr<const SparseLayer>(std::move(built).value());
+}
+
+absl::StatusOr<InputTransform> InputTransformOf(const v1::InputSpec& input) {
+  InputTransform transform;
+  if (input.shape().empty()) {
+    return absl::InvalidArgumentError("input: shape: missing");
+  }
+  int64_t raw_width = 1;
+  for (int i = 0; i < input.shape_size(); ++i) {
+    raw_width *= input.shape(i);
+    if (input.shape(i) == 0 || raw_width > kMaxJunctionWidth) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "input: shape: dimension %d is %d; the product of the shape must "
+          "be in [1, %d]",
+          i, input.shape(i), kMaxJunctionWidth));
+    }
+    transform.shape.push_back(static_cast<int>(input.shape(i)));
+  }
+  transform.raw_width = static_cast<int>(raw_width);
+  transform.width = transform.raw_width;
+  if (input.padded_width() != 0) {
+    if (input.padded_width() < raw_width ||
+        input.padded_width() > static_cast<uint32_t>(kMaxJunctionWidth)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "input: padded_width: %d is outside [%d, %d]", input.padded_width(),
+          raw_width, kMaxJunctionWidth));
+    }
+    transform.width = static_cast<int>(input.padded_width());
+  }
+  if (!std::isfinite(input.scale()) || input.scale() == 0.0f) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "input: scale: %f (must be finite and non-zero)", input.scale()));
+  }
+  if (!std::isfinite(input.offset())) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("input: offset: %f is not finite", input.offset()));
+  }
+  transform.scale = input.scale();
+  transform.offset = input.offset();
+  return transform;
+}
+
+absl::StatusOr<ExitBranchRuntime> BuildExit(const v1::ExitBranch& exit,
+                                            int index, int split_after,
+                                            int previous_after,
+                                            const LayerList& backbone,
+                                            const ModelOptions& options) {
+  const std::string where = absl::StrCat("exit ", index + 1);
+  if (exit.after_layer() < 1 ||
+      exit.after_layer() > static_cast<uint32_t>(split_after)) {
+    return LayerError(where, "after_layer",
+                      absl::StrFormat("%d is outside [1, split_after = %d]: "
+                                      "exits run on the edge",
+                                      exit.after_layer(), split_after));
+  }
+  if (static_cast<int>(exit.after_layer()) < previous_after) {
+    return LayerError(where, "after_layer",
+                      absl::StrFormat("%d comes before the previous exit's %d; "
+                                      "exits are listed in backbone order",
+                                      exit.after_layer(), previous_after));
+  }
+  if (exit.layers().empty() || exit.layers_size() > kMaxExitLayers) {
+    return LayerError(where, "layers",
+                      absl::StrFormat("%d layers; an exit has 1 to %d",
+                                      exit.layers_size(), kMaxExitLayers));
+  }
+  if (!std::isfinite(exit.loss_weight()) || exit.loss_weight() < 0) {
+    return LayerError(where, "loss_weight",
+                      absl::StrFormat("%f (must be finite and >= 0)",
+                                      exit.loss_weight()));
+  }
+  if (!v1::ConfidenceMeasure_IsValid(exit.confidence())) {
+    return LayerError(where, "confidence",
+                      absl::StrFormat("unknown value %d", exit.confidence()));
+  }
+  if (!(exit.threshold() >= 0.0f && exit.threshold() <= 1.0f)) {
+    return LayerError(where, "threshold",
+                      absl::StrFormat("%f is outside [0, 1]", exit.threshold()));
+  }
+  ExitBranchRuntime runtime;
+  runtime.after_layer = static_cast<int>(exit.after_layer());
+  runtime.confidence = exit.confidence();
+  runtime.threshold = exit.threshold();
+  int width = backbone[exit.after_layer() - 1]->n_out();
+  for (int l = 0; l < exit.layers_size(); ++l) {
+    SPEX_ASSIGN_OR_RETURN(
+        auto layer,
+        BuildLayer(exit.layers(l), absl::StrCat(where, " layer ", l + 1), width,
+                   l + 1 == exit.layers_size(), options));
+    width = layer->n_out();
+    runtime.layers.push_back(std::move(layer));
+  }
+  const int classes = backbone.back()->n_out();
+  if (width != classes) {
+    return LayerError(where, "layers",
+                      absl::StrFormat("ends with %d outputs, the final "
+                                      "classifier has %d classes",
+                                      width, classes));
+  }
+  return runtime;
+}
+
+// The file's content minus the numbers: what inspection and reports need.
+v1::Model DescriptionOf(const v1::Model& proto) {
+  v1::Model description = proto;
+  const auto strip = [](v1::Layer& layer) {
+    layer.clear_indices();
+    layer.clear_weights();
+    layer.clear_bias();
+  };
+  for (v1::Layer& layer : *description.mutable_layers()) strip(layer);
+  for (v1::ExitBranch& exit : *description.mutable_exits()) {
+    for (v1::Layer& layer : *exit.mutable_layers()) strip(layer);
+  }
+  return description;
+}
+
+}  // namespace
+
+absl::Status InputTransform::Apply(absl::Span<const float> raw,
+                                   float* x) const {
+  if (raw.size() != static_cast<size_t>(raw_width)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "input has %d values, the model expects %d", raw.size(), raw_width));
+  }
+  for (size_t i = 0; i < raw.size(); ++i) {
+    if (!std::isfinite(raw[i])) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("input value %d is %f", i, raw[i]));
+    }
+    x[i] = raw[i] * scale + offset;
+  }
+  for (int i = raw_width; i < width; ++i) x[i] = 0.0f;
+  return absl::OkStatus();
+}
+
+Model::Model(v1::Model description, InputTransform input, ModelPart head,
+             ModelPart tail, ModelPart full)
+    : description_(std::move(description)),
+      input_(std::move(input)),
+      head_(std::move(head)),
+      tail_(std::move(tail)),
+      full_(std::move(full)) {}
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
+    const std::string& path, const ModelOptions& options) {
+  SPEX_ASSIGN_OR_RETURN(const v1::Model proto, ReadModelFile(path));
+  absl::StatusOr<std::shared_ptr<const Model>> model = FromProto(proto, options);
+  if (!model.ok()) {
+    return absl::Status(model.status().code(),
+                        absl::StrCat(path, ": ", model.status().message()));
+  }
+  return model;
+}
+
+absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
+    const v1::Model& proto, const ModelOptions& options) {
+  if (proto.format_version() != kModelFormatVersion) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "format_version: %d is not supported; this build reads version %d",
+        proto.format_version(), kModelFormatVersion));
+  }
+  if (proto.model_id().empty()) {
+    return absl::InvalidArgumentError(
+        "model_id: missing (a model is saved with its id)");
+  }
+  const std::string id = ComputeModelId(proto);
+  if (proto.model_id() != id) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "model_id: stored %s does not match the content's %s (the file was "
+        "changed after it was written)",
+        proto.model_id(), id));
+  }
+  SPEX_ASSIGN_OR_RETURN(InputTransform input, InputTransformOf(proto.input()));
+
+  const int n_layers = proto.layers_size();
+  if (n_layers < 2 || n_layers > kMaxBackboneLayers) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "layers: %d backbone layers; a split model has 2 to %d", n_layers,
+        kMaxBackboneLayers));
+  }
+  LayerList backbone;
+  int width = input.width;
+  for (int l = 0; l < n_layers; ++l) {
+    SPEX_ASSIGN_OR_RETURN(
+        auto layer, BuildLayer(proto.layers(l), absl::StrCat("layer ", l + 1),
+                               width, l + 1 == n_layers, options));
+    width = layer->n_out();
+    backbone.push_back(std::move(layer));
+  }
+  const int split_after = static_cast<int>(proto.split_after());
+  if (proto.split_after() < 1 || split_after >= n_layers) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "split_after: %d is outside [1, %d]: head and tail each need a layer",
+        proto.split_after(), n_layers - 1));
+  }
+  if (proto.exits_size() > kMaxExits) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "exits: %d exits, at most %d", proto.exits_size(), kMaxExits));
+  }
+  std::vector<ExitBranchRuntime> exits;
+  int previous_after = 1;
+  for (int e = 0; e < proto.exits_size(); ++e) {
+    SPEX_ASSIGN_OR_RETURN(ExitBranchRuntime exit,
+                          BuildExit(proto.exits(e), e, split_after,
+                                    previous_after, backbone, options));
+    previous_after = exit.after_layer;
+    exits.push_back(std::move(exit));
+  }
+  const int classes = backbone.back()->n_out();
+  if (!proto.class_names().empty() && proto.class_names_size() != classes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "class_names: %d names for %d classes", proto.class_names_size(),
+        classes));
+  }
+
+  LayerList head_layers(backbone.begin(), backbone.begin() + split_after);
+  LayerList tail_layers(backbone.begin() + split_after, backbone.end());
+  ModelPart head("head", std::move(head_layers), exits);
+  ModelPart tail("tail", std::move(tail_layers), {});
+  ModelPart full("full", std::move(backbone), std::move(exits));
+  return std::shared_ptr<const Model>(
+      new Model(DescriptionOf(proto), std::move(input), std::move(head),
+                std::move(tail), std::move(full)));
+}
+
+}  // namespace spex

@@ -1,0 +1,52 @@
+// The model file on disk: bytes <-> spex.v1.Model, the model id, and the
+// bounds that keep a hostile file from exhausting memory. Structure and
+// weights are checked by Model::FromProto (model.h), not here.
+#ifndef SPEX_COMMON_MODEL_MODEL_FILE_H_
+#define SPEX_COMMON_MODEL_MODEL_FILE_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "spex/v1/model.pb.h"
+
+namespace spex {
+
+// The format version this build writes and the only one it reads.
+inline constexpr uint32_t kModelFormatVersion = 1;
+
+// Larger files are refused before they are read. Parsing allocates at most a
+// small multiple of the file size (4 bytes per varint index of >= 1 byte),
+// so this also bounds the loader's memory.
+inline constexpr int64_t kMaxModelFileBytes = int64_t{128} << 20;
+
+// SHA-256 (hex) of `model` serialised deterministically with model_id
+// empty. Everything else in the message, unknown fields included, counts.
+std::string ComputeModelId(const v1::Model& model);
+
+// Sets model_id and returns the file's bytes (deterministic serialisation,
+// fields in number order), so that parse-then-serialise gives the same bytes.
+std::string SerializeModel(v1::Model* model);
+
+// Bytes -> message. InvalidArgument on bytes that are not a model message,
+// a missing or unknown format version, or a size above kMaxModelFileBytes.
+// The id is checked by Model::FromProto.
+absl::StatusOr<v1::Model> ParseModel(absl::string_view bytes);
+
+// ParseModel of a file's contents; NotFound / PermissionDenied / ... name the
+// path, and the file's size is checked before it is read.
+absl::StatusOr<v1::Model> ReadModelFile(const std::string& path);
+
+// Sets model->model_id and writes SerializeModel's bytes to `path` through a
+// temporary file and a rename, so a reader never sees half a model.
+absl::Status WriteModelFile(const std::string& path, v1::Model* model);
+
+// Reads a whole file of at most `max_bytes` bytes.
+absl::StatusOr<std::string> ReadFileBytes(const std::string& path,
+                                          int64_t max_bytes);
+
+}  // namespace spex
+
+#endif  // SPEX_COMMON_MODEL_MODEL_FILE_H_

@@ -1,0 +1,61 @@
+// A new, untrained model: topology in, a model message with fresh patterns
+// and initial weights out. The trainer starts here; tests build models of
+// any shape with it.
+#ifndef SPEX_COMMON_MODEL_MODEL_INIT_H_
+#define SPEX_COMMON_MODEL_MODEL_INIT_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/sparsity/pattern.h"
+#include "spex/v1/model.pb.h"
+
+namespace spex {
+
+// A chain of junctions: widths[0] is the input width, widths[k] the output
+// of junction k; fan_out[k-1] its out-degree (the reference's --fo). A
+// junction whose fan-out equals its output width is dense.
+struct ChainTopology {
+  std::vector<int> widths;
+  std::vector<int> fan_out;
+};
+
+struct ExitTopology {
+  int after_layer = 0;
+  // Widths after the attachment point, ending with the class count, and
+  // one fan-out per junction.
+  std::vector<int> widths;
+  std::vector<int> fan_out;
+  float loss_weight = 1.0f;
+};
+
+struct ModelTopology {
+  std::vector<int> input_shape;  // e.g. {28, 28}
+  int padded_width = 0;          // 0: no padding
+  float input_scale = 1.0f;
+  float input_offset = 0.0f;
+  ChainTopology backbone;        // backbone.widths[0] = the padded input
+  int split_after = 1;
+  std::vector<ExitTopology> exits;
+  std::vector<std::string> class_names;
+  // Sparse junctions use this kind where both widths are multiples of 8
+  // (the block pattern's requirement) and `random` elsewhere.
+  PatternKind pattern = PatternKind::kRandom;
+};
+
+// Hidden layers ReLU, classifiers softmax; He-normal weights
+// (stddev sqrt(2 / d_in), the fan-in a neuron actually has), biases 0.1,
+// as the reference initialises. Deterministic for a seed. InvalidArgument
+// naming the junction when a fan-out does not give a whole in-degree (with
+// the valid ones) or the widths do not chain. model_id is left empty.
+absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
+                                          uint64_t seed);
+
+// "784-64-10 fo 8 10": widths joined by '-', then the fan-outs.
+std::string ChainTopologyString(const ChainTopology& chain);
+
+}  // namespace spex
+
+#endif  // SPEX_COMMON_MODEL_MODEL_INIT_H_

@@ -1,0 +1,133 @@
+// Runs the spex-model binary as an operator would and checks what it says.
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <array>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <limits>
+#include <fstream>
+#include <string>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/common/model/test_models.h"
+#include "tools/common/json.h"
+
+namespace spex {
+namespace {
+
+using ::testing::HasSubstr;
+
+struct ToolRun {
+  int exit_code;
+  std::string output;  // stdout, and stderr unless dropped
+};
+
+ToolRun RunTool(const std::string& arguments, bool with_stderr = true) {
+  const std::string command = std::string(SPEX_MODEL_BINARY) + " " +
+                              arguments +
+                              (with_stderr ? " 2>&1" : " 2>/dev/null");
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string output;
+  std::array<char, 4096> buffer;
+  size_t n;
+  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
+    output.append(buffer.data(), n);
+  }
+  const int status = ::pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+class SpexModelToolTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::path(testing::TempDir()) /
+           ("spex_model_tool_" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir_);
+    model_ = *InitializeModel(TestTopologies(PatternKind::kBlock)[1].topology, 5);
+    model_.mutable_exits(1)->set_confidence(v1::CONFIDENCE_MEASURE_MAX_SOFTMAX);
+    model_.mutable_exits(1)->set_threshold(0.875f);
+    path_ = (dir_ / "model.spex").string();
+    ASSERT_TRUE(WriteModelFile(path_, &model_).ok());
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+
+  std::filesystem::path dir_;
+  v1::Model model_;
+  std::string path_;
+};
+
+TEST_F(SpexModelToolTest, InspectPrintsTheSummaryTable) {
+  const ToolRun run = RunTool("inspect " + path_);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("model_id  " + model_.model_id()));
+  EXPECT_THAT(run.output, HasSubstr("split     after layer 2: 32 values per sample = "
+                                    "128 B float32; 64 B float16; 38 B int8"));
+  EXPECT_THAT(run.output, HasSubstr("block"));
+  EXPECT_THAT(run.output, HasSubstr("max_softmax"));
+  EXPECT_THAT(run.output, HasSubstr("0.8750"));
+  // Head MACs: 64 x 24 + 32 x 8.
+  EXPECT_THAT(run.output, HasSubstr("head   edge   "));
+  EXPECT_THAT(run.output, HasSubstr("1,792"));
+}
+
+TEST_F(SpexModelToolTest, InspectJsonCarriesTheSameFacts) {
+  // stdout alone: the log line on stderr is not part of the document.
+  const ToolRun run = RunTool("inspect --json " + path_, false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("\"model_id\": \"" + model_.model_id() + "\""));
+  EXPECT_THAT(run.output, HasSubstr("\"split_width\": 32"));
+  EXPECT_THAT(run.output, HasSubstr("\"head\": {\n      \"macs\": 1792"));
+  EXPECT_THAT(run.output, HasSubstr("\"threshold\": 0.875"));
+  // Valid JSON as far as Python's parser is concerned.
+  const std::string json_path = (dir_ / "summary.json").string();
+  std::ofstream(json_path) << run.output;
+  EXPECT_EQ(std::system(("python3 -c 'import json,sys; json.load(open(sys.argv[1]))' " +
+                         json_path).c_str()),
+            0);
+}
+
+TEST_F(SpexModelToolTest, VerifyAcceptsGoodAndRejectsBadFiles) {
+  ToolRun run = RunTool("verify " + path_);
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("OK " + path_));
+
+  v1::Model bad = model_;
+  bad.mutable_layers(1)->set_d_out(5);
+  const std::string bad_path = (dir_ / "bad.spex").string();
+  ASSERT_TRUE(WriteModelFile(bad_path, &bad).ok());
+  run = RunTool("verify " + bad_path);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.output, HasSubstr("INVALID: " + bad_path + ": layer 2: d_out"));
+
+  std::ofstream(bad_path, std::ios::binary | std::ios::trunc) << "garbage";
+  run = RunTool("verify " + bad_path);
+  EXPECT_EQ(run.exit_code, 1);
+  EXPECT_THAT(run.output, HasSubstr("not a spex model"));
+  EXPECT_EQ(RunTool("inspect " + bad_path).exit_code, 1);
+}
+
+TEST_F(SpexModelToolTest, UsageErrorsExitTwo) {
+  EXPECT_EQ(RunTool("").exit_code, 2);
+  EXPECT_EQ(RunTool("frobnicate " + path_).exit_code, 2);
+  EXPECT_EQ(RunTool("verify --json " + path_).exit_code, 2);
+  EXPECT_EQ(RunTool("inspect").exit_code, 2);
+  EXPECT_EQ(RunTool("--help").exit_code, 0);
+}
+
+TEST(JsonTest, EscapesAndFormats) {
+  Json json = Json::Object()
+                  .Set("text", "a \"quoted\"\nline\x01")
+                  .Set("n", 3)
+                  .Set("x", 0.5)
+                  .Set("nan", std::numeric_limits<double>::quiet_NaN())
+                  .Set("list", Json::Array().Push(1).Push(true).Push(Json()));
+  EXPECT_EQ(json.Dump(0),
+            "{\"text\":\"a \\\"quoted\\\"\\nline\\u0001\",\"n\":3,\"x\":0.5,"
+            "\"nan\":null,\"list\":[1,true,null]}");
+}
+
+}  // namespace
+}  // namespace spex

@@ -1,0 +1,253 @@
+#include "tools/common/model_summary.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/codec/activation_codec.h"
+#include "tools/common/text_table.h"
+
+namespace spex {
+namespace {
+
+constexpr v1::Encoding kEncodings[] = {v1::ENCODING_FLOAT32,
+                                       v1::ENCODING_FLOAT16, v1::ENCODING_INT8};
+
+std::string PatternName(v1::PatternKind kind) {
+  switch (kind) {
+    case v1::PATTERN_KIND_RANDOM:
+      return "random";
+    case v1::PATTERN_KIND_BLOCK:
+      return "block";
+    case v1::PATTERN_KIND_DENSE:
+      return "dense";
+    default:
+      return "unknown";
+  }
+}
+
+std::string ConfidenceName(v1::ConfidenceMeasure measure) {
+  switch (measure) {
+    case v1::CONFIDENCE_MEASURE_MAX_SOFTMAX:
+      return "max_softmax";
+    case v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY:
+      return "normalized_entropy";
+    default:
+      return "uncalibrated";
+  }
+}
+
+struct LayerRow {
+  std::string part;
+  std::string name;
+  const v1::Layer* description;
+  const SparseLayer* layer;
+};
+
+// Backbone layers in order, then each exit's layers.
+std::vector<LayerRow> LayerRows(const Model& model) {
+  std::vector<LayerRow> rows;
+  const v1::Model& d = model.description();
+  const auto full_layers = model.full().layers();
+  for (int l = 0; l < d.layers_size(); ++l) {
+    rows.push_back({l < model.split_after() ? "head" : "tail",
+                    absl::StrCat(l + 1), &d.layers(l), full_layers[l].get()});
+  }
+  const auto exits = model.full().exits();
+  for (int e = 0; e < d.exits_size(); ++e) {
+    for (int l = 0; l < d.exits(e).layers_size(); ++l) {
+      rows.push_back({absl::StrCat("exit ", e + 1),
+                      absl::StrCat("e", e + 1, ".", l + 1),
+                      &d.exits(e).layers(l), exits[e].layers[l].get()});
+    }
+  }
+  return rows;
+}
+
+std::string Thousands(int64_t n) {
+  std::string digits = absl::StrCat(n < 0 ? -n : n);
+  std::string out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
+    out += digits[i];
+  }
+  return n < 0 ? "-" + out : out;
+}
+
+}  // namespace
+
+Json PartCostJson(const PartCost& cost) {
+  return Json::Object()
+      .Set("macs", cost.macs)
+      .Set("params", cost.params)
+      .Set("bytes", cost.bytes);
+}
+
+Json SplitBytesJson(const Model& model) {
+  Json bytes = Json::Object();
+  for (v1::Encoding encoding : kEncodings) {
+    bytes.Set(std::string(EncodingName(encoding)),
+              EncodedBytes(encoding, model.split_width(), 1));
+  }
+  return bytes;
+}
+
+Json ModelSummaryJson(const Model& model) {
+  const v1::Model& d = model.description();
+  Json json = Json::Object();
+  json.Set("model_id", model.id());
+  json.Set("format_version", d.format_version());
+  Json shape = Json::Array();
+  for (int s : model.input().shape) shape.Push(s);
+  json.Set("input", Json::Object()
+                        .Set("shape", std::move(shape))
+                        .Set("scale", model.input().scale)
+                        .Set("offset", model.input().offset)
+                        .Set("width", model.input().width));
+  json.Set("split_after", model.split_after());
+  json.Set("split_width", model.split_width());
+  json.Set("split_bytes", SplitBytesJson(model));
+  Json layers = Json::Array();
+  for (const LayerRow& row : LayerRows(model)) {
+    const PartCost cost = LayerCost(*row.layer);
+    layers.Push(Json::Object()
+                    .Set("part", row.part)
+                    .Set("layer", row.name)
+                    .Set("n_in", row.description->n_in())
+                    .Set("n_out", row.description->n_out())
+                    .Set("d_in", row.description->d_in())
+                    .Set("d_out", row.description->d_out())
+                    .Set("pattern", PatternName(row.description->pattern()))
+                    .Set("density", row.layer->spec().density())
+                    .Set("activation",
+                         std::string(ActivationName(row.layer->activation())))
+                    .Set("params", cost.params)
+                    .Set("macs", cost.macs)
+                    .Set("bytes", cost.bytes)
+                    .Set("kernel_single", std::string(row.layer->single_kernel().name))
+                    .Set("kernel_batch", std::string(row.layer->batch_kernel().name)));
+  }
+  json.Set("layers", std::move(layers));
+  Json exits = Json::Array();
+  for (const v1::ExitBranch& exit : d.exits()) {
+    exits.Push(Json::Object()
+                   .Set("after_layer", exit.after_layer())
+                   .Set("confidence", ConfidenceName(exit.confidence()))
+                   .Set("threshold", exit.threshold())
+                   .Set("loss_weight", exit.loss_weight()));
+  }
+  json.Set("exits", std::move(exits));
+  json.Set("parts", Json::Object()
+                        .Set("head", PartCostJson(model.head().backbone_cost()))
+                        .Set("exits", PartCostJson(model.head().exits_cost()))
+                        .Set("edge", PartCostJson(model.head().cost()))
+                        .Set("tail", PartCostJson(model.tail().cost()))
+                        .Set("full", PartCostJson(model.full().cost())));
+  Json classes = Json::Array();
+  for (const std::string& name : d.class_names()) classes.Push(name);
+  json.Set("class_names", std::move(classes));
+  const v1::TrainingInfo& t = d.training();
+  Json exit_accuracy = Json::Array();
+  for (float a : t.exit_test_accuracy()) exit_accuracy.Push(a);
+  json.Set("training", Json::Object()
+                           .Set("dataset", t.dataset())
+                           .Set("seed", static_cast<int64_t>(t.seed()))
+                           .Set("epochs", t.epochs())
+                           .Set("batch_size", t.batch_size())
+                           .Set("learning_rate", t.learning_rate())
+                           .Set("l2", t.l2())
+                           .Set("train_samples", t.train_samples())
+                           .Set("validation_samples", t.validation_samples())
+                           .Set("final_test_accuracy", t.final_test_accuracy())
+                           .Set("exit_test_accuracy", std::move(exit_accuracy))
+                           .Set("trainer", t.trainer())
+                           .Set("calibration", t.calibration()));
+  return json;
+}
+
+std::string ModelSummaryText(const Model& model) {
+  const v1::Model& d = model.description();
+  std::string out;
+  absl::StrAppend(&out, "model_id  ", model.id(), "\n");
+  absl::StrAppend(&out, "input     ", absl::StrJoin(model.input().shape, "x"),
+                  absl::StrFormat(" x %g %+g", model.input().scale,
+                                  model.input().offset));
+  if (model.input().width != model.input().raw_width) {
+    absl::StrAppend(&out, ", zero-padded to ", model.input().width);
+  }
+  absl::StrAppend(&out, "\nsplit     after layer ", model.split_after(), ": ",
+                  model.split_width(), " values per sample =");
+  for (v1::Encoding encoding : kEncodings) {
+    absl::StrAppend(&out, " ", EncodedBytes(encoding, model.split_width(), 1),
+                    " B ", EncodingName(encoding), ";");
+  }
+  out.pop_back();
+  absl::StrAppend(&out, "\nclasses   ", model.num_classes());
+  if (!d.class_names().empty()) {
+    absl::StrAppend(&out, " (", absl::StrJoin(d.class_names(), ", "), ")");
+  }
+  out += "\n\n";
+
+  TextTable layers({"part", "layer", "n_in", "n_out", "pattern", "d_in",
+                    "d_out", "density", "activation", "params", "MACs",
+                    "bytes", "kernel (1 / batch)"});
+  for (const LayerRow& row : LayerRows(model)) {
+    const PartCost cost = LayerCost(*row.layer);
+    layers.AddRow({row.part, row.name, absl::StrCat(row.description->n_in()),
+                   absl::StrCat(row.description->n_out()),
+                   PatternName(row.description->pattern()),
+                   absl::StrCat(row.description->d_in()),
+                   absl::StrCat(row.description->d_out()),
+                   absl::StrFormat("%.4f", row.layer->spec().density()),
+                   std::string(ActivationName(row.layer->activation())),
+                   Thousands(cost.params), Thousands(cost.macs),
+                   Thousands(cost.bytes),
+                   absl::StrCat(row.layer->single_kernel().name, " / ",
+                                row.layer->batch_kernel().name)});
+  }
+  out += layers.Render();
+  out += '\n';
+
+  TextTable parts({"part", "runs on", "MACs/sample", "params", "bytes"});
+  const auto add = [&](const std::string& name, const std::string& where,
+                       const PartCost& cost) {
+    parts.AddRow({name, where, Thousands(cost.macs), Thousands(cost.params),
+                  Thousands(cost.bytes)});
+  };
+  add("head", "edge", model.head().backbone_cost());
+  add("exits", "edge", model.head().exits_cost());
+  add("tail", "cloud", model.tail().cost());
+  add("full", "-", model.full().cost());
+  out += parts.Render();
+
+  if (d.exits_size() > 0) {
+    out += '\n';
+    TextTable exits({"exit", "after layer", "confidence", "threshold",
+                     "loss weight"});
+    for (int e = 0; e < d.exits_size(); ++e) {
+      const v1::ExitBranch& exit = d.exits(e);
+      exits.AddRow({absl::StrCat(e + 1), absl::StrCat(exit.after_layer()),
+                    ConfidenceName(exit.confidence()),
+                    absl::StrFormat("%.4f", exit.threshold()),
+                    absl::StrFormat("%g", exit.loss_weight())});
+    }
+    out += exits.Render();
+  }
+  const v1::TrainingInfo& t = d.training();
+  if (!t.dataset().empty()) {
+    absl::StrAppend(
+        &out, "\ntraining  ", t.dataset(), ", ", t.epochs(), " epochs, seed ",
+        t.seed(), ", ", t.train_samples(), " train / ", t.validation_samples(),
+        " validation samples; test accuracy ",
+        absl::StrFormat("%.2f %%", 100 * t.final_test_accuracy()));
+    for (int e = 0; e < t.exit_test_accuracy_size(); ++e) {
+      absl::StrAppend(&out, absl::StrFormat(", exit %d %.2f %%", e + 1,
+                                            100 * t.exit_test_accuracy(e)));
+    }
+    out += '\n';
+    if (!t.calibration().empty()) absl::StrAppend(&out, "calibration  ", t.calibration(), "\n");
+    if (!t.trainer().empty()) absl::StrAppend(&out, "made by   ", t.trainer(), "\n");
+  }
+  return out;
+}
+
+}  // namespace spex
