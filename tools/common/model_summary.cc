@@ -4,6 +4,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/codec/activation_codec.h"
+#include "common/model/confidence.h"
 #include "tools/common/text_table.h"
 
 namespace spex {
@@ -22,17 +23,6 @@ std::string PatternName(v1::PatternKind kind) {
       return "dense";
     default:
       return "unknown";
-  }
-}
-
-std::string ConfidenceName(v1::ConfidenceMeasure measure) {
-  switch (measure) {
-    case v1::CONFIDENCE_MEASURE_MAX_SOFTMAX:
-      return "max_softmax";
-    case v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY:
-      return "normalized_entropy";
-    default:
-      return "uncalibrated";
   }
 }
 
@@ -131,7 +121,7 @@ Json ModelSummaryJson(const Model& model) {
   for (const v1::ExitBranch& exit : d.exits()) {
     exits.Push(Json::Object()
                    .Set("after_layer", exit.after_layer())
-                   .Set("confidence", ConfidenceName(exit.confidence()))
+                   .Set("confidence", std::string(ConfidenceMeasureName(exit.confidence())))
                    .Set("threshold", exit.threshold())
                    .Set("loss_weight", exit.loss_weight()));
   }
@@ -226,7 +216,7 @@ std::string ModelSummaryText(const Model& model) {
     for (int e = 0; e < d.exits_size(); ++e) {
       const v1::ExitBranch& exit = d.exits(e);
       exits.AddRow({absl::StrCat(e + 1), absl::StrCat(exit.after_layer()),
-                    ConfidenceName(exit.confidence()),
+                    std::string(ConfidenceMeasureName(exit.confidence())),
                     absl::StrFormat("%.4f", exit.threshold()),
                     absl::StrFormat("%g", exit.loss_weight())});
     }

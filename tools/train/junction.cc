@@ -1,0 +1,184 @@
+#include "tools/train/junction.h"
+
+#include <Eigen/Core>
+#include <algorithm>
+
+#include "absl/strings/str_format.h"
+#include "common/kernels/kernel_choice.h"
+#include "common/status/status_macros.h"
+#include "tools/train/row_gradients.h"
+
+namespace spex {
+namespace {
+
+using RowMajor =
+    Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+using MapConst = Eigen::Map<const RowMajor>;
+using Map = Eigen::Map<RowMajor>;
+
+// The layer's rows: output o's inputs, ascending, as Pattern holds them.
+absl::StatusOr<Pattern> PatternOfLayer(const v1::Layer& layer,
+                                       const JunctionSpec& spec) {
+  std::vector<uint32_t> rows;
+  switch (layer.pattern()) {
+    case v1::PATTERN_KIND_DENSE:
+      rows.resize(static_cast<size_t>(spec.connections()));
+      for (size_t c = 0; c < rows.size(); ++c) rows[c] = c % spec.n_in;
+      return Pattern::FromRowIndices(spec, std::move(rows));
+    case v1::PATTERN_KIND_RANDOM:
+      return Pattern::FromRowIndices(
+          spec, std::vector<uint32_t>(layer.indices().begin(), layer.indices().end()));
+    case v1::PATTERN_KIND_BLOCK:
+      return Pattern::FromBlockCodes(
+          spec, std::vector<uint16_t>(layer.indices().begin(), layer.indices().end()));
+    default:
+      return absl::InvalidArgumentError("unknown pattern kind");
+  }
+}
+
+}  // namespace
+
+void JunctionGradients::Zero() {
+  std::fill(weights.begin(), weights.end(), 0.0f);
+  std::fill(bias.begin(), bias.end(), 0.0f);
+}
+
+void JunctionGradients::Add(const JunctionGradients& other) {
+  for (size_t i = 0; i < weights.size(); ++i) weights[i] += other.weights[i];
+  for (size_t i = 0; i < bias.size(); ++i) bias[i] += other.bias[i];
+}
+
+absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::FromLayer(
+    const v1::Layer& layer) {
+  std::unique_ptr<TrainJunction> j(new TrainJunction());
+  j->spec_ = {static_cast<int>(layer.n_in()), static_cast<int>(layer.n_out()),
+              static_cast<int>(layer.d_in()), static_cast<int>(layer.d_out())};
+  j->relu_ = layer.activation() == v1::ACTIVATION_RELU;
+  j->dense_ = layer.pattern() == v1::PATTERN_KIND_DENSE;
+  j->weights_.assign(layer.weights().begin(), layer.weights().end());
+  j->bias_.assign(layer.bias().begin(), layer.bias().end());
+  if (j->dense_) return j;
+
+  SPEX_ASSIGN_OR_RETURN(Pattern pattern, PatternOfLayer(layer, j->spec_));
+  j->row_inputs_.assign(pattern.row_indices().begin(), pattern.row_indices().end());
+  // The transpose: input i's outputs, ascending, and which connection each
+  // slot came from, so its weights can be gathered after every update.
+  const JunctionSpec& s = j->spec_;
+  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> columns(s.n_in);
+  for (int o = 0; o < s.n_out; ++o) {
+    for (int k = 0; k < s.d_in; ++k) {
+      const uint32_t c = static_cast<uint32_t>(o * s.d_in + k);
+      columns[j->row_inputs_[c]].push_back({static_cast<uint32_t>(o), c});
+    }
+  }
+  std::vector<uint32_t> transposed_rows;
+  for (const auto& column : columns) {
+    for (const auto& [output, connection] : column) {
+      transposed_rows.push_back(output);
+      j->transposed_source_.push_back(connection);
+    }
+  }
+  const JunctionSpec transposed_spec{s.n_out, s.n_in, s.d_out, s.d_in};
+  SPEX_ASSIGN_OR_RETURN(Pattern transposed,
+                        Pattern::FromRowIndices(transposed_spec, std::move(transposed_rows)));
+  SPEX_ASSIGN_OR_RETURN(KernelChoice forward, ChooseKernels(s, pattern.kind()));
+  SPEX_ASSIGN_OR_RETURN(KernelChoice backward,
+                        ChooseKernels(transposed_spec, transposed.kind()));
+  j->forward_kernel_ = forward.batch;
+  j->backward_kernel_ = backward.batch;
+  // Pack once with each weight replaced by its (1-based) index: the packed
+  // layout stays fixed while training, so every later pack is a gather
+  // through these maps (0: a padding slot). Floats hold integers exactly up
+  // to 2^24 connections.
+  if (s.connections() >= (int64_t{1} << 24)) {
+    return absl::InvalidArgumentError("junction too large to train");
+  }
+  std::vector<float> numbered(static_cast<size_t>(s.connections()));
+  for (size_t c = 0; c < numbered.size(); ++c) numbered[c] = static_cast<float>(c + 1);
+  SPEX_ASSIGN_OR_RETURN(j->forward_pack_,
+                        PackWeights(pattern, numbered, j->bias_, forward.batch->format));
+  std::vector<float> transposed_numbered(numbered.size());
+  for (size_t t = 0; t < numbered.size(); ++t) {
+    transposed_numbered[t] = static_cast<float>(j->transposed_source_[t] + 1);
+  }
+  SPEX_ASSIGN_OR_RETURN(
+      j->backward_pack_,
+      PackWeights(transposed, transposed_numbered, std::vector<float>(s.n_in, 0.0f),
+                  backward.batch->format));
+  for (const auto* pack : {&j->forward_pack_, &j->backward_pack_}) {
+    auto& source = pack == &j->forward_pack_ ? j->forward_source_ : j->backward_source_;
+    source.resize(pack->weights.size());
+    for (size_t at = 0; at < source.size(); ++at) {
+      source[at] = static_cast<uint32_t>(pack->weights[at]);
+    }
+  }
+  j->Prepare();
+  return j;
+}
+
+JunctionGradients TrainJunction::NewGradients() const {
+  JunctionGradients g;
+  g.weights.assign(weights_.size(), 0.0f);
+  g.bias.assign(bias_.size(), 0.0f);
+  return g;
+}
+
+void TrainJunction::Prepare() {
+  if (dense_) return;
+  const auto gather = [this](const std::vector<uint32_t>& source, float* packed) {
+    for (size_t at = 0; at < source.size(); ++at) {
+      packed[at] = source[at] == 0 ? 0.0f : weights_[source[at] - 1];
+    }
+  };
+  gather(forward_source_, forward_pack_.weights.data());
+  gather(backward_source_, backward_pack_.weights.data());
+  std::copy(bias_.begin(), bias_.end(), forward_pack_.bias.begin());
+}
+
+void TrainJunction::Forward(int batch, const float* x, float* y) const {
+  if (!dense_) {
+    forward_kernel_->batch(forward_pack_, relu_, batch, x, batch, y, batch);
+    return;
+  }
+  MapConst w(weights_.data(), spec_.n_out, spec_.n_in);
+  MapConst in(x, spec_.n_in, batch);
+  Map out(y, spec_.n_out, batch);
+  out.noalias() = w * in;
+  out.colwise() += Eigen::Map<const Eigen::VectorXf>(bias_.data(), spec_.n_out);
+  if (relu_) out = out.cwiseMax(0.0f);
+}
+
+void TrainJunction::Backward(int batch, const float* x, const float* dy,
+                             float* dx, JunctionGradients* g) const {
+  MapConst grad_out(dy, spec_.n_out, batch);
+  Eigen::Map<Eigen::VectorXf>(g->bias.data(), spec_.n_out) +=
+      grad_out.rowwise().sum();
+  if (dense_) {
+    MapConst in(x, spec_.n_in, batch);
+    Map(g->weights.data(), spec_.n_out, spec_.n_in).noalias() +=
+        grad_out * in.transpose();
+    if (dx != nullptr) {
+      Map(dx, spec_.n_in, batch).noalias() =
+          MapConst(weights_.data(), spec_.n_out, spec_.n_in).transpose() * grad_out;
+    }
+    return;
+  }
+  // dW: one dot product over the batch per connection (the gradient exists
+  // only where a connection does).
+  const size_t d_in = spec_.d_in;
+  for (int o = 0; o < spec_.n_out; ++o) {
+    AccumulateRowGradients(dy + static_cast<size_t>(o) * batch, x, batch,
+                           &row_inputs_[o * d_in], spec_.d_in,
+                           &g->weights[o * d_in]);
+  }
+  if (dx != nullptr) {
+    backward_kernel_->batch(backward_pack_, false, batch, dy, batch, dx, batch);
+  }
+}
+
+void TrainJunction::WriteTo(v1::Layer* layer) const {
+  layer->mutable_weights()->Assign(weights_.begin(), weights_.end());
+  layer->mutable_bias()->Assign(bias_.begin(), bias_.end());
+}
+
+}  // namespace spex
