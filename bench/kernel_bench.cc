@@ -3,7 +3,7 @@
 // physical limits measured alongside.
 //
 // stdout: one JSON object per timed (implementation, layer, density, batch),
-// then a table of ratios and the floors checked. stderr: progress.
+// then a table of ratios and the performance floors checked. stderr: progress.
 // Usage: spex_kernel_bench [--quick] [Google Benchmark flags]
 //   --quick  one layer (1024 -> 1024), densities 1/2 and 1/8: for smoke runs.
 #include <benchmark/benchmark.h>

@@ -4,7 +4,14 @@
 // with its id recomputed, which carries the fuzzer into the structural checks.
 //
 // Built into model_test, whose driver feeds it mutations for a bounded time
-// on every test run; it also links as-is with clang -fsanitize=fuzzer.
+// on every test run. It also links as-is with libFuzzer for longer runs,
+// from the repository root after a native build (one command line):
+//   clang++-14 -std=c++17 -fsanitize=fuzzer -I. -Ibuild/native/proto
+//     tests/fuzz/model_loader_fuzzer.cc build/native/common/libspex_common.a
+//     build/native/proto/libspex_proto.a -lprotobuf
+//     /usr/lib/x86_64-linux-gnu/libabsl_*.so -o model_loader_fuzzer
+//   ./model_loader_fuzzer -max_total_time=600 CORPUS_DIR
+// (a directory holding a model file or two, e.g. results/fashion-default.spex).
 #include <cstddef>
 #include <cstdint>
 #include <vector>

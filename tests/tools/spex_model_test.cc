@@ -1,8 +1,6 @@
 // Runs the spex-model binary as an operator would and checks what it says.
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -13,6 +11,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/model/test_models.h"
+#include "tests/tools/run_tool.h"
 #include "tools/common/json.h"
 
 namespace spex {
@@ -20,24 +19,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct ToolRun {
-  int exit_code;
-  std::string output;  // stdout, and stderr unless dropped
-};
-
-ToolRun RunTool(const std::string& arguments, bool with_stderr = true) {
-  const std::string command = std::string(SPEX_MODEL_BINARY) + " " +
-                              arguments +
-                              (with_stderr ? " 2>&1" : " 2>/dev/null");
-  FILE* pipe = ::popen(command.c_str(), "r");
-  std::string output;
-  std::array<char, 4096> buffer;
-  size_t n;
-  while ((n = std::fread(buffer.data(), 1, buffer.size(), pipe)) > 0) {
-    output.append(buffer.data(), n);
-  }
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+ToolRun RunSpexModel(const std::string& arguments, bool with_stderr = true) {
+  return RunTool(SPEX_MODEL_BINARY, arguments, with_stderr);
 }
 
 class SpexModelToolTest : public testing::Test {
@@ -60,7 +43,7 @@ class SpexModelToolTest : public testing::Test {
 };
 
 TEST_F(SpexModelToolTest, InspectPrintsTheSummaryTable) {
-  const ToolRun run = RunTool("inspect " + path_);
+  const ToolRun run = RunSpexModel("inspect " + path_);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("model_id  " + model_.model_id()));
   EXPECT_THAT(run.output, HasSubstr("split     after layer 2: 32 values per sample = "
@@ -75,7 +58,7 @@ TEST_F(SpexModelToolTest, InspectPrintsTheSummaryTable) {
 
 TEST_F(SpexModelToolTest, InspectJsonCarriesTheSameFacts) {
   // stdout alone: the log line on stderr is not part of the document.
-  const ToolRun run = RunTool("inspect --json " + path_, false);
+  const ToolRun run = RunSpexModel("inspect --json " + path_, false);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("\"model_id\": \"" + model_.model_id() + "\""));
   EXPECT_THAT(run.output, HasSubstr("\"split_width\": 32"));
@@ -90,7 +73,7 @@ TEST_F(SpexModelToolTest, InspectJsonCarriesTheSameFacts) {
 }
 
 TEST_F(SpexModelToolTest, VerifyAcceptsGoodAndRejectsBadFiles) {
-  ToolRun run = RunTool("verify " + path_);
+  ToolRun run = RunSpexModel("verify " + path_);
   EXPECT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("OK " + path_));
 
@@ -98,23 +81,23 @@ TEST_F(SpexModelToolTest, VerifyAcceptsGoodAndRejectsBadFiles) {
   bad.mutable_layers(1)->set_d_out(5);
   const std::string bad_path = (dir_ / "bad.spex").string();
   ASSERT_TRUE(WriteModelFile(bad_path, &bad).ok());
-  run = RunTool("verify " + bad_path);
+  run = RunSpexModel("verify " + bad_path);
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.output, HasSubstr("INVALID: " + bad_path + ": layer 2: d_out"));
 
   std::ofstream(bad_path, std::ios::binary | std::ios::trunc) << "garbage";
-  run = RunTool("verify " + bad_path);
+  run = RunSpexModel("verify " + bad_path);
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.output, HasSubstr("not a spex model"));
-  EXPECT_EQ(RunTool("inspect " + bad_path).exit_code, 1);
+  EXPECT_EQ(RunSpexModel("inspect " + bad_path).exit_code, 1);
 }
 
 TEST_F(SpexModelToolTest, UsageErrorsExitTwo) {
-  EXPECT_EQ(RunTool("").exit_code, 2);
-  EXPECT_EQ(RunTool("frobnicate " + path_).exit_code, 2);
-  EXPECT_EQ(RunTool("verify --json " + path_).exit_code, 2);
-  EXPECT_EQ(RunTool("inspect").exit_code, 2);
-  EXPECT_EQ(RunTool("--help").exit_code, 0);
+  EXPECT_EQ(RunSpexModel("").exit_code, 2);
+  EXPECT_EQ(RunSpexModel("frobnicate " + path_).exit_code, 2);
+  EXPECT_EQ(RunSpexModel("verify --json " + path_).exit_code, 2);
+  EXPECT_EQ(RunSpexModel("inspect").exit_code, 2);
+  EXPECT_EQ(RunSpexModel("--help").exit_code, 0);
 }
 
 TEST(JsonTest, EscapesAndFormats) {

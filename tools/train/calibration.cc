@@ -1,24 +1,17 @@
 #include "tools/train/calibration.h"
 
 #include <cmath>
-#include <fstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/model/confidence.h"
+#include "tools/common/text_file.h"
 
 namespace spex {
 namespace {
 
 constexpr int kSteps = 200;
 
-absl::Status WriteText(const std::string& path, const std::string& text) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out << text;
-  out.close();
-  if (!out) return absl::UnavailableError(absl::StrCat("cannot write ", path));
-  return absl::OkStatus();
-}
 
 std::string XmlEscape(const std::string& text) {
   std::string out;
@@ -130,7 +123,7 @@ absl::Status WriteSweepCsv(const std::string& path, const Sweep& sweep) {
                           p.exit_fraction, p.exit_accuracy, p.overall_accuracy,
                           p.edge_macs_per_sample, p.bytes_sent_per_sample);
   }
-  return WriteText(path, csv);
+  return WriteTextFile(path, csv);
 }
 
 absl::Status WriteTradeOffSvg(const std::string& path, const std::string& title,
@@ -246,7 +239,7 @@ absl::Status WriteTradeOffSvg(const std::string& path, const std::string& title,
                           left + plot_w + 38, legend_y + 4 + 16 * i, lines[i]);
   }
   svg += "</svg>\n";
-  return WriteText(path, svg);
+  return WriteTextFile(path, svg);
 }
 
 }  // namespace spex

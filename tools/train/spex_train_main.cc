@@ -8,8 +8,6 @@
 // `train` writes the model file and <model>.report.json (also printed as a
 // table); `calibrate` writes the threshold into the model file, a CSV per
 // confidence measure and an SVG of accuracy against offload.
-#include <sys/stat.h>
-
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -26,10 +24,12 @@
 #include "tools/common/args.h"
 #include "tools/common/json.h"
 #include "tools/common/model_summary.h"
+#include "tools/common/text_file.h"
 #include "tools/common/text_table.h"
 #include "tools/data/dataset.h"
 #include "tools/train/calibration.h"
 #include "tools/train/evaluate.h"
+#include "tools/train/train_report.h"
 #include "tools/train/trainer.h"
 
 namespace spex {
@@ -47,18 +47,18 @@ std::string StripExtension(const std::string& path) {
                                                             : path;
 }
 
-absl::Status WriteText(const std::string& path, const std::string& text) {
-  FILE* file = std::fopen(path.c_str(), "wb");
-  if (file == nullptr) return absl::UnavailableError("cannot write " + path);
-  std::fputs(text.c_str(), file);
-  if (std::fclose(file) != 0) return absl::DataLossError("cannot write " + path);
+
+// Options after the command; every argument must be an option.
+absl::Status ParseNoPositional(Args* args, int argc, char** argv) {
+  SPEX_RETURN_IF_ERROR(args->Parse(argc, argv, 2));
+  if (!args->positional().empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("unexpected argument '", args->positional().front(),
+                     "' (options are --name value)"));
+  }
   return absl::OkStatus();
 }
 
-int64_t FileBytes(const std::string& path) {
-  struct stat info;
-  return ::stat(path.c_str(), &info) == 0 ? info.st_size : -1;
-}
 
 // --- train -----------------------------------------------------------------
 
@@ -86,7 +86,7 @@ Args TrainArgs() {
 
 absl::Status RunTrain(int argc, char** argv) {
   Args args = TrainArgs();
-  SPEX_RETURN_IF_ERROR(args.Parse(argc, argv, 2));
+  SPEX_RETURN_IF_ERROR(ParseNoPositional(&args, argc, argv));
   if (args.Get("config").empty() || args.Get("fo").empty() || args.Get("out").empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "train needs --config, --fo and --out\n", kUsage, args.Help()));
@@ -189,102 +189,21 @@ absl::Status RunTrain(int argc, char** argv) {
   SPEX_RETURN_IF_ERROR(WriteModelFile(out, &model));
   SPEX_ASSIGN_OR_RETURN(auto loaded, Model::Load(out));
 
-  // The report.
-  Json report = Json::Object();
-  report.Set("dataset", args.Get("dataset"));
-  report.Set("topology", ChainTopologyString(topology.backbone));
-  report.Set("pattern", dense ? "dense" : std::string(PatternKindName(pattern)));
-  Json fo_json = Json::Array(), density_json = Json::Array();
-  int64_t connections = 0, dense_connections = 0, dense_params = 0;
-  const auto count = [&](const v1::Layer& layer) {
-    connections += int64_t{layer.n_out()} * layer.d_in();
-    dense_connections += int64_t{layer.n_out()} * layer.n_in();
-    dense_params += int64_t{layer.n_out()} * layer.n_in() + layer.n_out();
-  };
-  for (const v1::Layer& layer : model.layers()) {
-    fo_json.Push(layer.d_out());
-    density_json.Push(static_cast<double>(layer.d_in()) / layer.n_in());
-    count(layer);
-  }
-  for (const v1::ExitBranch& exit : model.exits()) {
-    for (const v1::Layer& layer : exit.layers()) count(layer);
-  }
-  report.Set("fan_out", std::move(fo_json));
-  report.Set("density", std::move(density_json));
-  report.Set("density_overall", static_cast<double>(connections) / dense_connections);
-  report.Set("params", loaded->full().cost().params);
-  report.Set("params_dense_equivalent", dense_params);
-  report.Set("macs", Json::Object()
-                         .Set("head", loaded->head().backbone_cost().macs)
-                         .Set("exit", loaded->head().exits_cost().macs)
-                         .Set("tail", loaded->tail().cost().macs)
-                         .Set("full", loaded->full().cost().macs));
-  report.Set("model_bytes", FileBytes(out));
-  report.Set("memory_bytes", loaded->full().cost().bytes);
-  report.Set("split_after", loaded->split_after());
-  report.Set("split_width", loaded->split_width());
-  report.Set("split_bytes", SplitBytesJson(*loaded));
-  report.Set("raw_input_bytes", all_train.width);
-  Json exits_json = Json::Array();
-  for (int e = 0; e < model.exits_size(); ++e) {
-    exits_json.Push(Json::Object()
-                        .Set("after_layer", model.exits(e).after_layer())
-                        .Set("test_accuracy", info->exit_test_accuracy(e)));
-  }
-  report.Set("exits", std::move(exits_json));
-  report.Set("final_test_accuracy", info->final_test_accuracy());
-  Json agreement = Json::Object();
-  for (v1::Encoding encoding : {v1::ENCODING_INT8, v1::ENCODING_FLOAT16}) {
-    SPEX_ASSIGN_OR_RETURN(const double agree, SplitAgreement(*loaded, test, encoding));
-    agreement.Set(std::string(EncodingName(encoding)), agree);
-  }
-  report.Set("split_label_agreement", std::move(agreement));
-  Json seconds = Json::Array(), val = Json::Array();
-  for (const EpochStats& e : result.epochs) {
-    seconds.Push(e.seconds);
-    val.Push(e.validation_accuracy);
-  }
-  report.Set("epoch_seconds", std::move(seconds));
-  report.Set("validation_accuracy", std::move(val));
-  report.Set("best_epoch", result.best_epoch);
-  report.Set("epochs", static_cast<int>(result.epochs.size()));
-  report.Set("seed", static_cast<int64_t>(options.seed));
-  report.Set("threads", options.threads);
-  report.Set("train_samples", train.size());
-  report.Set("validation_samples", validation.size());
-  report.Set("test_samples", test.size());
-  report.Set("model_id", loaded->id());
+  TrainRun run;
+  run.dataset = args.Get("dataset");
+  run.topology = ChainTopologyString(topology.backbone);
+  run.pattern = dense ? "dense" : std::string(PatternKindName(pattern));
+  run.model_path = out;
+  run.model = loaded.get();
+  run.result = &result;
+  run.options = &options;
+  run.train_samples = train.size();
+  run.validation_samples = validation.size();
+  run.test = &test;
+  SPEX_ASSIGN_OR_RETURN(const Json report, TrainReportJson(run));
   const std::string report_path = StripExtension(out) + ".report.json";
-  SPEX_RETURN_IF_ERROR(WriteText(report_path, report.Dump() + "\n"));
-
-  double mean_seconds = 0;
-  for (const EpochStats& e : result.epochs) mean_seconds += e.seconds;
-  mean_seconds /= result.epochs.size();
-  TextTable table({"", ""});
-  table.AddRow({"model", absl::StrCat(out, " (", loaded->id().substr(0, 16), "...)")});
-  table.AddRow({"topology", absl::StrCat(ChainTopologyString(topology.backbone), ", ",
-                                         dense ? "dense" : PatternKindName(pattern))});
-  table.AddRow({"density overall",
-                absl::StrFormat("%.4f", static_cast<double>(connections) / dense_connections)});
-  table.AddRow({"parameters", absl::StrFormat("%d (dense: %d)",
-                                              loaded->full().cost().params, dense_params)});
-  table.AddRow({"MACs/sample", absl::StrFormat("head %d, exits %d, tail %d",
-                                               loaded->head().backbone_cost().macs,
-                                               loaded->head().exits_cost().macs,
-                                               loaded->tail().cost().macs)});
-  table.AddRow({"split", absl::StrFormat("%d values: %d B int8, raw input %d B",
-                                         loaded->split_width(),
-                                         EncodedBytes(v1::ENCODING_INT8, loaded->split_width(), 1),
-                                         all_train.width)});
-  table.AddRow({"test accuracy", absl::StrFormat("final %.2f %%", 100 * info->final_test_accuracy())});
-  for (int e = 0; e < info->exit_test_accuracy_size(); ++e) {
-    table.AddRow({absl::StrFormat("exit %d (after layer %d)", e + 1, model.exits(e).after_layer()),
-                  absl::StrFormat("%.2f %%", 100 * info->exit_test_accuracy(e))});
-  }
-  table.AddRow({"epochs", absl::StrFormat("%d (best %d), %.2f s each", result.epochs.size(),
-                                          result.best_epoch, mean_seconds)});
-  table.AddRow({"report", report_path});
-  std::fputs(table.Render().c_str(), stdout);
+  SPEX_RETURN_IF_ERROR(WriteTextFile(report_path, report.Dump() + "\n"));
+  std::fputs(TrainReportText(run, report_path).c_str(), stdout);
   return absl::OkStatus();
 }
 
@@ -305,7 +224,7 @@ Args CalibrateArgs() {
 
 absl::Status RunCalibrate(int argc, char** argv) {
   Args args = CalibrateArgs();
-  SPEX_RETURN_IF_ERROR(args.Parse(argc, argv, 2));
+  SPEX_RETURN_IF_ERROR(ParseNoPositional(&args, argc, argv));
   const std::string path = args.Get("model");
   if (path.empty() || args.Given("max-drop") == args.Given("exit-fraction")) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -413,7 +332,7 @@ absl::Status RunCalibrate(int argc, char** argv) {
                   .Set("encoding", std::string(EncodingName(encoding)))
                   .Set("validation", point_json(choice.validation, sweeps[0].full_accuracy))
                   .Set("test", point_json(at_test, on_test.FinalAccuracy()));
-  SPEX_RETURN_IF_ERROR(WriteText(prefix + ".calibration.json", json.Dump() + "\n"));
+  SPEX_RETURN_IF_ERROR(WriteTextFile(prefix + ".calibration.json", json.Dump() + "\n"));
 
   TextTable table({"", "validation", "test"});
   const auto row = [&](const std::string& name, double v, double t, const char* format) {
