@@ -141,6 +141,19 @@ def main():
       f"image. Labels after the int8 round trip agree with the full network on "
       f"{100 * agreement:.2f} % of the test set "
       f"(float16: {100 * default['split_label_agreement']['float16']:.2f} %).\n")
+    w("### Convergence\n")
+    w(f"Validation accuracy (mean over seeds) along the {args.fashion_epochs} "
+      "epochs; the best epoch by validation accuracy is the one kept.\n")
+    marks = sorted({e for e in (5, 10, 20, args.fashion_epochs - 5, args.fashion_epochs)
+                    if 0 < e <= args.fashion_epochs})
+    w("| model | " + " | ".join(f"epoch {e}" for e in marks) + " | best epochs |")
+    w("|---|" + "---|" * (len(marks) + 1))
+    for label, reports in (("`random`", sparse), ("`block`", block), ("dense twin", dense)):
+        cells = [f"{100 * mean([r['validation_accuracy'][e - 1] for r in reports]):.2f} %"
+                 for e in marks]
+        best = ", ".join(str(r["best_epoch"]) for r in reports)
+        w(f"| {label} | " + " | ".join(cells) + f" | {best} |")
+    w("")
     w("### `random` against `block`, same density, same seeds\n")
     w("| seed | `random` final / exit % | `block` final / exit % |")
     w("|---|---|---|")
