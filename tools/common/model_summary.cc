@@ -234,7 +234,7 @@ std::string ModelSummaryText(const Model& model) {
                                             100 * t.exit_test_accuracy(e)));
     }
     out += '\n';
-    if (!t.calibration().empty()) absl::StrAppend(&out, "calibration  ", t.calibration(), "\n");
+    if (!t.calibration().empty()) absl::StrAppend(&out, "threshold ", t.calibration(), "\n");
     if (!t.trainer().empty()) absl::StrAppend(&out, "made by   ", t.trainer(), "\n");
   }
   return out;
