@@ -420,5 +420,24 @@ TEST(ModelInitTest, SameSeedSameModelAndClearErrors) {
   EXPECT_EQ(ChainTopologyString(topology.backbone), "96-64-32-64-24-7 fo 16 4 16 6 7");
 }
 
+TEST(ModelTest, PinningAnIsaThisCpuLacksIsAnError) {
+  const v1::Model proto = MakeTestModel(TestTopologies(PatternKind::kRandom)[2].topology, 2);
+  for (Isa isa : {Isa::kReference, Isa::kAvx2, Isa::kAvx512, Isa::kNeon}) {
+    ModelOptions options;
+    options.isa = isa;
+    const auto model = Model::FromProto(proto, options);
+    if (IsaAvailable(isa)) {
+      ASSERT_TRUE(model.ok()) << model.status();
+      for (const auto& layer : (*model)->full().layers()) {
+        EXPECT_EQ(layer->single_kernel().isa, isa);
+        EXPECT_EQ(layer->batch_kernel().isa, isa);
+      }
+    } else {
+      EXPECT_EQ(model.status().code(), absl::StatusCode::kFailedPrecondition);
+      EXPECT_THAT(std::string(model.status().message()), HasSubstr(IsaName(isa)));
+    }
+  }
+}
+
 }  // namespace
 }  // namespace spex
