@@ -265,8 +265,8 @@ def main():
       "not the full 60,000 / 10,000 MNIST of the published figures: with 7x "
       "less training data, expect lower accuracy than Dey's 98.09 % (784-112-10 "
       "dense) and 97.97 % (800-100-10, fo 50 10).\n")
-    w("| configuration | final % | params | dense-equivalent params | MACs | model bytes | s/epoch |")
-    w("|---|---|---|---|---|---|---|")
+    w("| configuration | final % | params | dense-equivalent params | MACs | model bytes | split (after layer 1) int8 B | s/epoch |")
+    w("|---|---|---|---|---|---|---|---|")
     for name in ("mnist-ref-800-3-3-10-dense", "mnist-ref-800-40-40-10",
                  "mnist-dey-800-100-10", "mnist-dey-784-112-10-dense"):
         reports = groups.get(name)
@@ -275,7 +275,7 @@ def main():
         r = reports[0]
         w(f"| `{r['topology']}` | {mean_sd([x['final_test_accuracy'] for x in reports])} | "
           f"{r['params']:,} | {r['params_dense_equivalent']:,} | {total_macs(r):,} | "
-          f"{r['model_bytes']:,} | {median_epoch(reports):.3f} |")
+          f"{r['model_bytes']:,} | {r['split_bytes']['int8']} | {median_epoch(reports):.3f} |")
     w("")
     acc = lambda name: mean([x["final_test_accuracy"] for x in groups[name]])
     if all(n in groups for n in ("mnist-ref-800-3-3-10-dense", "mnist-ref-800-40-40-10",
