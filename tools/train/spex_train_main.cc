@@ -133,6 +133,12 @@ absl::Status RunTrain(int argc, char** argv) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--config must start with the input width, at least %d", all_train.width));
   }
+  if (config.size() < 3 || config.back() != all_train.classes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--config needs the input width, at least one hidden width and the "
+        "class count last (%d for %s)",
+        all_train.classes, args.Get("dataset")));
+  }
   topology.padded_width = config[0] > all_train.width ? config[0] : 0;
   topology.input_scale = 1.0f / 255.0f;
   topology.backbone.widths = config;

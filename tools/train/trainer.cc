@@ -127,6 +127,16 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
         "the model takes %d raw values per sample, the dataset has %d",
         input.raw_width, train.width));
   }
+  for (const Dataset* data : {&train, &validation}) {
+    for (uint8_t label : data->labels) {
+      if (label >= network->classes()) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "the dataset has label %d, the model's classifier has %d outputs "
+            "(the last width of the topology must be the class count, %d)",
+            label, network->classes(), data->classes));
+      }
+    }
+  }
   const int threads = std::min(options.threads, options.batch_size);
   // Thread t takes columns [t * batch / threads, (t + 1) * batch / threads),
   // in micro-batches: sparse kernels run 64 columns at a time (a wider

@@ -114,6 +114,11 @@ TEST(TrainerTest, BadInputsAreErrors) {
   Dataset wide = train;
   wide.width = 65;
   EXPECT_FALSE(Train(wide, validation, Quick(1), &model).ok());
+  Dataset more_classes = train;
+  more_classes.labels[7] = 5;  // the model has 3 outputs
+  EXPECT_NE(Train(more_classes, validation, Quick(1), &model).status().message().find(
+                "label 5, the model's classifier has 3 outputs"),
+            absl::string_view::npos);
   o = Quick(1);
   o.learning_rate = 1e30f;  // diverges at once
   const absl::Status diverged = Train(train, validation, o, &model).status();
