@@ -379,12 +379,14 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
     width = layer->n_out();
     backbone.push_back(std::move(layer));
   }
-  const int split_after = static_cast<int>(proto.split_after());
-  if (proto.split_after() < 1 || split_after >= n_layers) {
+  // Compared unsigned: a huge value must not wrap to a negative int.
+  if (proto.split_after() < 1 ||
+      proto.split_after() >= static_cast<uint32_t>(n_layers)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "split_after: %d is outside [1, %d]: head and tail each need a layer",
         proto.split_after(), n_layers - 1));
   }
+  const int split_after = static_cast<int>(proto.split_after());
   if (proto.exits_size() > kMaxExits) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "exits: %d exits, at most %d", proto.exits_size(), kMaxExits));
