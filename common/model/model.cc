@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "common/model/layer_pattern.h"
 #include "common/model/model_file.h"
 #include "common/sparsity/junction.h"
 #include "common/sparsity/pattern.h"
@@ -61,73 +62,6 @@ absl::StatusOr<Activation> ActivationOf(const v1::Layer& layer,
   }
 }
 
-absl::StatusOr<Pattern> PatternOf(const v1::Layer& layer,
-                                  const JunctionSpec& spec,
-                                  absl::string_view where) {
-  const auto& indices = layer.indices();
-  absl::StatusOr<Pattern> pattern = absl::InternalError("unset");
-  switch (layer.pattern()) {
-    case v1::PATTERN_KIND_DENSE: {
-      if (!spec.dense()) {
-        return LayerError(where, "pattern",
-                          absl::StrFormat("dense, but d_in %d != n_in %d",
-                                          spec.d_in, spec.n_in));
-      }
-      if (!indices.empty()) {
-        return LayerError(where, "indices", "must be empty for a dense layer");
-      }
-      std::vector<uint32_t> rows(static_cast<size_t>(spec.connections()));
-      for (size_t c = 0; c < rows.size(); ++c) rows[c] = c % spec.n_in;
-      pattern = Pattern::FromRowIndices(spec, std::move(rows));
-      break;
-    }
-    case v1::PATTERN_KIND_RANDOM: {
-      if (indices.size() != spec.connections()) {
-        return LayerError(
-            where, "indices",
-            absl::StrFormat("%d entries, a random pattern of %d outputs x %d "
-                            "inputs needs %d",
-                            indices.size(), spec.n_out, spec.d_in,
-                            spec.connections()));
-      }
-      pattern = Pattern::FromRowIndices(
-          spec, std::vector<uint32_t>(indices.begin(), indices.end()));
-      break;
-    }
-    case v1::PATTERN_KIND_BLOCK: {
-      const int64_t needed = int64_t{spec.n_out / kBlockWidth} * spec.d_in;
-      if (spec.n_out % kBlockWidth != 0 || indices.size() != needed) {
-        return LayerError(
-            where, "indices",
-            absl::StrFormat("%d entries, a block pattern of %d outputs x %d "
-                            "inputs needs %d/8 slices x %d codes",
-                            indices.size(), spec.n_out, spec.d_in, spec.n_out,
-                            spec.d_in));
-      }
-      std::vector<uint16_t> codes(indices.size());
-      for (int i = 0; i < indices.size(); ++i) {
-        if (indices[i] > 0xffff) {
-          return LayerError(where, "indices",
-                            absl::StrFormat("entry %d: block code %d exceeds "
-                                            "16 bits",
-                                            i, indices[i]));
-        }
-        codes[i] = static_cast<uint16_t>(indices[i]);
-      }
-      pattern = Pattern::FromBlockCodes(spec, std::move(codes));
-      break;
-    }
-    default:
-      return LayerError(
-          where, "pattern",
-          absl::StrFormat("unknown or missing value %d", layer.pattern()));
-  }
-  if (!pattern.ok()) {
-    return LayerError(where, "indices", pattern.status().message());
-  }
-  return pattern;
-}
-
 absl::StatusOr<std::shared_ptr<const SparseLayer>> BuildLayer(
     const v1::Layer& layer, absl::string_view where, int expected_n_in,
     bool last, const ModelOptions& options) {
@@ -179,11 +113,15 @@ absl::StatusOr<std::shared_ptr<const SparseLayer>> BuildLayer(
   SPEX_RETURN_IF_ERROR(CheckFinite(where, "bias", layer.bias()));
   SPEX_ASSIGN_OR_RETURN(const Activation activation,
                         ActivationOf(layer, where, last));
-  SPEX_ASSIGN_OR_RETURN(const Pattern pattern, PatternOf(layer, spec, where));
+  absl::StatusOr<Pattern> pattern = LayerPattern(layer, spec);
+  if (!pattern.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ", pattern.status().message()));
+  }
   LayerOptions layer_options;
   layer_options.isa = options.isa;
   absl::StatusOr<std::unique_ptr<SparseLayer>> built = SparseLayer::Create(
-      pattern, layer.weights(), layer.bias(), activation, layer_options);
+      *pattern, layer.weights(), layer.bias(), activation, layer_options);
   if (!built.ok()) {
     return absl::Status(built.status().code(),
                         absl::StrCat(where, ": ", built.status().message()));
@@ -191,7 +129,10 @@ absl::StatusOr<std::shared_ptr<const SparseLayer>> BuildLayer(
   return std::shared_ptr<const SparseLayer>(std::move(built).value());
 }
 
-absl::StatusOr<InputTransform> InputTransformOf(const v1::InputSpec& input) {
+}  // namespace
+
+absl::StatusOr<InputTransform> InputTransform::FromSpec(
+    const v1::InputSpec& input) {
   InputTransform transform;
   if (input.shape().empty()) {
     return absl::InvalidArgumentError("input: shape: missing");
@@ -231,6 +172,8 @@ absl::StatusOr<InputTransform> InputTransformOf(const v1::InputSpec& input) {
   return transform;
 }
 
+namespace {
+
 absl::StatusOr<ExitBranchRuntime> BuildExit(const v1::ExitBranch& exit,
                                             int index, int split_after,
                                             int previous_after,
@@ -267,6 +210,13 @@ absl::StatusOr<ExitBranchRuntime> BuildExit(const v1::ExitBranch& exit,
   if (!(exit.threshold() >= 0.0f && exit.threshold() <= 1.0f)) {
     return LayerError(where, "threshold",
                       absl::StrFormat("%f is outside [0, 1]", exit.threshold()));
+  }
+  if (exit.confidence() == v1::CONFIDENCE_MEASURE_UNSPECIFIED &&
+      exit.threshold() != 0.0f) {
+    return LayerError(where, "threshold",
+                      absl::StrFormat("%f is set, but no confidence measure "
+                                      "says what it applies to",
+                                      exit.threshold()));
   }
   ExitBranchRuntime runtime;
   runtime.after_layer = static_cast<int>(exit.after_layer());
@@ -362,7 +312,8 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
         "changed after it was written)",
         proto.model_id(), id));
   }
-  SPEX_ASSIGN_OR_RETURN(InputTransform input, InputTransformOf(proto.input()));
+  SPEX_ASSIGN_OR_RETURN(InputTransform input,
+                        InputTransform::FromSpec(proto.input()));
 
   const int n_layers = proto.layers_size();
   if (n_layers < 2 || n_layers > kMaxBackboneLayers) {

@@ -29,6 +29,10 @@ namespace spex {
 // How raw samples become the first layer's input (see InputSpec in
 // proto/spex/v1/model.proto).
 struct InputTransform {
+  // InvalidArgument naming the field ("input: shape: ...") when the spec is
+  // empty, out of bounds or not finite.
+  static absl::StatusOr<InputTransform> FromSpec(const v1::InputSpec& input);
+
   std::vector<int> shape;
   int raw_width = 0;  // product of shape
   int width = 0;      // raw_width plus zero padding: the first layer's n_in

@@ -85,6 +85,11 @@ absl::StatusOr<CalibrationChoice> ChooseThreshold(
     return absl::InvalidArgumentError(
         "give exactly one target: a maximum accuracy drop or an exit fraction");
   }
+  if (!std::isfinite(target.z) || target.z < 0 || target.judged_samples < 1) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "margin z %g must be finite and >= 0, judged samples %d at least 1",
+        target.z, target.judged_samples));
+  }
   // The drop measured on validation is off from the truth by about its
   // standard error, and the judging set's measurement by about as much
   // again, scaled by the sizes: z * stderr * sqrt(1 + n_val / n_judged).

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_format.h"
 #include "common/kernels/kernel_choice.h"
+#include "common/model/layer_pattern.h"
 #include "common/status/status_macros.h"
 #include "tools/train/row_gradients.h"
 
@@ -15,26 +16,6 @@ using RowMajor =
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MapConst = Eigen::Map<const RowMajor>;
 using Map = Eigen::Map<RowMajor>;
-
-// The layer's rows: output o's inputs, ascending, as Pattern holds them.
-absl::StatusOr<Pattern> PatternOfLayer(const v1::Layer& layer,
-                                       const JunctionSpec& spec) {
-  std::vector<uint32_t> rows;
-  switch (layer.pattern()) {
-    case v1::PATTERN_KIND_DENSE:
-      rows.resize(static_cast<size_t>(spec.connections()));
-      for (size_t c = 0; c < rows.size(); ++c) rows[c] = c % spec.n_in;
-      return Pattern::FromRowIndices(spec, std::move(rows));
-    case v1::PATTERN_KIND_RANDOM:
-      return Pattern::FromRowIndices(
-          spec, std::vector<uint32_t>(layer.indices().begin(), layer.indices().end()));
-    case v1::PATTERN_KIND_BLOCK:
-      return Pattern::FromBlockCodes(
-          spec, std::vector<uint16_t>(layer.indices().begin(), layer.indices().end()));
-    default:
-      return absl::InvalidArgumentError("unknown pattern kind");
-  }
-}
 
 }  // namespace
 
@@ -59,7 +40,7 @@ absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::FromLayer(
   j->bias_.assign(layer.bias().begin(), layer.bias().end());
   if (j->dense_) return j;
 
-  SPEX_ASSIGN_OR_RETURN(Pattern pattern, PatternOfLayer(layer, j->spec_));
+  SPEX_ASSIGN_OR_RETURN(Pattern pattern, LayerPattern(layer, j->spec_));
   j->row_inputs_.assign(pattern.row_indices().begin(), pattern.row_indices().end());
   // The transpose: input i's outputs, ascending, and which connection each
   // slot came from, so its weights can be gathered after every update.

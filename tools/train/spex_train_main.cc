@@ -268,8 +268,14 @@ absl::Status RunCalibrate(int argc, char** argv) {
   CalibrationTarget target;
   if (args.Given("max-drop")) {
     SPEX_ASSIGN_OR_RETURN(target.max_drop_points, args.GetDouble("max-drop"));
+    if (!(target.max_drop_points >= 0 && target.max_drop_points <= 100)) {
+      return absl::InvalidArgumentError("--max-drop must be in [0, 100] points");
+    }
   } else {
     SPEX_ASSIGN_OR_RETURN(target.exit_fraction, args.GetDouble("exit-fraction"));
+    if (!(target.exit_fraction >= 0 && target.exit_fraction <= 1)) {
+      return absl::InvalidArgumentError("--exit-fraction must be in [0, 1]");
+    }
   }
   SPEX_ASSIGN_OR_RETURN(target.z, args.GetDouble("z"));
   target.judged_samples = test.size();

@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "common/model/model.h"
 #include "common/sparsity/seeded_random.h"
 #include "common/status/status_macros.h"
 #include "tools/common/progress.h"
@@ -21,19 +22,18 @@ constexpr float kEpsilon = 1e-7f;  // Keras's default, as the reference used
 constexpr int kEvalBatch = 1000;
 constexpr int kMicroBatch = 64;
 
-// Raw pixel -> network input, per the model's input spec.
+// Raw pixel -> network input by the model's InputTransform, tabled for the
+// 256 values a pixel can take.
 struct InputMap {
   float value[256];
   int raw_width;
   int width;
 
-  explicit InputMap(const v1::Model& model) {
+  explicit InputMap(const InputTransform& transform)
+      : raw_width(transform.raw_width), width(transform.width) {
     for (int p = 0; p < 256; ++p) {
-      value[p] = p * model.input().scale() + model.input().offset();
+      value[p] = p * transform.scale + transform.offset;
     }
-    width = static_cast<int>(model.layers(0).n_in());
-    raw_width = 1;
-    for (uint32_t d : model.input().shape()) raw_width *= static_cast<int>(d);
   }
 
   // Sample indices[0..batch) into x, feature-major with stride batch.
@@ -105,8 +105,10 @@ void AdamUpdate(TrainBuffer& params, const TrainBuffer& grads,
 absl::StatusOr<Accuracies> TrainerAccuracy(const v1::Model& model,
                                            const Dataset& data) {
   SPEX_ASSIGN_OR_RETURN(auto network, TrainNetwork::FromModel(model));
+  SPEX_ASSIGN_OR_RETURN(const InputTransform transform,
+                        InputTransform::FromSpec(model.input()));
   BatchState state = network->NewState(kEvalBatch);
-  return Evaluate(*network, InputMap(model), data, &state);
+  return Evaluate(*network, InputMap(transform), data, &state);
 }
 
 absl::StatusOr<TrainResult> Train(const Dataset& train,
@@ -117,11 +119,26 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
     return absl::InvalidArgumentError(
         "batch size, epochs and threads must be at least 1");
   }
+  if (!std::isfinite(options.learning_rate) || options.learning_rate <= 0 ||
+      !std::isfinite(options.lr_decay) || options.lr_decay < 0 ||
+      !std::isfinite(options.l2) || options.l2 < 0) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "learning rate %g must be finite and positive, its decay %g and L2 %g "
+        "finite and >= 0",
+        options.learning_rate, options.lr_decay, options.l2));
+  }
   if (train.size() == 0 || validation.size() == 0) {
     return absl::InvalidArgumentError("empty training or validation set");
   }
   SPEX_ASSIGN_OR_RETURN(auto network, TrainNetwork::FromModel(*model));
-  const InputMap input(*model);
+  SPEX_ASSIGN_OR_RETURN(const InputTransform transform,
+                        InputTransform::FromSpec(model->input()));
+  const InputMap input(transform);
+  if (transform.width != network->input_width()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "the input spec gives %d values, the first layer takes %d",
+        transform.width, network->input_width()));
+  }
   if (input.raw_width != train.width) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "the model takes %d raw values per sample, the dataset has %d",
@@ -174,6 +191,8 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
   long iteration = 0;
   const int batches = (train.size() + options.batch_size - 1) / options.batch_size;
   int epochs_without_gain = 0;
+  std::vector<uint8_t> labels(options.batch_size);
+  std::vector<LossReport> reports(threads);
   for (int epoch = 1; epoch <= options.epochs; ++epoch) {
     shuffle.Shuffle(order.data(), order.size());
     Progress progress(absl::StrFormat("epoch %d/%d", epoch, options.epochs),
@@ -184,9 +203,9 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
     for (int b = 0; b < batches; ++b) {
       const int first = b * options.batch_size;
       const int batch = std::min(options.batch_size, train.size() - first);
-      std::vector<uint8_t> labels(batch);
       for (int j = 0; j < batch; ++j) labels[j] = train.labels[order[first + j]];
-      std::vector<LossReport> reports(threads);  // summed over micro-batches
+      // Summed over each thread's micro-batches.
+      std::fill(reports.begin(), reports.end(), LossReport());
       const auto work = [&](int t) {
         const int lo = t * batch / threads, hi = (t + 1) * batch / threads;
         BatchState& s = states[t];

@@ -31,33 +31,6 @@ std::vector<float> RandomInput(int width, std::mt19937& rng) {
   return x;
 }
 
-// The rows of a layer as the format defines them, computed from the message
-// alone (independently of Pattern): output o's inputs, ascending.
-std::vector<std::vector<int>> RowsOf(const v1::Layer& layer) {
-  std::vector<std::vector<int>> rows(layer.n_out());
-  for (uint32_t o = 0; o < layer.n_out(); ++o) {
-    switch (layer.pattern()) {
-      case v1::PATTERN_KIND_DENSE:
-        for (uint32_t i = 0; i < layer.n_in(); ++i) rows[o].push_back(i);
-        break;
-      case v1::PATTERN_KIND_RANDOM:
-        for (uint32_t k = 0; k < layer.d_in(); ++k) {
-          rows[o].push_back(layer.indices(o * layer.d_in() + k));
-        }
-        break;
-      default: {
-        const uint32_t slice = o / 8, lane = o % 8;
-        for (uint32_t k = 0; k < layer.d_in(); ++k) {
-          const uint32_t code = layer.indices(slice * layer.d_in() + k);
-          rows[o].push_back(8 * (code >> 3) + ((lane + (code & 7)) % 8));
-        }
-        std::sort(rows[o].begin(), rows[o].end());
-      }
-    }
-  }
-  return rows;
-}
-
 // A float64 forward pass of one layer, straight from the message.
 std::vector<double> ReferenceLayer(const v1::Layer& layer,
                                    const std::vector<double>& x) {
@@ -362,6 +335,8 @@ std::vector<BadModelCase> BadModelCases() {
        "exit 1: layers: ends with 9 outputs, the final classifier has 10 classes"},
       {"exit empty", [](v1::Model* m) { m->mutable_exits(0)->clear_layers(); },
        "exit 1: layers: 0 layers"},
+      {"threshold without measure", [](v1::Model* m) { m->mutable_exits(0)->set_threshold(0.5f); },
+       "exit 1: threshold: 0.500000 is set, but no confidence measure"},
       {"threshold", [](v1::Model* m) { m->mutable_exits(0)->set_threshold(1.5f); },
        "exit 1: threshold: 1.500000 is outside [0, 1]"},
       {"nan threshold", [nan](v1::Model* m) { m->mutable_exits(0)->set_threshold(nan); },

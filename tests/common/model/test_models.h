@@ -2,6 +2,7 @@
 #ifndef SPEX_TESTS_COMMON_MODEL_TEST_MODELS_H_
 #define SPEX_TESTS_COMMON_MODEL_TEST_MODELS_H_
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,33 @@ inline v1::Model MakeTestModel(const ModelTopology& topology, uint64_t seed) {
   EXPECT_TRUE(model.ok()) << model.status();
   SerializeModel(&*model);
   return *model;
+}
+
+// The rows of a layer as the format defines them, computed from the message
+// alone (independently of Pattern): output o's inputs, ascending.
+inline std::vector<std::vector<int>> RowsOf(const v1::Layer& layer) {
+  std::vector<std::vector<int>> rows(layer.n_out());
+  for (uint32_t o = 0; o < layer.n_out(); ++o) {
+    switch (layer.pattern()) {
+      case v1::PATTERN_KIND_DENSE:
+        for (uint32_t i = 0; i < layer.n_in(); ++i) rows[o].push_back(i);
+        break;
+      case v1::PATTERN_KIND_RANDOM:
+        for (uint32_t k = 0; k < layer.d_in(); ++k) {
+          rows[o].push_back(layer.indices(o * layer.d_in() + k));
+        }
+        break;
+      default: {
+        const uint32_t slice = o / 8, lane = o % 8;
+        for (uint32_t k = 0; k < layer.d_in(); ++k) {
+          const uint32_t code = layer.indices(slice * layer.d_in() + k);
+          rows[o].push_back(8 * (code >> 3) + ((lane + (code & 7)) % 8));
+        }
+        std::sort(rows[o].begin(), rows[o].end());
+      }
+    }
+  }
+  return rows;
 }
 
 }  // namespace spex

@@ -114,6 +114,10 @@ TEST(CalibrationTest, ChoiceKeepsAMarginThatHoldsOnFreshData) {
   CalibrationTarget both = fraction;
   both.max_drop_points = 1;
   EXPECT_FALSE(ChooseThreshold({}, 10, both).ok());
+  CalibrationTarget negative_z = fraction;
+  negative_z.z = -1;
+  EXPECT_EQ(ChooseThreshold({}, 10, negative_z).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST(CalibrationTest, WritesCsvAndSvg) {

@@ -9,6 +9,7 @@
 
 #include "common/model/model_init.h"
 #include "gtest/gtest.h"
+#include "tests/common/model/test_models.h"
 #include "tools/train/network.h"
 
 namespace spex {
@@ -61,20 +62,7 @@ TEST_P(JunctionGradientTest, SparseEqualsDenseWithTheSameMask) {
     // Scatter the sparse weights into the dense twin through the rows the
     // file's indices define (docs/MODEL_FORMAT.md).
     v1::Layer dense_layer = MaskedDense(layer);
-    std::vector<std::vector<int>> rows(n_out);
-    if (layer.pattern() == v1::PATTERN_KIND_RANDOM) {
-      for (int o = 0; o < n_out; ++o) {
-        for (uint32_t k = 0; k < layer.d_in(); ++k) rows[o].push_back(layer.indices(o * layer.d_in() + k));
-      }
-    } else {
-      for (int o = 0; o < n_out; ++o) {
-        for (uint32_t k = 0; k < layer.d_in(); ++k) {
-          const uint32_t code = layer.indices((o / 8) * layer.d_in() + k);
-          rows[o].push_back(8 * (code >> 3) + ((o % 8 + (code & 7)) % 8));
-        }
-        std::sort(rows[o].begin(), rows[o].end());
-      }
-    }
+    const std::vector<std::vector<int>> rows = RowsOf(layer);
     for (int o = 0; o < n_out; ++o) {
       for (uint32_t k = 0; k < layer.d_in(); ++k) {
         dense_layer.set_weights(o * n_in + rows[o][k], layer.weights(o * layer.d_in() + k));

@@ -2,6 +2,7 @@
 // deterministic for a seed, and the file it makes loads and agrees.
 #include "tools/train/trainer.h"
 
+#include <limits>
 #include <random>
 
 #include "common/model/model.h"
@@ -109,6 +110,16 @@ TEST(TrainerTest, BadInputsAreErrors) {
   v1::Model model = BarsModel(PatternKind::kRandom, 1);
   TrainOptions o = Quick(1);
   o.batch_size = 0;
+  EXPECT_EQ(Train(train, validation, o, &model).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  for (float bad : {0.0f, -1e-3f, std::numeric_limits<float>::quiet_NaN()}) {
+    o = Quick(1);
+    o.learning_rate = bad;
+    EXPECT_EQ(Train(train, validation, o, &model).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  o = Quick(1);
+  o.l2 = -1;
   EXPECT_EQ(Train(train, validation, o, &model).status().code(),
             absl::StatusCode::kInvalidArgument);
   Dataset wide = train;
