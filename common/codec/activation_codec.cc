@@ -66,6 +66,8 @@ absl::string_view EncodingName(v1::Encoding encoding) {
       return "float16";
     case v1::ENCODING_INT8:
       return "int8";
+    case v1::ENCODING_UINT8:
+      return "uint8";
     default:
       return "unknown";
   }
@@ -75,8 +77,10 @@ absl::StatusOr<v1::Encoding> ParseEncoding(absl::string_view name) {
   if (name == "float32") return v1::ENCODING_FLOAT32;
   if (name == "float16") return v1::ENCODING_FLOAT16;
   if (name == "int8") return v1::ENCODING_INT8;
+  if (name == "uint8") return v1::ENCODING_UINT8;
   return absl::InvalidArgumentError(absl::StrFormat(
-      "unknown encoding '%s' (expected float32, float16 or int8)", name));
+      "unknown encoding '%s' (expected float32, float16, int8 or uint8)",
+      name));
 }
 
 int BytesPerValue(v1::Encoding encoding) {
@@ -86,6 +90,7 @@ int BytesPerValue(v1::Encoding encoding) {
     case v1::ENCODING_FLOAT16:
       return 2;
     case v1::ENCODING_INT8:
+    case v1::ENCODING_UINT8:
       return 1;
     default:
       return 0;
@@ -125,6 +130,14 @@ absl::Status EncodeActivations(v1::Encoding encoding, int width, int samples,
           "(+-%g): use float32",
           i / width, i % width, values[i], kFloat16Max));
     }
+    if (encoding == v1::ENCODING_UINT8 &&
+        !(values[i] >= 0.0f && values[i] <= 255.0f &&
+          values[i] == std::nearbyint(values[i]))) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "value of sample %d, index %d is %g, not an integer in [0, 255]: "
+          "uint8 carries raw 8-bit samples only",
+          i / width, i % width, values[i]));
+    }
   }
   payload->Clear();
   payload->set_encoding(encoding);
@@ -156,6 +169,11 @@ absl::Status EncodeActivations(v1::Encoding encoding, int width, int samples,
           q[i] = static_cast<char>(
               static_cast<int8_t>(std::clamp<long>(level, kInt8Min, kInt8Max)));
         }
+      }
+      break;
+    case v1::ENCODING_UINT8:
+      for (size_t i = 0; i < count; ++i) {
+        (*data)[i] = static_cast<char>(static_cast<uint8_t>(values[i]));
       }
       break;
     default:
@@ -240,6 +258,11 @@ absl::Status DecodeActivationsInto(const v1::ActivationPayload& payload,
         }
       }
       break;
+    case v1::ENCODING_UINT8: {
+      const auto* bytes = reinterpret_cast<const uint8_t*>(data);
+      for (size_t i = 0; i < count; ++i) values[i] = bytes[i];
+      break;
+    }
     default:
       break;
   }

@@ -1,7 +1,8 @@
 // The split activation's encodings for the trip from edge to cloud:
 // float32 (exact), float16 (half the bytes), int8 with a per-sample affine
-// scale and zero point (a quarter). docs/WIRE_FORMAT.md gives each byte
-// layout and error bound.
+// scale and zero point (a quarter), and uint8 for raw 8-bit sensor samples
+// sent whole (exact). docs/WIRE_FORMAT.md gives each byte layout and error
+// bound.
 #ifndef SPEX_COMMON_CODEC_ACTIVATION_CODEC_H_
 #define SPEX_COMMON_CODEC_ACTIVATION_CODEC_H_
 
@@ -20,7 +21,7 @@ namespace spex {
 // Payloads larger than this are refused by the decoder before it allocates.
 inline constexpr int64_t kMaxActivationValues = int64_t{1} << 24;
 
-// "float32", "float16", "int8".
+// "float32", "float16", "int8", "uint8".
 absl::string_view EncodingName(v1::Encoding encoding);
 absl::StatusOr<v1::Encoding> ParseEncoding(absl::string_view name);
 
@@ -33,8 +34,9 @@ int64_t EncodedBytes(v1::Encoding encoding, int64_t width, int64_t samples);
 
 // Encodes `samples` x `width` values, sample-major, into `payload` (its
 // previous content is replaced; its buffers are reused). InvalidArgument on a
-// non-finite value or, for float16, a value beyond its range (naming the
-// sample and index), or on sizes that do not match.
+// non-finite value or, for float16, a value beyond its range, or for uint8 a
+// value that is not an integer in [0, 255] (naming the sample and index), or
+// on sizes that do not match.
 absl::Status EncodeActivations(v1::Encoding encoding, int width, int samples,
                                absl::Span<const float> values,
                                v1::ActivationPayload* payload);

@@ -15,9 +15,6 @@ namespace spex {
 namespace {
 
 // A file cannot ask for more than this; real models have a handful.
-constexpr int kMaxBackboneLayers = 64;
-constexpr int kMaxExits = 16;
-constexpr int kMaxExitLayers = 16;
 
 using LayerList = std::vector<std::shared_ptr<const SparseLayer>>;
 

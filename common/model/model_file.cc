@@ -1,15 +1,23 @@
 #include "common/model/model_file.h"
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <sys/stat.h>
 
+#include <vector>
+
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/types/span.h"
 #include "common/hash/sha256.h"
+#include "common/status/status_macros.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "google/protobuf/wire_format_lite.h"
 
 namespace spex {
 namespace {
@@ -40,13 +48,134 @@ absl::Status ErrnoStatus(absl::string_view what, const std::string& path) {
   }
 }
 
+// Feeds everything written to it into a hash, except the bytes at offsets
+// [skip_begin, skip_end).
+class HashingOutput : public google::protobuf::io::CopyingOutputStream {
+ public:
+  HashingOutput(Sha256* hash, int64_t skip_begin, int64_t skip_end)
+      : hash_(hash), skip_begin_(skip_begin), skip_end_(skip_end) {}
+
+  bool Write(const void* buffer, int size) override {
+    const char* bytes = static_cast<const char*>(buffer);
+    const int64_t begin = offset_;
+    const int64_t end = offset_ + size;
+    offset_ = end;
+    // The parts of [begin, end) before and after the skipped range.
+    const int64_t head_end = std::min(end, skip_begin_);
+    if (head_end > begin) hash_->Update({bytes, size_t(head_end - begin)});
+    const int64_t tail_begin = std::max(begin, skip_end_);
+    if (end > tail_begin) {
+      hash_->Update({bytes + (tail_begin - begin), size_t(end - tail_begin)});
+    }
+    return true;
+  }
+
+ private:
+  Sha256* hash_;
+  const int64_t skip_begin_;
+  const int64_t skip_end_;
+  int64_t offset_ = 0;
+};
+
+using WireFormat = google::protobuf::internal::WireFormatLite;
+
+// Counts the length-delimited entries of each field number in `limits` within
+// one message's bytes, without parsing it, and refuses more than the limit.
+// `nested` (may be null) is called on each entry of field `nested_field`,
+// whose errors it prefixes with "<nested_name> <1-based entry>: ".
+struct FieldLimit {
+  uint32_t field;
+  int max;
+  const char* name;
+};
+
+absl::Status CheckEntryCounts(
+    absl::string_view bytes, absl::Span<const FieldLimit> limits,
+    const std::string& context, uint32_t nested_field, const char* nested_name,
+    absl::Status (*nested)(absl::string_view, const std::string&)) {
+  google::protobuf::io::CodedInputStream in(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  std::vector<int> counts(limits.size(), 0);
+  int nested_index = 0;
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) break;
+    const uint32_t field = WireFormat::GetTagFieldNumber(tag);
+    if (WireFormat::GetTagWireType(tag) ==
+        WireFormat::WIRETYPE_LENGTH_DELIMITED) {
+      for (size_t i = 0; i < limits.size(); ++i) {
+        if (limits[i].field == field && ++counts[i] > limits[i].max) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "%s%s: more than %d entries (counted before parsing)", context,
+              limits[i].name, limits[i].max));
+        }
+      }
+      if (nested != nullptr && field == nested_field) {
+        uint32_t length = 0;
+        if (!in.ReadVarint32(&length)) break;  // the parser names it
+        const void* data = "";
+        int available = 0;
+        if (length > 0 && (!in.GetDirectBufferPointer(&data, &available) ||
+                           static_cast<uint32_t>(available) < length)) {
+          break;  // truncated: the parser names it
+        }
+        SPEX_RETURN_IF_ERROR(nested(
+            absl::string_view(static_cast<const char*>(data), length),
+            absl::StrFormat("%s%s %d: ", context, nested_name, ++nested_index)));
+        in.Skip(static_cast<int>(length));
+        continue;
+      }
+    }
+    if (!WireFormat::SkipField(&in, tag)) break;  // the parser names it
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckExitEntryCounts(absl::string_view bytes,
+                                  const std::string& context) {
+  static constexpr FieldLimit kExitLimits[] = {
+      {2, kMaxExitLayers, "layers"}};
+  return CheckEntryCounts(bytes, kExitLimits, context, 0, "", nullptr);
+}
+
+absl::Status CheckModelEntryCounts(absl::string_view bytes) {
+  static constexpr FieldLimit kModelLimits[] = {
+      {4, kMaxBackboneLayers, "layers"},
+      {6, kMaxExits, "exits"},
+      {7, kMaxClassNames, "class_names"}};
+  return CheckEntryCounts(bytes, kModelLimits, "", 6, "exit",
+                          &CheckExitEntryCounts);
+}
+
 }  // namespace
 
 std::string ComputeModelId(const v1::Model& model) {
-  if (model.model_id().empty()) return Sha256Hex(SerializeDeterministic(model));
-  v1::Model copy = model;
-  copy.clear_model_id();
-  return Sha256Hex(SerializeDeterministic(copy));
+  // Deterministic serialisation writes fields in number order (unknown
+  // fields last), so model_id, field 2, comes right after format_version,
+  // field 1: its bytes are skipped rather than cleared in a copy.
+  const int64_t skip_begin =
+      model.format_version() == 0
+          ? 0
+          : 1 + WireFormat::UInt32Size(model.format_version());
+  const int64_t skip_end =
+      model.model_id().empty()
+          ? skip_begin
+          : skip_begin + 1 + WireFormat::StringSize(model.model_id());
+  Sha256 hash;
+  HashingOutput output(&hash, skip_begin, skip_end);
+  {
+    google::protobuf::io::CopyingOutputStreamAdaptor adaptor(&output);
+    {
+      google::protobuf::io::CodedOutputStream coded(&adaptor);
+      coded.SetSerializationDeterministic(true);
+      model.SerializeToCodedStream(&coded);
+    }
+    adaptor.Flush();
+  }
+  const std::array<uint8_t, 32> digest = hash.Finish();
+  return absl::BytesToHexString(absl::string_view(
+      reinterpret_cast<const char*>(digest.data()), digest.size()));
 }
 
 std::string SerializeModel(v1::Model* model) {
@@ -62,6 +191,7 @@ absl::StatusOr<v1::Model> ParseModel(absl::string_view bytes) {
                         bytes.size(), kMaxModelFileBytes));
   }
   if (bytes.empty()) return absl::InvalidArgumentError("model is empty");
+  SPEX_RETURN_IF_ERROR(CheckModelEntryCounts(bytes));
   v1::Model model;
   google::protobuf::io::ArrayInputStream stream(bytes.data(),
                                                 static_cast<int>(bytes.size()));

@@ -22,8 +22,19 @@ inline constexpr uint32_t kModelFormatVersion = 1;
 // so this also bounds the loader's memory.
 inline constexpr int64_t kMaxModelFileBytes = int64_t{128} << 20;
 
+// Counts of repeated message and string fields, checked on the raw bytes
+// before parsing: an empty entry costs 2 bytes in the file but a whole
+// message object (over 100 bytes) once parsed, so without these a 16 MiB
+// file of empty entries would make the parser allocate gigabytes.
+inline constexpr int kMaxBackboneLayers = 64;
+inline constexpr int kMaxExits = 16;
+inline constexpr int kMaxExitLayers = 16;
+inline constexpr int kMaxClassNames = 65536;
+
 // SHA-256 (hex) of `model` serialised deterministically with model_id
 // empty. Everything else in the message, unknown fields included, counts.
+// Streams the serialisation into the hash: no copy of the message or of its
+// bytes.
 std::string ComputeModelId(const v1::Model& model);
 
 // Sets model_id and returns the file's bytes (deterministic serialisation,
@@ -31,7 +42,8 @@ std::string ComputeModelId(const v1::Model& model);
 std::string SerializeModel(v1::Model* model);
 
 // Bytes -> message. InvalidArgument on bytes that are not a model message,
-// a missing or unknown format version, or a size above kMaxModelFileBytes.
+// a missing or unknown format version, a size above kMaxModelFileBytes, or
+// more repeated entries than the limits above (counted before parsing).
 // The id is checked by Model::FromProto.
 absl::StatusOr<v1::Model> ParseModel(absl::string_view bytes);
 

@@ -230,7 +230,50 @@ TEST(ActivationCodecTest, EncodingNames) {
   for (v1::Encoding encoding : kEncodings) {
     EXPECT_EQ(*ParseEncoding(EncodingName(encoding)), encoding);
   }
+  EXPECT_EQ(*ParseEncoding("uint8"), v1::ENCODING_UINT8);
   EXPECT_THAT(ParseEncoding("bf16").status().message(), HasSubstr("'bf16'"));
+}
+
+TEST(ActivationCodecTest, Uint8CarriesRawBytesExactly) {
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> byte(0, 255);
+  for (int width : {1, 7, 784}) {
+    for (int samples : {1, 5}) {
+      std::vector<float> raw(static_cast<size_t>(width) * samples);
+      for (float& v : raw) v = static_cast<float>(byte(rng));
+      raw[0] = 0.0f;
+      raw.back() = 255.0f;
+      v1::ActivationPayload payload;
+      ASSERT_TRUE(
+          EncodeActivations(v1::ENCODING_UINT8, width, samples, raw, &payload)
+              .ok());
+      EXPECT_EQ(payload.data().size(), raw.size());
+      EXPECT_EQ(payload.scales_size(), 0);
+      EXPECT_EQ(EncodedBytes(v1::ENCODING_UINT8, width, samples),
+                static_cast<int64_t>(raw.size()));
+      std::vector<float> decoded;
+      ASSERT_TRUE(DecodeActivations(payload, &decoded).ok());
+      EXPECT_EQ(decoded, raw);
+    }
+  }
+}
+
+TEST(ActivationCodecTest, Uint8RefusesValuesThatAreNotBytes) {
+  v1::ActivationPayload payload;
+  for (float bad : {-1.0f, 256.0f, 3.5f}) {
+    const absl::Status status =
+        EncodeActivations(v1::ENCODING_UINT8, 2, 1, {0.0f, bad}, &payload);
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(status.message()),
+                HasSubstr("not an integer in [0, 255]"));
+  }
+  payload.set_encoding(v1::ENCODING_UINT8);
+  payload.set_width(4);
+  payload.set_samples(1);
+  payload.set_data("abc");
+  std::vector<float> decoded;
+  const absl::Status status = DecodeActivations(payload, &decoded);
+  EXPECT_THAT(std::string(status.message()), HasSubstr("3 data bytes"));
 }
 
 }  // namespace

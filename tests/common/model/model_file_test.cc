@@ -6,10 +6,14 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
+#include "common/hash/sha256.h"
 #include "common/model/model.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/io/zero_copy_stream_impl_lite.h"
 #include "tests/common/model/test_models.h"
 
 namespace spex {
@@ -116,6 +120,111 @@ TEST_F(ModelFileTest, FileSystemErrorsNameThePath) {
   v1::Model empty;
   EXPECT_EQ(WriteModelFile(Path("no/such/dir/m.spex"), &empty).code(),
             absl::StatusCode::kNotFound);
+}
+
+// Peak resident memory growth while `run` runs, in bytes; -1 when the kernel
+// does not let the process reset its peak (/proc/self/clear_refs).
+template <typename Fn>
+int64_t PeakMemoryGrowth(Fn run) {
+  auto read_kib = [](const std::string& key) -> int64_t {
+    std::ifstream status("/proc/self/status");
+    std::string line;
+    while (std::getline(status, line)) {
+      if (line.rfind(key, 0) == 0) return std::stoll(line.substr(key.size()));
+    }
+    return -1;
+  };
+  {
+    std::ofstream clear("/proc/self/clear_refs");
+    if (!clear || !(clear << "5") || !clear.flush()) return -1;
+  }
+  const int64_t before = read_kib("VmRSS:");
+  run();
+  const int64_t peak = read_kib("VmHWM:");
+  if (before < 0 || peak < 0) return -1;
+  return (peak - before) * 1024;
+}
+
+// A valid model's bytes followed by `repeats` copies of `entry`: to the
+// parser, millions of empty repeated entries merged into the model.
+std::string ModelFollowedBy(const std::string& entry, int64_t repeats) {
+  v1::Model model =
+      MakeTestModel(TestTopologies(PatternKind::kRandom)[0].topology, 3);
+  std::string bytes = SerializeModel(&model);
+  bytes.reserve(bytes.size() + entry.size() * repeats);
+  for (int64_t i = 0; i < repeats; ++i) bytes += entry;
+  return bytes;
+}
+
+TEST_F(ModelFileTest, EmptyRepeatedEntriesAreCountedBeforeParsing) {
+  constexpr int64_t kRepeats = int64_t{8} << 20;  // 16 MiB of 2-byte entries
+  struct Bomb {
+    std::string name;
+    std::string bytes;
+    std::string error;
+  };
+  std::string exit_of_empty_layers;  // one exit holding 8 Mi empty layers
+  {
+    std::string layers;
+    for (int64_t i = 0; i < kRepeats; ++i) layers += std::string("\x12\x00", 2);
+    std::string length;
+    for (uint64_t n = layers.size(); ; n >>= 7) {
+      length += static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
+      if (n < 0x80) break;
+    }
+    exit_of_empty_layers = ModelFollowedBy("", 0) + "\x32" + length + layers;
+  }
+  const std::vector<Bomb> bombs = {
+      {"layers", ModelFollowedBy(std::string("\x22\x00", 2), kRepeats),
+       "layers: more than 64 entries"},
+      {"exits", ModelFollowedBy(std::string("\x32\x00", 2), kRepeats),
+       "exits: more than 16 entries"},
+      {"class_names", ModelFollowedBy(std::string("\x3a\x00", 2), kRepeats),
+       "class_names: more than 65536 entries"},
+      {"exit layers", exit_of_empty_layers,
+       "exit 2: layers: more than 16 entries"},
+  };
+  for (const Bomb& bomb : bombs) {
+    SCOPED_TRACE(bomb.name);
+    ASSERT_LT(static_cast<int64_t>(bomb.bytes.size()), kMaxModelFileBytes);
+    const std::string path = Path("bomb.spex");
+    WriteBytes(path, bomb.bytes);
+    absl::Status status;
+    const int64_t growth =
+        PeakMemoryGrowth([&] { status = Model::Load(path).status(); });
+    EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(status.message()), HasSubstr(bomb.error));
+    if (growth >= 0) {
+      // The file's bytes once (read whole) and little else: far from the
+      // gigabytes the parser would allocate for the entries.
+      EXPECT_LT(growth, 4 * static_cast<int64_t>(bomb.bytes.size()) + (64 << 20))
+          << "peak memory grew by " << growth << " bytes";
+    }
+  }
+}
+
+TEST_F(ModelFileTest, ModelIdIsTheHashOfTheMessageWithoutItsId) {
+  v1::Model model =
+      MakeTestModel(TestTopologies(PatternKind::kRandom)[0].topology, 5);
+  // Unknown fields count too: a field number no version uses.
+  model.GetReflection()->MutableUnknownFields(&model)->AddVarint(999, 7);
+  for (const std::string& stored : {std::string(), std::string(64, 'f')}) {
+    model.set_model_id(stored);
+    v1::Model without_id = model;
+    without_id.clear_model_id();
+    std::string bytes;
+    {
+      google::protobuf::io::StringOutputStream stream(&bytes);
+      google::protobuf::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      without_id.SerializeToCodedStream(&coded);
+    }
+    EXPECT_EQ(ComputeModelId(model), Sha256Hex(bytes));
+  }
+  model.set_format_version(0);  // no field 1 before the id
+  v1::Model without_id = model;
+  without_id.clear_model_id();
+  EXPECT_EQ(ComputeModelId(model), ComputeModelId(without_id));
 }
 
 }  // namespace

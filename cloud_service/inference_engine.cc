@@ -1,0 +1,189 @@
+#include "cloud_service/inference_engine.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "cloud_service/cloud_metrics.h"
+#include "common/kernels/aligned_vector.h"
+
+namespace spex {
+namespace {
+
+// A worker's scratch for one model part: the part's workspace and the
+// feature-major input and output tiles. Kept across batches; a worker holds
+// a few, for the parts it ran last.
+struct PartScratch {
+  std::shared_ptr<const Model> model;
+  const ModelPart* part = nullptr;
+  std::unique_ptr<Workspace> workspace;
+  AlignedVector<float> x;  // input_width x kMaxBatchColumns
+  AlignedVector<float> y;  // output_width x kMaxBatchColumns
+};
+
+constexpr size_t kScratchPerWorker = 4;
+
+PartScratch& ScratchFor(const InferenceJob& job,
+                        std::vector<std::unique_ptr<PartScratch>>* cache) {
+  for (size_t i = 0; i < cache->size(); ++i) {
+    if ((*cache)[i]->part == job.part) {
+      std::rotate(cache->begin(), cache->begin() + i, cache->begin() + i + 1);
+      return *cache->front();
+    }
+  }
+  if (cache->size() == kScratchPerWorker) cache->pop_back();
+  auto scratch = std::make_unique<PartScratch>();
+  scratch->model = job.model;
+  scratch->part = job.part;
+  scratch->workspace =
+      std::make_unique<Workspace>(*job.part, size_t{kMaxBatchColumns});
+  scratch->x.resize(static_cast<size_t>(job.part->input_width()) *
+                    kMaxBatchColumns);
+  scratch->y.resize(static_cast<size_t>(job.part->output_width()) *
+                    kMaxBatchColumns);
+  cache->insert(cache->begin(), std::move(scratch));
+  return *cache->front();
+}
+
+// One sample through the single-sample path, or up to 64 through one
+// feature-major pass. `rows` are the batch's samples, each a pointer to its
+// input_width values; probabilities go to out[s] (classes values each).
+void RunPass(PartScratch& scratch, const std::vector<const float*>& rows,
+             const std::vector<float*>& out) {
+  const ModelPart& part = *scratch.part;
+  const int width = part.input_width();
+  const int classes = part.output_width();
+  const size_t batch = rows.size();
+  if (batch == 1) {
+    part.Forward(rows[0], out[0], nullptr, scratch.workspace.get());
+    return;
+  }
+  float* x = scratch.x.data();
+  for (size_t s = 0; s < batch; ++s) {
+    const float* row = rows[s];
+    for (int i = 0; i < width; ++i) x[i * kMaxBatchColumns + s] = row[i];
+  }
+  part.ForwardBatch(batch, x, kMaxBatchColumns, scratch.y.data(),
+                    kMaxBatchColumns, nullptr, 0, scratch.workspace.get());
+  const float* y = scratch.y.data();
+  for (size_t s = 0; s < batch; ++s) {
+    for (int c = 0; c < classes; ++c) out[s][c] = y[c * kMaxBatchColumns + s];
+  }
+}
+
+}  // namespace
+
+InferenceEngine::InferenceEngine(const InferenceEngineOptions& options,
+                                 CloudMetrics* metrics)
+    : options_(options), metrics_(metrics) {
+  const int workers = std::max(1, options_.workers);
+  for (int i = 0; i < workers; ++i) {
+    workers_.emplace_back([this] { WorkerLoop(); });
+  }
+}
+
+InferenceEngine::~InferenceEngine() {
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  for (std::thread& worker : workers_) worker.join();
+}
+
+absl::Status InferenceEngine::Submit(InferenceJob job) {
+  absl::MutexLock lock(&mutex_);
+  if (stopping_) {
+    return absl::UnavailableError("the server is shutting down");
+  }
+  if (queued_samples_ + job.samples > options_.max_queued_samples) {
+    return absl::ResourceExhaustedError(absl::StrFormat(
+        "overloaded: %d samples already wait for inference (limit %d); retry "
+        "later or add replicas",
+        queued_samples_, options_.max_queued_samples));
+  }
+  queued_samples_ += job.samples;
+  queue_.push_back({std::move(job), absl::Now()});
+  return absl::OkStatus();
+}
+
+std::vector<InferenceJob> InferenceEngine::NextBatch() {
+  std::vector<InferenceJob> batch;
+  const ModelPart* part = queue_.front().job.part;
+  const absl::Time deadline = queue_.front().arrived + options_.batch_window;
+  int samples = 0;
+  while (true) {
+    // Take, oldest first, the jobs for this part that fit in one pass; a job
+    // of more than 64 samples runs alone, in several passes.
+    for (auto it = queue_.begin(); it != queue_.end();) {
+      const int s = it->job.samples;
+      const bool fits = samples == 0 || samples + s <= kMaxBatchColumns;
+      if (it->job.part == part && fits) {
+        samples += s;
+        queued_samples_ -= s;
+        batch.push_back(std::move(it->job));
+        it = queue_.erase(it);
+        if (samples >= kMaxBatchColumns) break;
+      } else {
+        ++it;
+      }
+    }
+    if (samples >= kMaxBatchColumns || stopping_ || absl::Now() >= deadline) {
+      return batch;
+    }
+    // Wait for more (or the deadline); Await's condition wakes on arrivals.
+    const size_t size_before = queue_.size();
+    auto arrived = [this, size_before]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+      return queue_.size() > size_before || stopping_;
+    };
+    mutex_.AwaitWithDeadline(absl::Condition(&arrived), deadline);
+  }
+}
+
+void InferenceEngine::WorkerLoop() {
+  std::vector<std::unique_ptr<PartScratch>> cache;
+  std::vector<const float*> rows;
+  std::vector<float*> out;
+  while (true) {
+    std::vector<InferenceJob> batch;
+    {
+      absl::MutexLock lock(&mutex_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+        return !queue_.empty() || stopping_;
+      };
+      mutex_.Await(absl::Condition(&ready));
+      if (queue_.empty()) return;  // stopping, nothing left
+      batch = NextBatch();
+    }
+    PartScratch& scratch = ScratchFor(batch.front(), &cache);
+    const int width = scratch.part->input_width();
+    const int classes = scratch.part->output_width();
+    std::vector<std::vector<float>> results(batch.size());
+    rows.clear();
+    out.clear();
+    for (size_t j = 0; j < batch.size(); ++j) {
+      results[j].resize(static_cast<size_t>(batch[j].samples) * classes);
+      for (int s = 0; s < batch[j].samples; ++s) {
+        rows.push_back(batch[j].inputs.data() + static_cast<size_t>(s) * width);
+        out.push_back(results[j].data() + static_cast<size_t>(s) * classes);
+      }
+    }
+    // Passes of at most 64 samples (several only for one large job).
+    for (size_t begin = 0; begin < rows.size(); begin += kMaxBatchColumns) {
+      const size_t end = std::min(rows.size(), begin + kMaxBatchColumns);
+      const std::vector<const float*> pass_rows(rows.begin() + begin,
+                                                rows.begin() + end);
+      const std::vector<float*> pass_out(out.begin() + begin, out.begin() + end);
+      const absl::Time start = absl::Now();
+      RunPass(scratch, pass_rows, pass_out);
+      if (metrics_ != nullptr) {
+        metrics_->RecordBatch(static_cast<int>(end - begin),
+                              absl::ToDoubleSeconds(absl::Now() - start));
+      }
+    }
+    for (size_t j = 0; j < batch.size(); ++j) {
+      batch[j].done(std::move(results[j]));
+    }
+  }
+}
+
+}  // namespace spex
