@@ -169,6 +169,14 @@ absl::StatusOr<InferenceJob> PrepareOipJob(
         request.inputs_size(), model.name,
         model.tail ? kTailInput : kWholeInput));
   }
+  for (const auto& output : request.outputs()) {
+    if (output.name() != kProbabilities && output.name() != kLabel) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "outputs: '%s' is not an output of model '%s' (it has '%s' and "
+          "'%s')",
+          output.name(), model.name, kProbabilities, kLabel));
+    }
+  }
   const auto& tensor = request.inputs(0);
   const std::string expected_name = model.tail ? kTailInput : kWholeInput;
   if (tensor.name() != expected_name) {

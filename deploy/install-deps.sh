@@ -32,6 +32,9 @@ host_packages=(
   libxnnpack-dev libpthreadpool-dev libdnnl-dev
   dataset-fashion-mnist
   python3
+  # The daemons' tests: the gRPC health proto for clients, a Python gRPC
+  # client, promtool, openssl for test certificates, curl for scrapes.
+  grpc-proto python3-grpcio python3-protobuf prometheus openssl curl
 )
 
 # The common library and its tests cross-build for aarch64 and run under

@@ -1,0 +1,154 @@
+// spex-cloud: finishes inference on split activations sent by edge agents.
+// main() turns flags into CloudServerOptions and signals into actions:
+// SIGHUP reloads the model directory, SIGTERM and SIGINT drain and exit 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_format.h"
+#include "cloud_service/cloud_server.h"
+#include "common/logging/log.h"
+
+ABSL_FLAG(std::string, model_dir, "",
+          "Directory of model files (*.spex) to serve, keyed by model id. "
+          "Reloaded on SIGHUP and when its files change.");
+ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
+          "Address for gRPC: SplitInference, the Open Inference Protocol, "
+          "health and reflection. Port 0 picks a free port (see --port_file).");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
+          "Address of the Prometheus metrics endpoint (/metrics); empty "
+          "disables it.");
+ABSL_FLAG(bool, plaintext, false,
+          "Serve without TLS. Required to run without --tls_cert/--tls_key, "
+          "so that plain text is never an accident.");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the server.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of the server.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle; when set, clients must present a certificate it "
+          "signed (mutual TLS).");
+ABSL_FLAG(std::string, token_file, "",
+          "File of accepted bearer tokens, one per line ('#' comments). When "
+          "set, every call but health needs 'authorization: Bearer <token>'.");
+ABSL_FLAG(int, workers, 0,
+          "Inference worker threads; 0 means one per CPU core.");
+ABSL_FLAG(absl::Duration, batch_window, absl::ZeroDuration(),
+          "How long a worker waits for more samples to fill a batch of 64 "
+          "after the oldest arrived. 0 runs at once what is queued (batches "
+          "still form under load); see docs/BENCHMARKS.md.");
+ABSL_FLAG(int, max_queued_samples, 8192,
+          "Samples that may wait for a worker; beyond, requests get "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, max_samples_per_request, 1024, "Samples one request may carry.");
+ABSL_FLAG(int, max_message_bytes, 4 << 20,
+          "Largest request message accepted (bytes); larger ones get "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(absl::Duration, reload_debounce, absl::Milliseconds(500),
+          "Reload the models once the directory has been quiet this long; 0 "
+          "disables watching (SIGHUP still reloads).");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "On SIGTERM, how long calls in flight may take to finish before "
+          "they are cancelled.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the bound gRPC and metrics ports are written there, one "
+          "per line, once serving (for scripts that use port 0).");
+
+namespace {
+
+bool WritePortFile(const std::string& path, int port, int metrics_port) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    out << port << "\n" << metrics_port << "\n";
+    if (!out.flush()) return false;
+  }
+  return std::rename(temporary.c_str(), path.c_str()) == 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Finishes inference on split activations sent by spex edge agents.\n"
+      "Usage: spex-cloud --model_dir=DIR (--plaintext | --tls_cert=F "
+      "--tls_key=F) [flags]\nor: spex-cloud --flagfile=FILE");
+  absl::ParseCommandLine(argc, argv);
+
+  // Signals are taken by sigwait below, never by a handler: every thread
+  // started from here on inherits this mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  spex::CloudServerOptions options;
+  options.model_dir = absl::GetFlag(FLAGS_model_dir);
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
+  options.plaintext = absl::GetFlag(FLAGS_plaintext);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.token_file = absl::GetFlag(FLAGS_token_file);
+  options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.reload_debounce = absl::GetFlag(FLAGS_reload_debounce);
+  options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  options.core.max_samples_per_request =
+      absl::GetFlag(FLAGS_max_samples_per_request);
+  int workers = absl::GetFlag(FLAGS_workers);
+  if (workers <= 0) workers = static_cast<int>(std::thread::hardware_concurrency());
+  options.core.engine.workers = workers > 0 ? workers : 1;
+  options.core.engine.batch_window = absl::GetFlag(FLAGS_batch_window);
+  options.core.engine.max_queued_samples =
+      absl::GetFlag(FLAGS_max_queued_samples);
+  options.version = SPEX_VERSION;
+
+  if (options.core.max_samples_per_request < 1 ||
+      options.core.engine.max_queued_samples <
+          options.core.max_samples_per_request) {
+    std::fprintf(stderr,
+                 "spex-cloud: --max_samples_per_request must be >= 1 and at "
+                 "most --max_queued_samples\n");
+    return 2;
+  }
+
+  absl::StatusOr<std::unique_ptr<spex::CloudServer>> server =
+      spex::CloudServer::Start(options);
+  if (!server.ok()) {
+    std::fprintf(stderr, "spex-cloud: %s\n",
+                 std::string(server.status().message()).c_str());
+    return 1;
+  }
+  spex::LogInfo(absl::StrFormat(
+      "spex-cloud %s serving %s on port %d (metrics port %d), %d workers",
+      options.version, options.model_dir, (*server)->port(),
+      (*server)->metrics_port(), options.core.engine.workers));
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty() &&
+      !WritePortFile(port_file, (*server)->port(), (*server)->metrics_port())) {
+    std::fprintf(stderr, "spex-cloud: cannot write --port_file %s\n",
+                 port_file.c_str());
+    return 1;
+  }
+
+  while (true) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGHUP) {
+      spex::LogInfo("SIGHUP: reloading models");
+      (void)(*server)->Reload();
+      continue;
+    }
+    spex::LogInfo(absl::StrFormat("signal %d: draining", signal));
+    (*server)->Shutdown();
+    spex::LogInfo("drained; exiting");
+    return 0;
+  }
+}

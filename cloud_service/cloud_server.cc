@@ -1,0 +1,208 @@
+#include "cloud_service/cloud_server.h"
+
+#include <exception>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "absl/synchronization/mutex.h"
+#include "cloud_service/cloud_metrics.h"
+#include "cloud_service/directory_watcher.h"
+#include "cloud_service/model_registry.h"
+#include "cloud_service/oip_service.h"
+#include "cloud_service/split_inference_service.h"
+#include "cloud_service/token_auth.h"
+#include "common/logging/log.h"
+#include "common/model/model_file.h"
+#include "common/status/status_macros.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/server_credentials.h"
+#include "grpcpp/server.h"
+#include "grpcpp/server_builder.h"
+#include "prometheus/exposer.h"
+
+namespace spex {
+namespace {
+
+constexpr int64_t kMaxPemBytes = 1 << 20;
+
+absl::StatusOr<std::string> ReadPem(const std::string& path,
+                                    const char* what) {
+  absl::StatusOr<std::string> pem = ReadFileBytes(path, kMaxPemBytes);
+  if (!pem.ok()) {
+    return absl::Status(pem.status().code(),
+                        absl::StrFormat("%s: %s", what, pem.status().message()));
+  }
+  if (!absl::StrContains(*pem, "-----BEGIN ")) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s '%s' is not PEM", what, path));
+  }
+  return pem;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
+    const CloudServerOptions& options) {
+  const bool tls = !options.tls_cert_file.empty() ||
+                   !options.tls_key_file.empty() ||
+                   !options.tls_client_ca_file.empty();
+  if (options.plaintext) {
+    if (tls) {
+      return absl::InvalidArgumentError(
+          "--plaintext and TLS files were both given; choose one");
+    }
+    return grpc::InsecureServerCredentials();
+  }
+  if (options.tls_cert_file.empty() || options.tls_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "no transport security chosen: give --tls_cert and --tls_key (and "
+        "--tls_client_ca for mutual TLS), or --plaintext explicitly");
+  }
+  SPEX_ASSIGN_OR_RETURN(std::string cert,
+                        ReadPem(options.tls_cert_file, "TLS certificate"));
+  SPEX_ASSIGN_OR_RETURN(std::string key,
+                        ReadPem(options.tls_key_file, "TLS key"));
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
+  if (!options.tls_client_ca_file.empty()) {
+    SPEX_ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                          ReadPem(options.tls_client_ca_file, "TLS client CA"));
+    ssl.client_certificate_request =
+        GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+}  // namespace
+
+struct CloudServer::State {
+  CloudServerOptions options;
+  std::unique_ptr<CloudMetrics> metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<TokenAuth> auth;
+  std::unique_ptr<ModelRegistry> registry;
+  std::unique_ptr<CloudCore> core;
+  std::unique_ptr<SplitInferenceService> split_service;
+  std::unique_ptr<OipService> oip_service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<DirectoryWatcher> watcher;
+  int port = 0;
+  absl::Mutex shutdown_mutex;
+  bool shut_down ABSL_GUARDED_BY(shutdown_mutex) = false;
+};
+
+absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
+    const CloudServerOptions& options) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  state->metrics = std::make_unique<CloudMetrics>(options.version);
+  SPEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
+                        Credentials(options));
+  if (!options.token_file.empty()) {
+    SPEX_ASSIGN_OR_RETURN(TokenAuth auth, TokenAuth::FromFile(options.token_file));
+    state->auth = std::make_unique<TokenAuth>(std::move(auth));
+  }
+  if (options.model_dir.empty()) {
+    return absl::InvalidArgumentError("--model_dir is required");
+  }
+  SPEX_ASSIGN_OR_RETURN(state->registry,
+                        ModelRegistry::Create(options.model_dir, options.model,
+                                              state->metrics.get()));
+  if (!options.metrics_address.empty()) {
+    try {
+      state->exposer =
+          std::make_unique<prometheus::Exposer>(options.metrics_address);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrFormat(
+          "cannot serve metrics on %s: %s (port taken?)",
+          options.metrics_address, e.what()));
+    }
+    state->exposer->RegisterCollectable(state->metrics->registry());
+  }
+  state->core = std::make_unique<CloudCore>(
+      options.core, state->registry.get(), state->metrics.get());
+  state->split_service = std::make_unique<SplitInferenceService>(
+      state->core.get(), state->auth.get());
+  state->oip_service = std::make_unique<OipService>(
+      state->core.get(), state->auth.get(), options.version);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // Without this a second server could bind the same port (SO_REUSEPORT)
+  // and "port taken" would go unnoticed.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  // Edge agents keep long-lived streams and may ping to keep them alive.
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
+  builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  builder.AddListeningPort(options.listen_address, credentials, &state->port);
+  builder.RegisterService(state->split_service.get());
+  builder.RegisterService(state->oip_service.get());
+  state->server = builder.BuildAndStart();
+  if (state->server == nullptr || state->port == 0) {
+    return absl::UnavailableError(absl::StrFormat(
+        "cannot listen on %s (port taken, bad address, or a TLS certificate "
+        "and key that do not match)",
+        options.listen_address));
+  }
+  std::unique_ptr<CloudServer> server(new CloudServer(std::move(state)));
+  server->UpdateHealth();
+  if (options.reload_debounce > absl::ZeroDuration()) {
+    CloudServer* raw = server.get();
+    SPEX_ASSIGN_OR_RETURN(
+        server->state_->watcher,
+        DirectoryWatcher::Start(options.model_dir, options.reload_debounce,
+                                [raw] { (void)raw->Reload(); }));
+  }
+  return server;
+}
+
+CloudServer::CloudServer(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
+
+CloudServer::~CloudServer() { Shutdown(); }
+
+int CloudServer::port() const { return state_->port; }
+
+int CloudServer::metrics_port() const {
+  if (state_->exposer == nullptr) return 0;
+  const std::vector<int> ports = state_->exposer->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+absl::Status CloudServer::Reload() {
+  absl::Status status = state_->registry->Reload();
+  if (!status.ok()) LogError(status.message());
+  UpdateHealth();
+  return status;
+}
+
+void CloudServer::UpdateHealth() {
+  absl::MutexLock lock(&state_->shutdown_mutex);
+  if (state_->shut_down) return;
+  const bool ready = state_->core->Ready();
+  grpc::HealthCheckServiceInterface* health =
+      state_->server->GetHealthCheckService();
+  health->SetServingStatus(ready);
+  health->SetServingStatus("spex.v1.SplitInference", ready);
+  health->SetServingStatus("inference.GRPCInferenceService", ready);
+}
+
+void CloudServer::Shutdown() {
+  {
+    absl::MutexLock lock(&state_->shutdown_mutex);
+    if (state_->shut_down) return;
+    state_->shut_down = true;
+  }
+  state_->watcher.reset();
+  // NOT_SERVING first, so load balancers and probes stop sending here.
+  state_->server->GetHealthCheckService()->Shutdown();
+  state_->split_service->Drain();
+  state_->server->Shutdown(absl::ToChronoTime(absl::Now() +
+                                              state_->options.drain_timeout));
+  state_->server->Wait();
+}
+
+}  // namespace spex
