@@ -11,26 +11,31 @@ namespace {
 
 constexpr char kUnknownModel[] = "unknown";
 
-// Counts a request in the metrics when it ends, however it ends.
+}  // namespace
+
+// Counts a request from its arrival to its answer, in the metrics and in
+// the core's in-flight count that draining waits on. Copied into the
+// completion callback; exactly one copy calls Finish.
 class RequestRecord {
  public:
-  explicit RequestRecord(CloudMetrics* metrics)
-      : metrics_(metrics), start_(absl::Now()) {
-    metrics_->AddInflight(1);
+  explicit RequestRecord(CloudCore* core) : core_(core), start_(absl::Now()) {
+    core_->metrics_->AddInflight(1);
+    absl::MutexLock lock(&core_->mutex_);
+    ++core_->inflight_;
   }
   void Finish(const std::string& model, const absl::Status& status,
               int samples) {
-    metrics_->AddInflight(-1);
-    metrics_->RecordRequest(model, status.code(), samples,
-                            absl::ToDoubleSeconds(absl::Now() - start_));
+    core_->metrics_->AddInflight(-1);
+    core_->metrics_->RecordRequest(model, status.code(), samples,
+                                   absl::ToDoubleSeconds(absl::Now() - start_));
+    absl::MutexLock lock(&core_->mutex_);
+    --core_->inflight_;
   }
 
  private:
-  CloudMetrics* metrics_;
+  CloudCore* core_;
   absl::Time start_;
 };
-
-}  // namespace
 
 CloudCore::CloudCore(const CloudCoreOptions& options, ModelRegistry* registry,
                      CloudMetrics* metrics)
@@ -42,13 +47,16 @@ CloudCore::CloudCore(const CloudCoreOptions& options, ModelRegistry* registry,
 void CloudCore::Infer(const v1::InferRequest& request,
                       const std::string& default_model_id, InferDone done) {
   metrics_->AddReceivedBytes(static_cast<int64_t>(request.ByteSizeLong()));
-  RequestRecord record(metrics_);
+  RequestRecord record(this);
   v1::InferResponse response;
   response.set_request_id(request.request_id());
   auto refuse = [&](const std::string& model, absl::Status status) {
     record.Finish(model, status, 0);
     done(std::move(status), std::move(response));
   };
+  if (absl::Status draining = DrainingStatus(); !draining.ok()) {
+    return refuse(kUnknownModel, std::move(draining));
+  }
   const std::shared_ptr<const ServedModels> served = registry_->Snapshot();
   absl::StatusOr<const ServedModel*> model = ResolveModel(
       *served,
@@ -93,11 +101,14 @@ absl::StatusOr<v1::GetModelInfoResponse> CloudCore::GetModelInfo(
 void CloudCore::ModelInfer(const inference::ModelInferRequest& request,
                            ModelInferDone done) {
   metrics_->AddReceivedBytes(static_cast<int64_t>(request.ByteSizeLong()));
-  RequestRecord record(metrics_);
+  RequestRecord record(this);
   auto refuse = [&](const std::string& model, absl::Status status) {
     record.Finish(model, status, 0);
     done(std::move(status), inference::ModelInferResponse());
   };
+  if (absl::Status draining = DrainingStatus(); !draining.ok()) {
+    return refuse(kUnknownModel, std::move(draining));
+  }
   const std::shared_ptr<const ServedModels> served = registry_->Snapshot();
   absl::StatusOr<OipModel> model =
       ResolveOipModel(*served, request.model_name(), request.model_version());
@@ -137,6 +148,32 @@ bool CloudCore::ModelReady(const inference::ModelReadyRequest& request) const {
   return ResolveOipModel(*served, request.name(), request.version()).ok();
 }
 
-bool CloudCore::Ready() const { return !registry_->Snapshot()->all().empty(); }
+bool CloudCore::Ready() const {
+  {
+    absl::MutexLock lock(&mutex_);
+    if (draining_) return false;
+  }
+  return !registry_->Snapshot()->all().empty();
+}
+
+absl::Status CloudCore::DrainingStatus() const {
+  absl::MutexLock lock(&mutex_);
+  if (!draining_) return absl::OkStatus();
+  return absl::UnavailableError(
+      "the server is shutting down; retry on another replica");
+}
+
+void CloudCore::BeginDrain() {
+  absl::MutexLock lock(&mutex_);
+  draining_ = true;
+}
+
+bool CloudCore::WaitUntilIdle(absl::Time deadline) {
+  absl::MutexLock lock(&mutex_);
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return inflight_ == 0;
+  };
+  return mutex_.AwaitWithDeadline(absl::Condition(&idle), deadline);
+}
 
 }  // namespace spex

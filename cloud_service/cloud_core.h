@@ -14,6 +14,8 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "cloud_service/cloud_metrics.h"
 #include "cloud_service/inference_engine.h"
 #include "cloud_service/model_registry.h"
@@ -53,16 +55,31 @@ class CloudCore {
   absl::StatusOr<inference::ModelMetadataResponse> ModelMetadata(
       const inference::ModelMetadataRequest& request) const;
   bool ModelReady(const inference::ModelReadyRequest& request) const;
-  // Ready to serve: at least one model loaded.
+  // Ready to serve: at least one model loaded, not draining.
   bool Ready() const;
+
+  // Shutdown's first step: from now on every request is refused with
+  // UNAVAILABLE; those already accepted still get their answers.
+  void BeginDrain();
+  // Waits until no accepted request is unanswered, or until `deadline`;
+  // true when none is.
+  bool WaitUntilIdle(absl::Time deadline);
 
   ModelRegistry& registry() { return *registry_; }
 
  private:
+  friend class RequestRecord;
+  // Refusal for requests that arrive while draining.
+  absl::Status DrainingStatus() const;
+
   const CloudCoreOptions options_;
   ModelRegistry* const registry_;
   CloudMetrics* const metrics_;
   InferenceEngine engine_;
+
+  mutable absl::Mutex mutex_;
+  int inflight_ ABSL_GUARDED_BY(mutex_) = 0;
+  bool draining_ ABSL_GUARDED_BY(mutex_) = false;
 };
 
 }  // namespace spex

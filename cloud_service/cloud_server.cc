@@ -27,6 +27,10 @@ namespace {
 
 constexpr int64_t kMaxPemBytes = 1 << 20;
 
+// How long gRPC may take, once nothing is in flight, to send the last frames
+// before shutdown closes the connections.
+constexpr absl::Duration kFlushGrace = absl::Milliseconds(200);
+
 absl::StatusOr<std::string> ReadPem(const std::string& path,
                                     const char* what) {
   absl::StatusOr<std::string> pem = ReadFileBytes(path, kMaxPemBytes);
@@ -197,11 +201,22 @@ void CloudServer::Shutdown() {
     state_->shut_down = true;
   }
   state_->watcher.reset();
-  // NOT_SERVING first, so load balancers and probes stop sending here.
+  // NOT_SERVING first, so load balancers and probes stop sending here;
+  // requests that still come are refused with UNAVAILABLE, and open streams
+  // end once they have answered what they hold.
   state_->server->GetHealthCheckService()->Shutdown();
+  state_->core->BeginDrain();
   state_->split_service->Drain();
-  state_->server->Shutdown(absl::ToChronoTime(absl::Now() +
-                                              state_->options.drain_timeout));
+  const absl::Time deadline = absl::Now() + state_->options.drain_timeout;
+  const bool drained = state_->core->WaitUntilIdle(deadline) &&
+                       state_->split_service->WaitUntilStreamsFinished(deadline);
+  if (!drained) {
+    LogWarning("drain timeout: cancelling the calls still open");
+  }
+  // Only idle connections (and calls past the timeout) remain: gRPC would
+  // wait for idle clients to hang up, so a short grace lets the last frames
+  // go out and then closes them.
+  state_->server->Shutdown(absl::ToChronoTime(absl::Now() + kFlushGrace));
   state_->server->Wait();
 }
 

@@ -43,8 +43,7 @@ class InferStreamReactor final
     absl::MutexLock lock(&mutex_);
     if (finished_) return;
     if (!auth.ok()) {
-      finished_ = true;
-      Finish(ToGrpcStatus(auth));
+      FinishLocked(ToGrpcStatus(auth));
       return;
     }
     StartRead(&request_);
@@ -137,13 +136,17 @@ class InferStreamReactor final
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     if (finished_ || pending_ > 0 || writing_ || !writes_.empty()) return;
     if (!reads_done_ && !draining_) return;
+    FinishLocked(draining_ ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                          "the server is shutting down; "
+                                          "reconnect")
+                           : grpc::Status::OK);
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     finished_ = true;
-    if (draining_) {
-      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                          "the server is shutting down; reconnect"));
-    } else {
-      Finish(grpc::Status::OK);
-    }
+    Finish(status);
+    service_->StreamFinished();
   }
 
   SplitInferenceService* const service_;
@@ -206,6 +209,10 @@ grpc::ServerUnaryReactor* SplitInferenceService::GetModelInfo(
 }
 
 void SplitInferenceService::Register(InferStreamReactor* reactor) {
+  {
+    absl::MutexLock lock(&finish_mutex_);
+    ++unfinished_streams_;
+  }
   bool draining;
   {
     absl::MutexLock lock(&mutex_);
@@ -218,6 +225,19 @@ void SplitInferenceService::Register(InferStreamReactor* reactor) {
 void SplitInferenceService::Unregister(InferStreamReactor* reactor) {
   absl::MutexLock lock(&mutex_);
   streams_.erase(reactor);
+}
+
+void SplitInferenceService::StreamFinished() {
+  absl::MutexLock lock(&finish_mutex_);
+  --unfinished_streams_;
+}
+
+bool SplitInferenceService::WaitUntilStreamsFinished(absl::Time deadline) {
+  absl::MutexLock lock(&finish_mutex_);
+  auto finished = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(finish_mutex_) {
+    return unfinished_streams_ == 0;
+  };
+  return finish_mutex_.AwaitWithDeadline(absl::Condition(&finished), deadline);
 }
 
 void SplitInferenceService::Drain() {

@@ -11,6 +11,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "cloud_service/cloud_core.h"
 #include "cloud_service/token_auth.h"
 #include "spex/v1/split_inference.grpc.pb.h"
@@ -50,11 +51,15 @@ class SplitInferenceService final : public v1::SplitInference::CallbackService {
   // further requests with UNAVAILABLE and end, so clients move to another
   // replica. New calls are refused by the server's own shutdown.
   void Drain();
+  // Waits until every stream has sent its last answer and its status, or
+  // until `deadline`; true when all have.
+  bool WaitUntilStreamsFinished(absl::Time deadline);
 
  private:
   friend class InferStreamReactor;
   void Register(InferStreamReactor* reactor);
   void Unregister(InferStreamReactor* reactor);
+  void StreamFinished();
 
   CloudCore* const core_;
   const TokenAuth* const auth_;
@@ -62,6 +67,10 @@ class SplitInferenceService final : public v1::SplitInference::CallbackService {
   absl::Mutex mutex_;
   bool draining_ ABSL_GUARDED_BY(mutex_) = false;
   absl::flat_hash_set<InferStreamReactor*> streams_ ABSL_GUARDED_BY(mutex_);
+
+  // A leaf lock (taken under a reactor's): streams not yet finished.
+  absl::Mutex finish_mutex_;
+  int unfinished_streams_ ABSL_GUARDED_BY(finish_mutex_) = 0;
 };
 
 }  // namespace spex
