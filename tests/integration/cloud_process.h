@@ -29,7 +29,8 @@ class CloudProcess {
   // when it exits or does not come up.
   CloudProcess(const std::string& binary, const std::string& work_dir,
                std::vector<std::string> flags)
-      : port_file_(work_dir + "/ports." + std::to_string(counter_++)),
+      : port_file_(work_dir + "/spex_cloud_ports." + std::to_string(::getpid()) +
+                   "." + std::to_string(counter_++)),
         log_file_(port_file_ + ".log") {
     ::unlink(port_file_.c_str());
     std::vector<std::string> args = {binary, "--listen=127.0.0.1:0",
