@@ -45,8 +45,14 @@ PartScratch& ScratchFor(const InferenceJob& job,
   return *cache->front();
 }
 
-// One sample through the single-sample path, or up to 64 through one
-// feature-major pass. `rows` are the batch's samples, each a pointer to its
+// Up to this many samples run one at a time through the single-sample
+// path: a feature-major pass costs about the same for 1 to 16 columns, and
+// on the default model's tail it cost more than two single samples
+// (docs/BENCHMARKS.md, "When batching pays").
+constexpr size_t kMaxSingleSamples = 2;
+
+// Up to 64 samples through one feature-major pass (or one at a time when
+// there are very few). `rows` are the batch's samples, each a pointer to its
 // input_width values; probabilities go to out[s] (classes values each).
 void RunPass(PartScratch& scratch, const std::vector<const float*>& rows,
              const std::vector<float*>& out) {
@@ -54,8 +60,10 @@ void RunPass(PartScratch& scratch, const std::vector<const float*>& rows,
   const int width = part.input_width();
   const int classes = part.output_width();
   const size_t batch = rows.size();
-  if (batch == 1) {
-    part.Forward(rows[0], out[0], nullptr, scratch.workspace.get());
+  if (batch <= kMaxSingleSamples) {
+    for (size_t s = 0; s < batch; ++s) {
+      part.Forward(rows[s], out[s], nullptr, scratch.workspace.get());
+    }
     return;
   }
   float* x = scratch.x.data();
@@ -130,12 +138,13 @@ std::vector<InferenceJob> InferenceEngine::NextBatch() {
     if (samples >= kMaxBatchColumns || stopping_ || absl::Now() >= deadline) {
       return batch;
     }
-    // Wait for more (or the deadline); Await's condition wakes on arrivals.
-    const size_t size_before = queue_.size();
-    auto arrived = [this, size_before]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-      return queue_.size() > size_before || stopping_;
+    // Sleep until enough samples wait to fill the pass (or the deadline):
+    // waking on every arrival would cost a context switch per request.
+    const int missing = kMaxBatchColumns - samples;
+    auto enough = [this, missing]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+      return queued_samples_ >= missing || stopping_;
     };
-    mutex_.AwaitWithDeadline(absl::Condition(&arrived), deadline);
+    mutex_.AwaitWithDeadline(absl::Condition(&enough), deadline);
   }
 }
 

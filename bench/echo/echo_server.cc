@@ -1,0 +1,249 @@
+// spex-echo-server: SplitInference's InferStream with no inference, the
+// ceiling for spex-cloud in scripts/bench.sh cloud. Each request is answered
+// at once, on the thread that read it, with a response of the same shape as
+// spex-cloud's (one result per sample, top_k entries each).
+//
+// Two implementations of the same stream, to choose spex-cloud's server API
+// by measurement (docs/ARCHITECTURE.md): --api=callback (gRPC's callback
+// API, reactors on the library's threads) or --api=async (completion queues
+// polled by --threads threads of our own).
+//
+// Usage: spex-echo-server --listen=127.0.0.1:0 --port_file=F [--api=...]
+#include <cstdio>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/grpcpp.h"
+#include "spex/v1/split_inference.grpc.pb.h"
+#include "tools/common/args.h"
+
+namespace spex {
+namespace {
+
+void Echo(const v1::InferRequest& request, v1::InferResponse* response) {
+  response->Clear();
+  response->set_request_id(request.request_id());
+  for (uint32_t s = 0; s < request.activation().samples(); ++s) {
+    v1::SampleResult* result = response->add_results();
+    result->set_label(0);
+    result->set_confidence(1.0f);
+    for (uint32_t k = 0; k < request.top_k(); ++k) {
+      v1::ClassProbability* entry = result->add_top_k();
+      entry->set_class_index(k);
+      entry->set_probability(k == 0 ? 1.0f : 0.0f);
+    }
+  }
+}
+
+// ---- callback API: the same reactor shape as spex-cloud's stream, with the
+// answer produced inline instead of by a worker.
+class CallbackEchoStream final
+    : public grpc::ServerBidiReactor<v1::InferRequest, v1::InferResponse> {
+ public:
+  CallbackEchoStream() { StartRead(&request_); }
+
+  void OnReadDone(bool ok) override {
+    absl::MutexLock lock(&mutex_);
+    if (!ok) {
+      reads_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    v1::InferResponse response;
+    Echo(request_, &response);
+    writes_.push_back(std::move(response));
+    if (!writing_) StartNextWriteLocked();
+    StartRead(&request_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mutex_);
+    writing_ = false;
+    if (!ok) writes_.clear();
+    if (!writes_.empty()) StartNextWriteLocked();
+    MaybeFinishLocked();
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void StartNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    writing_ = true;
+    current_ = std::move(writes_.front());
+    writes_.pop_front();
+    StartWrite(&current_);
+  }
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    if (reads_done_ && !writing_ && writes_.empty() && !finished_) {
+      finished_ = true;
+      Finish(grpc::Status::OK);
+    }
+  }
+
+  v1::InferRequest request_;
+  absl::Mutex mutex_;
+  std::deque<v1::InferResponse> writes_ ABSL_GUARDED_BY(mutex_);
+  v1::InferResponse current_ ABSL_GUARDED_BY(mutex_);
+  bool writing_ ABSL_GUARDED_BY(mutex_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mutex_) = false;
+  bool finished_ ABSL_GUARDED_BY(mutex_) = false;
+};
+
+class CallbackEchoService final : public v1::SplitInference::CallbackService {
+  grpc::ServerBidiReactor<v1::InferRequest, v1::InferResponse>* InferStream(
+      grpc::CallbackServerContext*) override {
+    return new CallbackEchoStream();
+  }
+};
+
+// ---- completion-queue API: one stream's state machine; completions may be
+// handled by any polling thread, so its state is under a mutex.
+class AsyncEchoStream {
+ public:
+  enum Event { kAccepted, kRead, kWritten, kFinished };
+  struct Tag {
+    AsyncEchoStream* stream;
+    Event event;
+  };
+
+  AsyncEchoStream(v1::SplitInference::AsyncService* service,
+                  grpc::ServerCompletionQueue* cq)
+      : service_(service), cq_(cq), stream_(&context_) {
+    service_->RequestInferStream(&context_, &stream_, cq_, cq_,
+                                 &tags_[kAccepted]);
+  }
+
+  void Handle(Event event, bool ok) {
+    bool destroy = false;
+    {
+      absl::MutexLock lock(&mutex_);
+      switch (event) {
+        case kAccepted:
+          if (!ok) {
+            destroy = true;
+            break;
+          }
+          new AsyncEchoStream(service_, cq_);  // the next stream
+          stream_.Read(&request_, &tags_[kRead]);
+          break;
+        case kRead:
+          if (!ok) {
+            reads_done_ = true;
+          } else {
+            v1::InferResponse response;
+            Echo(request_, &response);
+            writes_.push_back(std::move(response));
+            stream_.Read(&request_, &tags_[kRead]);
+          }
+          break;
+        case kWritten:
+          writing_ = false;
+          if (!ok) writes_.clear();
+          break;
+        case kFinished:
+          destroy = true;
+          break;
+      }
+      if (!destroy && !writing_ && !finished_) {
+        if (!writes_.empty()) {
+          writing_ = true;
+          current_ = std::move(writes_.front());
+          writes_.pop_front();
+          stream_.Write(current_, &tags_[kWritten]);
+        } else if (reads_done_) {
+          finished_ = true;
+          stream_.Finish(grpc::Status::OK, &tags_[kFinished]);
+        }
+      }
+    }
+    if (destroy) delete this;
+  }
+
+ private:
+  v1::SplitInference::AsyncService* service_;
+  grpc::ServerCompletionQueue* cq_;
+  grpc::ServerContext context_;
+  grpc::ServerAsyncReaderWriter<v1::InferResponse, v1::InferRequest> stream_;
+  Tag tags_[4] = {{this, kAccepted}, {this, kRead}, {this, kWritten},
+                  {this, kFinished}};
+  v1::InferRequest request_;
+  absl::Mutex mutex_;
+  std::deque<v1::InferResponse> writes_ ABSL_GUARDED_BY(mutex_);
+  v1::InferResponse current_ ABSL_GUARDED_BY(mutex_);
+  bool writing_ ABSL_GUARDED_BY(mutex_) = false;
+  bool reads_done_ ABSL_GUARDED_BY(mutex_) = false;
+  bool finished_ ABSL_GUARDED_BY(mutex_) = false;
+};
+
+int Run(int argc, char** argv) {
+  Args args;
+  args.Option("listen", "127.0.0.1:0", "address to serve on")
+      .Option("port_file", "", "write the bound port here once serving")
+      .Option("api", "callback", "callback | async")
+      .Option("threads", "2", "completion-queue threads (--api=async)");
+  if (absl::Status status = args.Parse(argc, argv, 1); !status.ok()) {
+    std::fprintf(stderr, "spex-echo-server: %s\n\n%s",
+                 std::string(status.message()).c_str(), args.Help().c_str());
+    return 2;
+  }
+  const std::string api = args.Get("api");
+  const long threads = args.GetInt("threads").value_or(2);
+  if ((api != "callback" && api != "async") || threads < 1) {
+    std::fprintf(stderr, "spex-echo-server: --api is callback or async, "
+                         "--threads at least 1\n");
+    return 2;
+  }
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(args.Get("listen"),
+                           grpc::InsecureServerCredentials(), &port);
+  CallbackEchoService callback_service;
+  v1::SplitInference::AsyncService async_service;
+  std::unique_ptr<grpc::ServerCompletionQueue> cq;
+  if (api == "callback") {
+    builder.RegisterService(&callback_service);
+  } else {
+    builder.RegisterService(&async_service);
+    cq = builder.AddCompletionQueue();
+  }
+  std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+  if (server == nullptr || port == 0) {
+    std::fprintf(stderr, "spex-echo-server: cannot listen on %s\n",
+                 args.Get("listen").c_str());
+    return 1;
+  }
+  if (!args.Get("port_file").empty()) {
+    std::ofstream(args.Get("port_file")) << port << "\n";
+  }
+  std::fprintf(stderr, "spex-echo-server (%s API) on port %d\n", api.c_str(),
+               port);
+  if (api == "callback") {
+    server->Wait();
+    return 0;
+  }
+  new AsyncEchoStream(&async_service, cq.get());
+  std::vector<std::thread> pollers;
+  for (long t = 0; t < threads; ++t) {
+    pollers.emplace_back([&cq] {
+      void* tag;
+      bool ok;
+      while (cq->Next(&tag, &ok)) {
+        auto* t = static_cast<AsyncEchoStream::Tag*>(tag);
+        t->stream->Handle(t->event, ok);
+      }
+    });
+  }
+  for (std::thread& poller : pollers) poller.join();
+  return 0;
+}
+
+}  // namespace
+}  // namespace spex
+
+int main(int argc, char** argv) { return spex::Run(argc, argv); }

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# The cloud load benchmark (run through scripts/bench.sh cloud, which builds
+# build/release first). spex-cloud serves results/fashion-default.spex on
+# loopback; spex-echo-server answers the same stream with no inference. For
+# each target, streams in 1 8 64 and samples per request in 1 16, spex-loadgen
+# prints one JSON line; scripts/cloud_table.py then prints the ratios.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+samples=40000
+if [[ "${1:-}" == "--quick" ]]; then samples=4000; fi
+
+build=build/release
+cmake --build $build --target spex-cloud spex-echo-server spex-loadgen \
+  -j "$(nproc)" >&2
+
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+wait_for_port() {  # file
+  for _ in $(seq 1 300); do
+    [[ -s "$1" ]] && { head -1 "$1"; return; }
+    sleep 0.05
+  done
+  echo "bench_cloud.sh: a server did not start" >&2
+  exit 1
+}
+
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores" >&2
+
+$build/cloud_service/spex-cloud --model_dir=results --plaintext \
+  --listen=127.0.0.1:0 --metrics_listen= --port_file="$work/cloud" \
+  2>"$work/cloud.log" &
+pids+=($!)
+$build/bench/spex-echo-server --api=callback --port_file="$work/echo" \
+  2>"$work/echo.log" &
+pids+=($!)
+cloud_port=$(wait_for_port "$work/cloud")
+echo_port=$(wait_for_port "$work/echo")
+
+results="$work/results.jsonl"
+for streams in 1 8 64; do
+  for per_request in 1 16; do
+    for target in echo spex-cloud; do
+      port=$echo_port
+      [[ $target == spex-cloud ]] && port=$cloud_port
+      $build/tools/spex-loadgen --target="127.0.0.1:$port" --name=$target \
+        --streams=$streams --samples_per_request=$per_request \
+        --samples=$samples | tee -a "$results"
+    done
+  done
+done
+echo
+/usr/bin/python3 scripts/cloud_table.py "$results"
