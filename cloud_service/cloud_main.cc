@@ -11,6 +11,8 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "cloud_service/cloud_server.h"
 #include "common/logging/log.h"
@@ -73,6 +75,14 @@ bool WritePortFile(const std::string& path, int port, int metrics_port) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // --help lists the flags defined in this file (Abseil's default looks for
+  // a file named after the program).
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "cloud_main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::SetProgramUsageMessage(
       "Finishes inference on split activations sent by spex edge agents.\n"
       "Usage: spex-cloud --model_dir=DIR (--plaintext | --tls_cert=F "

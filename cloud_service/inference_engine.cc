@@ -71,7 +71,14 @@ void RunPass(PartScratch& scratch, const std::vector<const float*>& rows,
     const float* row = rows[s];
     for (int i = 0; i < width; ++i) x[i * kMaxBatchColumns + s] = row[i];
   }
-  part.ForwardBatch(batch, x, kMaxBatchColumns, scratch.y.data(),
+  // The batch kernels run 64 columns as one unrolled tile but the rest in
+  // masked 16-column steps, each about as costly as the whole tile: beyond
+  // 32 columns a full tile is cheaper (the default model's tail: 273 us for
+  // 64 columns against 347 us for 48; docs/BENCHMARKS.md). The columns past
+  // the batch hold earlier samples' finite values; their outputs are unused.
+  const size_t columns =
+      batch > kMaxBatchColumns / 2 ? size_t{kMaxBatchColumns} : batch;
+  part.ForwardBatch(columns, x, kMaxBatchColumns, scratch.y.data(),
                     kMaxBatchColumns, nullptr, 0, scratch.workspace.get());
   const float* y = scratch.y.data();
   for (size_t s = 0; s < batch; ++s) {

@@ -12,7 +12,7 @@ if [[ "${1:-}" == "--quick" ]]; then samples=4000; fi
 
 build=build/release
 cmake --build $build --target spex-cloud spex-echo-server spex-loadgen \
-  -j "$(nproc)" >&2
+  spex_tail_batch_bench -j "$(nproc)" >&2
 
 work=$(mktemp -d)
 pids=()
@@ -31,7 +31,14 @@ wait_for_port() {  # file
   exit 1
 }
 
-echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores" >&2
+avx512=no
+grep -q avx512f /proc/cpuinfo && avx512=yes
+echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, AVX-512: $avx512"
+echo
+echo "The default model's tail, one thread: single-sample path against one"
+echo "feature-major pass, per batch size (when batching pays):"
+$build/bench/spex_tail_batch_bench results/fashion-default.spex
+echo
 
 $build/cloud_service/spex-cloud --model_dir=results --plaintext \
   --listen=127.0.0.1:0 --metrics_listen= --port_file="$work/cloud" \

@@ -189,3 +189,35 @@ TEST(CloudSecurityTest, StartupErrorsAreOneLineAndNonZero) {
 
 }  // namespace
 }  // namespace spex
+
+namespace spex {
+namespace {
+
+TEST(CloudCommandLineTest, HelpExplainsEachFlagAndFlagfilesWork) {
+  FILE* pipe = ::popen((std::string(SPEX_CLOUD_BINARY) + " --help 2>&1").c_str(), "r");
+  std::string help;
+  char buffer[4096];
+  size_t n;
+  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
+    help.append(buffer, n);
+  }
+  ::pclose(pipe);
+  for (const char* flag :
+       {"--model_dir", "--listen", "--metrics_listen", "--plaintext",
+        "--tls_cert", "--tls_key", "--tls_client_ca", "--token_file",
+        "--workers", "--batch_window", "--max_queued_samples",
+        "--max_samples_per_request", "--max_message_bytes",
+        "--reload_debounce", "--drain_timeout", "--port_file"}) {
+    EXPECT_THAT(help, HasSubstr(std::string(flag) + " (")) << flag;
+  }
+  const std::string flagfile = testing::TempDir() + "/cloud.flags";
+  std::ofstream(flagfile) << "--plaintext\n--model_dir="
+                          << ModelDirWithDefaultModel("flagfile") << "\n";
+  CloudProcess server(SPEX_CLOUD_BINARY, testing::TempDir(),
+                      {"--flagfile=" + flagfile});
+  ASSERT_TRUE(server.ok()) << server.log();
+  EXPECT_TRUE(GetInfo(server.Channel()).ok());
+}
+
+}  // namespace
+}  // namespace spex

@@ -54,7 +54,7 @@ int Run(int argc, char** argv) {
   args.Option("target", "127.0.0.1:50051", "server address host:port")
       .Option("name", "spex-cloud", "the \"target\" label in the output")
       .Option("model", "results/fashion-default.spex",
-              "model whose head makes the payload (and whose id is sent)")
+              "model whose head makes the payload (its id named once per stream)")
       .Option("encoding", "int8", "float32 | float16 | int8 | uint8")
       .Flag("raw_input", "send raw images (from_layer 0) instead of the split")
       .Option("streams", "8", "concurrent streams, one connection each")
