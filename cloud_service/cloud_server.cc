@@ -17,6 +17,7 @@
 #include "common/status/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/resource_quota.h"
 #include "grpcpp/security/server_credentials.h"
 #include "grpcpp/server.h"
 #include "grpcpp/server_builder.h"
@@ -30,6 +31,9 @@ constexpr int64_t kMaxPemBytes = 1 << 20;
 // How long gRPC may take, once nothing is in flight, to send the last frames
 // before shutdown closes the connections.
 constexpr absl::Duration kFlushGrace = absl::Milliseconds(200);
+
+constexpr int kMaxStreamsPerConnection = 256;
+constexpr size_t kGrpcMemoryQuotaBytes = size_t{1} << 30;
 
 absl::StatusOr<std::string> ReadPem(const std::string& path,
                                     const char* what) {
@@ -141,6 +145,14 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
   builder.AddChannelArgument(
       GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS, 10000);
   builder.SetMaxReceiveMessageSize(options.max_receive_message_bytes);
+  // Memory stays bounded whatever clients do: streams per connection are
+  // capped (each holds at most one unread message and kMaxInflightPerStream
+  // requests), and gRPC's own buffers draw from a fixed quota.
+  builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
+                             kMaxStreamsPerConnection);
+  grpc::ResourceQuota quota("spex-cloud");
+  quota.Resize(kGrpcMemoryQuotaBytes);
+  builder.SetResourceQuota(quota);
   builder.AddListeningPort(options.listen_address, credentials, &state->port);
   builder.RegisterService(state->split_service.get());
   builder.RegisterService(state->oip_service.get());
