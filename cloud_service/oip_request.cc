@@ -248,23 +248,15 @@ absl::StatusOr<InferenceJob> PrepareOipJob(
   return job;
 }
 
-absl::Status FillOipResponse(const inference::ModelInferRequest& request,
-                             const OipModel& model,
-                             const std::vector<float>& probabilities,
-                             inference::ModelInferResponse* response) {
+void FillOipResponse(const inference::ModelInferRequest& request,
+                     const OipModel& model,
+                     const std::vector<float>& probabilities,
+                     inference::ModelInferResponse* response) {
   const Model& m = *model.served->model;
   const int classes = m.num_classes();
   const int64_t samples = static_cast<int64_t>(probabilities.size()) / classes;
   std::vector<std::string> wanted;
-  for (const auto& output : request.outputs()) {
-    if (output.name() != kProbabilities && output.name() != kLabel) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "outputs: '%s' is not an output of model '%s' (it has '%s' and "
-          "'%s')",
-          output.name(), model.name, kProbabilities, kLabel));
-    }
-    wanted.push_back(output.name());
-  }
+  for (const auto& output : request.outputs()) wanted.push_back(output.name());
   if (wanted.empty()) wanted = {kProbabilities, kLabel};
   const bool raw = !request.raw_input_contents().empty();
   response->set_model_name(model.name);
@@ -302,7 +294,6 @@ absl::Status FillOipResponse(const inference::ModelInferRequest& request,
                                                                labels.end()};
     }
   }
-  return absl::OkStatus();
 }
 
 }  // namespace spex

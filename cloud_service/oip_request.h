@@ -40,19 +40,21 @@ std::vector<std::string> OipModelNames(const ServedModels& served);
 
 inference::ModelMetadataResponse OipMetadata(const OipModel& model);
 
-// Validates and decodes one request's input tensor into a job (without
-// `done`). InvalidArgument naming the tensor and the problem.
+// Validates the request (its input tensor and the outputs it names) and
+// decodes the input into a job (without `done`). InvalidArgument naming the
+// tensor and the problem.
 absl::StatusOr<InferenceJob> PrepareOipJob(
     const inference::ModelInferRequest& request, const OipModel& model,
     int max_samples);
 
 // Fills outputs for `probabilities` (samples x classes): the requested ones,
 // or both when none is named; raw_output_contents when the request sent raw
-// inputs, typed contents otherwise. InvalidArgument for an unknown output.
-absl::Status FillOipResponse(const inference::ModelInferRequest& request,
-                             const OipModel& model,
-                             const std::vector<float>& probabilities,
-                             inference::ModelInferResponse* response);
+// inputs, typed contents otherwise. REQUIRES: PrepareOipJob accepted
+// `request` (it checks the output names).
+void FillOipResponse(const inference::ModelInferRequest& request,
+                     const OipModel& model,
+                     const std::vector<float>& probabilities,
+                     inference::ModelInferResponse* response);
 
 }  // namespace spex
 

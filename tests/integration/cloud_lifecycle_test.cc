@@ -18,28 +18,17 @@
 #include "spex/v1/split_inference.grpc.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
 #include "tests/integration/cloud_process.h"
+#include "tests/tools/run_tool.h"
 
 namespace spex {
 namespace {
 
 using ::testing::HasSubstr;
 
-// Runs a shell command; its exit status and output.
-std::pair<int, std::string> Shell(const std::string& command) {
-  FILE* pipe = ::popen((command + " 2>&1").c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-    output.append(buffer, n);
-  }
-  const int status = ::pclose(pipe);
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
-}
-
 std::string Scrape(int port) {
-  return Shell("curl -sf http://127.0.0.1:" + std::to_string(port) + "/metrics")
-      .second;
+  return RunTool("curl", "-sf http://127.0.0.1:" + std::to_string(port) +
+                             "/metrics")
+      .output;
 }
 
 // Streams one-sample requests on `streams` streams until stopped; counts
@@ -293,8 +282,8 @@ TEST_F(CloudLifecycleTest, MetricsCountRequestsAndPassPromtool) {
   EXPECT_THAT(metrics, HasSubstr("spex_build_info{component=\"cloud\""));
   const std::string page = testing::TempDir() + "/cloud_metrics.txt";
   std::ofstream(page) << metrics;
-  const auto [status, output] = Shell("promtool check metrics < " + page);
-  EXPECT_EQ(status, 0) << output;
+  const ToolRun promtool = RunTool("promtool", "check metrics < " + page);
+  EXPECT_EQ(promtool.exit_code, 0) << promtool.output;
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
 #include "tests/integration/cloud_process.h"
+#include "tests/tools/run_tool.h"
 
 namespace spex {
 namespace {
@@ -194,14 +195,7 @@ namespace spex {
 namespace {
 
 TEST(CloudCommandLineTest, HelpExplainsEachFlagAndFlagfilesWork) {
-  FILE* pipe = ::popen((std::string(SPEX_CLOUD_BINARY) + " --help 2>&1").c_str(), "r");
-  std::string help;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-    help.append(buffer, n);
-  }
-  ::pclose(pipe);
+  const std::string help = RunTool(SPEX_CLOUD_BINARY, "--help").output;
   for (const char* flag :
        {"--model_dir", "--listen", "--metrics_listen", "--plaintext",
         "--tls_cert", "--tls_key", "--tls_client_ca", "--token_file",

@@ -17,6 +17,7 @@
 #include "spex/v1/split_inference.grpc.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
 #include "tests/integration/cloud_process.h"
+#include "tests/tools/run_tool.h"
 
 namespace spex {
 namespace {
@@ -269,20 +270,13 @@ TEST_F(CloudServerTest, PythonClientWithStubsGeneratedFromTheProtos) {
   const std::string work = testing::TempDir() + "/spex_python_client_" +
                            std::to_string(::getpid());
   std::filesystem::create_directories(work);
-  const std::string command = std::string("/usr/bin/python3 ") +
-                              SPEX_SOURCE_DIR +
+  const ToolRun python = RunTool(
+      "/usr/bin/python3", std::string(SPEX_SOURCE_DIR) +
                               "/tests/integration/python_client.py " +
                               server_->address() + " " + SPEX_SOURCE_DIR +
-                              "/proto " + work + " 2>&1";
-  FILE* pipe = ::popen(command.c_str(), "r");
-  std::string output;
-  char buffer[4096];
-  size_t n;
-  while ((n = std::fread(buffer, 1, sizeof(buffer), pipe)) > 0) {
-    output.append(buffer, n);
-  }
-  EXPECT_EQ(::pclose(pipe), 0) << output;
-  EXPECT_THAT(output, HasSubstr("OIP labels equal SplitInference's"));
+                              "/proto " + work);
+  EXPECT_EQ(python.exit_code, 0) << python.output;
+  EXPECT_THAT(python.output, HasSubstr("OIP labels equal SplitInference's"));
 }
 
 }  // namespace
