@@ -1,24 +1,8 @@
 #include "cloud_service/cloud_metrics.h"
 
-#include "absl/strings/ascii.h"
-#include "absl/strings/str_cat.h"
+#include "common/metrics/metric_helpers.h"
 
 namespace spex {
-namespace {
-
-// Latency buckets from 50 us to 10 s: a tail pass is tens of microseconds,
-// a queued request under overload can take seconds.
-prometheus::Histogram::BucketBoundaries LatencyBuckets() {
-  return {50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3,
-          20e-3, 50e-3,  100e-3, 200e-3, 500e-3, 1.0, 2.0, 5.0, 10.0};
-}
-
-// The gRPC code's canonical name in upper case, as gRPC tools print it.
-std::string CodeLabel(absl::StatusCode code) {
-  return absl::AsciiStrToUpper(absl::StatusCodeToString(code));
-}
-
-}  // namespace
 
 CloudMetrics::CloudMetrics(const std::string& version)
     : registry_(std::make_shared<prometheus::Registry>()),
@@ -66,12 +50,7 @@ CloudMetrics::CloudMetrics(const std::string& version)
                             .Help("Model files that failed to load")
                             .Register(*registry_)
                             .Add({});
-  prometheus::BuildGauge()
-      .Name("spex_build_info")
-      .Help("Always 1; the labels say which build is running")
-      .Register(*registry_)
-      .Add({{"component", "cloud"}, {"version", version}})
-      .Set(1);
+  AddBuildInfo(*registry_, "cloud", version);
 }
 
 prometheus::Counter& CloudMetrics::RequestCounter(const std::string& model,
@@ -79,7 +58,7 @@ prometheus::Counter& CloudMetrics::RequestCounter(const std::string& model,
   absl::MutexLock lock(&mutex_);
   prometheus::Counter*& counter = request_counters_[{model, code}];
   if (counter == nullptr) {
-    counter = &requests_.Add({{"model", model}, {"code", CodeLabel(code)}});
+    counter = &requests_.Add({{"model", model}, {"code", StatusCodeLabel(code)}});
   }
   return *counter;
 }

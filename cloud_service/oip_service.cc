@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "cloud_service/grpc_status.h"
+#include "common/rpc/grpc_status.h"
 #include "cloud_service/split_inference_service.h"
 
 namespace spex {

@@ -1,8 +1,8 @@
 // The one place where absl::Status becomes a gRPC status (for a call) or a
 // spex.v1.RequestStatus (for one request on a stream). Messages are capped,
 // so an error that quotes input never makes an answer large.
-#ifndef SPEX_CLOUD_SERVICE_GRPC_STATUS_H_
-#define SPEX_CLOUD_SERVICE_GRPC_STATUS_H_
+#ifndef SPEX_COMMON_RPC_GRPC_STATUS_H_
+#define SPEX_COMMON_RPC_GRPC_STATUS_H_
 
 #include "absl/status/status.h"
 #include "grpcpp/support/status.h"
@@ -17,4 +17,4 @@ v1::RequestStatus ToRequestStatus(const absl::Status& status);
 
 }  // namespace spex
 
-#endif  // SPEX_CLOUD_SERVICE_GRPC_STATUS_H_
+#endif  // SPEX_COMMON_RPC_GRPC_STATUS_H_

@@ -1,0 +1,27 @@
+#include "common/metrics/metric_helpers.h"
+
+#include "absl/strings/ascii.h"
+#include "prometheus/gauge.h"
+
+namespace spex {
+
+prometheus::Histogram::BucketBoundaries LatencyBuckets() {
+  return {50e-6, 100e-6, 200e-6, 500e-6, 1e-3, 2e-3, 5e-3, 10e-3,
+          20e-3, 50e-3,  100e-3, 200e-3, 500e-3, 1.0, 2.0, 5.0, 10.0};
+}
+
+std::string StatusCodeLabel(absl::StatusCode code) {
+  return absl::AsciiStrToUpper(absl::StatusCodeToString(code));
+}
+
+void AddBuildInfo(prometheus::Registry& registry, const std::string& component,
+                  const std::string& version) {
+  prometheus::BuildGauge()
+      .Name("spex_build_info")
+      .Help("Always 1; the labels say which build is running")
+      .Register(registry)
+      .Add({{"component", component}, {"version", version}})
+      .Set(1);
+}
+
+}  // namespace spex

@@ -1,0 +1,30 @@
+// What spex's Prometheus metrics share across daemons: the latency buckets,
+// the label for a status code, and spex_build_info. Built only with the
+// daemons (prometheus-cpp), not into the common library.
+#ifndef SPEX_COMMON_METRICS_METRIC_HELPERS_H_
+#define SPEX_COMMON_METRICS_METRIC_HELPERS_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+
+namespace spex {
+
+// 50 us to 10 s: a tail pass or a local answer is tens of microseconds, a
+// request queued under overload can take seconds.
+prometheus::Histogram::BucketBoundaries LatencyBuckets();
+
+// The code's canonical name in upper case, as gRPC tools print it ("OK",
+// "INVALID_ARGUMENT"); codes share google.rpc.Code's numbers.
+std::string StatusCodeLabel(absl::StatusCode code);
+
+// spex_build_info{component, version} = 1 (prometheus-cpp 1.0 has no Info
+// metric type).
+void AddBuildInfo(prometheus::Registry& registry, const std::string& component,
+                  const std::string& version);
+
+}  // namespace spex
+
+#endif  // SPEX_COMMON_METRICS_METRIC_HELPERS_H_

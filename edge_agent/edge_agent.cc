@@ -1,0 +1,324 @@
+#include "edge_agent/edge_agent.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <utility>
+
+#include "absl/strings/str_format.h"
+#include "common/codec/activation_codec.h"
+#include "common/logging/log.h"
+#include "edge_agent/edge_metrics.h"
+
+namespace spex {
+namespace {
+
+std::vector<ExitRule> RulesFor(const Model& model,
+                               const EdgeAgentOptions& options) {
+  std::vector<ExitRule> rules = CalibratedRules(model);
+  if (options.threshold.has_value()) {
+    for (ExitRule& rule : rules) {
+      if (rule.measure == v1::CONFIDENCE_MEASURE_UNSPECIFIED) {
+        rule.measure = v1::CONFIDENCE_MEASURE_MAX_SOFTMAX;
+      }
+      rule.threshold = *options.threshold;
+    }
+  }
+  return rules;
+}
+
+// Label, its probability and the top_k classes of `probs`, most probable
+// first (ties: lower class first).
+void FillSampleResult(const float* probs, int classes, uint32_t top_k,
+                      v1::SampleResult* result) {
+  const int label =
+      static_cast<int>(std::max_element(probs, probs + classes) - probs);
+  result->set_label(static_cast<uint32_t>(label));
+  result->set_confidence(probs[label]);
+  if (top_k == 0) return;
+  int order[256];
+  std::vector<int> large;
+  int* indices = order;
+  if (classes > 256) {
+    large.resize(classes);
+    indices = large.data();
+  }
+  std::iota(indices, indices + classes, 0);
+  const int k = std::min<int>(static_cast<int>(top_k), classes);
+  std::partial_sort(indices, indices + k, indices + classes,
+                    [probs](int a, int b) {
+                      return probs[a] > probs[b] ||
+                             (probs[a] == probs[b] && a < b);
+                    });
+  for (int i = 0; i < k; ++i) {
+    v1::ClassProbability* entry = result->add_top_k();
+    entry->set_class_index(static_cast<uint32_t>(indices[i]));
+    entry->set_probability(probs[indices[i]]);
+  }
+}
+
+}  // namespace
+
+EdgeAgent::EdgeAgent(std::shared_ptr<const Model> model,
+                     const EdgeAgentOptions& options, CloudClient* cloud,
+                     EdgeMetrics* metrics)
+    : model_(std::move(model)),
+      options_(options),
+      cloud_(cloud),
+      metrics_(metrics),
+      rules_(RulesFor(*model_, options)),
+      raw_width_(model_->input().raw_width),
+      classes_(model_->num_classes()) {
+  const int slots = std::max(1, options_.max_queued);
+  raw_values_.resize(static_cast<size_t>(slots) * raw_width_);
+  exit_values_.resize(static_cast<size_t>(slots) * classes_);
+  slots_.resize(slots);
+  absl::MutexLock lock(&mutex_);
+  for (int s = slots - 1; s >= 0; --s) {
+    slots_[s].raw = raw_values_.data() + static_cast<size_t>(s) * raw_width_;
+    slots_[s].exit_probabilities =
+        exit_values_.data() + static_cast<size_t>(s) * classes_;
+    free_slots_.push_back(s);
+  }
+  if (metrics_ != nullptr && !rules_.empty()) {
+    metrics_->SetThreshold(rules_.front().threshold);
+  }
+  for (int w = 0; w < std::max(1, options_.workers); ++w) {
+    workers_.emplace_back([this] { WorkerLoop(); });
+  }
+}
+
+EdgeAgent::~EdgeAgent() {
+  Drain();
+  {
+    absl::MutexLock lock(&mutex_);
+    stopping_ = true;
+  }
+  for (std::thread& worker : workers_) worker.join();
+}
+
+int EdgeAgent::queued() const {
+  absl::MutexLock lock(&mutex_);
+  return in_use_;
+}
+
+absl::Status EdgeAgent::Classify(const v1::ClassifyRequest& request,
+                                 Done done) {
+  if (request.top_k() > static_cast<uint32_t>(classes_)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "top_k: %d, but the model has %d classes", request.top_k(), classes_));
+  }
+  size_t size = 0;
+  switch (request.input_case()) {
+    case v1::ClassifyRequest::kPixels:
+      size = request.pixels().size();
+      break;
+    case v1::ClassifyRequest::kValues:
+      size = static_cast<size_t>(request.values().values_size());
+      for (int i = 0; i < request.values().values_size(); ++i) {
+        if (!std::isfinite(request.values().values(i))) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "values: entry %d is %f; inputs must be finite", i,
+              request.values().values(i)));
+        }
+      }
+      break;
+    default:
+      return absl::InvalidArgumentError(
+          "input: missing; send `pixels` (8-bit values) or `values` (float32)");
+  }
+  if (size != static_cast<size_t>(raw_width_)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: %d values, but the model takes %d per sample",
+        request.input_case() == v1::ClassifyRequest::kPixels ? "pixels"
+                                                             : "values",
+        size, raw_width_));
+  }
+  int slot;
+  {
+    absl::MutexLock lock(&mutex_);
+    if (draining_) {
+      return absl::UnavailableError("the edge agent is shutting down");
+    }
+    if (free_slots_.empty()) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "queue full: %d samples are waiting for an answer (--max_queued)",
+          in_use_));
+    }
+    slot = free_slots_.back();
+    free_slots_.pop_back();
+    ++in_use_;
+    if (metrics_ != nullptr) metrics_->SetQueueDepth(in_use_);
+  }
+  Slot& s = slots_[slot];
+  s.request_id = request.request_id();
+  s.top_k = request.top_k();
+  s.accepted = absl::Now();
+  s.done = std::move(done);
+  if (request.input_case() == v1::ClassifyRequest::kPixels) {
+    const std::string& pixels = request.pixels();
+    for (int i = 0; i < raw_width_; ++i) {
+      s.raw[i] = static_cast<uint8_t>(pixels[i]);
+    }
+  } else {
+    std::copy(request.values().values().begin(),
+              request.values().values().end(), s.raw);
+  }
+  absl::MutexLock lock(&mutex_);
+  ready_.push_back(slot);
+  return absl::OkStatus();
+}
+
+void EdgeAgent::Drain() {
+  absl::MutexLock lock(&mutex_);
+  draining_ = true;
+  auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return in_use_ == 0;
+  };
+  mutex_.Await(absl::Condition(&idle));
+}
+
+void EdgeAgent::WorkerLoop() {
+  LocalClassifier classifier(model_);
+  while (true) {
+    int slot;
+    {
+      absl::MutexLock lock(&mutex_);
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+        return !ready_.empty() || stopping_;
+      };
+      mutex_.Await(absl::Condition(&ready));
+      if (ready_.empty()) return;
+      slot = ready_.front();
+      ready_.pop_front();
+    }
+    Process(slot, classifier);
+  }
+}
+
+void EdgeAgent::Process(int slot, LocalClassifier& classifier) {
+  Slot& s = slots_[slot];
+  const absl::Time start = absl::Now();
+  absl::StatusOr<LocalResult> local = classifier.Run(
+      absl::MakeConstSpan(s.raw, static_cast<size_t>(raw_width_)), rules_);
+  if (metrics_ != nullptr) {
+    metrics_->ObserveHead(absl::ToDoubleSeconds(absl::Now() - start));
+  }
+  if (!local.ok() || local->exit < 0) {
+    // Inputs were checked at admission; a model without exits cannot
+    // answer locally, so this sample can only be refused.
+    v1::ClassifyResponse response;
+    response.set_request_id(s.request_id);
+    response.mutable_status()->set_code(
+        static_cast<int>(absl::StatusCode::kFailedPrecondition));
+    response.mutable_status()->set_message(
+        local.ok() ? "the model has no exit to answer with"
+                   : std::string(local.status().message()));
+    Answer(slot, std::move(response), v1::ANSWER_PATH_UNSPECIFIED,
+           v1::FALLBACK_REASON_UNSPECIFIED);
+    return;
+  }
+  std::copy(local->probabilities.begin(), local->probabilities.end(),
+            s.exit_probabilities);
+  s.exit_label = local->label;
+  s.exit_probability = local->probability;
+  if (metrics_ != nullptr) metrics_->ObserveConfidence(local->confidence);
+  if (local->confident) {
+    AnswerFromExit(slot, v1::ANSWER_PATH_LOCAL, v1::FALLBACK_REASON_UNSPECIFIED);
+    Audit(*local);
+    return;
+  }
+  if (cloud_ == nullptr) {
+    AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK,
+                   v1::FALLBACK_REASON_CLOUD_UNREACHABLE);
+    return;
+  }
+  v1::ActivationPayload payload;
+  absl::Status encoded =
+      EncodeActivations(options_.encoding, model_->split_width(), 1,
+                        local->split, &payload);
+  if (!encoded.ok()) {
+    // An activation the encoding cannot carry (float16 overflow): the
+    // exit answers rather than the sample being lost.
+    LogWarning(absl::StrCat("cannot encode the split activation: ",
+                            encoded.message()));
+    AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK,
+                   v1::FALLBACK_REASON_CLOUD_REJECTED);
+    return;
+  }
+  std::optional<v1::FallbackReason> refused = cloud_->Offload(
+      std::move(payload), s.top_k, [this, slot](OffloadOutcome outcome) {
+        if (!outcome.ok) {
+          AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
+          return;
+        }
+        v1::ClassifyResponse response;
+        *response.mutable_result() = std::move(outcome.result);
+        Answer(slot, std::move(response), v1::ANSWER_PATH_CLOUD,
+               v1::FALLBACK_REASON_UNSPECIFIED);
+      });
+  if (refused.has_value()) {
+    AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, *refused);
+  }
+}
+
+void EdgeAgent::AnswerFromExit(int slot, v1::AnswerPath path,
+                               v1::FallbackReason reason) {
+  const Slot& s = slots_[slot];
+  v1::ClassifyResponse response;
+  FillSampleResult(s.exit_probabilities, classes_, s.top_k,
+                   response.mutable_result());
+  Answer(slot, std::move(response), path, reason);
+}
+
+void EdgeAgent::Answer(int slot, v1::ClassifyResponse response,
+                       v1::AnswerPath path, v1::FallbackReason reason) {
+  Slot& s = slots_[slot];
+  const absl::Duration elapsed = absl::Now() - s.accepted;
+  response.set_request_id(s.request_id);
+  response.set_path(path);
+  if (path == v1::ANSWER_PATH_FALLBACK) response.set_fallback_reason(reason);
+  response.set_latency_us(
+      static_cast<uint32_t>(absl::ToInt64Microseconds(elapsed)));
+  if (metrics_ != nullptr) {
+    metrics_->RecordAnswer(path, reason, absl::ToDoubleSeconds(elapsed));
+  }
+  Done done = std::move(s.done);
+  s.done = nullptr;
+  {
+    absl::MutexLock lock(&mutex_);
+    free_slots_.push_back(slot);
+    --in_use_;
+    if (metrics_ != nullptr) metrics_->SetQueueDepth(in_use_);
+  }
+  // The slot may be reused from here on; `done` owns its own state.
+  done(std::move(response));
+}
+
+void EdgeAgent::Audit(const LocalResult& local) {
+  if (cloud_ == nullptr || options_.audit_fraction <= 0.0) return;
+  {
+    absl::MutexLock lock(&mutex_);
+    std::uniform_real_distribution<double> draw(0.0, 1.0);
+    if (draw(audit_random_) >= options_.audit_fraction) return;
+  }
+  v1::ActivationPayload payload;
+  if (!EncodeActivations(options_.encoding, model_->split_width(), 1,
+                         local.split, &payload)
+           .ok()) {
+    return;
+  }
+  const uint32_t exit_label = static_cast<uint32_t>(local.label);
+  EdgeMetrics* metrics = metrics_;
+  // Not answered through a slot: the answer went out already, and an audit
+  // the cloud cannot take (busy, down) is simply not counted.
+  (void)cloud_->Offload(std::move(payload), 0,
+                        [metrics, exit_label](OffloadOutcome outcome) {
+                          if (outcome.ok && metrics != nullptr) {
+                            metrics->RecordAudit(outcome.result.label() ==
+                                                 exit_label);
+                          }
+                        });
+}
+
+}  // namespace spex

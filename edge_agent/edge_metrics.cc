@@ -1,0 +1,149 @@
+#include "edge_agent/edge_metrics.h"
+
+#include "absl/status/status.h"
+#include "common/metrics/metric_helpers.h"
+
+namespace spex {
+
+const char* AnswerPathName(v1::AnswerPath path) {
+  switch (path) {
+    case v1::ANSWER_PATH_LOCAL:
+      return "local";
+    case v1::ANSWER_PATH_CLOUD:
+      return "cloud";
+    case v1::ANSWER_PATH_FALLBACK:
+      return "fallback";
+    default:
+      return "unspecified";
+  }
+}
+
+const char* FallbackReasonName(v1::FallbackReason reason) {
+  switch (reason) {
+    case v1::FALLBACK_REASON_CLOUD_UNREACHABLE:
+      return "cloud_unreachable";
+    case v1::FALLBACK_REASON_DEADLINE:
+      return "deadline";
+    case v1::FALLBACK_REASON_BREAKER_OPEN:
+      return "breaker_open";
+    case v1::FALLBACK_REASON_MODEL_MISMATCH:
+      return "model_mismatch";
+    case v1::FALLBACK_REASON_CLOUD_REJECTED:
+      return "cloud_rejected";
+    case v1::FALLBACK_REASON_QUEUE_FULL:
+      return "queue_full";
+    default:
+      return "unspecified";
+  }
+}
+
+EdgeMetrics::EdgeMetrics(const std::string& version)
+    : registry_(std::make_shared<prometheus::Registry>()),
+      cloud_errors_(prometheus::BuildCounter()
+                        .Name("spex_edge_cloud_errors_total")
+                        .Help("Failed cloud calls and streams, by gRPC code")
+                        .Register(*registry_)) {
+  auto& requests = prometheus::BuildCounter()
+                       .Name("spex_edge_requests_total")
+                       .Help("Answers given, by the path that answered")
+                       .Register(*registry_);
+  auto& latency = prometheus::BuildHistogram()
+                      .Name("spex_edge_latency_seconds")
+                      .Help("Time from acceptance to answer, by path")
+                      .Register(*registry_);
+  for (v1::AnswerPath path : {v1::ANSWER_PATH_LOCAL, v1::ANSWER_PATH_CLOUD,
+                              v1::ANSWER_PATH_FALLBACK}) {
+    requests_[path] = &requests.Add({{"path", AnswerPathName(path)}});
+    latency_[path] =
+        &latency.Add({{"path", AnswerPathName(path)}}, LatencyBuckets());
+  }
+  auto& fallbacks = prometheus::BuildCounter()
+                        .Name("spex_edge_fallbacks_total")
+                        .Help("Answers from the exit because the cloud could "
+                              "not answer, by reason")
+                        .Register(*registry_);
+  for (int reason = 1; reason < static_cast<int>(fallbacks_.size()); ++reason) {
+    fallbacks_[reason] = &fallbacks.Add(
+        {{"reason",
+          FallbackReasonName(static_cast<v1::FallbackReason>(reason))}});
+  }
+  head_seconds_ = &prometheus::BuildHistogram()
+                       .Name("spex_edge_head_seconds")
+                       .Help("Compute time of the head and exits, per sample")
+                       .Register(*registry_)
+                       .Add({}, LatencyBuckets());
+  confidence_ = &prometheus::BuildHistogram()
+                     .Name("spex_edge_confidence")
+                     .Help("The exit's confidence per sample")
+                     .Register(*registry_)
+                     .Add({}, prometheus::Histogram::BucketBoundaries{
+                                  0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
+                                  0.85, 0.9, 0.95, 0.98, 0.99, 1.0});
+  offload_bytes_ = &prometheus::BuildCounter()
+                        .Name("spex_edge_offload_bytes_total")
+                        .Help("Serialized request bytes sent to the cloud")
+                        .Register(*registry_)
+                        .Add({});
+  threshold_ = &prometheus::BuildGauge()
+                    .Name("spex_edge_threshold")
+                    .Help("The exit threshold in force")
+                    .Register(*registry_)
+                    .Add({});
+  queue_depth_ = &prometheus::BuildGauge()
+                      .Name("spex_edge_queue_depth")
+                      .Help("Samples accepted and not yet answered")
+                      .Register(*registry_)
+                      .Add({});
+  offloads_pending_ = &prometheus::BuildGauge()
+                           .Name("spex_edge_offloads_pending")
+                           .Help("Samples sent to the cloud, not answered")
+                           .Register(*registry_)
+                           .Add({});
+  cloud_up_ = &prometheus::BuildGauge()
+                   .Name("spex_edge_cloud_up")
+                   .Help("1 when a cloud endpoint serving this model is "
+                         "connected")
+                   .Register(*registry_)
+                   .Add({});
+  cloud_rtt_ = &prometheus::BuildHistogram()
+                    .Name("spex_edge_cloud_rtt_seconds")
+                    .Help("Round trip of an offloaded sample")
+                    .Register(*registry_)
+                    .Add({}, LatencyBuckets());
+  model_mismatch_ = &prometheus::BuildGauge()
+                         .Name("spex_edge_model_mismatch")
+                         .Help("1 when a cloud endpoint serves another model")
+                         .Register(*registry_)
+                         .Add({});
+  auto& audit = prometheus::BuildCounter()
+                    .Name("spex_edge_audit_total")
+                    .Help("Locally answered samples also sent to the cloud, "
+                          "by whether the exit and the full network agreed")
+                    .Register(*registry_);
+  audit_agree_ = &audit.Add({{"agree", "true"}});
+  audit_disagree_ = &audit.Add({{"agree", "false"}});
+  AddBuildInfo(*registry_, "edge", version);
+}
+
+void EdgeMetrics::RecordAnswer(v1::AnswerPath path, v1::FallbackReason reason,
+                               double seconds) {
+  if (path <= 0 || path >= static_cast<int>(requests_.size())) return;
+  requests_[path]->Increment();
+  latency_[path]->Observe(seconds);
+  if (path == v1::ANSWER_PATH_FALLBACK && reason > 0 &&
+      reason < static_cast<int>(fallbacks_.size())) {
+    fallbacks_[reason]->Increment();
+  }
+}
+
+void EdgeMetrics::AddCloudError(grpc::StatusCode code) {
+  absl::MutexLock lock(&mutex_);
+  prometheus::Counter*& counter = cloud_error_counters_[code];
+  if (counter == nullptr) {
+    counter = &cloud_errors_.Add(
+        {{"code", StatusCodeLabel(static_cast<absl::StatusCode>(code))}});
+  }
+  counter->Increment();
+}
+
+}  // namespace spex

@@ -1,0 +1,81 @@
+// The edge agent's Prometheus metrics, each looked up once (prometheus-cpp's
+// Family::Add costs a hash and a lock). Latencies are histograms so that
+// percentiles aggregate across devices.
+//
+// Thread-safe.
+#ifndef SPEX_EDGE_AGENT_EDGE_METRICS_H_
+#define SPEX_EDGE_AGENT_EDGE_METRICS_H_
+
+#include <array>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "grpcpp/support/status.h"
+#include "prometheus/counter.h"
+#include "prometheus/family.h"
+#include "prometheus/gauge.h"
+#include "prometheus/histogram.h"
+#include "prometheus/registry.h"
+#include "spex/v1/edge_inference.pb.h"
+
+namespace spex {
+
+class EdgeMetrics {
+ public:
+  explicit EdgeMetrics(const std::string& version);
+
+  std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+
+  // One answer: its path, fallback reason (for fallbacks) and latency.
+  void RecordAnswer(v1::AnswerPath path, v1::FallbackReason reason,
+                    double seconds);
+  void ObserveHead(double seconds) { head_seconds_->Observe(seconds); }
+  void ObserveConfidence(double confidence) {
+    confidence_->Observe(confidence);
+  }
+  void AddOffloadBytes(int64_t bytes) { offload_bytes_->Increment(bytes); }
+  void SetThreshold(double threshold) { threshold_->Set(threshold); }
+  void SetQueueDepth(int64_t depth) { queue_depth_->Set(depth); }
+  void SetOffloadsPending(size_t pending) {
+    offloads_pending_->Set(static_cast<double>(pending));
+  }
+  void SetCloudUp(bool up) { cloud_up_->Set(up ? 1 : 0); }
+  void ObserveCloudRtt(double seconds) { cloud_rtt_->Observe(seconds); }
+  void AddCloudError(grpc::StatusCode code);
+  void SetModelMismatch(bool mismatch) { model_mismatch_->Set(mismatch); }
+  void RecordAudit(bool agree) { (agree ? audit_agree_ : audit_disagree_)->Increment(); }
+
+ private:
+  std::shared_ptr<prometheus::Registry> registry_;
+  std::array<prometheus::Counter*, 4> requests_{};        // by AnswerPath
+  std::array<prometheus::Histogram*, 4> latency_{};       // by AnswerPath
+  std::array<prometheus::Counter*, 7> fallbacks_{};       // by FallbackReason
+  prometheus::Histogram* head_seconds_;
+  prometheus::Histogram* confidence_;
+  prometheus::Counter* offload_bytes_;
+  prometheus::Gauge* threshold_;
+  prometheus::Gauge* queue_depth_;
+  prometheus::Gauge* offloads_pending_;
+  prometheus::Gauge* cloud_up_;
+  prometheus::Histogram* cloud_rtt_;
+  prometheus::Family<prometheus::Counter>& cloud_errors_;
+  prometheus::Gauge* model_mismatch_;
+  prometheus::Counter* audit_agree_;
+  prometheus::Counter* audit_disagree_;
+
+  absl::Mutex mutex_;
+  std::map<int, prometheus::Counter*> cloud_error_counters_
+      ABSL_GUARDED_BY(mutex_);
+};
+
+// "local", "cloud", "fallback".
+const char* AnswerPathName(v1::AnswerPath path);
+// "cloud_unreachable", "deadline", ...
+const char* FallbackReasonName(v1::FallbackReason reason);
+
+}  // namespace spex
+
+#endif  // SPEX_EDGE_AGENT_EDGE_METRICS_H_
