@@ -1,0 +1,192 @@
+// spex-edge: answers applications on the device, locally when the model's
+// exit is confident, with the cloud's help otherwise, and always answers.
+// main() turns flags into EdgeServerOptions and signals into actions:
+// SIGHUP reloads the model, SIGTERM and SIGINT drain and exit 0.
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/codec/activation_codec.h"
+#include "common/logging/log.h"
+#include "edge_agent/edge_server.h"
+
+ABSL_FLAG(std::string, model, "", "Model file (*.spex) to run. Required.");
+ABSL_FLAG(std::string, socket, "/run/spex/edge.sock",
+          "Unix domain socket of the local API; empty for none.");
+ABSL_FLAG(std::string, socket_mode, "0660",
+          "Octal permissions of the socket: who may classify.");
+ABSL_FLAG(std::string, socket_group, "",
+          "Group that owns the socket (with --socket_mode 0660, its members "
+          "may connect); empty keeps the daemon's group.");
+ABSL_FLAG(std::string, tcp_listen, "",
+          "Also serve the local API on this TCP address (e.g. 127.0.0.1:50061; "
+          "port 0 picks one, see --port_file). Unauthenticated: keep it local.");
+ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9465",
+          "Address of the Prometheus metrics endpoint; empty disables it.");
+ABSL_FLAG(std::string, cloud, "",
+          "Comma-separated spex-cloud endpoints (host:port or dns:///name:port); "
+          "round robin over those up. Empty: never offload.");
+ABSL_FLAG(bool, cloud_plaintext, false,
+          "Talk to the cloud without TLS (required when not giving TLS files, "
+          "so that plain text is never an accident).");
+ABSL_FLAG(std::string, cloud_ca, "", "PEM CA bundle to verify the cloud "
+          "with; empty uses the system's roots.");
+ABSL_FLAG(std::string, cloud_cert, "", "PEM client certificate (mutual TLS).");
+ABSL_FLAG(std::string, cloud_key, "", "PEM client key (mutual TLS).");
+ABSL_FLAG(std::string, cloud_token_file, "",
+          "File holding the bearer token sent to the cloud.");
+ABSL_FLAG(absl::Duration, deadline, absl::Milliseconds(250),
+          "How long an offloaded sample may wait for the cloud before the "
+          "exit answers it (fallback); see docs/BENCHMARKS.md.");
+ABSL_FLAG(std::string, encoding, "int8",
+          "Encoding of the split activation: int8, float16 or float32.");
+ABSL_FLAG(double, threshold, -1,
+          "Exit threshold replacing the model's calibrated one; -1 keeps the "
+          "model's.");
+ABSL_FLAG(int, workers, 1, "Threads that run the head, one sample at a time.");
+ABSL_FLAG(int, max_queued, 256,
+          "Samples accepted and not yet answered; beyond, Classify gets "
+          "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(double, audit_fraction, 0.01,
+          "Fraction of local answers also sent to the cloud, to count how "
+          "often the exit agrees with the full network.");
+ABSL_FLAG(int, breaker_failures, 5,
+          "Consecutive cloud failures that stop offloading for --breaker_open.");
+ABSL_FLAG(absl::Duration, breaker_open, absl::Seconds(2),
+          "How long offloading stays stopped before one probe is let through.");
+ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
+          "On SIGTERM, how long streams may take to finish.");
+ABSL_FLAG(std::string, port_file, "",
+          "If set, the bound TCP and metrics ports are written there, one per "
+          "line, once serving.");
+
+namespace {
+
+bool WritePortFile(const std::string& path, int port, int metrics_port) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    out << port << "\n" << metrics_port << "\n";
+    if (!out.flush()) return false;
+  }
+  return std::rename(temporary.c_str(), path.c_str()) == 0;
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "spex-edge: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view path) {
+    return absl::EndsWith(path, "edge_main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  absl::SetProgramUsageMessage(
+      "Answers applications on the device: locally when the model's exit is "
+      "confident, with spex-cloud otherwise.\n"
+      "Usage: spex-edge --model=FILE [--cloud=HOST:PORT ...] [flags]\n"
+      "or: spex-edge --flagfile=FILE");
+  absl::ParseCommandLine(argc, argv);
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  spex::EdgeServerOptions options;
+  options.model_path = absl::GetFlag(FLAGS_model);
+  if (options.model_path.empty()) return Fail("--model is required");
+  options.socket_path = absl::GetFlag(FLAGS_socket);
+  const std::string mode_text = absl::GetFlag(FLAGS_socket_mode);
+  char* end = nullptr;
+  const long mode = std::strtol(mode_text.c_str(), &end, 8);
+  if (mode_text.empty() || *end != '\0' || mode < 0 || mode > 0777) {
+    return Fail("--socket_mode '" + mode_text + "' is not an octal mode");
+  }
+  options.socket_mode = static_cast<int>(mode);
+  options.socket_group = absl::GetFlag(FLAGS_socket_group);
+  options.tcp_address = absl::GetFlag(FLAGS_tcp_listen);
+  options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
+  for (absl::string_view endpoint :
+       absl::StrSplit(absl::GetFlag(FLAGS_cloud), ',', absl::SkipEmpty())) {
+    options.cloud_endpoints.emplace_back(endpoint);
+  }
+  options.cloud_plaintext = absl::GetFlag(FLAGS_cloud_plaintext);
+  options.cloud_ca_file = absl::GetFlag(FLAGS_cloud_ca);
+  options.cloud_cert_file = absl::GetFlag(FLAGS_cloud_cert);
+  options.cloud_key_file = absl::GetFlag(FLAGS_cloud_key);
+  options.cloud_token_file = absl::GetFlag(FLAGS_cloud_token_file);
+  options.cloud.deadline = absl::GetFlag(FLAGS_deadline);
+  options.cloud.breaker_failures = absl::GetFlag(FLAGS_breaker_failures);
+  options.cloud.breaker_open_time = absl::GetFlag(FLAGS_breaker_open);
+  absl::StatusOr<spex::v1::Encoding> encoding =
+      spex::ParseEncoding(absl::GetFlag(FLAGS_encoding));
+  if (!encoding.ok() || *encoding == spex::v1::ENCODING_UINT8) {
+    return Fail("--encoding: int8, float16 or float32");
+  }
+  options.agent.encoding = *encoding;
+  const double threshold = absl::GetFlag(FLAGS_threshold);
+  if (threshold >= 0) {
+    if (threshold > 1) return Fail("--threshold is in [0, 1] (or -1)");
+    options.agent.threshold = static_cast<float>(threshold);
+  }
+  options.agent.workers = absl::GetFlag(FLAGS_workers);
+  options.agent.max_queued = absl::GetFlag(FLAGS_max_queued);
+  options.agent.audit_fraction = absl::GetFlag(FLAGS_audit_fraction);
+  if (options.agent.workers < 1 || options.agent.max_queued < 1 ||
+      !(options.agent.audit_fraction >= 0 && options.agent.audit_fraction <= 1)) {
+    return Fail("--workers and --max_queued are at least 1, --audit_fraction "
+                "in [0, 1]");
+  }
+  options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
+  options.version = SPEX_VERSION;
+
+  absl::StatusOr<std::unique_ptr<spex::EdgeServer>> server =
+      spex::EdgeServer::Start(options);
+  if (!server.ok()) return Fail(std::string(server.status().message()));
+  spex::LogInfo(absl::StrFormat(
+      "spex-edge %s serving on %s%s (metrics port %d), cloud: %s",
+      options.version, options.socket_path,
+      options.tcp_address.empty()
+          ? ""
+          : absl::StrFormat(" and TCP port %d", (*server)->tcp_port()),
+      (*server)->metrics_port(),
+      options.cloud_endpoints.empty() ? "none" : absl::GetFlag(FLAGS_cloud)));
+  const std::string port_file = absl::GetFlag(FLAGS_port_file);
+  if (!port_file.empty() && !WritePortFile(port_file, (*server)->tcp_port(),
+                                           (*server)->metrics_port())) {
+    return Fail("cannot write --port_file " + port_file);
+  }
+
+  while (true) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGHUP) {
+      spex::LogInfo("SIGHUP: reloading the model");
+      (void)(*server)->Reload();
+      continue;
+    }
+    spex::LogInfo(absl::StrFormat("signal %d: draining", signal));
+    (*server)->Shutdown();
+    spex::LogInfo("drained; exiting");
+    return 0;
+  }
+}

@@ -1,0 +1,259 @@
+#include "edge_agent/edge_server.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <exception>
+#include <utility>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/strip.h"
+#include "absl/synchronization/mutex.h"
+#include "common/logging/log.h"
+#include "common/model/model_file.h"
+#include "common/status/status_macros.h"
+#include "edge_agent/edge_metrics.h"
+#include "edge_agent/edge_service.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "prometheus/exposer.h"
+
+namespace spex {
+namespace {
+
+constexpr int64_t kMaxSmallFileBytes = 1 << 20;
+constexpr absl::Duration kFlushGrace = absl::Milliseconds(200);
+
+absl::StatusOr<std::string> ReadSmallFile(const std::string& path,
+                                          const char* what) {
+  absl::StatusOr<std::string> bytes = ReadFileBytes(path, kMaxSmallFileBytes);
+  if (!bytes.ok()) {
+    return absl::Status(bytes.status().code(),
+                        absl::StrFormat("%s: %s", what, bytes.status().message()));
+  }
+  return bytes;
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CloudCredentials(
+    const EdgeServerOptions& options) {
+  const bool tls_files = !options.cloud_ca_file.empty() ||
+                         !options.cloud_cert_file.empty() ||
+                         !options.cloud_key_file.empty();
+  if (options.cloud_plaintext) {
+    if (tls_files) {
+      return absl::InvalidArgumentError(
+          "--cloud_plaintext and cloud TLS files were both given; choose one");
+    }
+    return grpc::InsecureChannelCredentials();
+  }
+  if (options.cloud_cert_file.empty() != options.cloud_key_file.empty()) {
+    return absl::InvalidArgumentError(
+        "--cloud_cert and --cloud_key go together (mutual TLS)");
+  }
+  grpc::SslCredentialsOptions ssl;
+  if (!options.cloud_ca_file.empty()) {
+    SPEX_ASSIGN_OR_RETURN(ssl.pem_root_certs,
+                          ReadSmallFile(options.cloud_ca_file, "cloud CA"));
+  }
+  if (!options.cloud_cert_file.empty()) {
+    SPEX_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
+                          ReadSmallFile(options.cloud_cert_file, "cloud cert"));
+    SPEX_ASSIGN_OR_RETURN(ssl.pem_private_key,
+                          ReadSmallFile(options.cloud_key_file, "cloud key"));
+  }
+  return grpc::SslCredentials(ssl);
+}
+
+absl::StatusOr<std::string> ReadToken(const std::string& path) {
+  if (path.empty()) return std::string();
+  SPEX_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, "token file"));
+  absl::string_view token = absl::StripAsciiWhitespace(text);
+  if (token.empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("token file '%s' is empty", path));
+  }
+  return std::string(token);
+}
+
+absl::Status SetSocketAccess(const std::string& path, int mode,
+                             const std::string& group) {
+  if (!group.empty()) {
+    struct group* entry = ::getgrnam(group.c_str());
+    if (entry == nullptr) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("--socket_group '%s': no such group", group));
+    }
+    if (::chown(path.c_str(), static_cast<uid_t>(-1), entry->gr_gid) != 0) {
+      return absl::PermissionDeniedError(absl::StrFormat(
+          "cannot give %s to group %s: %s", path, group, std::strerror(errno)));
+    }
+  }
+  if (::chmod(path.c_str(), static_cast<mode_t>(mode)) != 0) {
+    return absl::PermissionDeniedError(absl::StrFormat(
+        "cannot set the mode of %s: %s", path, std::strerror(errno)));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+// A model with its own cloud client and agent: what a reload replaces.
+struct AgentBundle {
+  std::unique_ptr<CloudClient> cloud;
+  std::shared_ptr<EdgeAgent> agent;
+
+  // The agent answers what it accepted first; then the client goes (its
+  // pending audits end), then the agent.
+  ~AgentBundle() {
+    if (agent != nullptr) agent->Drain();
+    cloud.reset();
+  }
+};
+
+struct EdgeServer::State {
+  EdgeServerOptions options;
+  std::shared_ptr<grpc::ChannelCredentials> cloud_credentials;
+  std::string cloud_token;
+  std::unique_ptr<EdgeMetrics> metrics;
+  std::unique_ptr<prometheus::Exposer> exposer;
+  std::unique_ptr<AgentBundle> bundle;
+  std::unique_ptr<EdgeService> service;
+  std::unique_ptr<grpc::Server> server;
+  int tcp_port = 0;
+  absl::Mutex mutex;  // reloads and shutdown, one at a time
+  bool shut_down ABSL_GUARDED_BY(mutex) = false;
+
+  absl::StatusOr<std::unique_ptr<AgentBundle>> MakeBundle() {
+    SPEX_ASSIGN_OR_RETURN(std::shared_ptr<const Model> model,
+                          Model::Load(options.model_path));
+    auto bundle = std::make_unique<AgentBundle>();
+    if (!options.cloud_endpoints.empty()) {
+      CloudClientOptions cloud = options.cloud;
+      cloud.endpoints = options.cloud_endpoints;
+      cloud.credentials = cloud_credentials;
+      cloud.token = cloud_token;
+      cloud.model_id = model->id();
+      cloud.from_layer = static_cast<uint32_t>(model->split_after());
+      bundle->cloud = std::make_unique<CloudClient>(cloud, metrics.get());
+    }
+    bundle->agent = std::make_shared<EdgeAgent>(
+        model, options.agent, bundle->cloud.get(), metrics.get());
+    LogInfo(absl::StrFormat("model %s loaded from %s", model->id(),
+                            options.model_path));
+    return bundle;
+  }
+};
+
+absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(
+    const EdgeServerOptions& options) {
+  auto state = std::make_unique<State>();
+  state->options = options;
+  if (options.socket_path.empty() && options.tcp_address.empty()) {
+    return absl::InvalidArgumentError(
+        "no local API: give --socket or --tcp_listen");
+  }
+  if (!options.cloud_endpoints.empty()) {
+    SPEX_ASSIGN_OR_RETURN(state->cloud_credentials, CloudCredentials(options));
+    SPEX_ASSIGN_OR_RETURN(state->cloud_token, ReadToken(options.cloud_token_file));
+  }
+  state->metrics = std::make_unique<EdgeMetrics>(options.version);
+  SPEX_ASSIGN_OR_RETURN(state->bundle, state->MakeBundle());
+  if (!options.metrics_address.empty()) {
+    try {
+      state->exposer =
+          std::make_unique<prometheus::Exposer>(options.metrics_address);
+    } catch (const std::exception& e) {
+      return absl::UnavailableError(absl::StrFormat(
+          "cannot serve metrics on %s: %s (port taken?)",
+          options.metrics_address, e.what()));
+    }
+    state->exposer->RegisterCollectable(state->metrics->registry());
+  }
+  state->service = std::make_unique<EdgeService>(state->bundle->agent);
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::ServerBuilder builder;
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  if (!options.socket_path.empty()) {
+    builder.AddListeningPort("unix:" + options.socket_path,
+                             grpc::InsecureServerCredentials());
+  }
+  if (!options.tcp_address.empty()) {
+    builder.AddListeningPort(options.tcp_address,
+                             grpc::InsecureServerCredentials(),
+                             &state->tcp_port);
+  }
+  builder.RegisterService(state->service.get());
+  // The socket is created at bind: a restrictive umask keeps it closed to
+  // others until its mode and group are set just below.
+  const mode_t previous_umask = ::umask(0177);
+  state->server = builder.BuildAndStart();
+  ::umask(previous_umask);
+  if (state->server == nullptr ||
+      (!options.tcp_address.empty() && state->tcp_port == 0)) {
+    return absl::UnavailableError(absl::StrFormat(
+        "cannot listen on %s%s%s (in use, or no permission to create it)",
+        options.socket_path,
+        options.socket_path.empty() || options.tcp_address.empty() ? "" : " / ",
+        options.tcp_address));
+  }
+  if (!options.socket_path.empty()) {
+    absl::Status access = SetSocketAccess(
+        options.socket_path, options.socket_mode, options.socket_group);
+    if (!access.ok()) {
+      state->server->Shutdown();
+      return access;
+    }
+  }
+  return std::unique_ptr<EdgeServer>(new EdgeServer(std::move(state)));
+}
+
+EdgeServer::EdgeServer(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
+
+EdgeServer::~EdgeServer() { Shutdown(); }
+
+int EdgeServer::tcp_port() const { return state_->tcp_port; }
+
+int EdgeServer::metrics_port() const {
+  if (state_->exposer == nullptr) return 0;
+  const std::vector<int> ports = state_->exposer->GetListeningPorts();
+  return ports.empty() ? 0 : ports.front();
+}
+
+absl::Status EdgeServer::Reload() {
+  absl::MutexLock lock(&state_->mutex);
+  if (state_->shut_down) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<AgentBundle>> bundle = state_->MakeBundle();
+  if (!bundle.ok()) {
+    LogError(absl::StrCat("reload failed, keeping the current model: ",
+                          bundle.status().message()));
+    return bundle.status();
+  }
+  state_->service->Replace((*bundle)->agent);
+  // The old bundle drains as it goes: every sample it accepted is answered.
+  std::swap(state_->bundle, *bundle);
+  return absl::OkStatus();
+}
+
+void EdgeServer::Shutdown() {
+  absl::MutexLock lock(&state_->mutex);
+  if (state_->shut_down) return;
+  state_->shut_down = true;
+  state_->server->GetHealthCheckService()->Shutdown();
+  state_->service->Drain();
+  state_->bundle->agent->Drain();
+  const absl::Time deadline = absl::Now() + state_->options.drain_timeout;
+  if (!state_->service->WaitUntilStreamsFinished(deadline)) {
+    LogWarning("drain timeout: cancelling the streams still open");
+  }
+  state_->server->Shutdown(absl::ToChronoTime(absl::Now() + kFlushGrace));
+  state_->server->Wait();
+  state_->bundle.reset();
+}
+
+}  // namespace spex

@@ -1,0 +1,68 @@
+#include "edge_agent/edge_service.h"
+
+#include <utility>
+
+#include "common/rpc/grpc_status.h"
+
+namespace spex {
+
+EdgeService::EdgeService(std::shared_ptr<EdgeAgent> agent)
+    : agent_(std::move(agent)) {}
+
+std::shared_ptr<EdgeAgent> EdgeService::agent() const {
+  absl::MutexLock lock(&mutex_);
+  return agent_;
+}
+
+std::shared_ptr<EdgeAgent> EdgeService::Replace(
+    std::shared_ptr<EdgeAgent> agent) {
+  absl::MutexLock lock(&mutex_);
+  std::swap(agent_, agent);
+  return agent;
+}
+
+absl::Status EdgeService::Submit(const v1::ClassifyRequest& request,
+                                 EdgeAgent::Done done) {
+  while (true) {
+    std::shared_ptr<EdgeAgent> agent = this->agent();
+    absl::Status status = agent->Classify(request, done);
+    if (status.code() != absl::StatusCode::kUnavailable ||
+        this->agent() == agent) {
+      return status;
+    }
+  }
+}
+
+grpc::ServerUnaryReactor* EdgeService::Classify(
+    grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
+    v1::ClassifyResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  absl::Status status =
+      Submit(*request, [reactor, response](v1::ClassifyResponse answer) {
+        *response = std::move(answer);
+        reactor->Finish(grpc::Status::OK);
+      });
+  if (!status.ok()) reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>*
+EdgeService::ClassifyStream(grpc::CallbackServerContext*) {
+  auto refusal = [](const v1::ClassifyRequest& request,
+                    const absl::Status& status) {
+    v1::ClassifyResponse refused;
+    refused.set_request_id(request.request_id());
+    *refused.mutable_status() = ToRequestStatus(status);
+    return refused;
+  };
+  return new PipelinedStream<v1::ClassifyRequest, v1::ClassifyResponse>(
+      &streams_, absl::OkStatus(),
+      [this, refusal](const v1::ClassifyRequest& request,
+                      std::function<void(v1::ClassifyResponse)> reply) {
+        absl::Status status = Submit(request, reply);
+        if (!status.ok()) reply(refusal(request, status));
+      },
+      refusal);
+}
+
+}  // namespace spex

@@ -1,0 +1,147 @@
+// spex-replay: an application on the device. Sends a dataset's test set to
+// a running spex-edge through its local API (N streams, flat out or at a
+// rate), with a progress bar, writes one JSON line per sample and prints a
+// summary: accuracy, the fraction answered by each path, offloaded bytes per
+// offloaded sample (read from the agent's metrics), latency per path.
+//
+//   spex-replay --target=unix:/run/spex/edge.sock [--dataset=fashion-mnist]
+//               [--streams=8] [--rate=0] [--limit=0] [--out=FILE]
+//               [--summary=FILE] [--edge_metrics=HOST:PORT]
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "absl/strings/str_format.h"
+#include "tools/common/args.h"
+#include "tools/common/json.h"
+#include "tools/common/progress.h"
+#include "tools/common/metrics_scrape.h"
+#include "tools/replay/replay.h"
+
+namespace spex {
+namespace {
+
+std::string PathJson(const PathSummary& path) {
+  return absl::StrFormat("{\"p50\": %.0f, \"p99\": %.0f}", path.p50_us,
+                         path.p99_us);
+}
+
+int Run(int argc, char** argv) {
+  Args args;
+  args.Option("target", "unix:/run/spex/edge.sock",
+              "the edge agent: unix:PATH or host:port")
+      .Option("dataset", "fashion-mnist", "fashion-mnist | mnist-digits")
+      .Option("limit", "0", "send only the first N samples (0: all)")
+      .Option("streams", "8", "concurrent streams")
+      .Option("depth", "8", "samples in flight per stream")
+      .Option("rate", "0", "samples per second over all streams (0: flat out)")
+      .Option("top_k", "0", "classes to ask for per sample")
+      .Option("out", "", "write one JSON line per sample here")
+      .Option("summary", "", "write the summary as JSON here")
+      .Option("edge_metrics", "",
+              "host:port of the agent's metrics, to report offloaded bytes");
+  if (absl::Status status = args.Parse(argc, argv, 1); !status.ok()) {
+    std::fprintf(stderr, "spex-replay: %s\n\n%s",
+                 std::string(status.message()).c_str(), args.Help().c_str());
+    return 2;
+  }
+  ReplayOptions options;
+  options.target = args.Get("target");
+  absl::StatusOr<long> limit = args.GetInt("limit");
+  absl::StatusOr<long> streams = args.GetInt("streams");
+  absl::StatusOr<long> depth = args.GetInt("depth");
+  absl::StatusOr<double> rate = args.GetDouble("rate");
+  absl::StatusOr<long> top_k = args.GetInt("top_k");
+  for (const absl::Status& s : {limit.status(), streams.status(),
+                                depth.status(), rate.status(), top_k.status()}) {
+    if (!s.ok()) {
+      std::fprintf(stderr, "spex-replay: %s\n", std::string(s.message()).c_str());
+      return 2;
+    }
+  }
+  if (*streams < 1 || *depth < 1 || *limit < 0 || *rate < 0 || *top_k < 0) {
+    std::fprintf(stderr, "spex-replay: counts and rates cannot be negative\n");
+    return 2;
+  }
+  options.streams = static_cast<int>(*streams);
+  options.depth = static_cast<int>(*depth);
+  options.rate = *rate;
+  options.top_k = static_cast<uint32_t>(*top_k);
+
+  absl::StatusOr<Dataset> data = LoadDataset(args.Get("dataset"), Split::kTest);
+  if (!data.ok()) {
+    std::fprintf(stderr, "spex-replay: %s\n",
+                 std::string(data.status().message()).c_str());
+    return 1;
+  }
+  if (*limit > 0 && *limit < data->size()) {
+    data->labels.resize(*limit);
+    data->pixels.resize(static_cast<size_t>(*limit) * data->width);
+  }
+  const std::string metrics = args.Get("edge_metrics");
+  double bytes_before = 0;
+  if (!metrics.empty()) {
+    bytes_before =
+        ScrapeMetric(metrics, "spex_edge_offload_bytes_total").value_or(0);
+  }
+  Progress progress("replay", data->size());
+  const auto start = std::chrono::steady_clock::now();
+  absl::StatusOr<std::vector<ReplayRecord>> records = Replay(
+      *data, options, [&](int answered) {
+        progress.Update(answered, absl::StrFormat("%d answered", answered));
+      });
+  const double seconds = std::chrono::duration<double>(
+                             std::chrono::steady_clock::now() - start)
+                             .count();
+  if (!records.ok()) {
+    std::fprintf(stderr, "spex-replay: %s\n",
+                 std::string(records.status().message()).c_str());
+    return 1;
+  }
+  const ReplaySummary summary = Summarize(*records, seconds);
+  progress.Finish(absl::StrFormat("%d answered in %.1f s", summary.answered,
+                                  seconds));
+  double bytes_per_offload = 0;
+  const int offloaded = summary.cloud.samples + summary.fallback.samples;
+  if (!metrics.empty() && offloaded > 0) {
+    const double bytes_after =
+        ScrapeMetric(metrics, "spex_edge_offload_bytes_total").value_or(0);
+    bytes_per_offload = (bytes_after - bytes_before) / offloaded;
+  }
+  if (!args.Get("out").empty()) {
+    std::ofstream out(args.Get("out"));
+    for (const ReplayRecord& record : *records) out << RecordJson(record) << "\n";
+  }
+  const std::string json = absl::StrFormat(
+      "{\"samples\": %d, \"answered\": %d, \"refused\": %d, \"accuracy\": "
+      "%.4f, \"path_fraction\": {\"local\": %.4f, \"cloud\": %.4f, "
+      "\"fallback\": %.4f}, \"offload_bytes_per_sample\": %.1f, "
+      "\"latency_us\": {\"local\": %s, \"cloud\": %s, \"fallback\": %s}, "
+      "\"seconds\": %.2f}",
+      summary.samples, summary.answered, summary.refused, summary.accuracy,
+      summary.local.fraction, summary.cloud.fraction, summary.fallback.fraction,
+      bytes_per_offload, PathJson(summary.local), PathJson(summary.cloud),
+      PathJson(summary.fallback), seconds);
+  if (!args.Get("summary").empty()) std::ofstream(args.Get("summary")) << json << "\n";
+  std::printf(
+      "samples sent %d, answered %d (refused %d) in %.1f s\n"
+      "accuracy %.2f %%\n"
+      "answered by  local %.1f %%   cloud %.1f %%   fallback %.1f %%\n"
+      "latency us   local p50 %.0f p99 %.0f   cloud p50 %.0f p99 %.0f   "
+      "fallback p50 %.0f p99 %.0f\n",
+      summary.samples, summary.answered, summary.refused, seconds,
+      100 * summary.accuracy, 100 * summary.local.fraction,
+      100 * summary.cloud.fraction, 100 * summary.fallback.fraction,
+      summary.local.p50_us, summary.local.p99_us, summary.cloud.p50_us,
+      summary.cloud.p99_us, summary.fallback.p50_us, summary.fallback.p99_us);
+  if (!metrics.empty()) {
+    std::printf("offloaded bytes per offloaded sample %.1f\n", bytes_per_offload);
+  }
+  return summary.answered + summary.refused == summary.samples ? 0 : 1;
+}
+
+}  // namespace
+}  // namespace spex
+
+int main(int argc, char** argv) { return spex::Run(argc, argv); }
