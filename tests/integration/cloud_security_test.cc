@@ -11,7 +11,7 @@
 #include "spex/v1/split_inference.grpc.pb.h"
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
-#include "tests/integration/cloud_process.h"
+#include "tests/integration/daemon_process.h"
 #include "tests/tools/run_tool.h"
 
 namespace spex {

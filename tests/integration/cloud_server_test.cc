@@ -16,7 +16,7 @@
 #include "inference/open_inference_grpc.grpc.pb.h"
 #include "spex/v1/split_inference.grpc.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
-#include "tests/integration/cloud_process.h"
+#include "tests/integration/daemon_process.h"
 #include "tests/tools/run_tool.h"
 
 namespace spex {

@@ -1,8 +1,9 @@
-// The one way tests start spex-cloud: the real binary, in its own process,
-// on loopback with ports the kernel picks (--listen=127.0.0.1:0, read back
-// through --port_file). Its stderr goes to a file the test can read.
-#ifndef SPEX_TESTS_INTEGRATION_CLOUD_PROCESS_H_
-#define SPEX_TESTS_INTEGRATION_CLOUD_PROCESS_H_
+// The one way tests start a daemon (spex-cloud, spex-edge): the real binary,
+// in its own process, on loopback with ports the kernel picks (port 0, read
+// back through --port_file: its first line is the daemon's gRPC port, its
+// second the metrics port). Its stderr goes to a file the test can read.
+#ifndef SPEX_TESTS_INTEGRATION_DAEMON_PROCESS_H_
+#define SPEX_TESTS_INTEGRATION_DAEMON_PROCESS_H_
 
 #include <signal.h>
 #include <fcntl.h>
@@ -22,19 +23,18 @@
 
 namespace spex {
 
-class CloudProcess {
+class DaemonProcess {
  public:
-  // Starts `binary` with `flags` plus the listen and port-file flags, and
+  // Starts `binary` with `flags` plus the metrics and port-file flags, and
   // waits (up to 30 s) until it serves. ok() is false, and log() says why,
   // when it exits or does not come up.
-  CloudProcess(const std::string& binary, const std::string& work_dir,
-               std::vector<std::string> flags)
-      : port_file_(work_dir + "/spex_cloud_ports." + std::to_string(::getpid()) +
+  DaemonProcess(const std::string& binary, const std::string& work_dir,
+                std::vector<std::string> flags)
+      : port_file_(work_dir + "/spex_daemon_ports." + std::to_string(::getpid()) +
                    "." + std::to_string(counter_++)),
         log_file_(port_file_ + ".log") {
     ::unlink(port_file_.c_str());
-    std::vector<std::string> args = {binary, "--listen=127.0.0.1:0",
-                                     "--metrics_listen=127.0.0.1:0",
+    std::vector<std::string> args = {binary, "--metrics_listen=127.0.0.1:0",
                                      "--port_file=" + port_file_};
     args.insert(args.end(), flags.begin(), flags.end());
     pid_ = ::fork();
@@ -63,7 +63,7 @@ class CloudProcess {
     }
   }
 
-  ~CloudProcess() {
+  ~DaemonProcess() {
     if (pid_ > 0) {
       ::kill(pid_, SIGKILL);
       ::waitpid(pid_, nullptr, 0);
@@ -124,6 +124,20 @@ class CloudProcess {
   int exit_code_ = -1;
 };
 
+// spex-cloud on an ephemeral loopback port (flags may override --listen).
+class CloudProcess : public DaemonProcess {
+ public:
+  CloudProcess(const std::string& binary, const std::string& work_dir,
+               std::vector<std::string> flags)
+      : DaemonProcess(binary, work_dir, WithListen(std::move(flags))) {}
+
+ private:
+  static std::vector<std::string> WithListen(std::vector<std::string> flags) {
+    flags.insert(flags.begin(), "--listen=127.0.0.1:0");
+    return flags;
+  }
+};
+
 }  // namespace spex
 
-#endif  // SPEX_TESTS_INTEGRATION_CLOUD_PROCESS_H_
+#endif  // SPEX_TESTS_INTEGRATION_DAEMON_PROCESS_H_
