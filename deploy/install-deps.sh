@@ -35,6 +35,8 @@ host_packages=(
   # The daemons' tests: the gRPC health proto for clients, a Python gRPC
   # client, promtool, openssl for test certificates, curl for scrapes.
   grpc-proto python3-grpcio python3-protobuf prometheus openssl curl
+  # systemd-analyze checks the edge agent's unit file.
+  systemd
 )
 
 # The common library and its tests cross-build for aarch64 and run under

@@ -461,3 +461,31 @@ TEST_F(EdgeAgentTest, MetricsPassPromtoolAndTheSocketIsGroupOnly) {
 
 }  // namespace
 }  // namespace spex
+
+namespace spex {
+namespace {
+
+TEST_F(EdgeAgentTest, SighupReloadsTheModelWithoutFailingASample) {
+  CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
+                     {"--plaintext", "--model_dir=" + models_});
+  ASSERT_TRUE(cloud.ok()) << cloud.log();
+  EdgeProcess edge(TestSocket("reload"),
+                   {"--cloud=" + cloud.address(), "--cloud_plaintext"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  const Dataset data = FirstSamples(2000);
+  auto replay = std::async(std::launch::async, [&] {
+    return ReplayOrDie(data, edge.target(), 4, 2000);
+  });
+  for (int i = 0; i < 4; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(150));
+    edge.Signal(SIGHUP);
+  }
+  const std::vector<ReplayRecord> records = replay.get();
+  ExpectEveryAnswered(records);
+  for (const ReplayRecord& r : records) EXPECT_EQ(r.error, "") << r.id;
+  EXPECT_GT(CountPath(records, v1::ANSWER_PATH_CLOUD), 100);
+  EXPECT_THAT(edge.log(), HasSubstr("SIGHUP: reloading the model"));
+}
+
+}  // namespace
+}  // namespace spex
