@@ -65,6 +65,10 @@ ABSL_FLAG(int, breaker_failures, 5,
           "Consecutive cloud failures that stop offloading for --breaker_open.");
 ABSL_FLAG(absl::Duration, breaker_open, absl::Seconds(2),
           "How long offloading stays stopped before one probe is let through.");
+ABSL_FLAG(absl::Duration, reconnect_backoff_max, absl::Seconds(5),
+          "Longest wait between reconnection attempts to a cloud endpoint "
+          "(the wait doubles from 100ms, with jitter); also how often an "
+          "endpoint serving another model is checked again.");
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM, how long streams may take to finish.");
 ABSL_FLAG(std::string, port_file, "",
@@ -137,6 +141,10 @@ int main(int argc, char** argv) {
   options.cloud.deadline = absl::GetFlag(FLAGS_deadline);
   options.cloud.breaker_failures = absl::GetFlag(FLAGS_breaker_failures);
   options.cloud.breaker_open_time = absl::GetFlag(FLAGS_breaker_open);
+  options.cloud.backoff_max = absl::GetFlag(FLAGS_reconnect_backoff_max);
+  if (options.cloud.backoff_max < options.cloud.backoff_initial) {
+    return Fail("--reconnect_backoff_max is at least 100ms");
+  }
   absl::StatusOr<spex::v1::Encoding> encoding =
       spex::ParseEncoding(absl::GetFlag(FLAGS_encoding));
   if (!encoding.ok() || *encoding == spex::v1::ENCODING_UINT8) {

@@ -55,6 +55,13 @@ class EdgeProcess : public DaemonProcess {
   std::string socket_;
 };
 
+// Waits (up to 5 s) until the agent has a cloud endpoint serving its model.
+void WaitForCloud(const EdgeProcess& edge) {
+  for (int i = 0; i < 250 && edge.Metric("spex_edge_cloud_up") < 0.5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
 std::string TestSocket(const std::string& name) {
   return testing::TempDir() + "/spex_" + name + "_" +
          std::to_string(::getpid()) + ".sock";
@@ -115,6 +122,7 @@ TEST_F(EdgeAgentTest, AnswersEqualTheInProcessModel) {
                    {"--cloud=" + cloud.address(), "--cloud_plaintext",
                     "--deadline=5s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForCloud(edge);
   const Dataset data = FirstSamples(2000);
   const std::vector<ReplayRecord> records = ReplayOrDie(data, edge.target());
   ExpectEveryAnswered(records);
@@ -159,10 +167,13 @@ TEST_F(EdgeAgentTest, CloudKilledMidReplayEverySampleAnsweredThenReconnects) {
   const int port = cloud->port();
   EdgeProcess edge(TestSocket("killed"),
                    {"--cloud=" + cloud->address(), "--cloud_plaintext",
-                    "--deadline=300ms", "--breaker_open=200ms"});
+                    "--deadline=300ms", "--breaker_open=200ms",
+                    "--reconnect_backoff_max=300ms"});
   ASSERT_TRUE(edge.ok()) << edge.log();
-  const Dataset data = FirstSamples(3000);
-  // 1,000 samples/s: the cloud dies after about 1 s and is back after 2 s.
+  WaitForCloud(edge);
+  const Dataset data = FirstSamples(5000);
+  // 1,000 samples/s: the cloud dies after about 1 s and is back after 2 s
+  // (plus its start-up), leaving 2 s of replay to reconnect and offload.
   auto replay = std::async(std::launch::async, [&] {
     return ReplayOrDie(data, edge.target(), 4, 1000);
   });
@@ -198,9 +209,7 @@ TEST_F(EdgeAgentTest, SlowLinkAnswersByTheDeadline) {
                     "--deadline=100ms", "--breaker_failures=1000000"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   // Connect first (the model check), then slow the link beyond the deadline.
-  for (int i = 0; i < 100 && edge.Metric("spex_edge_cloud_up") < 0.5; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  WaitForCloud(edge);
   proxy.set_delay(std::chrono::milliseconds(300));
   const std::vector<ReplayRecord> records =
       ReplayOrDie(FirstSamples(300), edge.target());
@@ -319,6 +328,7 @@ TEST_F(EdgeAgentTest, AuditCountsMatchADirectComputation) {
                    {"--cloud=" + cloud.address(), "--cloud_plaintext",
                     "--audit_fraction=1", "--deadline=5s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForCloud(edge);
   const Dataset data = FirstSamples(1000);
   const std::vector<ReplayRecord> records = ReplayOrDie(data, edge.target());
   ExpectEveryAnswered(records);
@@ -360,6 +370,7 @@ TEST_F(EdgeAgentTest, SigtermAnswersEverySampleInFlightAndExitsZero) {
                    {"--cloud=" + cloud.address(), "--cloud_plaintext",
                     "--threshold=1"});  // everything goes to the cloud
   ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForCloud(edge);
   auto stub = v1::EdgeInference::NewStub(grpc::CreateChannel(
       edge.target(), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
@@ -376,11 +387,21 @@ TEST_F(EdgeAgentTest, SigtermAnswersEverySampleInFlightAndExitsZero) {
   int answered = 0, refused = 0;
   v1::ClassifyResponse response;
   while (stream->Read(&response)) {
-    (response.has_status() ? refused : answered)++;
+    if (response.has_status()) {
+      EXPECT_EQ(response.status().code(), grpc::StatusCode::UNAVAILABLE);
+      ++refused;
+    } else {
+      ++answered;
+    }
   }
-  stream->Finish();
+  // Every sample the agent read is answered; one it had not read when it
+  // drained is refused, or covered by the stream's UNAVAILABLE end, so the
+  // application knows to send it again.
+  const grpc::Status end = stream->Finish();
   EXPECT_GT(answered, 0);
-  EXPECT_EQ(answered + refused, kSamples);
+  if (answered + refused < kSamples) {
+    EXPECT_EQ(end.error_code(), grpc::StatusCode::UNAVAILABLE);
+  }
   EXPECT_EQ(edge.WaitForExit(), 0) << edge.log();
 }
 
@@ -413,9 +434,7 @@ TEST_F(EdgeAgentTest, TlsAndTokenEndToEnd) {
                       "--cloud_token_file=" + dir + "/edge-token",
                       "--deadline=5s"});
     ASSERT_TRUE(edge.ok()) << edge.log();
-    for (int i = 0; i < 100 && edge.Metric("spex_edge_cloud_up") < 0.5; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
+    WaitForCloud(edge);
     const std::vector<ReplayRecord> records =
         ReplayOrDie(FirstSamples(300), edge.target());
     ExpectEveryAnswered(records);
@@ -472,6 +491,7 @@ TEST_F(EdgeAgentTest, SighupReloadsTheModelWithoutFailingASample) {
   EdgeProcess edge(TestSocket("reload"),
                    {"--cloud=" + cloud.address(), "--cloud_plaintext"});
   ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForCloud(edge);
   const Dataset data = FirstSamples(2000);
   auto replay = std::async(std::launch::async, [&] {
     return ReplayOrDie(data, edge.target(), 4, 2000);
