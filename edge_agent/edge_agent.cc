@@ -80,9 +80,12 @@ EdgeAgent::EdgeAgent(std::shared_ptr<const Model> model,
         exit_values_.data() + static_cast<size_t>(s) * classes_;
     free_slots_.push_back(s);
   }
-  if (metrics_ != nullptr && !rules_.empty()) {
-    metrics_->SetThreshold(rules_.front().threshold);
+  if (options_.controller.has_value() && !rules_.empty()) {
+    controller_ = std::make_unique<ThresholdController>(
+        *options_.controller, rules_.front().threshold);
   }
+  logged_threshold_ = threshold();
+  if (metrics_ != nullptr) metrics_->SetThreshold(threshold());
   for (int w = 0; w < std::max(1, options_.workers); ++w) {
     workers_.emplace_back([this] { WorkerLoop(); });
   }
@@ -95,6 +98,22 @@ EdgeAgent::~EdgeAgent() {
     stopping_ = true;
   }
   for (std::thread& worker : workers_) worker.join();
+}
+
+double EdgeAgent::threshold() const {
+  if (controller_ != nullptr) return controller_->threshold();
+  return rules_.empty() ? 0.0 : rules_.front().threshold;
+}
+
+// One log line each time the threshold has moved by 0.05 since the last.
+void EdgeAgent::NoteThreshold() {
+  const double now = controller_->threshold();
+  if (metrics_ != nullptr) metrics_->SetThreshold(now);
+  double logged = logged_threshold_.load();
+  if (std::fabs(now - logged) >= 0.05 &&
+      logged_threshold_.compare_exchange_strong(logged, now)) {
+    LogInfo(absl::StrFormat("threshold moved from %.3f to %.3f", logged, now));
+  }
 }
 
 int EdgeAgent::queued() const {
@@ -180,6 +199,7 @@ void EdgeAgent::Drain() {
 
 void EdgeAgent::WorkerLoop() {
   LocalClassifier classifier(model_);
+  std::vector<ExitRule> rules = rules_;
   while (true) {
     int slot;
     {
@@ -192,15 +212,20 @@ void EdgeAgent::WorkerLoop() {
       slot = ready_.front();
       ready_.pop_front();
     }
-    Process(slot, classifier);
+    Process(slot, classifier, rules);
   }
 }
 
-void EdgeAgent::Process(int slot, LocalClassifier& classifier) {
+void EdgeAgent::Process(int slot, LocalClassifier& classifier,
+                        std::vector<ExitRule>& rules) {
   Slot& s = slots_[slot];
   const absl::Time start = absl::Now();
+  if (controller_ != nullptr) {
+    const float threshold = static_cast<float>(controller_->threshold());
+    for (ExitRule& rule : rules) rule.threshold = threshold;
+  }
   absl::StatusOr<LocalResult> local = classifier.Run(
-      absl::MakeConstSpan(s.raw, static_cast<size_t>(raw_width_)), rules_);
+      absl::MakeConstSpan(s.raw, static_cast<size_t>(raw_width_)), rules);
   if (metrics_ != nullptr) {
     metrics_->ObserveHead(absl::ToDoubleSeconds(absl::Now() - start));
   }
@@ -223,6 +248,10 @@ void EdgeAgent::Process(int slot, LocalClassifier& classifier) {
   s.exit_label = local->label;
   s.exit_probability = local->probability;
   if (metrics_ != nullptr) metrics_->ObserveConfidence(local->confidence);
+  if (controller_ != nullptr) {
+    controller_->ObserveDecision(!local->confident);
+    NoteThreshold();
+  }
   if (local->confident) {
     AnswerFromExit(slot, v1::ANSWER_PATH_LOCAL, v1::FALLBACK_REASON_UNSPECIFIED);
     Audit(*local);
@@ -282,6 +311,10 @@ void EdgeAgent::Answer(int slot, v1::ClassifyResponse response,
       static_cast<uint32_t>(absl::ToInt64Microseconds(elapsed)));
   if (metrics_ != nullptr) {
     metrics_->RecordAnswer(path, reason, absl::ToDoubleSeconds(elapsed));
+  }
+  if (controller_ != nullptr && path != v1::ANSWER_PATH_UNSPECIFIED) {
+    controller_->ObserveLatency(elapsed);
+    NoteThreshold();
   }
   Done done = std::move(s.done);
   s.done = nullptr;

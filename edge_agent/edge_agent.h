@@ -20,6 +20,7 @@
 #ifndef SPEX_EDGE_AGENT_EDGE_AGENT_H_
 #define SPEX_EDGE_AGENT_EDGE_AGENT_H_
 
+#include <atomic>
 #include <deque>
 #include <functional>
 #include <memory>
@@ -35,6 +36,7 @@
 #include "common/model/model.h"
 #include "edge_agent/cloud_client.h"
 #include "edge_agent/local_classifier.h"
+#include "edge_agent/threshold_controller.h"
 #include "spex/v1/edge_inference.pb.h"
 
 namespace spex {
@@ -52,6 +54,10 @@ struct EdgeAgentOptions {
   v1::Encoding encoding = v1::ENCODING_INT8;
   // Fraction of local answers also sent to the cloud to audit the exit.
   double audit_fraction = 0.0;
+  // When set, moves every exit's threshold to hold an offload budget or a
+  // latency objective (threshold_controller.h), starting from the model's
+  // (or `threshold`).
+  std::optional<ThresholdControllerOptions> controller;
 };
 
 class EdgeAgent {
@@ -81,6 +87,8 @@ class EdgeAgent {
   const Model& model() const { return *model_; }
   // Samples accepted and not yet answered.
   int queued() const;
+  // The first exit's threshold in force (moved by the controller, if any).
+  double threshold() const;
 
  private:
   struct Slot {
@@ -96,7 +104,10 @@ class EdgeAgent {
   };
 
   void WorkerLoop();
-  void Process(int slot, LocalClassifier& classifier);
+  // `rules` is the worker's copy, thresholds refreshed from the controller.
+  void Process(int slot, LocalClassifier& classifier,
+               std::vector<ExitRule>& rules);
+  void NoteThreshold();
   // Answers from the exit's stored probabilities (local or fallback).
   void AnswerFromExit(int slot, v1::AnswerPath path, v1::FallbackReason reason);
   void Answer(int slot, v1::ClassifyResponse response, v1::AnswerPath path,
@@ -110,6 +121,8 @@ class EdgeAgent {
   const std::vector<ExitRule> rules_;
   const int raw_width_;
   const int classes_;
+  std::unique_ptr<ThresholdController> controller_;
+  std::atomic<double> logged_threshold_{0.0};
 
   // Slot storage, allocated once.
   std::vector<float> raw_values_;

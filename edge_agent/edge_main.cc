@@ -54,6 +54,22 @@ ABSL_FLAG(std::string, encoding, "int8",
 ABSL_FLAG(double, threshold, -1,
           "Exit threshold replacing the model's calibrated one; -1 keeps the "
           "model's.");
+ABSL_FLAG(double, offload_budget, -1,
+          "Adaptive threshold: hold this fraction of samples sent to the "
+          "cloud (0..1); -1: off. Excludes --latency_objective.");
+ABSL_FLAG(absl::Duration, latency_objective, absl::ZeroDuration(),
+          "Adaptive threshold: hold the --latency_quantile of the answer "
+          "latency at this objective (more samples exit early when the cloud "
+          "is slow or the queue grows); 0: off.");
+ABSL_FLAG(double, latency_quantile, 0.99,
+          "The latency quantile --latency_objective holds.");
+ABSL_FLAG(double, controller_gain, 0.002,
+          "Threshold change per sample and unit of error, for the adaptive "
+          "threshold.");
+ABSL_FLAG(double, threshold_min, 0.0,
+          "Lowest threshold the adaptive threshold may set.");
+ABSL_FLAG(double, threshold_max, 1.0,
+          "Highest threshold the adaptive threshold may set.");
 ABSL_FLAG(int, workers, 1, "Threads that run the head, one sample at a time.");
 ABSL_FLAG(int, max_queued, 256,
           "Samples accepted and not yet answered; beyond, Classify gets "
@@ -155,6 +171,33 @@ int main(int argc, char** argv) {
   if (threshold >= 0) {
     if (threshold > 1) return Fail("--threshold is in [0, 1] (or -1)");
     options.agent.threshold = static_cast<float>(threshold);
+  }
+  const double budget = absl::GetFlag(FLAGS_offload_budget);
+  const absl::Duration objective = absl::GetFlag(FLAGS_latency_objective);
+  if (budget >= 0 || objective > absl::ZeroDuration()) {
+    if (budget >= 0 && objective > absl::ZeroDuration()) {
+      return Fail("--offload_budget and --latency_objective exclude each other");
+    }
+    spex::ThresholdControllerOptions controller;
+    controller.target =
+        budget >= 0 ? spex::ThresholdControllerOptions::Target::kOffloadBudget
+                    : spex::ThresholdControllerOptions::Target::kLatency;
+    controller.offload_budget = budget;
+    controller.latency = objective;
+    controller.latency_quantile = absl::GetFlag(FLAGS_latency_quantile);
+    controller.gain = absl::GetFlag(FLAGS_controller_gain);
+    controller.min_threshold = absl::GetFlag(FLAGS_threshold_min);
+    controller.max_threshold = absl::GetFlag(FLAGS_threshold_max);
+    if (budget > 1 || !(controller.gain > 0) ||
+        !(controller.latency_quantile > 0 && controller.latency_quantile < 1) ||
+        !(controller.min_threshold >= 0 &&
+          controller.min_threshold <= controller.max_threshold &&
+          controller.max_threshold <= 1)) {
+      return Fail("adaptive threshold: --offload_budget in [0, 1], "
+                  "--controller_gain > 0, --latency_quantile in (0, 1), "
+                  "0 <= --threshold_min <= --threshold_max <= 1");
+    }
+    options.agent.controller = controller;
   }
   options.agent.workers = absl::GetFlag(FLAGS_workers);
   options.agent.max_queued = absl::GetFlag(FLAGS_max_queued);

@@ -1,0 +1,36 @@
+#include "edge_agent/threshold_controller.h"
+
+#include <algorithm>
+
+namespace spex {
+
+ThresholdController::ThresholdController(
+    const ThresholdControllerOptions& options, double initial_threshold)
+    : options_(options),
+      threshold_(std::clamp(initial_threshold, options.min_threshold,
+                            options.max_threshold)) {}
+
+void ThresholdController::ObserveDecision(bool offloaded) {
+  if (options_.target != ThresholdControllerOptions::Target::kOffloadBudget) {
+    return;
+  }
+  Step((offloaded ? 1.0 : 0.0) - options_.offload_budget);
+}
+
+void ThresholdController::ObserveLatency(absl::Duration latency) {
+  if (options_.target != ThresholdControllerOptions::Target::kLatency) return;
+  Step((latency > options_.latency ? 1.0 : 0.0) -
+       (1.0 - options_.latency_quantile));
+}
+
+void ThresholdController::Step(double error) {
+  double current = threshold_.load(std::memory_order_relaxed);
+  double next;
+  do {
+    next = std::clamp(current - options_.gain * error, options_.min_threshold,
+                      options_.max_threshold);
+  } while (!threshold_.compare_exchange_weak(current, next,
+                                             std::memory_order_relaxed));
+}
+
+}  // namespace spex
