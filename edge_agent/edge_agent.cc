@@ -86,18 +86,25 @@ EdgeAgent::EdgeAgent(std::shared_ptr<const Model> model,
   }
   logged_threshold_ = threshold();
   if (metrics_ != nullptr) metrics_->SetThreshold(threshold());
-  for (int w = 0; w < std::max(1, options_.workers); ++w) {
-    workers_.emplace_back([this] { WorkerLoop(); });
-  }
 }
 
-EdgeAgent::~EdgeAgent() {
-  Drain();
+EdgeAgent::~EdgeAgent() { Drain(); }
+
+std::unique_ptr<EdgeAgent::Runner> EdgeAgent::TakeRunner() {
   {
     absl::MutexLock lock(&mutex_);
-    stopping_ = true;
+    if (!runners_.empty()) {
+      std::unique_ptr<Runner> runner = std::move(runners_.back());
+      runners_.pop_back();
+      return runner;
+    }
   }
-  for (std::thread& worker : workers_) worker.join();
+  return std::make_unique<Runner>(model_, rules_);
+}
+
+void EdgeAgent::ReturnRunner(std::unique_ptr<Runner> runner) {
+  absl::MutexLock lock(&mutex_);
+  runners_.push_back(std::move(runner));
 }
 
 double EdgeAgent::threshold() const {
@@ -159,15 +166,21 @@ absl::Status EdgeAgent::Classify(const v1::ClassifyRequest& request,
     if (draining_) {
       return absl::UnavailableError("the edge agent is shutting down");
     }
-    if (free_slots_.empty()) {
+    if (free_slots_.empty() && !options_.local_when_full) {
       return absl::ResourceExhaustedError(absl::StrFormat(
           "queue full: %d samples are waiting for an answer (--max_queued)",
           in_use_));
     }
-    slot = free_slots_.back();
-    free_slots_.pop_back();
-    ++in_use_;
-    if (metrics_ != nullptr) metrics_->SetQueueDepth(in_use_);
+    slot = free_slots_.empty() ? -1 : free_slots_.back();
+    if (slot >= 0) {
+      free_slots_.pop_back();
+      ++in_use_;
+      if (metrics_ != nullptr) metrics_->SetQueueDepth(in_use_);
+    }
+  }
+  if (slot < 0) {
+    AnswerWithoutSlot(request, done);
+    return absl::OkStatus();
   }
   Slot& s = slots_[slot];
   s.request_id = request.request_id();
@@ -183,9 +196,51 @@ absl::Status EdgeAgent::Classify(const v1::ClassifyRequest& request,
     std::copy(request.values().values().begin(),
               request.values().values().end(), s.raw);
   }
-  absl::MutexLock lock(&mutex_);
-  ready_.push_back(slot);
+  std::unique_ptr<Runner> runner = TakeRunner();
+  Process(slot, *runner);
+  ReturnRunner(std::move(runner));
   return absl::OkStatus();
+}
+
+void EdgeAgent::AnswerWithoutSlot(const v1::ClassifyRequest& request,
+                                  const Done& done) {
+  const absl::Time accepted = absl::Now();
+  std::vector<float> raw(raw_width_);  // overload path: not the hot path
+  if (request.input_case() == v1::ClassifyRequest::kPixels) {
+    for (int i = 0; i < raw_width_; ++i) {
+      raw[i] = static_cast<uint8_t>(request.pixels()[i]);
+    }
+  } else {
+    std::copy(request.values().values().begin(),
+              request.values().values().end(), raw.begin());
+  }
+  std::unique_ptr<Runner> runner = TakeRunner();
+  absl::StatusOr<LocalResult> local = runner->classifier.Run(raw, runner->rules);
+  v1::ClassifyResponse response;
+  response.set_request_id(request.request_id());
+  v1::AnswerPath path = v1::ANSWER_PATH_UNSPECIFIED;
+  if (local.ok() && local->exit >= 0) {
+    FillSampleResult(local->probabilities.data(), classes_, request.top_k(),
+                     response.mutable_result());
+    path = local->confident ? v1::ANSWER_PATH_LOCAL : v1::ANSWER_PATH_FALLBACK;
+    response.set_path(path);
+    if (!local->confident) {
+      response.set_fallback_reason(v1::FALLBACK_REASON_QUEUE_FULL);
+    }
+  } else {
+    response.mutable_status()->set_code(
+        static_cast<int>(absl::StatusCode::kFailedPrecondition));
+    response.mutable_status()->set_message("the model has no exit to answer with");
+  }
+  ReturnRunner(std::move(runner));
+  const absl::Duration elapsed = absl::Now() - accepted;
+  response.set_latency_us(
+      static_cast<uint32_t>(absl::ToInt64Microseconds(elapsed)));
+  if (metrics_ != nullptr) {
+    metrics_->RecordAnswer(path, v1::FALLBACK_REASON_QUEUE_FULL,
+                           absl::ToDoubleSeconds(elapsed));
+  }
+  done(std::move(response));
 }
 
 void EdgeAgent::Drain() {
@@ -197,35 +252,15 @@ void EdgeAgent::Drain() {
   mutex_.Await(absl::Condition(&idle));
 }
 
-void EdgeAgent::WorkerLoop() {
-  LocalClassifier classifier(model_);
-  std::vector<ExitRule> rules = rules_;
-  while (true) {
-    int slot;
-    {
-      absl::MutexLock lock(&mutex_);
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-        return !ready_.empty() || stopping_;
-      };
-      mutex_.Await(absl::Condition(&ready));
-      if (ready_.empty()) return;
-      slot = ready_.front();
-      ready_.pop_front();
-    }
-    Process(slot, classifier, rules);
-  }
-}
-
-void EdgeAgent::Process(int slot, LocalClassifier& classifier,
-                        std::vector<ExitRule>& rules) {
+void EdgeAgent::Process(int slot, Runner& runner) {
   Slot& s = slots_[slot];
   const absl::Time start = absl::Now();
   if (controller_ != nullptr) {
     const float threshold = static_cast<float>(controller_->threshold());
-    for (ExitRule& rule : rules) rule.threshold = threshold;
+    for (ExitRule& rule : runner.rules) rule.threshold = threshold;
   }
-  absl::StatusOr<LocalResult> local = classifier.Run(
-      absl::MakeConstSpan(s.raw, static_cast<size_t>(raw_width_)), rules);
+  absl::StatusOr<LocalResult> local = runner.classifier.Run(
+      absl::MakeConstSpan(s.raw, static_cast<size_t>(raw_width_)), runner.rules);
   if (metrics_ != nullptr) {
     metrics_->ObserveHead(absl::ToDoubleSeconds(absl::Now() - start));
   }

@@ -70,10 +70,13 @@ ABSL_FLAG(double, threshold_min, 0.0,
           "Lowest threshold the adaptive threshold may set.");
 ABSL_FLAG(double, threshold_max, 1.0,
           "Highest threshold the adaptive threshold may set.");
-ABSL_FLAG(int, workers, 1, "Threads that run the head, one sample at a time.");
 ABSL_FLAG(int, max_queued, 256,
-          "Samples accepted and not yet answered; beyond, Classify gets "
-          "RESOURCE_EXHAUSTED.");
+          "Samples accepted and not yet answered (most wait for the cloud); "
+          "beyond, Classify gets RESOURCE_EXHAUSTED (or see --local_when_full).");
+ABSL_FLAG(bool, local_when_full, false,
+          "When --max_queued samples are in the agent, answer new ones from "
+          "the exit at once (local, or fallback with reason queue_full) "
+          "instead of RESOURCE_EXHAUSTED.");
 ABSL_FLAG(double, audit_fraction, 0.01,
           "Fraction of local answers also sent to the cloud, to count how "
           "often the exit agrees with the full network.");
@@ -199,13 +202,12 @@ int main(int argc, char** argv) {
     }
     options.agent.controller = controller;
   }
-  options.agent.workers = absl::GetFlag(FLAGS_workers);
   options.agent.max_queued = absl::GetFlag(FLAGS_max_queued);
+  options.agent.local_when_full = absl::GetFlag(FLAGS_local_when_full);
   options.agent.audit_fraction = absl::GetFlag(FLAGS_audit_fraction);
-  if (options.agent.workers < 1 || options.agent.max_queued < 1 ||
+  if (options.agent.max_queued < 1 ||
       !(options.agent.audit_fraction >= 0 && options.agent.audit_fraction <= 1)) {
-    return Fail("--workers and --max_queued are at least 1, --audit_fraction "
-                "in [0, 1]");
+    return Fail("--max_queued is at least 1, --audit_fraction in [0, 1]");
   }
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   options.version = SPEX_VERSION;

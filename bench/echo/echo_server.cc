@@ -8,7 +8,12 @@
 // API, reactors on the library's threads) or --api=async (completion queues
 // polled by --threads threads of our own).
 //
+// --service=edge answers spex.v1.EdgeInference's ClassifyStream the same
+// way (the ceiling for spex-edge's local API in scripts/bench.sh edge), on
+// the callback API, at --listen (a unix:PATH address works).
+//
 // Usage: spex-echo-server --listen=127.0.0.1:0 --port_file=F [--api=...]
+//                         [--service=split|edge]
 #include <cstdio>
 #include <deque>
 #include <fstream>
@@ -20,6 +25,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
+#include "spex/v1/edge_inference.grpc.pb.h"
 #include "spex/v1/split_inference.grpc.pb.h"
 #include "tools/common/args.h"
 
@@ -41,12 +47,21 @@ void Echo(const v1::InferRequest& request, v1::InferResponse* response) {
   }
 }
 
-// ---- callback API: the same reactor shape as spex-cloud's stream, with the
-// answer produced inline instead of by a worker.
+void Echo(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) {
+  response->Clear();
+  response->set_request_id(request.request_id());
+  response->mutable_result()->set_label(0);
+  response->mutable_result()->set_confidence(1.0f);
+  response->set_path(v1::ANSWER_PATH_LOCAL);
+}
+
+// ---- callback API: the same reactor shape as the daemons' streams, with
+// the answer produced inline instead of by a worker.
+template <typename Request, typename Response>
 class CallbackEchoStream final
-    : public grpc::ServerBidiReactor<v1::InferRequest, v1::InferResponse> {
+    : public grpc::ServerBidiReactor<Request, Response> {
  public:
-  CallbackEchoStream() { StartRead(&request_); }
+  CallbackEchoStream() { this->StartRead(&request_); }
 
   void OnReadDone(bool ok) override {
     absl::MutexLock lock(&mutex_);
@@ -55,11 +70,11 @@ class CallbackEchoStream final
       MaybeFinishLocked();
       return;
     }
-    v1::InferResponse response;
+    Response response;
     Echo(request_, &response);
     writes_.push_back(std::move(response));
     if (!writing_) StartNextWriteLocked();
-    StartRead(&request_);
+    this->StartRead(&request_);
   }
 
   void OnWriteDone(bool ok) override {
@@ -77,19 +92,19 @@ class CallbackEchoStream final
     writing_ = true;
     current_ = std::move(writes_.front());
     writes_.pop_front();
-    StartWrite(&current_);
+    this->StartWrite(&current_);
   }
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     if (reads_done_ && !writing_ && writes_.empty() && !finished_) {
       finished_ = true;
-      Finish(grpc::Status::OK);
+      this->Finish(grpc::Status::OK);
     }
   }
 
-  v1::InferRequest request_;
+  Request request_;
   absl::Mutex mutex_;
-  std::deque<v1::InferResponse> writes_ ABSL_GUARDED_BY(mutex_);
-  v1::InferResponse current_ ABSL_GUARDED_BY(mutex_);
+  std::deque<Response> writes_ ABSL_GUARDED_BY(mutex_);
+  Response current_ ABSL_GUARDED_BY(mutex_);
   bool writing_ ABSL_GUARDED_BY(mutex_) = false;
   bool reads_done_ ABSL_GUARDED_BY(mutex_) = false;
   bool finished_ ABSL_GUARDED_BY(mutex_) = false;
@@ -98,7 +113,14 @@ class CallbackEchoStream final
 class CallbackEchoService final : public v1::SplitInference::CallbackService {
   grpc::ServerBidiReactor<v1::InferRequest, v1::InferResponse>* InferStream(
       grpc::CallbackServerContext*) override {
-    return new CallbackEchoStream();
+    return new CallbackEchoStream<v1::InferRequest, v1::InferResponse>();
+  }
+};
+
+class EdgeEchoService final : public v1::EdgeInference::CallbackService {
+  grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>*
+  ClassifyStream(grpc::CallbackServerContext*) override {
+    return new CallbackEchoStream<v1::ClassifyRequest, v1::ClassifyResponse>();
   }
 };
 
@@ -186,6 +208,7 @@ int Run(int argc, char** argv) {
   args.Option("listen", "127.0.0.1:0", "address to serve on")
       .Option("port_file", "", "write the bound port here once serving")
       .Option("api", "callback", "callback | async")
+      .Option("service", "split", "split (SplitInference) | edge (EdgeInference)")
       .Option("threads", "2", "completion-queue threads (--api=async)");
   if (absl::Status status = args.Parse(argc, argv, 1); !status.ok()) {
     std::fprintf(stderr, "spex-echo-server: %s\n\n%s",
@@ -193,6 +216,11 @@ int Run(int argc, char** argv) {
     return 2;
   }
   const std::string api = args.Get("api");
+  const std::string service = args.Get("service");
+  if (service != "split" && service != "edge") {
+    std::fprintf(stderr, "spex-echo-server: --service is split or edge\n");
+    return 2;
+  }
   const long threads = args.GetInt("threads").value_or(2);
   if ((api != "callback" && api != "async") || threads < 1) {
     std::fprintf(stderr, "spex-echo-server: --api is callback or async, "
@@ -204,16 +232,20 @@ int Run(int argc, char** argv) {
   builder.AddListeningPort(args.Get("listen"),
                            grpc::InsecureServerCredentials(), &port);
   CallbackEchoService callback_service;
+  EdgeEchoService edge_service;
   v1::SplitInference::AsyncService async_service;
   std::unique_ptr<grpc::ServerCompletionQueue> cq;
-  if (api == "callback") {
+  if (service == "edge") {
+    builder.RegisterService(&edge_service);
+  } else if (api == "callback") {
     builder.RegisterService(&callback_service);
   } else {
     builder.RegisterService(&async_service);
     cq = builder.AddCompletionQueue();
   }
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  if (server == nullptr || port == 0) {
+  const bool unix_socket = args.Get("listen").rfind("unix:", 0) == 0;
+  if (server == nullptr || (port == 0 && !unix_socket)) {
     std::fprintf(stderr, "spex-echo-server: cannot listen on %s\n",
                  args.Get("listen").c_str());
     return 1;
@@ -223,7 +255,7 @@ int Run(int argc, char** argv) {
   }
   std::fprintf(stderr, "spex-echo-server (%s API) on port %d\n", api.c_str(),
                port);
-  if (api == "callback") {
+  if (api == "callback" || service == "edge") {
     server->Wait();
     return 0;
   }

@@ -254,37 +254,66 @@ TEST_F(EdgeAgentTest, CloudServingAnotherModelGetsNoOffloads) {
   EXPECT_THAT(edge.log(), HasSubstr("serves another model"));
 }
 
-TEST_F(EdgeAgentTest, FullQueueIsResourceExhaustedAndBadInputIsNamed) {
-  EdgeProcess edge(TestSocket("full"), {"--max_queued=1"});
+TEST_F(EdgeAgentTest, FullQueueIsResourceExhaustedOrAnsweredLocally) {
+  // Every sample waits for a slow cloud, so the slots fill up.
+  CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
+                     {"--plaintext", "--model_dir=" + models_});
+  ASSERT_TRUE(cloud.ok()) << cloud.log();
+  DelayProxy proxy(cloud.port());
+  const Dataset& data = FashionTestSet();
+  for (bool local_when_full : {false, true}) {
+    SCOPED_TRACE(local_when_full ? "local when full" : "refuse when full");
+    std::vector<std::string> flags = {
+        "--cloud=" + proxy.address(), "--cloud_plaintext", "--threshold=1",
+        "--max_queued=4", "--deadline=2s"};
+    if (local_when_full) flags.push_back("--local_when_full");
+    EdgeProcess edge(TestSocket(local_when_full ? "full_local" : "full"), flags);
+    ASSERT_TRUE(edge.ok()) << edge.log();
+    WaitForCloud(edge);
+    proxy.set_delay(std::chrono::milliseconds(200));
+    auto stub = v1::EdgeInference::NewStub(grpc::CreateChannel(
+        edge.target(), grpc::InsecureChannelCredentials()));
+    std::vector<std::future<std::pair<grpc::Status, v1::ClassifyResponse>>>
+        calls;
+    for (int i = 0; i < 16; ++i) {
+      calls.push_back(std::async(std::launch::async, [&, i] {
+        grpc::ClientContext context;
+        v1::ClassifyRequest request;
+        request.set_pixels(data.sample(i), data.width);
+        v1::ClassifyResponse response;
+        grpc::Status status = stub->Classify(&context, request, &response);
+        return std::make_pair(status, response);
+      }));
+    }
+    int exhausted = 0, cloud_answers = 0, queue_full = 0;
+    for (auto& call : calls) {
+      const auto [status, response] = call.get();
+      if (!status.ok()) {
+        EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+        EXPECT_THAT(status.error_message(), HasSubstr("queue full"));
+        ++exhausted;
+        continue;
+      }
+      cloud_answers += response.path() == v1::ANSWER_PATH_CLOUD;
+      queue_full += response.fallback_reason() == v1::FALLBACK_REASON_QUEUE_FULL;
+    }
+    EXPECT_LE(cloud_answers, 16);
+    EXPECT_GT(cloud_answers, 0);
+    if (local_when_full) {
+      EXPECT_EQ(exhausted, 0);
+      EXPECT_GT(queue_full, 0);
+    } else {
+      EXPECT_GT(exhausted, 0);
+    }
+    proxy.set_delay(std::chrono::milliseconds(0));
+  }
+}
+
+TEST_F(EdgeAgentTest, BadInputIsNamed) {
+  EdgeProcess edge(TestSocket("bad_input"), {});
   ASSERT_TRUE(edge.ok()) << edge.log();
   auto stub = v1::EdgeInference::NewStub(grpc::CreateChannel(
       edge.target(), grpc::InsecureChannelCredentials()));
-  const Dataset& data = FashionTestSet();
-  // Many unary calls at once against one slot: some find it taken.
-  std::vector<std::future<grpc::Status>> calls;
-  for (int i = 0; i < 64; ++i) {
-    calls.push_back(std::async(std::launch::async, [&, i] {
-      grpc::ClientContext context;
-      v1::ClassifyRequest request;
-      request.set_pixels(data.sample(i), data.width);
-      v1::ClassifyResponse response;
-      return stub->Classify(&context, request, &response);
-    }));
-  }
-  int exhausted = 0, answered = 0;
-  for (auto& call : calls) {
-    const grpc::Status status = call.get();
-    if (status.ok()) {
-      ++answered;
-    } else {
-      EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
-      EXPECT_THAT(status.error_message(), HasSubstr("queue full"));
-      ++exhausted;
-    }
-  }
-  EXPECT_GT(answered, 0);
-  EXPECT_GT(exhausted, 0);
-
   auto classify = [&](const v1::ClassifyRequest& request) {
     grpc::ClientContext context;
     v1::ClassifyResponse response;

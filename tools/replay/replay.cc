@@ -42,10 +42,11 @@ double Percentile(std::vector<double> values, double q) {
 absl::StatusOr<std::vector<ReplayRecord>> Replay(
     const Dataset& data, const ReplayOptions& options,
     const std::function<void(int answered)>& progress) {
-  std::vector<ReplayRecord> records(data.size());
+  const int total = data.size() * std::max(1, options.repeat);
+  std::vector<ReplayRecord> records(total);
   // Written by a stream's writer, read by its reader: atomics, in
   // nanoseconds since `start`.
-  std::vector<std::atomic<int64_t>> sent_at(data.size());
+  std::vector<std::atomic<int64_t>> sent_at(total);
   std::atomic<int> answered{0};
   std::atomic<bool> broken{false};
   std::string broken_message;
@@ -66,7 +67,7 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
     std::atomic<int> in_flight{0};
     // Samples stream_index, stream_index + streams, ...
     std::vector<int> ids;
-    for (int id = stream_index; id < data.size(); id += options.streams) {
+    for (int id = stream_index; id < total; id += options.streams) {
       ids.push_back(id);
     }
     std::thread reader([&] {
@@ -75,7 +76,7 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
       while (received < ids.size() && stream->Read(&response)) {
         const auto now = Clock::now();
         const int id = static_cast<int>(response.request_id());
-        if (id < 0 || id >= data.size()) continue;
+        if (id < 0 || id >= total) continue;
         ReplayRecord& record = records[id];
         const int64_t now_ns =
             std::chrono::duration_cast<std::chrono::nanoseconds>(now - start)
@@ -108,7 +109,7 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
       const int id = ids[i];
       v1::ClassifyRequest request;
       request.set_request_id(static_cast<uint64_t>(id));
-      request.set_pixels(data.sample(id), data.width);
+      request.set_pixels(data.sample(id % data.size()), data.width);
       request.set_top_k(options.top_k);
       sent_at[id] = std::chrono::duration_cast<std::chrono::nanoseconds>(
                         Clock::now() - start)
@@ -134,9 +135,9 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
         "the edge agent at %s ended the stream: %s", options.target,
         broken_message));
   }
-  for (int id = 0; id < data.size(); ++id) {
+  for (int id = 0; id < total; ++id) {
     records[id].id = id;
-    records[id].label = data.labels[id];
+    records[id].label = data.labels[id % data.size()];
   }
   return records;
 }

@@ -20,6 +20,7 @@ struct ReplayOptions {
   int depth = 8;       // samples in flight per stream
   double rate = 0;     // samples per second over all streams; 0: flat out
   uint32_t top_k = 0;
+  int repeat = 1;      // send the dataset this many times (ids go on)
 };
 
 // One sample's answer as the replay saw it.
@@ -34,9 +35,10 @@ struct ReplayRecord {
   std::string error;       // the agent refused the sample
 };
 
-// Sends every sample of `data` once; `progress` (may be empty) is called
-// with the number answered so far. Unavailable when the agent cannot be
-// reached; otherwise one record per sample, in id order.
+// Sends every sample of `data` `repeat` times (sample id i is image
+// i % size); `progress` (may be empty) is called with the number answered
+// so far. Unavailable when the agent cannot be reached; otherwise one record
+// per sample sent, in id order.
 absl::StatusOr<std::vector<ReplayRecord>> Replay(
     const Dataset& data, const ReplayOptions& options,
     const std::function<void(int answered)>& progress);

@@ -7,6 +7,7 @@
 //   spex-replay --target=unix:/run/spex/edge.sock [--dataset=fashion-mnist]
 //               [--streams=8] [--rate=0] [--limit=0] [--out=FILE]
 //               [--summary=FILE] [--edge_metrics=HOST:PORT]
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -40,7 +41,11 @@ int Run(int argc, char** argv) {
       .Option("out", "", "write one JSON line per sample here")
       .Option("summary", "", "write the summary as JSON here")
       .Option("edge_metrics", "",
-              "host:port of the agent's metrics, to report offloaded bytes");
+              "host:port of the agent's metrics, to report offloaded bytes")
+      .Option("repeat", "1", "send the dataset this many times")
+      .Option("bench_target", "",
+              "print only one JSON line {target, streams, samples_per_s, "
+              "p50_us, p99_us} under this target name (scripts/bench.sh edge)");
   if (absl::Status status = args.Parse(argc, argv, 1); !status.ok()) {
     std::fprintf(stderr, "spex-replay: %s\n\n%s",
                  std::string(status.message()).c_str(), args.Help().c_str());
@@ -53,14 +58,17 @@ int Run(int argc, char** argv) {
   absl::StatusOr<long> depth = args.GetInt("depth");
   absl::StatusOr<double> rate = args.GetDouble("rate");
   absl::StatusOr<long> top_k = args.GetInt("top_k");
+  absl::StatusOr<long> repeat = args.GetInt("repeat");
   for (const absl::Status& s : {limit.status(), streams.status(),
-                                depth.status(), rate.status(), top_k.status()}) {
+                                depth.status(), rate.status(), top_k.status(),
+                                repeat.status()}) {
     if (!s.ok()) {
       std::fprintf(stderr, "spex-replay: %s\n", std::string(s.message()).c_str());
       return 2;
     }
   }
-  if (*streams < 1 || *depth < 1 || *limit < 0 || *rate < 0 || *top_k < 0) {
+  if (*streams < 1 || *depth < 1 || *limit < 0 || *rate < 0 || *top_k < 0 ||
+      *repeat < 1) {
     std::fprintf(stderr, "spex-replay: counts and rates cannot be negative\n");
     return 2;
   }
@@ -68,6 +76,8 @@ int Run(int argc, char** argv) {
   options.depth = static_cast<int>(*depth);
   options.rate = *rate;
   options.top_k = static_cast<uint32_t>(*top_k);
+  options.repeat = static_cast<int>(*repeat);
+  const std::string bench_target = args.Get("bench_target");
 
   absl::StatusOr<Dataset> data = LoadDataset(args.Get("dataset"), Split::kTest);
   if (!data.ok()) {
@@ -85,7 +95,8 @@ int Run(int argc, char** argv) {
     bytes_before =
         ScrapeMetric(metrics, "spex_edge_offload_bytes_total").value_or(0);
   }
-  Progress progress("replay", data->size());
+  Progress progress("replay", static_cast<long>(data->size()) * options.repeat,
+                    bench_target.empty());
   const auto start = std::chrono::steady_clock::now();
   absl::StatusOr<std::vector<ReplayRecord>> records = Replay(
       *data, options, [&](int answered) {
@@ -100,6 +111,24 @@ int Run(int argc, char** argv) {
     return 1;
   }
   const ReplaySummary summary = Summarize(*records, seconds);
+  if (!bench_target.empty()) {
+    std::vector<double> latencies;
+    for (const ReplayRecord& r : *records) {
+      if (r.predicted >= 0) latencies.push_back(static_cast<double>(r.latency_us));
+    }
+    std::sort(latencies.begin(), latencies.end());
+    auto at = [&](double q) {
+      return latencies.empty()
+                 ? 0.0
+                 : latencies[std::min(latencies.size() - 1,
+                                      static_cast<size_t>(q * latencies.size()))];
+    };
+    std::printf("{\"target\": %s, \"streams\": %d, \"samples_per_s\": %.0f, "
+                "\"p50_us\": %.0f, \"p99_us\": %.0f}\n",
+                JsonQuote(bench_target).c_str(), options.streams,
+                summary.answered / seconds, at(0.50), at(0.99));
+    return summary.answered == summary.samples ? 0 : 1;
+  }
   progress.Finish(absl::StrFormat("%d answered in %.1f s", summary.answered,
                                   seconds));
   double bytes_per_offload = 0;
