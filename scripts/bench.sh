@@ -3,6 +3,7 @@
 #
 # Usage: scripts/bench.sh kernels [--quick] [Google Benchmark flags]
 #        scripts/bench.sh cloud [--quick]
+#        scripts/bench.sh edge [--quick]
 #   kernels  spex's sparse layers against Eigen (dense and sparse), oneDNN and
 #            XNNPACK, one thread: JSON lines, then a ratio table and the
 #            floors, on stdout.
@@ -11,14 +12,18 @@
 #            ceiling): one JSON line per target, streams (1, 8, 64) and
 #            samples per request (1, 16), then a table of ratios to the echo.
 #            --quick measures fewer samples (a smoke run).
+#   edge     spex-edge's in-process Classify latency, its local API over a
+#            Unix socket against an echo server of the same messages (1 and
+#            8 streams), its resident memory after 100,000 requests: JSON
+#            lines, then a table and the floors.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 what="${1:-}"
 shift || true
 case "$what" in
-  kernels|cloud) ;;
-  *) echo "usage: scripts/bench.sh kernels|cloud [options]" >&2; exit 2 ;;
+  kernels|cloud|edge) ;;
+  *) echo "usage: scripts/bench.sh kernels|cloud|edge [options]" >&2; exit 2 ;;
 esac
 
 ./deploy/install-deps.sh --no-arm64 >&2
@@ -32,4 +37,4 @@ if [[ "$what" == kernels ]]; then
   exec build/release/bench/spex_kernel_bench "$@"
 fi
 
-exec scripts/bench_cloud.sh "$@"
+exec scripts/bench_$what.sh "$@"
