@@ -39,12 +39,24 @@ host_packages=(
   systemd
 )
 
-# The common library and its tests cross-build for aarch64 and run under
-# qemu-user. Only libraries that common/ links are needed for arm64.
+# The common library and the edge agent, with their tests, cross-build for
+# aarch64 and run under qemu-user. prometheus-cpp's arm64 package cannot be
+# installed beside the amd64 one (its civetweb dependency is not
+# multi-arch): see unpack_arm64_prometheus below.
 arm64_packages=(
   g++-aarch64-linux-gnu qemu-user
   libabsl-dev:arm64 libprotobuf-dev:arm64 zlib1g-dev:arm64
   libgtest-dev:arm64 libgmock-dev:arm64
+  libgrpc++-dev:arm64 libssl-dev:arm64 libcurl4-openssl-dev:arm64
+)
+# Unpacked, not installed, into this folder (cmake/aarch64-linux-gnu.cmake
+# looks there).
+arm64_extra_root=/opt/spex-arm64
+arm64_unpacked=(
+  prometheus-cpp-dev:arm64 libprometheus-cpp-core1.0:arm64
+  libprometheus-cpp-pull1.0:arm64 libprometheus-cpp-push1.0:arm64
+  libcivetweb-dev:arm64 libcivetweb1:arm64
+  civetweb:arm64
 )
 
 missing() {
@@ -72,11 +84,27 @@ if [[ $with_arm64 -eq 1 ]]; then
   wanted+=("${arm64_packages[@]}")
 fi
 
+unpack_arm64_prometheus() {
+  local marker=$arm64_extra_root/usr/lib/aarch64-linux-gnu/cmake/prometheus-cpp/prometheus-cpp-config.cmake
+  [[ -f $marker && -f $arm64_extra_root/usr/bin/civetweb &&
+     -f $arm64_extra_root/usr/lib/aarch64-linux-gnu/libprometheus-cpp-push.so.1.0.1 ]] && return
+  echo "install-deps.sh: unpacking ${arm64_unpacked[*]} into $arm64_extra_root"
+  apt_update_once
+  local download
+  download=$(mktemp -d)
+  chmod 755 "$download"  # apt's sandbox user writes here
+  (cd "$download" && $SUDO apt-get download -q "${arm64_unpacked[@]}")
+  $SUDO mkdir -p $arm64_extra_root
+  for deb in "$download"/*.deb; do $SUDO dpkg-deb -x "$deb" $arm64_extra_root; done
+  rm -rf "$download"
+}
+
 mapfile -t todo < <(missing "${wanted[@]}")
 if [[ ${#todo[@]} -eq 0 ]]; then
   echo "install-deps.sh: all ${#wanted[@]} packages present"
-  exit 0
+else
+  echo "install-deps.sh: installing ${#todo[@]} packages: ${todo[*]}"
+  apt_update_once
+  $SUDO apt-get install -y -q --no-install-recommends "${todo[@]}"
 fi
-echo "install-deps.sh: installing ${#todo[@]} packages: ${todo[*]}"
-apt_update_once
-$SUDO apt-get install -y -q --no-install-recommends "${todo[@]}"
+if [[ $with_arm64 -eq 1 ]]; then unpack_arm64_prometheus; fi

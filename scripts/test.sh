@@ -3,8 +3,10 @@
 # test three ways:
 #   1. x86-64 (or the host's architecture), warnings as errors;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. the common library cross-built for aarch64, its tests run under
-#      qemu-aarch64, so every NEON kernel meets the reference on every run.
+#   3. the common library and the edge agent cross-built for aarch64, their
+#      tests run under qemu-aarch64 (every NEON kernel meets the reference),
+#      and the arm64 spex-edge answers a replay against the native
+#      spex-cloud like the native agent does.
 # Build trees live under build/ and are reused (with ccache) between runs.
 #
 # Usage: scripts/test.sh [--skip-install] [--only native|asan|aarch64]
@@ -50,8 +52,13 @@ run_asan() {
 
 run_aarch64() {
   step "aarch64 cross build, tests under qemu-aarch64"
+  if [[ ! -x build/native/edge_agent/spex-edge ]]; then
+    # The arm64 agent is checked against the native daemons.
+    cmake -S . -B build/native -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
+    cmake --build build/native -j "$jobs" --target spex-cloud spex-edge spex-replay
+  fi
   cmake -S . -B build/aarch64 -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DSPEX_COMMON_ONLY=ON
+    -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DSPEX_PARTS=edge
   cmake --build build/aarch64 -j "$jobs"
   (cd build/aarch64 && ctest "${ctest_args[@]}")
 }
