@@ -123,6 +123,9 @@ class CloudClient::Impl {
   Outcome TakeLocked(uint64_t id, OffloadOutcome outcome)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void UpdateUpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  // The breaker's bookkeeping, with one log line when it opens or closes.
+  void RecordSuccessLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void RecordFailureLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   static void Deliver(std::vector<Outcome>& outcomes);
 
   const CloudClientOptions options_;
@@ -228,6 +231,23 @@ void CloudClient::Impl::UpdateUpLocked() {
   }
   metrics_->SetCloudUp(ready > 0);
   metrics_->SetModelMismatch(mismatch);
+}
+
+void CloudClient::Impl::RecordSuccessLocked() {
+  const bool was_closed = breaker_.state() == CircuitBreaker::State::kClosed;
+  breaker_.RecordSuccess();
+  if (!was_closed) LogInfo("circuit breaker closed: offloading again");
+}
+
+void CloudClient::Impl::RecordFailureLocked(absl::Time now) {
+  const bool was_open = breaker_.state() == CircuitBreaker::State::kOpen;
+  breaker_.RecordFailure(now);
+  if (!was_open && breaker_.state() == CircuitBreaker::State::kOpen) {
+    LogWarning(absl::StrFormat(
+        "circuit breaker open after %d failures: offloading paused for %s",
+        options_.breaker_failures,
+        absl::FormatDuration(options_.breaker_open_time)));
+  }
 }
 
 void CloudClient::Impl::StartCheckLocked(size_t e) {
@@ -406,7 +426,7 @@ void CloudClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
         failed.grpc_code = code;
         Outcome o = TakeLocked(id, failed);
         if (o.done) {
-          breaker_.RecordFailure(absl::Now());
+          RecordFailureLocked(absl::Now());
           outcomes.push_back(std::move(o));
         }
       }
@@ -424,7 +444,7 @@ void CloudClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
           top_k->DeleteSubrange(wanted, top_k->size() - wanted);
         }
         Outcome o = TakeLocked(ids[i], answered);
-        breaker_.RecordSuccess();
+        RecordSuccessLocked();
         if (metrics_ != nullptr) {
           metrics_->ObserveCloudRtt(
               absl::ToDoubleSeconds(o.outcome.round_trip));
@@ -454,7 +474,7 @@ void CloudClient::Impl::OnStreamDone(size_t e, const grpc::Status& status) {
       Outcome o = TakeLocked(id, lost);
       if (o.done) outcomes.push_back(std::move(o));
     }
-    if (!outcomes.empty()) breaker_.RecordFailure(absl::Now());
+    if (!outcomes.empty()) RecordFailureLocked(absl::Now());
     ScheduleRetryLocked(e, absl::Now());
     if (!stopping_) {
       if (metrics_ != nullptr) metrics_->AddCloudError(status.error_code());
@@ -483,7 +503,7 @@ void CloudClient::Impl::TimerLoop() {
         Outcome o = TakeLocked(deadlines_.front().second, late);
         deadlines_.pop_front();
         if (o.done) {
-          breaker_.RecordFailure(now);
+          RecordFailureLocked(now);
           outcomes.push_back(std::move(o));
         }
       }
