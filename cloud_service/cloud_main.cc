@@ -1,20 +1,14 @@
 // spex-cloud: finishes inference on split activations sent by edge agents.
 // main() turns flags into CloudServerOptions and signals into actions:
 // SIGHUP reloads the model directory, SIGTERM and SIGINT drain and exit 0.
-#include <signal.h>
-
 #include <cstdio>
-#include <fstream>
 #include <string>
 #include <thread>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "cloud_service/cloud_server.h"
+#include "common/daemon/daemon_main.h"
 #include "common/logging/log.h"
 
 ABSL_FLAG(std::string, model_dir, "",
@@ -60,43 +54,13 @@ ABSL_FLAG(std::string, port_file, "",
           "If set, the bound gRPC and metrics ports are written there, one "
           "per line, once serving (for scripts that use port 0).");
 
-namespace {
-
-bool WritePortFile(const std::string& path, int port, int metrics_port) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary);
-    out << port << "\n" << metrics_port << "\n";
-    if (!out.flush()) return false;
-  }
-  return std::rename(temporary.c_str(), path.c_str()) == 0;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  // --help lists the flags defined in this file (Abseil's default looks for
-  // a file named after the program).
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "cloud_main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  absl::SetProgramUsageMessage(
+  spex::ParseDaemonFlags(
+      argc, argv,
       "Finishes inference on split activations sent by spex edge agents.\n"
       "Usage: spex-cloud --model_dir=DIR (--plaintext | --tls_cert=F "
-      "--tls_key=F) [flags]\nor: spex-cloud --flagfile=FILE");
-  absl::ParseCommandLine(argc, argv);
-
-  // Signals are taken by sigwait below, never by a handler: every thread
-  // started from here on inherits this mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+      "--tls_key=F) [flags]\nor: spex-cloud --flagfile=FILE",
+      "cloud_main.cc");
 
   spex::CloudServerOptions options;
   options.model_dir = absl::GetFlag(FLAGS_model_dir);
@@ -141,24 +105,14 @@ int main(int argc, char** argv) {
       options.version, options.model_dir, (*server)->port(),
       (*server)->metrics_port(), options.core.engine.workers));
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (!port_file.empty() &&
-      !WritePortFile(port_file, (*server)->port(), (*server)->metrics_port())) {
+  if (!port_file.empty() && !spex::WritePortFile(port_file, (*server)->port(),
+                                                 (*server)->metrics_port())) {
     std::fprintf(stderr, "spex-cloud: cannot write --port_file %s\n",
                  port_file.c_str());
     return 1;
   }
 
-  while (true) {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    if (signal == SIGHUP) {
-      spex::LogInfo("SIGHUP: reloading models");
-      (void)(*server)->Reload();
-      continue;
-    }
-    spex::LogInfo(absl::StrFormat("signal %d: draining", signal));
-    (*server)->Shutdown();
-    spex::LogInfo("drained; exiting");
-    return 0;
-  }
+  spex::WaitForSignals([&] { (void)(*server)->Reload(); },
+                       [&] { (*server)->Shutdown(); });
+  return 0;
 }

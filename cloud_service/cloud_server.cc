@@ -1,6 +1,5 @@
 #include "cloud_service/cloud_server.h"
 
-#include <exception>
 #include <utility>
 
 #include "absl/strings/match.h"
@@ -12,7 +11,9 @@
 #include "cloud_service/oip_service.h"
 #include "cloud_service/split_inference_service.h"
 #include "cloud_service/token_auth.h"
+#include "common/daemon/config_files.h"
 #include "common/logging/log.h"
+#include "common/metrics/metric_helpers.h"
 #include "common/model/model_file.h"
 #include "common/status/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
@@ -26,28 +27,12 @@
 namespace spex {
 namespace {
 
-constexpr int64_t kMaxPemBytes = 1 << 20;
-
 // How long gRPC may take, once nothing is in flight, to send the last frames
 // before shutdown closes the connections.
 constexpr absl::Duration kFlushGrace = absl::Milliseconds(200);
 
 constexpr int kMaxStreamsPerConnection = 256;
 constexpr size_t kGrpcMemoryQuotaBytes = size_t{1} << 30;
-
-absl::StatusOr<std::string> ReadPem(const std::string& path,
-                                    const char* what) {
-  absl::StatusOr<std::string> pem = ReadFileBytes(path, kMaxPemBytes);
-  if (!pem.ok()) {
-    return absl::Status(pem.status().code(),
-                        absl::StrFormat("%s: %s", what, pem.status().message()));
-  }
-  if (!absl::StrContains(*pem, "-----BEGIN ")) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("%s '%s' is not PEM", what, path));
-  }
-  return pem;
-}
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const CloudServerOptions& options) {
@@ -67,14 +52,14 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
         "--tls_client_ca for mutual TLS), or --plaintext explicitly");
   }
   SPEX_ASSIGN_OR_RETURN(std::string cert,
-                        ReadPem(options.tls_cert_file, "TLS certificate"));
+                        ReadPemFile(options.tls_cert_file, "TLS certificate"));
   SPEX_ASSIGN_OR_RETURN(std::string key,
-                        ReadPem(options.tls_key_file, "TLS key"));
+                        ReadPemFile(options.tls_key_file, "TLS key"));
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
   if (!options.tls_client_ca_file.empty()) {
     SPEX_ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                          ReadPem(options.tls_client_ca_file, "TLS client CA"));
+                          ReadPemFile(options.tls_client_ca_file, "TLS client CA"));
     ssl.client_certificate_request =
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
@@ -117,15 +102,9 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
                         ModelRegistry::Create(options.model_dir, options.model,
                                               state->metrics.get()));
   if (!options.metrics_address.empty()) {
-    try {
-      state->exposer =
-          std::make_unique<prometheus::Exposer>(options.metrics_address);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrFormat(
-          "cannot serve metrics on %s: %s (port taken?)",
-          options.metrics_address, e.what()));
-    }
-    state->exposer->RegisterCollectable(state->metrics->registry());
+    SPEX_ASSIGN_OR_RETURN(state->exposer,
+                          StartMetricsExposer(options.metrics_address,
+                                              state->metrics->registry()));
   }
   state->core = std::make_unique<CloudCore>(
       options.core, state->registry.get(), state->metrics.get());

@@ -6,7 +6,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/hash/sha256.h"
-#include "common/model/model_file.h"
+#include "common/daemon/config_files.h"
 
 namespace spex {
 namespace {
@@ -17,16 +17,11 @@ std::array<uint8_t, 32> Digest(absl::string_view token) {
   return hash.Finish();
 }
 
-constexpr int64_t kMaxTokenFileBytes = 1 << 20;
-
 }  // namespace
 
 absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path) {
-  absl::StatusOr<std::string> bytes = ReadFileBytes(path, kMaxTokenFileBytes);
-  if (!bytes.ok()) {
-    return absl::Status(bytes.status().code(),
-                        absl::StrCat("token file: ", bytes.status().message()));
-  }
+  absl::StatusOr<std::string> bytes = ReadConfigFile(path, "token file");
+  if (!bytes.ok()) return bytes.status();
   std::vector<std::string> tokens;
   for (absl::string_view line : absl::StrSplit(*bytes, '\n')) {
     line = absl::StripAsciiWhitespace(line);

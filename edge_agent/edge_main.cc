@@ -2,22 +2,16 @@
 // exit is confident, with the cloud's help otherwise, and always answers.
 // main() turns flags into EdgeServerOptions and signals into actions:
 // SIGHUP reloads the model, SIGTERM and SIGINT drain and exit 0.
-#include <signal.h>
-
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/codec/activation_codec.h"
+#include "common/daemon/daemon_main.h"
 #include "common/logging/log.h"
 #include "edge_agent/edge_server.h"
 
@@ -96,16 +90,6 @@ ABSL_FLAG(std::string, port_file, "",
 
 namespace {
 
-bool WritePortFile(const std::string& path, int port, int metrics_port) {
-  const std::string temporary = path + ".tmp";
-  {
-    std::ofstream out(temporary);
-    out << port << "\n" << metrics_port << "\n";
-    if (!out.flush()) return false;
-  }
-  return std::rename(temporary.c_str(), path.c_str()) == 0;
-}
-
 int Fail(const std::string& message) {
   std::fprintf(stderr, "spex-edge: %s\n", message.c_str());
   return 1;
@@ -114,25 +98,13 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view path) {
-    return absl::EndsWith(path, "edge_main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  absl::SetProgramUsageMessage(
+  spex::ParseDaemonFlags(
+      argc, argv,
       "Answers applications on the device: locally when the model's exit is "
       "confident, with spex-cloud otherwise.\n"
       "Usage: spex-edge --model=FILE [--cloud=HOST:PORT ...] [flags]\n"
-      "or: spex-edge --flagfile=FILE");
-  absl::ParseCommandLine(argc, argv);
-
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  sigaddset(&signals, SIGHUP);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+      "or: spex-edge --flagfile=FILE",
+      "edge_main.cc");
 
   spex::EdgeServerOptions options;
   options.model_path = absl::GetFlag(FLAGS_model);
@@ -224,22 +196,13 @@ int main(int argc, char** argv) {
       (*server)->metrics_port(),
       options.cloud_endpoints.empty() ? "none" : absl::GetFlag(FLAGS_cloud)));
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
-  if (!port_file.empty() && !WritePortFile(port_file, (*server)->tcp_port(),
-                                           (*server)->metrics_port())) {
+  if (!port_file.empty() &&
+      !spex::WritePortFile(port_file, (*server)->tcp_port(),
+                           (*server)->metrics_port())) {
     return Fail("cannot write --port_file " + port_file);
   }
 
-  while (true) {
-    int signal = 0;
-    sigwait(&signals, &signal);
-    if (signal == SIGHUP) {
-      spex::LogInfo("SIGHUP: reloading the model");
-      (void)(*server)->Reload();
-      continue;
-    }
-    spex::LogInfo(absl::StrFormat("signal %d: draining", signal));
-    (*server)->Shutdown();
-    spex::LogInfo("drained; exiting");
-    return 0;
-  }
+  spex::WaitForSignals([&] { (void)(*server)->Reload(); },
+                       [&] { (*server)->Shutdown(); });
+  return 0;
 }

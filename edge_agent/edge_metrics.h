@@ -71,11 +71,6 @@ class EdgeMetrics {
       ABSL_GUARDED_BY(mutex_);
 };
 
-// "local", "cloud", "fallback".
-const char* AnswerPathName(v1::AnswerPath path);
-// "cloud_unreachable", "deadline", ...
-const char* FallbackReasonName(v1::FallbackReason reason);
-
 }  // namespace spex
 
 #endif  // SPEX_EDGE_AGENT_EDGE_METRICS_H_

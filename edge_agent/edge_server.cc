@@ -6,14 +6,15 @@
 
 #include <cerrno>
 #include <cstring>
-#include <exception>
 #include <utility>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
+#include "common/daemon/config_files.h"
 #include "common/logging/log.h"
+#include "common/metrics/metric_helpers.h"
 #include "common/model/model_file.h"
 #include "common/status/status_macros.h"
 #include "edge_agent/edge_metrics.h"
@@ -25,18 +26,7 @@
 namespace spex {
 namespace {
 
-constexpr int64_t kMaxSmallFileBytes = 1 << 20;
 constexpr absl::Duration kFlushGrace = absl::Milliseconds(200);
-
-absl::StatusOr<std::string> ReadSmallFile(const std::string& path,
-                                          const char* what) {
-  absl::StatusOr<std::string> bytes = ReadFileBytes(path, kMaxSmallFileBytes);
-  if (!bytes.ok()) {
-    return absl::Status(bytes.status().code(),
-                        absl::StrFormat("%s: %s", what, bytes.status().message()));
-  }
-  return bytes;
-}
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CloudCredentials(
     const EdgeServerOptions& options) {
@@ -57,20 +47,20 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CloudCredentials(
   grpc::SslCredentialsOptions ssl;
   if (!options.cloud_ca_file.empty()) {
     SPEX_ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                          ReadSmallFile(options.cloud_ca_file, "cloud CA"));
+                          ReadPemFile(options.cloud_ca_file, "cloud CA"));
   }
   if (!options.cloud_cert_file.empty()) {
     SPEX_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
-                          ReadSmallFile(options.cloud_cert_file, "cloud cert"));
+                          ReadPemFile(options.cloud_cert_file, "cloud cert"));
     SPEX_ASSIGN_OR_RETURN(ssl.pem_private_key,
-                          ReadSmallFile(options.cloud_key_file, "cloud key"));
+                          ReadPemFile(options.cloud_key_file, "cloud key"));
   }
   return grpc::SslCredentials(ssl);
 }
 
 absl::StatusOr<std::string> ReadToken(const std::string& path) {
   if (path.empty()) return std::string();
-  SPEX_ASSIGN_OR_RETURN(std::string text, ReadSmallFile(path, "token file"));
+  SPEX_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path, "token file"));
   absl::string_view token = absl::StripAsciiWhitespace(text);
   if (token.empty()) {
     return absl::InvalidArgumentError(
@@ -163,15 +153,9 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(
   state->metrics = std::make_unique<EdgeMetrics>(options.version);
   SPEX_ASSIGN_OR_RETURN(state->bundle, state->MakeBundle());
   if (!options.metrics_address.empty()) {
-    try {
-      state->exposer =
-          std::make_unique<prometheus::Exposer>(options.metrics_address);
-    } catch (const std::exception& e) {
-      return absl::UnavailableError(absl::StrFormat(
-          "cannot serve metrics on %s: %s (port taken?)",
-          options.metrics_address, e.what()));
-    }
-    state->exposer->RegisterCollectable(state->metrics->registry());
+    SPEX_ASSIGN_OR_RETURN(state->exposer,
+                          StartMetricsExposer(options.metrics_address,
+                                              state->metrics->registry()));
   }
   state->service = std::make_unique<EdgeService>(state->bundle->agent);
 

@@ -14,22 +14,8 @@ build=build/release
 cmake --build $build --target spex-cloud spex-echo-server spex-loadgen \
   spex_tail_batch_bench -j "$(nproc)" >&2
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_for_port() {  # file
-  for _ in $(seq 1 300); do
-    [[ -s "$1" ]] && { head -1 "$1"; return; }
-    sleep 0.05
-  done
-  echo "bench_cloud.sh: a server did not start" >&2
-  exit 1
-}
+source scripts/daemons.sh
+work=$spex_work
 
 avx512=no
 grep -q avx512f /proc/cpuinfo && avx512=yes
@@ -40,15 +26,15 @@ echo "feature-major pass, per batch size (when batching pays):"
 $build/bench/spex_tail_batch_bench results/fashion-default.spex
 echo
 
-$build/cloud_service/spex-cloud --model_dir=results --plaintext \
-  --listen=127.0.0.1:0 --metrics_listen= --port_file="$work/cloud" \
-  2>"$work/cloud.log" &
-pids+=($!)
-$build/bench/spex-echo-server --api=callback --port_file="$work/echo" \
-  2>"$work/echo.log" &
-pids+=($!)
-cloud_port=$(wait_for_port "$work/cloud")
-echo_port=$(wait_for_port "$work/echo")
+spex_start cloud "$work/cloud.log" \
+  $build/cloud_service/spex-cloud --model_dir=results --plaintext \
+  --listen=127.0.0.1:0 --metrics_listen= --port_file="$work/cloud"
+spex_start echo "$work/echo.log" \
+  $build/bench/spex-echo-server --api=callback --port_file="$work/echo"
+spex_wait_for_ports "$work/cloud"
+spex_wait_for_ports "$work/echo"
+cloud_port=$(sed -n 1p "$work/cloud")
+echo_port=$(sed -n 1p "$work/echo")
 
 results="$work/results.jsonl"
 for streams in 1 8 64; do

@@ -15,22 +15,8 @@ build=build/release
 cmake --build $build --target spex-edge spex-echo-server spex-replay \
   spex_edge_classify_bench -j "$(nproc)" >&2
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_for_socket() {
-  for _ in $(seq 1 300); do
-    [[ -S "$1" ]] && return
-    sleep 0.05
-  done
-  echo "bench_edge.sh: no socket $1" >&2
-  exit 1
-}
+source scripts/daemons.sh
+work=$spex_work
 
 avx512=no
 grep -q avx512f /proc/cpuinfo && avx512=yes
@@ -38,16 +24,13 @@ echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, AVX-512:
 results="$work/results.jsonl"
 $build/bench/spex_edge_classify_bench results/fashion-default.spex | tee -a "$results"
 
-$build/edge_agent/spex-edge --model=results/fashion-default.spex \
-  --socket="$work/edge.sock" --threshold=0 --metrics_listen= \
-  2>"$work/edge.log" &
-edge_pid=$!
-pids+=($edge_pid)
-$build/bench/spex-echo-server --service=edge --listen="unix:$work/echo.sock" \
-  2>"$work/echo.log" &
-pids+=($!)
-wait_for_socket "$work/edge.sock"
-wait_for_socket "$work/echo.sock"
+spex_start edge "$work/edge.log" \
+  $build/edge_agent/spex-edge --model=results/fashion-default.spex \
+  --socket="$work/edge.sock" --threshold=0 --metrics_listen=
+spex_start echo "$work/echo.log" \
+  $build/bench/spex-echo-server --service=edge --listen="unix:$work/echo.sock"
+spex_wait_for_socket "$work/edge.sock"
+spex_wait_for_socket "$work/echo.sock"
 
 for streams in 1 8; do
   for target in echo spex-edge; do

@@ -38,40 +38,24 @@ fi
 out=demo-out
 rm -rf $out
 mkdir -p $out
-work=$(mktemp -d)
-pids=()
-stop() {
-  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap stop EXIT
-
-wait_for_ports() {  # file
-  for _ in $(seq 1 300); do
-    [[ -s "$1" && $(wc -l < "$1") -ge 2 ]] && return
-    sleep 0.05
-  done
-  echo "demo.sh: a daemon did not start; see $out/*.log" >&2
-  exit 1
-}
+source scripts/daemons.sh
+work=$spex_work
 
 mkdir -p "$work/models"
 cp $model "$work/models/"
-$build/cloud_service/spex-cloud --model_dir="$work/models" --plaintext \
+spex_start cloud $out/cloud.log \
+  $build/cloud_service/spex-cloud --model_dir="$work/models" --plaintext \
   --listen=127.0.0.1:0 --metrics_listen=127.0.0.1:0 \
-  --port_file="$work/cloud.ports" 2>$out/cloud.log &
-pids+=($!)
-wait_for_ports "$work/cloud.ports"
+  --port_file="$work/cloud.ports"
+spex_wait_for_ports "$work/cloud.ports"
 cloud_port=$(sed -n 1p "$work/cloud.ports")
 cloud_metrics=$(sed -n 2p "$work/cloud.ports")
 
-$build/edge_agent/spex-edge --model=$model --socket="$work/edge.sock" \
+spex_start edge $out/edge.log \
+  $build/edge_agent/spex-edge --model=$model --socket="$work/edge.sock" \
   --cloud=127.0.0.1:$cloud_port --cloud_plaintext \
-  --metrics_listen=127.0.0.1:0 --port_file="$work/edge.ports" \
-  2>$out/edge.log &
-pids+=($!)
-wait_for_ports "$work/edge.ports"
+  --metrics_listen=127.0.0.1:0 --port_file="$work/edge.ports"
+spex_wait_for_ports "$work/edge.ports"
 edge_metrics=$(sed -n 2p "$work/edge.ports")
 
 echo

@@ -5,8 +5,8 @@
 //
 // Two implementations of the same stream, to choose spex-cloud's server API
 // by measurement (docs/ARCHITECTURE.md): --api=callback (gRPC's callback
-// API, reactors on the library's threads) or --api=async (completion queues
-// polled by --threads threads of our own).
+// API: the daemons' own pipelined stream reactor, on the library's threads)
+// or --api=async (completion queues polled by --threads threads of our own).
 //
 // --service=edge answers spex.v1.EdgeInference's ClassifyStream the same
 // way (the ceiling for spex-edge's local API in scripts/bench.sh edge), on
@@ -16,7 +16,6 @@
 //                         [--service=split|edge]
 #include <cstdio>
 #include <deque>
-#include <fstream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -24,6 +23,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/daemon/daemon_main.h"
+#include "common/rpc/pipelined_stream.h"
 #include "grpcpp/grpcpp.h"
 #include "spex/v1/edge_inference.grpc.pb.h"
 #include "spex/v1/split_inference.grpc.pb.h"
@@ -55,73 +56,38 @@ void Echo(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) {
   response->set_path(v1::ANSWER_PATH_LOCAL);
 }
 
-// ---- callback API: the same reactor shape as the daemons' streams, with
-// the answer produced inline instead of by a worker.
+// ---- callback API: the daemons' own stream (common/rpc/pipelined_stream.h)
+// with the answer produced inline instead of by inference.
 template <typename Request, typename Response>
-class CallbackEchoStream final
-    : public grpc::ServerBidiReactor<Request, Response> {
- public:
-  CallbackEchoStream() { this->StartRead(&request_); }
-
-  void OnReadDone(bool ok) override {
-    absl::MutexLock lock(&mutex_);
-    if (!ok) {
-      reads_done_ = true;
-      MaybeFinishLocked();
-      return;
-    }
-    Response response;
-    Echo(request_, &response);
-    writes_.push_back(std::move(response));
-    if (!writing_) StartNextWriteLocked();
-    this->StartRead(&request_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mutex_);
-    writing_ = false;
-    if (!ok) writes_.clear();
-    if (!writes_.empty()) StartNextWriteLocked();
-    MaybeFinishLocked();
-  }
-
-  void OnDone() override { delete this; }
-
- private:
-  void StartNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    writing_ = true;
-    current_ = std::move(writes_.front());
-    writes_.pop_front();
-    this->StartWrite(&current_);
-  }
-  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-    if (reads_done_ && !writing_ && writes_.empty() && !finished_) {
-      finished_ = true;
-      this->Finish(grpc::Status::OK);
-    }
-  }
-
-  Request request_;
-  absl::Mutex mutex_;
-  std::deque<Response> writes_ ABSL_GUARDED_BY(mutex_);
-  Response current_ ABSL_GUARDED_BY(mutex_);
-  bool writing_ ABSL_GUARDED_BY(mutex_) = false;
-  bool reads_done_ ABSL_GUARDED_BY(mutex_) = false;
-  bool finished_ ABSL_GUARDED_BY(mutex_) = false;
-};
+grpc::ServerBidiReactor<Request, Response>* NewEchoStream(StreamSet* streams) {
+  return new PipelinedStream<Request, Response>(
+      streams, absl::OkStatus(),
+      [](const Request& request, std::function<void(Response)> reply) {
+        Response response;
+        Echo(request, &response);
+        reply(std::move(response));
+      },
+      [](const Request& request, const absl::Status&) {
+        Response response;
+        Echo(request, &response);
+        return response;
+      });
+}
 
 class CallbackEchoService final : public v1::SplitInference::CallbackService {
   grpc::ServerBidiReactor<v1::InferRequest, v1::InferResponse>* InferStream(
       grpc::CallbackServerContext*) override {
-    return new CallbackEchoStream<v1::InferRequest, v1::InferResponse>();
+    return NewEchoStream<v1::InferRequest, v1::InferResponse>(&streams_);
   }
+  StreamSet streams_;
 };
 
 class EdgeEchoService final : public v1::EdgeInference::CallbackService {
   grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>*
   ClassifyStream(grpc::CallbackServerContext*) override {
-    return new CallbackEchoStream<v1::ClassifyRequest, v1::ClassifyResponse>();
+    return NewEchoStream<v1::ClassifyRequest, v1::ClassifyResponse>(&streams_);
   }
+  StreamSet streams_;
 };
 
 // ---- completion-queue API: one stream's state machine; completions may be
@@ -250,8 +216,10 @@ int Run(int argc, char** argv) {
                  args.Get("listen").c_str());
     return 1;
   }
-  if (!args.Get("port_file").empty()) {
-    std::ofstream(args.Get("port_file")) << port << "\n";
+  if (!args.Get("port_file").empty() &&
+      !WritePortFile(args.Get("port_file"), port, 0)) {
+    std::fprintf(stderr, "spex-echo-server: cannot write --port_file\n");
+    return 1;
   }
   std::fprintf(stderr, "spex-echo-server (%s API) on port %d\n", api.c_str(),
                port);

@@ -1,6 +1,9 @@
 #include "common/metrics/metric_helpers.h"
 
+#include <exception>
+
 #include "absl/strings/ascii.h"
+#include "absl/strings/str_format.h"
 #include "prometheus/gauge.h"
 
 namespace spex {
@@ -22,6 +25,20 @@ void AddBuildInfo(prometheus::Registry& registry, const std::string& component,
       .Register(registry)
       .Add({{"component", component}, {"version", version}})
       .Set(1);
+}
+
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExposer(
+    const std::string& address,
+    const std::shared_ptr<prometheus::Registry>& registry) {
+  std::unique_ptr<prometheus::Exposer> exposer;
+  try {
+    exposer = std::make_unique<prometheus::Exposer>(address);
+  } catch (const std::exception& e) {
+    return absl::UnavailableError(absl::StrFormat(
+        "cannot serve metrics on %s: %s (port taken?)", address, e.what()));
+  }
+  exposer->RegisterCollectable(registry);
+  return exposer;
 }
 
 }  // namespace spex

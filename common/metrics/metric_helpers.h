@@ -6,7 +6,11 @@
 
 #include <string>
 
+#include <memory>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "prometheus/exposer.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
 
@@ -24,6 +28,12 @@ std::string StatusCodeLabel(absl::StatusCode code);
 // metric type).
 void AddBuildInfo(prometheus::Registry& registry, const std::string& component,
                   const std::string& version);
+
+// Serves `registry` at http://`address`/metrics. prometheus-cpp throws when
+// the port is taken; this returns Unavailable naming the address instead.
+absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExposer(
+    const std::string& address,
+    const std::shared_ptr<prometheus::Registry>& registry);
 
 }  // namespace spex
 

@@ -124,7 +124,7 @@ TEST_F(CloudLifecycleTest, HotReloadUnderLoadFailsNoRequest) {
   EXPECT_EQ(load.failed, 0);
   EXPECT_EQ(load.sent, load.answered);
   EXPECT_FALSE(load.stream_broken);
-  EXPECT_THAT(server.log(), HasSubstr("SIGHUP: reloading models"));
+  EXPECT_THAT(server.log(), HasSubstr("SIGHUP: reloading"));
 }
 
 TEST_F(CloudLifecycleTest, BadModelFileIsReportedAndSkipped) {

@@ -541,7 +541,7 @@ TEST_F(EdgeAgentTest, SighupReloadsTheModelWithoutFailingASample) {
   ExpectEveryAnswered(records);
   for (const ReplayRecord& r : records) EXPECT_EQ(r.error, "") << r.id;
   EXPECT_GT(CountPath(records, v1::ANSWER_PATH_CLOUD), 100);
-  EXPECT_THAT(edge.log(), HasSubstr("SIGHUP: reloading the model"));
+  EXPECT_THAT(edge.log(), HasSubstr("SIGHUP: reloading"));
 }
 
 }  // namespace

@@ -9,25 +9,13 @@
 #include "absl/synchronization/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "spex/v1/edge_inference.grpc.pb.h"
+#include "common/rpc/answer_names.h"
 #include "tools/common/json.h"
 
 namespace spex {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-
-const char* PathName(v1::AnswerPath path) {
-  switch (path) {
-    case v1::ANSWER_PATH_LOCAL:
-      return "local";
-    case v1::ANSWER_PATH_CLOUD:
-      return "cloud";
-    case v1::ANSWER_PATH_FALLBACK:
-      return "fallback";
-    default:
-      return "none";
-  }
-}
 
 double Percentile(std::vector<double> values, double q) {
   if (values.empty()) return 0;
@@ -181,11 +169,11 @@ std::string RecordJson(const ReplayRecord& record) {
   std::string json = absl::StrFormat(
       "{\"id\": %d, \"label\": %d, \"predicted\": %d, \"path\": \"%s\", "
       "\"confidence\": %.6g, \"latency_us\": %d",
-      record.id, record.label, record.predicted, PathName(record.path),
+      record.id, record.label, record.predicted, AnswerPathName(record.path),
       record.confidence, record.latency_us);
   if (record.path == v1::ANSWER_PATH_FALLBACK) {
-    absl::StrAppend(&json, ", \"fallback_reason\": ",
-                    JsonQuote(v1::FallbackReason_Name(record.reason)));
+    absl::StrAppend(&json, ", \"fallback_reason\": \"",
+                    FallbackReasonName(record.reason), "\"");
   }
   if (!record.error.empty()) {
     absl::StrAppend(&json, ", \"error\": ", JsonQuote(record.error));

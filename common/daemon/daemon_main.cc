@@ -1,0 +1,73 @@
+#include "common/daemon/daemon_main.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_format.h"
+#include "common/logging/log.h"
+
+namespace spex {
+namespace {
+
+sigset_t DaemonSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGHUP);
+  return signals;
+}
+
+}  // namespace
+
+void ParseDaemonFlags(int argc, char** argv, const char* usage,
+                      const char* flags_file) {
+  absl::FlagsUsageConfig config;
+  const std::string file = flags_file;
+  config.contains_help_flags = [file](absl::string_view path) {
+    return absl::EndsWith(path, file);
+  };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::SetProgramUsageMessage(usage);
+  absl::ParseCommandLine(argc, argv);
+  const sigset_t signals = DaemonSignals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+}
+
+bool WritePortFile(const std::string& path, int port, int metrics_port) {
+  const std::string temporary = path + ".tmp";
+  {
+    std::ofstream out(temporary);
+    out << port << "\n" << metrics_port << "\n";
+    if (!out.flush()) return false;
+  }
+  return std::rename(temporary.c_str(), path.c_str()) == 0;
+}
+
+void WaitForSignals(const std::function<void()>& reload,
+                    const std::function<void()>& shutdown) {
+  const sigset_t signals = DaemonSignals();
+  while (true) {
+    int signal = 0;
+    sigwait(&signals, &signal);
+    if (signal == SIGHUP) {
+      LogInfo("SIGHUP: reloading");
+      reload();
+      continue;
+    }
+    LogInfo(absl::StrFormat("signal %d: draining", signal));
+    shutdown();
+    LogInfo("drained; exiting");
+    return;
+  }
+}
+
+}  // namespace spex

@@ -1,0 +1,32 @@
+// What spex-cloud's and spex-edge's main() share: Abseil flags with a
+// --help that lists the daemon's own flags, signals taken by sigwait (never
+// by a handler), the port file that scripts using port 0 read, and the
+// loop that turns SIGHUP into a reload and SIGTERM/SIGINT into a drain.
+#ifndef SPEX_COMMON_DAEMON_DAEMON_MAIN_H_
+#define SPEX_COMMON_DAEMON_DAEMON_MAIN_H_
+
+#include <functional>
+#include <string>
+
+namespace spex {
+
+// Parses the command line. --help lists the flags defined in a source file
+// whose path ends with `flags_file` (Abseil's default looks for a file
+// named after the program). Blocks SIGTERM, SIGINT and SIGHUP in this
+// thread, so that every thread started later inherits the mask and
+// WaitForSignals receives them.
+void ParseDaemonFlags(int argc, char** argv, const char* usage,
+                      const char* flags_file);
+
+// Writes "<port>\n<metrics_port>\n" through a temporary file and a rename,
+// so a reader never sees half of it. False on failure.
+bool WritePortFile(const std::string& path, int port, int metrics_port);
+
+// Until SIGTERM or SIGINT: calls `reload` on each SIGHUP. Then calls
+// `shutdown` and returns (main returns 0 after it).
+void WaitForSignals(const std::function<void()>& reload,
+                    const std::function<void()>& shutdown);
+
+}  // namespace spex
+
+#endif  // SPEX_COMMON_DAEMON_DAEMON_MAIN_H_
