@@ -442,7 +442,7 @@ TEST_F(EdgeAgentTest, SigtermAnswersEverySampleInFlightAndExitsZero) {
   EXPECT_EQ(edge.WaitForExit(), 0) << edge.log();
 }
 
-TEST_F(EdgeAgentTest, TlsAndTokenEndToEnd) {
+TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
   const std::string dir = testing::TempDir() + "/spex_edge_tls_" +
                           std::to_string(::getpid());
   std::filesystem::create_directories(dir);
@@ -454,7 +454,10 @@ TEST_F(EdgeAgentTest, TlsAndTokenEndToEnd) {
                   "\"subjectAltName=IP:127.0.0.1\\n\" > ext && openssl req $ec "
                   "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
                   "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
-                  "-CAcreateserial -days 2 -extfile ext -out server.pem'");
+                  "-CAcreateserial -days 2 -extfile ext -out server.pem && "
+                  "openssl req $ec -keyout edge.key -out edge.csr -subj "
+                  "/CN=edge-1 && openssl x509 -req -in edge.csr -CA ca.pem "
+                  "-CAkey ca.key -CAcreateserial -days 2 -out edge.pem'");
   ASSERT_EQ(made.exit_code, 0) << made.output;
   std::ofstream(dir + "/tokens") << "fleet-token\n";
   std::ofstream(dir + "/edge-token") << "fleet-token\n";
@@ -470,6 +473,26 @@ TEST_F(EdgeAgentTest, TlsAndTokenEndToEnd) {
                      {"--cloud=" + cloud.address(), "--cloud_ca=" + dir + "/ca.pem",
                       "--cloud_token_file=" + dir + "/edge-token",
                       "--deadline=5s"});
+    ASSERT_TRUE(edge.ok()) << edge.log();
+    WaitForCloud(edge);
+    const std::vector<ReplayRecord> records =
+        ReplayOrDie(FirstSamples(300), edge.target());
+    ExpectEveryAnswered(records);
+    EXPECT_GT(CountPath(records, v1::ANSWER_PATH_CLOUD), 30);
+  }
+  {
+    // Mutual TLS: the cloud asks for a client certificate from its CA.
+    CloudProcess mtls_cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
+                            {"--tls_cert=" + dir + "/server.pem",
+                             "--tls_key=" + dir + "/server.key",
+                             "--tls_client_ca=" + dir + "/ca.pem",
+                             "--model_dir=" + models_});
+    ASSERT_TRUE(mtls_cloud.ok()) << mtls_cloud.log();
+    EdgeProcess edge(TestSocket("mtls"),
+                     {"--cloud=" + mtls_cloud.address(),
+                      "--cloud_ca=" + dir + "/ca.pem",
+                      "--cloud_cert=" + dir + "/edge.pem",
+                      "--cloud_key=" + dir + "/edge.key", "--deadline=5s"});
     ASSERT_TRUE(edge.ok()) << edge.log();
     WaitForCloud(edge);
     const std::vector<ReplayRecord> records =
