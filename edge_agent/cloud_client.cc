@@ -335,7 +335,12 @@ std::optional<v1::FallbackReason> CloudClient::Impl::Offload(
     return mismatch ? v1::FALLBACK_REASON_MODEL_MISMATCH
                     : v1::FALLBACK_REASON_CLOUD_UNREACHABLE;
   }
-  if (static_cast<int>(pending_.size()) >= options_.max_pending) {
+  // Samples whose deadline passed leave pending_ but may still wait in a
+  // stream's queue (a cloud that stopped reading blocks the writes): both
+  // are bounded, so a hung cloud cannot grow the agent's memory.
+  if (static_cast<int>(pending_.size()) >= options_.max_pending ||
+      static_cast<int>(endpoints_[chosen].stream->queued.size()) >=
+          options_.max_pending) {
     return v1::FALLBACK_REASON_QUEUE_FULL;
   }
   if (!breaker_.Allow(now)) return v1::FALLBACK_REASON_BREAKER_OPEN;

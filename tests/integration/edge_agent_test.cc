@@ -403,9 +403,11 @@ TEST_F(EdgeAgentTest, SigtermAnswersEverySampleInFlightAndExitsZero) {
   CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
                      {"--plaintext", "--model_dir=" + models_});
   ASSERT_TRUE(cloud.ok()) << cloud.log();
+  // Everything goes to the cloud, and the queue holds every sample sent
+  // (a full queue is another test's subject).
   EdgeProcess edge(TestSocket("sigterm"),
                    {"--cloud=" + cloud.address(), "--cloud_plaintext",
-                    "--threshold=1"});  // everything goes to the cloud
+                    "--threshold=1", "--max_queued=1024"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
   auto stub = v1::EdgeInference::NewStub(grpc::CreateChannel(
