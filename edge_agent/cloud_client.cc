@@ -91,8 +91,12 @@ class CloudClient::Impl {
       StartRead(&response_);
     }
     void OnDone(const grpc::Status& status) override {
-      impl_->OnStreamDone(endpoint_, status);
+      Impl* impl = impl_;
+      impl->OnStreamDone(endpoint_, status);
+      // The client may be destroyed once the call is counted out: only
+      // after this reactor (and its ClientContext) is gone.
       delete this;
+      impl->CallEnded();
     }
     void Cancel() { context_.TryCancel(); }
 
@@ -117,6 +121,8 @@ class CloudClient::Impl {
   void OnWriteDone(size_t e, bool ok);
   void OnAnswer(size_t e, const v1::InferResponse& response);
   void OnStreamDone(size_t e, const grpc::Status& status);
+  // A check or stream has released everything it holds of gRPC's.
+  void CallEnded();
   void ScheduleRetryLocked(size_t e, absl::Time now)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // Removes a pending sample and returns its outcome (null done if gone).
@@ -461,11 +467,15 @@ void CloudClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
   Deliver(outcomes);
 }
 
+void CloudClient::Impl::CallEnded() {
+  absl::MutexLock lock(&mutex_);
+  --live_calls_;
+}
+
 void CloudClient::Impl::OnStreamDone(size_t e, const grpc::Status& status) {
   std::vector<Outcome> outcomes;
   {
     absl::MutexLock lock(&mutex_);
-    --live_calls_;
     Endpoint& endpoint = endpoints_[e];
     Stream* stream = endpoint.stream;
     endpoint.stream = nullptr;

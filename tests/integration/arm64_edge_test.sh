@@ -72,7 +72,11 @@ replay_with() {  # name command...
   "$native/tools/spex-replay" --target="unix:$work/$name.sock" --limit=500 \
     --streams=2 --out="$work/$name.jsonl" > "$work/$name.summary"
   kill -TERM $pid
-  wait $pid
+  if ! wait $pid; then
+    echo "arm64_edge_test.sh: the $name agent did not exit cleanly on SIGTERM:"
+    cat "$work/$name.log"
+    exit 1
+  fi
 }
 
 replay_with arm64 env LD_LIBRARY_PATH="$arm64_libraries" qemu-aarch64 "$arm64_edge"
