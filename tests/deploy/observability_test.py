@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""The dashboards and rules against a real Prometheus: Debian's prometheus
+on loopback scrapes a live spex-cloud and spex-edge (with the project's
+recording and alert rules loaded) while spex-replay sends the Fashion-MNIST
+test set through the edge; then every PromQL expression in
+deploy/prometheus/rules/*.yml and deploy/grafana/dashboards/*.json goes
+through Prometheus' HTTP API and must return data. For an alert, the
+measured side of its comparison is queried (the alert itself rightly has no
+data while all is well).
+
+Usage: observability_test.py SOURCE_DIR NATIVE_BUILD_DIR
+"""
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+
+import yaml
+
+SOURCE, BUILD = sys.argv[1], sys.argv[2]
+work = tempfile.mkdtemp(prefix="spex_observability_")
+processes = []
+
+
+def start(name, command):
+    log = open(os.path.join(work, name + ".log"), "w")
+    process = subprocess.Popen(command, stdout=log, stderr=log)
+    processes.append(process)
+    return process
+
+
+def wait_for(predicate, what, seconds=60):
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    for name in os.listdir(work):
+        if name.endswith(".log"):
+            print(f"--- {name}\n" + open(os.path.join(work, name)).read())
+    raise SystemExit(f"observability_test: {what} did not happen")
+
+
+def ports(path):
+    try:
+        lines = open(path).read().split()
+        return [int(x) for x in lines] if len(lines) >= 2 else None
+    except OSError:
+        return None
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url):
+    with urllib.request.urlopen(url, timeout=10) as response:
+        return response.read()
+
+
+def query(prometheus, expr):
+    url = f"http://127.0.0.1:{prometheus}/api/v1/query?" + urllib.parse.urlencode(
+        {"query": expr})
+    answer = json.loads(get(url))
+    if answer.get("status") != "success":
+        return None, answer.get("error")
+    return answer["data"]["result"], None
+
+
+# The measured side of an alert: everything before its last top-level
+# comparison with a number.
+COMPARISON = re.compile(r"\s*(==|!=|>=|<=|>|<)\s*[0-9.e+-]+\s*$")
+
+
+def measured(expr):
+    return COMPARISON.sub("", expr.strip())
+
+
+def main():
+    try:
+        models = os.path.join(work, "models")
+        os.makedirs(models)
+        shutil.copy(os.path.join(SOURCE, "results/fashion-default.spex"), models)
+        start("cloud", [f"{BUILD}/cloud_service/spex-cloud", f"--model_dir={models}",
+                        "--plaintext", "--listen=127.0.0.1:0",
+                        "--metrics_listen=127.0.0.1:0",
+                        f"--port_file={work}/cloud.ports"])
+        wait_for(lambda: ports(f"{work}/cloud.ports"), "spex-cloud start")
+        cloud_port, cloud_metrics = ports(f"{work}/cloud.ports")
+        socket_path = os.path.join(work, "edge.sock")
+        start("edge", [f"{BUILD}/edge_agent/spex-edge",
+                       f"--model={SOURCE}/results/fashion-default.spex",
+                       f"--socket={socket_path}", f"--cloud=127.0.0.1:{cloud_port}",
+                       "--cloud_plaintext", "--audit_fraction=0.2",
+                       "--metrics_listen=127.0.0.1:0",
+                       f"--port_file={work}/edge.ports"])
+        wait_for(lambda: ports(f"{work}/edge.ports"), "spex-edge start")
+        _, edge_metrics = ports(f"{work}/edge.ports")
+
+        config = yaml.safe_load(open(f"{SOURCE}/deploy/prometheus/prometheus.yml"))
+        config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
+        config["rule_files"] = [f"{SOURCE}/deploy/prometheus/{f}"
+                                for f in config["rule_files"]]
+        config["scrape_configs"] = [
+            {"job_name": "spex-cloud",
+             "static_configs": [{"targets": [f"127.0.0.1:{cloud_metrics}"]}]},
+            {"job_name": "spex-edge",
+             "static_configs": [{"targets": [f"127.0.0.1:{edge_metrics}"]}]},
+        ]
+        with open(f"{work}/prometheus.yml", "w") as f:
+            yaml.safe_dump(config, f)
+        check = subprocess.run(["promtool", "check", "config", f"{work}/prometheus.yml"],
+                               capture_output=True, text=True)
+        if check.returncode != 0:
+            raise SystemExit(check.stdout + check.stderr)
+        prometheus = free_port()
+        start("prometheus", ["prometheus", f"--config.file={work}/prometheus.yml",
+                             f"--web.listen-address=127.0.0.1:{prometheus}",
+                             f"--storage.tsdb.path={work}/tsdb"])
+
+        def ready():
+            try:
+                get(f"http://127.0.0.1:{prometheus}/-/ready")
+                return True
+            except OSError:
+                return False
+        wait_for(ready, "Prometheus ready")
+
+        # Traffic for the rates: the test set through the edge, paced.
+        replay = subprocess.run(
+            [f"{BUILD}/tools/spex-replay", f"--target=unix:{socket_path}",
+             "--rate=800", "--limit=10000", "--streams=4"],
+            capture_output=True, text=True)
+        if replay.returncode != 0:
+            raise SystemExit("spex-replay failed:\n" + replay.stdout + replay.stderr)
+
+        expressions = []
+        for rules in ("recording.yml", "alerts.yml"):
+            for group in yaml.safe_load(open(f"{SOURCE}/deploy/prometheus/rules/{rules}"))["groups"]:
+                for rule in group["rules"]:
+                    name = rule.get("record") or rule.get("alert")
+                    expr = rule["expr"] if "record" in rule else measured(rule["expr"])
+                    expressions.append((f"{rules}: {name}", expr))
+        dashboards = os.path.join(SOURCE, "deploy/grafana/dashboards")
+        for name in sorted(os.listdir(dashboards)):
+            for panel in json.load(open(os.path.join(dashboards, name)))["panels"]:
+                for target in panel["targets"]:
+                    expressions.append((f"{name}: {panel['title']}", target["expr"]))
+
+        # Recording rules and 1m windows need a few evaluations.
+        failures = []
+        for label, expr in expressions:
+            result, error = None, None
+            for _ in range(30):
+                result, error = query(prometheus, expr)
+                if result:
+                    break
+                time.sleep(1)
+            if not result:
+                failures.append(f"{label}: {expr!r} -> {error or 'no data'}")
+            else:
+                print(f"ok  {label}: {len(result)} series")
+        offload, _ = query(prometheus, "spex:edge_offload_fraction:rate1m")
+        print("offload fraction as Prometheus computes it:",
+              offload[0]["value"][1] if offload else "none")
+        if failures:
+            print("\n".join(["FAILED"] + failures))
+            return 1
+        print(f"all {len(expressions)} expressions return data")
+        return 0
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
