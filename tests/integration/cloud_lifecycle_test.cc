@@ -223,6 +223,17 @@ TEST_F(CloudLifecycleTest, HealthFollowsTheModels) {
   EXPECT_EQ(check("spex.v1.SplitInference"),
             grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_EQ(check(""), grpc::health::v1::HealthCheckResponse::SERVING);
+  // The probe containers and Kubernetes use says the same.
+  ToolRun probe = RunTool(SPEX_HEALTH_BINARY, "--target=" + server.address() +
+                                                  " --service=spex.v1.SplitInference");
+  EXPECT_EQ(probe.exit_code, 0) << probe.output;
+  EXPECT_THAT(probe.output, HasSubstr("SERVING"));
+  server.Signal(SIGTERM);
+  EXPECT_EQ(server.WaitForExit(), 0);
+  probe = RunTool(SPEX_HEALTH_BINARY,
+                  "--timeout_ms=500 --target=" + server.address());
+  EXPECT_EQ(probe.exit_code, 1) << probe.output;
+  EXPECT_THAT(probe.output, HasSubstr("no answer"));
 }
 
 TEST_F(CloudLifecycleTest, ReflectionListsTheServices) {
