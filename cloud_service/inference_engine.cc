@@ -146,10 +146,15 @@ std::vector<InferenceJob> InferenceEngine::NextBatch() {
       return batch;
     }
     // Sleep until enough samples wait to fill the pass (or the deadline):
-    // waking on every arrival would cost a context switch per request.
+    // waking on every arrival would cost a context switch per request. The
+    // queue must also have grown since the scan, or samples queued for
+    // another model part would wake this worker again and again.
     const int missing = kMaxBatchColumns - samples;
-    auto enough = [this, missing]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
-      return queued_samples_ >= missing || stopping_;
+    const size_t scanned = queue_.size();
+    auto enough = [this, missing, scanned]()
+                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+      return (queued_samples_ >= missing && queue_.size() > scanned) ||
+             stopping_;
     };
     mutex_.AwaitWithDeadline(absl::Condition(&enough), deadline);
   }
