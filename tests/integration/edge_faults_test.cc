@@ -1,0 +1,230 @@
+// spex-edge when the cloud fails it: killed and restarted, behind a slow
+// link, serving another model, behind TLS with tokens, one of two replicas
+// gone. Every sample is answered in each case.
+#include "tests/integration/edge_test_support.h"
+
+namespace spex {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST_F(EdgeAgentTest, CloudKilledMidReplayEverySampleAnsweredThenReconnects) {
+  auto cloud = std::make_unique<CloudProcess>(
+      SPEX_CLOUD_BINARY, testing::TempDir(),
+      std::vector<std::string>{"--plaintext", "--model_dir=" + models_});
+  ASSERT_TRUE(cloud->ok()) << cloud->log();
+  const int port = cloud->port();
+  EdgeProcess edge(TestSocket("killed"),
+                   {"--cloud=" + cloud->address(), "--cloud_plaintext",
+                    "--deadline=300ms", "--breaker_open=200ms",
+                    "--reconnect_backoff_max=300ms"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForCloud(edge);
+  const Dataset data = FirstSamples(5000);
+  // 1,000 samples/s: the cloud dies after about 1 s and is back after 2 s
+  // (plus its start-up), leaving 2 s of replay to reconnect and offload.
+  auto replay = std::async(std::launch::async, [&] {
+    return ReplayOrDie(data, edge.target(), 4, 1000);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  cloud->Signal(SIGKILL);
+  cloud->WaitForExit();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  cloud = std::make_unique<CloudProcess>(
+      SPEX_CLOUD_BINARY, testing::TempDir(),
+      std::vector<std::string>{"--plaintext", "--model_dir=" + models_,
+                               "--listen=127.0.0.1:" + std::to_string(port)});
+  ASSERT_TRUE(cloud->ok()) << cloud->log();
+  const std::vector<ReplayRecord> records = replay.get();
+  ExpectEveryAnswered(records);
+  EXPECT_GT(CountPath(records, v1::ANSWER_PATH_FALLBACK), 0);
+  // Offloading came back: the last third has cloud answers again.
+  int late_cloud = 0;
+  for (size_t i = 2 * records.size() / 3; i < records.size(); ++i) {
+    late_cloud += records[i].path == v1::ANSWER_PATH_CLOUD;
+  }
+  EXPECT_GT(late_cloud, 50);
+  EXPECT_GT(edge.Metric("spex_edge_cloud_up"), 0.5);
+  EXPECT_THAT(edge.log(), HasSubstr("disconnected"));
+}
+
+TEST_F(EdgeAgentTest, SlowLinkAnswersByTheDeadline) {
+  CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
+                     {"--plaintext", "--model_dir=" + models_});
+  ASSERT_TRUE(cloud.ok()) << cloud.log();
+  DelayProxy proxy(cloud.port());
+  EdgeProcess edge(TestSocket("slow"),
+                   {"--cloud=" + proxy.address(), "--cloud_plaintext",
+                    "--deadline=100ms", "--breaker_failures=20",
+                    "--breaker_open=10s"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  // Connect first (the model check), then slow the link beyond the deadline.
+  WaitForCloud(edge);
+  proxy.set_delay(std::chrono::milliseconds(300));
+  const std::vector<ReplayRecord> records =
+      ReplayOrDie(FirstSamples(300), edge.target());
+  ExpectEveryAnswered(records);
+  EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
+  const int late =
+      CountPath(records, v1::ANSWER_PATH_FALLBACK, v1::FALLBACK_REASON_DEADLINE);
+  EXPECT_GE(late, 20);
+  // After 20 deadlines in a row the breaker stops offloading: the later
+  // unsure samples (about a quarter of them all) are answered at once
+  // instead of each waiting out the deadline.
+  EXPECT_GT(CountPath(records, v1::ANSWER_PATH_FALLBACK,
+                      v1::FALLBACK_REASON_BREAKER_OPEN),
+            10);
+  EXPECT_THAT(edge.log(), HasSubstr("circuit breaker open"));
+  for (const ReplayRecord& r : records) {
+    if (r.path == v1::ANSWER_PATH_FALLBACK) {
+      EXPECT_LT(r.latency_us, 1000000) << "sample " << r.id;  // bounded
+    }
+  }
+}
+
+TEST_F(EdgeAgentTest, CloudServingAnotherModelGetsNoOffloads) {
+  // Another model: the same network with other class names, so another id.
+  v1::Model other = *ReadModelFile(DefaultModelPath());
+  other.set_class_names(0, "something else");
+  const std::string other_dir = testing::TempDir() + "/spex_other_model_" +
+                                std::to_string(::getpid());
+  std::filesystem::create_directories(other_dir);
+  ASSERT_TRUE(WriteModelFile(other_dir + "/other.spex", &other).ok());
+  CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
+                     {"--plaintext", "--model_dir=" + other_dir});
+  ASSERT_TRUE(cloud.ok()) << cloud.log();
+  EdgeProcess edge(TestSocket("mismatch"),
+                   {"--cloud=" + cloud.address(), "--cloud_plaintext"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  for (int i = 0; i < 100 && edge.Metric("spex_edge_model_mismatch") < 0.5;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  const std::vector<ReplayRecord> records =
+      ReplayOrDie(FirstSamples(500), edge.target());
+  ExpectEveryAnswered(records);
+  EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
+  EXPECT_GT(CountPath(records, v1::ANSWER_PATH_FALLBACK,
+                      v1::FALLBACK_REASON_MODEL_MISMATCH),
+            50);
+  EXPECT_EQ(edge.Metric("spex_edge_model_mismatch"), 1);
+  EXPECT_THAT(edge.log(), HasSubstr("serves another model"));
+}
+
+TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
+  const std::string dir = testing::TempDir() + "/spex_edge_tls_" +
+                          std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const ToolRun made = RunTool(
+      "bash", "-c 'cd " + dir +
+                  " && ec=\"-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                  "-nodes\" && openssl req -x509 $ec -keyout ca.key -out ca.pem "
+                  "-days 2 -subj /CN=ca && printf "
+                  "\"subjectAltName=IP:127.0.0.1\\n\" > ext && openssl req $ec "
+                  "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+                  "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+                  "-CAcreateserial -days 2 -extfile ext -out server.pem && "
+                  "openssl req $ec -keyout edge.key -out edge.csr -subj "
+                  "/CN=edge-1 && openssl x509 -req -in edge.csr -CA ca.pem "
+                  "-CAkey ca.key -CAcreateserial -days 2 -out edge.pem'");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  std::ofstream(dir + "/tokens") << "fleet-token\n";
+  std::ofstream(dir + "/edge-token") << "fleet-token\n";
+  std::ofstream(dir + "/wrong-token") << "guess\n";
+  CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
+                     {"--tls_cert=" + dir + "/server.pem",
+                      "--tls_key=" + dir + "/server.key",
+                      "--token_file=" + dir + "/tokens",
+                      "--model_dir=" + models_});
+  ASSERT_TRUE(cloud.ok()) << cloud.log();
+  {
+    EdgeProcess edge(TestSocket("tls"),
+                     {"--cloud=" + cloud.address(), "--cloud_ca=" + dir + "/ca.pem",
+                      "--cloud_token_file=" + dir + "/edge-token",
+                      "--deadline=5s"});
+    ASSERT_TRUE(edge.ok()) << edge.log();
+    WaitForCloud(edge);
+    const std::vector<ReplayRecord> records =
+        ReplayOrDie(FirstSamples(300), edge.target());
+    ExpectEveryAnswered(records);
+    EXPECT_GT(CountPath(records, v1::ANSWER_PATH_CLOUD), 30);
+  }
+  {
+    // Mutual TLS: the cloud asks for a client certificate from its CA.
+    CloudProcess mtls_cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
+                            {"--tls_cert=" + dir + "/server.pem",
+                             "--tls_key=" + dir + "/server.key",
+                             "--tls_client_ca=" + dir + "/ca.pem",
+                             "--model_dir=" + models_});
+    ASSERT_TRUE(mtls_cloud.ok()) << mtls_cloud.log();
+    EdgeProcess edge(TestSocket("mtls"),
+                     {"--cloud=" + mtls_cloud.address(),
+                      "--cloud_ca=" + dir + "/ca.pem",
+                      "--cloud_cert=" + dir + "/edge.pem",
+                      "--cloud_key=" + dir + "/edge.key", "--deadline=5s"});
+    ASSERT_TRUE(edge.ok()) << edge.log();
+    WaitForCloud(edge);
+    const std::vector<ReplayRecord> records =
+        ReplayOrDie(FirstSamples(300), edge.target());
+    ExpectEveryAnswered(records);
+    EXPECT_GT(CountPath(records, v1::ANSWER_PATH_CLOUD), 30);
+  }
+  EdgeProcess wrong(TestSocket("tls_wrong"),
+                    {"--cloud=" + cloud.address(), "--cloud_ca=" + dir + "/ca.pem",
+                     "--cloud_token_file=" + dir + "/wrong-token"});
+  ASSERT_TRUE(wrong.ok()) << wrong.log();
+  const std::vector<ReplayRecord> records =
+      ReplayOrDie(FirstSamples(200), wrong.target());
+  ExpectEveryAnswered(records);
+  EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
+  EXPECT_GT(wrong.Metric("spex_edge_cloud_errors_total{code=\"UNAUTHENTICATED\"}"),
+            0);
+}
+
+TEST_F(EdgeAgentTest, SpreadsOverEndpointsAndFailsOverWhenOneDies) {
+  auto first = std::make_unique<CloudProcess>(
+      SPEX_CLOUD_BINARY, testing::TempDir(),
+      std::vector<std::string>{"--plaintext", "--model_dir=" + models_});
+  CloudProcess second(SPEX_CLOUD_BINARY, testing::TempDir(),
+                      {"--plaintext", "--model_dir=" + models_});
+  ASSERT_TRUE(first->ok()) << first->log();
+  ASSERT_TRUE(second.ok()) << second.log();
+  auto served = [](const DaemonProcess& cloud) {
+    return ScrapeMetric("127.0.0.1:" + std::to_string(cloud.metrics_port()),
+                        "spex_cloud_samples_total{model=\"fashion-default\"}")
+        .value_or(0);
+  };
+  EdgeProcess edge(TestSocket("endpoints"),
+                   {"--cloud=" + first->address() + "," + second.address(),
+                    "--cloud_plaintext", "--deadline=2s"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  for (int i = 0; i < 250 && edge.Metric("spex_edge_cloud_up") < 0.5; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // both up
+  const std::vector<ReplayRecord> spread =
+      ReplayOrDie(FirstSamples(1000), edge.target());
+  ExpectEveryAnswered(spread);
+  const double first_served = served(*first), second_served = served(second);
+  EXPECT_GT(first_served, 50);
+  EXPECT_GT(second_served, 50);
+  // One replica dies in the middle of a replay: nothing is lost, and the
+  // other takes all the offloads.
+  auto replay = std::async(std::launch::async, [&] {
+    return ReplayOrDie(FirstSamples(3000), edge.target(), 4, 1500);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(700));
+  first->Signal(SIGKILL);
+  first->WaitForExit();
+  const std::vector<ReplayRecord> records = replay.get();
+  ExpectEveryAnswered(records);
+  int late_cloud = 0;
+  for (size_t i = records.size() / 2; i < records.size(); ++i) {
+    late_cloud += records[i].path == v1::ANSWER_PATH_CLOUD;
+  }
+  EXPECT_GT(late_cloud, 100);
+  EXPECT_GT(served(second), second_served + 100);
+}
+
+}  // namespace
+}  // namespace spex
