@@ -37,6 +37,10 @@ host_packages=(
   grpc-proto python3-grpcio python3-protobuf prometheus openssl curl
   # systemd-analyze checks the edge agent's unit file.
   systemd
+  # The container tests: podman builds and runs the images (runc; netavark
+  # and aardvark-dns give compose networks their DNS names), debootstrap
+  # makes the base image, podman-compose runs docker-compose.yml.
+  podman runc netavark aardvark-dns iptables catatonit debootstrap podman-compose
 )
 
 # The common library and the edge agent, with their tests, cross-build for
@@ -49,6 +53,10 @@ arm64_packages=(
   libgtest-dev:arm64 libgmock-dev:arm64
   libgrpc++-dev:arm64 libssl-dev:arm64 libcurl4-openssl-dev:arm64
 )
+# The Kubernetes manifests' offline schema check (npm packages, pinned).
+node_prefix=/opt/spex-node
+node_packages=(kubernetes-models@4.5.1 js-yaml@4.1.0)
+
 # Unpacked, not installed, into this folder (cmake/aarch64-linux-gnu.cmake
 # looks there).
 arm64_extra_root=/opt/spex-arm64
@@ -108,3 +116,16 @@ else
   $SUDO apt-get install -y -q --no-install-recommends "${todo[@]}"
 fi
 if [[ $with_arm64 -eq 1 ]]; then unpack_arm64_prometheus; fi
+
+# npm itself from Debian when the machine has no Node.js yet.
+if ! command -v npm >/dev/null; then
+  apt_update_once
+  $SUDO apt-get install -y -q --no-install-recommends nodejs npm
+fi
+if [[ ! -f $node_prefix/node_modules/kubernetes-models/package.json ||
+      ! -f $node_prefix/node_modules/js-yaml/package.json ]]; then
+  echo "install-deps.sh: npm packages ${node_packages[*]} into $node_prefix"
+  $SUDO mkdir -p $node_prefix
+  $SUDO npm install --prefix $node_prefix --no-audit --no-fund "${node_packages[@]}"
+fi
+

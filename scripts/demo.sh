@@ -3,9 +3,13 @@
 # the committed default model (trains it when absent), starts spex-cloud and
 # spex-edge on loopback, replays the Fashion-MNIST test set through the
 # edge's local API as an application would, prints the summary, writes
-# demo-out/, and stops the daemons.
+# demo-out/, asks a Prometheus (Debian's, with spex's rules from
+# deploy/prometheus) scraping both daemons for the offload fraction and the
+# p99 latency, and stops everything.
 #
-# Usage: scripts/demo.sh [--limit N] [--rate SAMPLES_PER_S]
+# Usage: scripts/demo.sh [--limit N] [--rate SAMPLES_PER_S] [--keep]
+#   --keep  leave the daemons and Prometheus running, with the test set
+#           replayed at 100 samples/s so the graphs move, until Ctrl-C
 #   demo-out/summary.json   samples, answered, accuracy, path_fraction,
 #                           offload_bytes_per_sample, latency_us per path
 #   demo-out/answers.jsonl  one line per sample
@@ -15,10 +19,12 @@ cd "$(dirname "$0")/.."
 
 limit=0
 rate=0
+keep=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --limit) limit="$2"; shift ;;
     --rate) rate="$2"; shift ;;
+    --keep) keep=1 ;;
     *) echo "demo.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -71,4 +77,54 @@ curl -sf "http://127.0.0.1:$edge_metrics/metrics" > $out/edge-metrics.txt || tru
 echo
 echo "summary: $out/summary.json; every answer: $out/answers.jsonl"
 echo "the daemons' metrics at the end of the run: $out/cloud-metrics.txt, $out/edge-metrics.txt"
-echo "(run them yourself to watch live: see README, 'Running the daemons')"
+
+# Prometheus as an operator runs it (deploy/prometheus: the same rules),
+# scraping every second here so that the short run leaves a rate.
+prometheus_port=9090
+if ! /usr/bin/python3 -c 'import socket; socket.socket().bind(("127.0.0.1", 9090))' 2>/dev/null; then
+  prometheus_port=$(/usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+fi
+cat > "$work/prometheus.yml" <<YAML
+global: {scrape_interval: 1s, evaluation_interval: 1s}
+rule_files: ["$PWD/deploy/prometheus/rules/recording.yml", "$PWD/deploy/prometheus/rules/alerts.yml"]
+scrape_configs:
+  - {job_name: spex-cloud, static_configs: [{targets: ["127.0.0.1:$cloud_metrics"]}]}
+  - {job_name: spex-edge, static_configs: [{targets: ["127.0.0.1:$edge_metrics"]}]}
+YAML
+spex_start prometheus $out/prometheus.log prometheus --config.file="$work/prometheus.yml" \
+  --web.listen-address=127.0.0.1:$prometheus_port --storage.tsdb.path="$work/tsdb"
+prometheus_url=http://127.0.0.1:$prometheus_port
+query() {  # PromQL -> "label=value ..." lines
+  curl -sf --get "$prometheus_url/api/v1/query" --data-urlencode "query=$1" |
+    /usr/bin/python3 -c 'import json, sys
+for r in json.load(sys.stdin)["data"]["result"]:
+    labels = ",".join(k + "=" + v for k, v in r["metric"].items() if k != "__name__")
+    print(labels or "all", "%.4g" % float(r["value"][1]))' 2>/dev/null || true
+}
+# While Prometheus starts, keep traffic flowing so the 1-minute rates see it.
+$build/tools/spex-replay --target="unix:$work/edge.sock" --rate=500 --limit=3000 \
+  &> /dev/null &
+background_replay=$!
+offload=""
+for _ in $(seq 1 30); do
+  sleep 1
+  offload=$(query 'spex:edge_offload_fraction:rate1m' | sed 's/^all //')
+  [[ -n $offload ]] && break
+done
+wait $background_replay || true
+echo
+echo "Prometheus ($prometheus_url, rules from deploy/prometheus/rules):"
+echo "  offload fraction (spex:edge_offload_fraction:rate1m): ${offload:-no value yet}"
+query 'spex:edge_latency_seconds:p99 * 1e6' | grep -v ' nan$' | sed 's/^/  p99 latency (us), /'
+echo "  graph: $prometheus_url/graph?g0.expr=spex%3Aedge_offload_fraction%3Arate1m&g0.tab=0"
+
+if [[ $keep -eq 1 ]]; then
+  echo
+  echo "--keep: spex-cloud, spex-edge and Prometheus stay up, the test set replayed"
+  echo "at 100 samples/s; Ctrl-C stops them. Grafana users: docker-compose.yml."
+  while true; do
+    $build/tools/spex-replay --target="unix:$work/edge.sock" --rate=100 &> /dev/null || sleep 1
+  done
+else
+  echo "(scripts/demo.sh --keep leaves it all running to look at)"
+fi

@@ -3,10 +3,13 @@
 # test three ways:
 #   1. x86-64 (or the host's architecture), warnings as errors;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
-#   3. the common library and the edge agent cross-built for aarch64, their
-#      tests run under qemu-aarch64 (every NEON kernel meets the reference),
-#      and the arm64 spex-edge answers a replay against the native
-#      spex-cloud like the native agent does.
+#   3. the common library and the edge agent cross-built for aarch64 and
+#      packaged for a device (scripts/cross-arm64.sh), their tests run under
+#      qemu-aarch64 (every NEON kernel meets the reference), and the
+#      packaged spex-edge answers a replay against the native spex-cloud
+#      like the native agent does.
+# The native stage also builds the container images with podman and runs
+# them (the cloud alone, then the compose stack with Prometheus).
 # Build trees live under build/ and are reused (with ccache) between runs.
 #
 # Usage: scripts/test.sh [--skip-install] [--only native|asan|aarch64]
@@ -57,9 +60,8 @@ run_aarch64() {
     cmake -S . -B build/native -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
     cmake --build build/native -j "$jobs" --target spex-cloud spex-edge spex-replay
   fi
-  cmake -S . -B build/aarch64 -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DSPEX_PARTS=edge
-  cmake --build build/aarch64 -j "$jobs"
+  # Builds build/aarch64 (the tests too) and the device package.
+  ./scripts/cross-arm64.sh --skip-install
   (cd build/aarch64 && ctest "${ctest_args[@]}")
 }
 

@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# The arm64 spex-edge, run under qemu-aarch64, against the x86-64 spex-cloud
-# of the native build on loopback: it answers a replay of 500 Fashion-MNIST
-# test images like the native spex-edge does (same path and label per
-# image; a path may differ only where the exit's confidence sits within
-# float rounding of the threshold, NEON against AVX).
-# Usage: arm64_edge_test.sh SOURCE_DIR NATIVE_BUILD_DIR ARM64_SPEX_EDGE
+# The device package (scripts/cross-arm64.sh) as a device would use it: its
+# unit verifies, its runtime packages exist for arm64 in Debian, and its
+# spex-edge, run under qemu-aarch64 with its model against the x86-64
+# spex-cloud of the native build on loopback, is healthy by its spex-health
+# and answers a replay of 500 Fashion-MNIST test images like the native
+# spex-edge does (same path and label per image; a path may differ only
+# where the exit's confidence sits within float rounding of the threshold,
+# NEON against AVX).
+# Usage: arm64_edge_test.sh SOURCE_DIR NATIVE_BUILD_DIR PACKAGE_TARBALL
 #                           ARM64_LIBRARY_DIR
 # ARM64_LIBRARY_DIR holds the arm64 prometheus-cpp and civetweb that
 # install-deps.sh unpacked beside the system (on a device they are
@@ -12,9 +15,8 @@
 set -euo pipefail
 source_dir="$1"
 native="$2"
-arm64_edge="$3"
+package="$3"
 arm64_libraries="$4"
-model="$source_dir/results/fashion-default.spex"
 for binary in "$native/cloud_service/spex-cloud" "$native/edge_agent/spex-edge" \
               "$native/tools/spex-replay"; do
   if [[ ! -x $binary ]]; then
@@ -23,6 +25,10 @@ for binary in "$native/cloud_service/spex-cloud" "$native/edge_agent/spex-edge" 
   fi
 done
 
+if [[ ! -f $package ]]; then
+  echo "arm64_edge_test.sh: no $package: run scripts/cross-arm64.sh first"
+  exit 1
+fi
 work=$(mktemp -d)
 pids=()
 cleanup() {
@@ -49,6 +55,24 @@ wait_for_cloud() {  # metrics port
   echo "arm64_edge_test.sh: the agent did not connect to the cloud"; cat "$work"/*.log; exit 1
 }
 
+tar -C "$work" -xzf "$package"
+unpacked=("$work"/spex-edge-*-arm64)
+pkg=${unpacked[0]}
+for file in bin/spex-edge bin/spex-replay bin/spex-health spex-edge.service \
+            edge.flags models/fashion-default.spex runtime-packages.txt DEPLOY.md; do
+  [[ -e $pkg/$file ]] || { echo "arm64_edge_test.sh: the package has no $file"; exit 1; }
+done
+model="$pkg/models/fashion-default.spex"
+arm64_edge="$pkg/bin/spex-edge"
+sed "s|/usr/local/bin/spex-edge|$arm64_edge|" "$pkg/spex-edge.service" > "$work/spex-edge.service"
+verify=$(systemd-analyze verify "$work/spex-edge.service" 2>&1 || true)
+[[ -z $verify ]] || { echo "the packaged unit: $verify"; exit 1; }
+while read -r runtime_package; do
+  apt-cache show "$runtime_package:arm64" >/dev/null 2>&1 ||
+    { echo "arm64_edge_test.sh: no Debian arm64 package '$runtime_package'"; exit 1; }
+done < "$pkg/runtime-packages.txt"
+echo "package: unit verifies, $(wc -l < "$pkg/runtime-packages.txt") runtime packages exist for arm64"
+
 mkdir -p "$work/models"
 cp "$model" "$work/models/"
 "$native/cloud_service/spex-cloud" --model_dir="$work/models" --plaintext \
@@ -69,6 +93,11 @@ replay_with() {  # name command...
   pids+=($pid)
   wait_for_lines "$work/$name.ports" 2 120 $pid
   wait_for_cloud "$(sed -n 2p "$work/$name.ports")"
+  if [[ $name == arm64 ]]; then
+    env LD_LIBRARY_PATH="$arm64_libraries" qemu-aarch64 "$pkg/bin/spex-health" \
+      --target="unix:$work/$name.sock" --timeout_ms=10000 ||
+      { echo "the packaged spex-health does not see the agent serving"; exit 1; }
+  fi
   "$native/tools/spex-replay" --target="unix:$work/$name.sock" --limit=500 \
     --streams=2 --out="$work/$name.jsonl" > "$work/$name.summary"
   kill -TERM $pid

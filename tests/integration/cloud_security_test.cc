@@ -26,8 +26,9 @@ std::string ReadText(const std::string& path) {
   return text.str();
 }
 
-// A CA, a server certificate for 127.0.0.1 signed by it, a client
-// certificate signed by it, and a second CA that signed nothing here.
+// A CA, a server certificate for 127.0.0.1 signed by it, one for a service
+// name only (as in a cluster), a client certificate signed by it, and a
+// second CA that signed nothing here.
 struct Certificates {
   std::string dir;
   std::string Path(const std::string& name) const { return dir + "/" + name; }
@@ -45,6 +46,9 @@ openssl req -x509 $ec -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=o
 printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > server.ext
 openssl req $ec -keyout server.key -out server.csr -subj /CN=127.0.0.1
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
+printf 'subjectAltName=DNS:spex-cloud.spex.svc\n' > named.ext
+openssl req $ec -keyout named.key -out named.csr -subj /CN=spex-cloud
+openssl x509 -req -in named.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile named.ext -out named.pem
 openssl req $ec -keyout client.key -out client.csr -subj /CN=edge-1
 openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem
 openssl req $ec -keyout stranger.key -out stranger.csr -subj /CN=stranger
@@ -130,6 +134,25 @@ TEST(CloudSecurityTest, TlsServesTrustingClientsOnly) {
             grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(GetInfo(server.Channel()).error_code(),
             grpc::StatusCode::UNAVAILABLE);
+}
+
+// A probe inside the pod asks 127.0.0.1, while the certificate names the
+// service: spex-health --server_name says which name to verify.
+TEST(CloudSecurityTest, HealthProbeVerifiesTheServiceName) {
+  const Certificates& c = TestCertificates();
+  CloudProcess server(SPEX_CLOUD_BINARY, testing::TempDir(),
+                      {"--tls_cert=" + c.Path("named.pem"),
+                       "--tls_key=" + c.Path("named.key"),
+                       "--model_dir=" + ModelDirWithDefaultModel("named")});
+  ASSERT_TRUE(server.ok()) << server.log();
+  const std::string probe = "--timeout_ms=1500 --ca=" + c.Path("ca.pem") +
+                            " --target=" + server.address();
+  ToolRun wrong_name = RunTool(SPEX_HEALTH_BINARY, probe);
+  EXPECT_EQ(wrong_name.exit_code, 1) << wrong_name.output;
+  ToolRun named = RunTool(SPEX_HEALTH_BINARY,
+                          probe + " --server_name=spex-cloud.spex.svc");
+  EXPECT_EQ(named.exit_code, 0) << named.output;
+  EXPECT_THAT(named.output, HasSubstr("SERVING"));
 }
 
 TEST(CloudSecurityTest, MutualTlsNeedsAClientCertificateFromTheCa) {

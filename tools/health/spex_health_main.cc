@@ -5,7 +5,8 @@
 // one line on stdout says which.
 //
 //   spex-health --target=HOST:PORT|unix:PATH [--service=NAME] [--timeout_ms=N]
-//               [--ca=PEM [--cert=PEM --key=PEM]]   (TLS; plain text without)
+//               [--ca=PEM [--cert=PEM --key=PEM] [--server_name=NAME]]
+//               (TLS; plain text without)
 #include <chrono>
 #include <cstdio>
 #include <string>
@@ -25,7 +26,10 @@ int Run(int argc, char** argv) {
       .Option("timeout_ms", "2000", "give up after this many milliseconds")
       .Option("ca", "", "PEM CA to verify a TLS server; empty: plain text")
       .Option("cert", "", "PEM client certificate (mutual TLS)")
-      .Option("key", "", "PEM client key (mutual TLS)");
+      .Option("key", "", "PEM client key (mutual TLS)")
+      .Option("server_name", "",
+              "name the server's certificate must carry, when it is not the "
+              "target's host (a probe inside the pod asks 127.0.0.1)");
   if (absl::Status status = args.Parse(argc, argv, 1); !status.ok()) {
     std::fprintf(stderr, "spex-health: %s\n\n%s",
                  std::string(status.message()).c_str(), args.Help().c_str());
@@ -55,8 +59,12 @@ int Run(int argc, char** argv) {
     }
     credentials = grpc::SslCredentials(ssl);
   }
-  auto stub = grpc::health::v1::Health::NewStub(
-      grpc::CreateChannel(args.Get("target"), credentials));
+  grpc::ChannelArguments channel_arguments;
+  if (!args.Get("server_name").empty()) {
+    channel_arguments.SetSslTargetNameOverride(args.Get("server_name"));
+  }
+  auto stub = grpc::health::v1::Health::NewStub(grpc::CreateCustomChannel(
+      args.Get("target"), credentials, channel_arguments));
   grpc::ClientContext context;
   context.set_deadline(std::chrono::system_clock::now() +
                        std::chrono::milliseconds(*timeout));
