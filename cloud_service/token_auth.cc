@@ -22,15 +22,20 @@ std::array<uint8_t, 32> Digest(absl::string_view token) {
 absl::StatusOr<TokenAuth> TokenAuth::FromFile(const std::string& path) {
   absl::StatusOr<std::string> bytes = ReadConfigFile(path, "token file");
   if (!bytes.ok()) return bytes.status();
+  return FromText(*bytes, path);
+}
+
+absl::StatusOr<TokenAuth> TokenAuth::FromText(absl::string_view text,
+                                              absl::string_view source) {
   std::vector<std::string> tokens;
-  for (absl::string_view line : absl::StrSplit(*bytes, '\n')) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
     line = absl::StripAsciiWhitespace(line);
     if (line.empty() || absl::StartsWith(line, "#")) continue;
     tokens.emplace_back(line);
   }
   if (tokens.empty()) {
     return absl::InvalidArgumentError(
-        absl::StrFormat("token file '%s' holds no token", path));
+        absl::StrFormat("token file '%s' holds no token", source));
   }
   return FromTokens(tokens);
 }

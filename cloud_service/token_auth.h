@@ -23,6 +23,9 @@ class TokenAuth {
   // InvalidArgument / NotFound naming the file when it cannot be read or
   // holds no token.
   static absl::StatusOr<TokenAuth> FromFile(const std::string& path);
+  // The same for a file's text; `source` names it in errors.
+  static absl::StatusOr<TokenAuth> FromText(absl::string_view text,
+                                            absl::string_view source);
   static TokenAuth FromTokens(const std::vector<std::string>& tokens);
 
   // `authorization` is the metadata value ("Bearer <token>"), empty when

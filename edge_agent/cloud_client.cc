@@ -99,6 +99,11 @@ void CloudClient::Impl::StartNextWriteLocked(size_t e) {
     auto it = pending_.find(id);
     if (it == pending_.end()) continue;  // answered by its deadline already
     v1::ActivationPayload& payload = it->second.payload;
+    if (!carried.empty() && payload.encoding() != merged->encoding()) {
+      // One request carries one encoding: this sample starts the next.
+      stream->queued.push_front(id);
+      break;
+    }
     if (carried.empty()) {
       merged->set_encoding(payload.encoding());
       merged->set_width(payload.width());

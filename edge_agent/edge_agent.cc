@@ -99,7 +99,8 @@ std::unique_ptr<EdgeAgent::Runner> EdgeAgent::TakeRunner() {
       return runner;
     }
   }
-  return std::make_unique<Runner>(model_, rules_);
+  return std::make_unique<Runner>(model_, rules_,
+                                  options_.placement == Placement::kEdge);
 }
 
 void EdgeAgent::ReturnRunner(std::unique_ptr<Runner> runner) {
@@ -253,43 +254,28 @@ void EdgeAgent::Drain() {
 }
 
 void EdgeAgent::Process(int slot, Runner& runner) {
-  Slot& s = slots_[slot];
-  const absl::Time start = absl::Now();
-  if (controller_ != nullptr) {
-    const float threshold = static_cast<float>(controller_->threshold());
-    for (ExitRule& rule : runner.rules) rule.threshold = threshold;
-  }
-  absl::StatusOr<LocalResult> local = runner.classifier.Run(
-      absl::MakeConstSpan(s.raw, static_cast<size_t>(raw_width_)), runner.rules);
-  if (metrics_ != nullptr) {
-    metrics_->ObserveHead(absl::ToDoubleSeconds(absl::Now() - start));
-  }
-  if (!local.ok() || local->exit < 0) {
-    // Inputs were checked at admission; a model without exits cannot
-    // answer locally, so this sample can only be refused.
-    v1::ClassifyResponse response;
-    response.set_request_id(s.request_id);
-    response.mutable_status()->set_code(
-        static_cast<int>(absl::StatusCode::kFailedPrecondition));
-    response.mutable_status()->set_message(
-        local.ok() ? "the model has no exit to answer with"
-                   : std::string(local.status().message()));
-    Answer(slot, std::move(response), v1::ANSWER_PATH_UNSPECIFIED,
-           v1::FALLBACK_REASON_UNSPECIFIED);
+  if (options_.placement == Placement::kCloud) {
+    const std::optional<v1::FallbackReason> refused = OffloadInput(slot);
+    if (!refused.has_value()) return;
+    LocalResult local;
+    if (RunExits(slot, runner, &local)) {
+      AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, *refused);
+    }
     return;
   }
-  std::copy(local->probabilities.begin(), local->probabilities.end(),
-            s.exit_probabilities);
-  s.exit_label = local->label;
-  s.exit_probability = local->probability;
-  if (metrics_ != nullptr) metrics_->ObserveConfidence(local->confidence);
-  if (controller_ != nullptr) {
-    controller_->ObserveDecision(!local->confident);
-    NoteThreshold();
-  }
-  if (local->confident) {
+  LocalResult local;
+  if (!RunExits(slot, runner, &local)) return;
+  if (local.confident && options_.early_exit) {
     AnswerFromExit(slot, v1::ANSWER_PATH_LOCAL, v1::FALLBACK_REASON_UNSPECIFIED);
-    Audit(*local);
+    Audit(local);
+    return;
+  }
+  if (options_.placement == Placement::kEdge) {
+    v1::ClassifyResponse response;
+    FillSampleResult(runner.classifier.RunTail().data(), classes_,
+                     slots_[slot].top_k, response.mutable_result());
+    Answer(slot, std::move(response), v1::ANSWER_PATH_LOCAL,
+           v1::FALLBACK_REASON_UNSPECIFIED);
     return;
   }
   if (cloud_ == nullptr) {
@@ -300,7 +286,7 @@ void EdgeAgent::Process(int slot, Runner& runner) {
   v1::ActivationPayload payload;
   absl::Status encoded =
       EncodeActivations(options_.encoding, model_->split_width(), 1,
-                        local->split, &payload);
+                        local.split, &payload);
   if (!encoded.ok()) {
     // An activation the encoding cannot carry (float16 overflow): the
     // exit answers rather than the sample being lost.
@@ -311,7 +297,7 @@ void EdgeAgent::Process(int slot, Runner& runner) {
     return;
   }
   std::optional<v1::FallbackReason> refused = cloud_->Offload(
-      std::move(payload), s.top_k, [this, slot](OffloadOutcome outcome) {
+      std::move(payload), slots_[slot].top_k, [this, slot](OffloadOutcome outcome) {
         if (!outcome.ok) {
           AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
           return;
@@ -324,6 +310,78 @@ void EdgeAgent::Process(int slot, Runner& runner) {
   if (refused.has_value()) {
     AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, *refused);
   }
+}
+
+bool EdgeAgent::RunExits(int slot, Runner& runner, LocalResult* local) {
+  Slot& s = slots_[slot];
+  const absl::Time start = absl::Now();
+  if (controller_ != nullptr) {
+    const float threshold = static_cast<float>(controller_->threshold());
+    for (ExitRule& rule : runner.rules) rule.threshold = threshold;
+  }
+  absl::StatusOr<LocalResult> result = runner.classifier.Run(
+      absl::MakeConstSpan(s.raw, static_cast<size_t>(raw_width_)), runner.rules);
+  if (metrics_ != nullptr) {
+    metrics_->ObserveHead(absl::ToDoubleSeconds(absl::Now() - start));
+  }
+  if (!result.ok() || result->exit < 0) {
+    // Inputs were checked at admission; a model without exits cannot
+    // answer locally, so this sample can only be refused.
+    v1::ClassifyResponse response;
+    response.set_request_id(s.request_id);
+    response.mutable_status()->set_code(
+        static_cast<int>(absl::StatusCode::kFailedPrecondition));
+    response.mutable_status()->set_message(
+        result.ok() ? "the model has no exit to answer with"
+                    : std::string(result.status().message()));
+    Answer(slot, std::move(response), v1::ANSWER_PATH_UNSPECIFIED,
+           v1::FALLBACK_REASON_UNSPECIFIED);
+    return false;
+  }
+  *local = *std::move(result);
+  std::copy(local->probabilities.begin(), local->probabilities.end(),
+            s.exit_probabilities);
+  s.exit_label = local->label;
+  s.exit_probability = local->probability;
+  if (metrics_ != nullptr) metrics_->ObserveConfidence(local->confidence);
+  if (controller_ != nullptr) {
+    controller_->ObserveDecision(!(local->confident && options_.early_exit));
+    NoteThreshold();
+  }
+  return true;
+}
+
+std::optional<v1::FallbackReason> EdgeAgent::OffloadInput(int slot) {
+  if (cloud_ == nullptr) return v1::FALLBACK_REASON_CLOUD_UNREACHABLE;
+  const Slot& s = slots_[slot];
+  const absl::Span<const float> raw(s.raw, static_cast<size_t>(raw_width_));
+  // 8-bit pixels travel as one byte each; other inputs as float32.
+  const bool bytes = std::all_of(raw.begin(), raw.end(), [](float v) {
+    return v >= 0.0f && v <= 255.0f && v == static_cast<float>(static_cast<int>(v));
+  });
+  v1::ActivationPayload payload;
+  if (!EncodeActivations(bytes ? v1::ENCODING_UINT8 : v1::ENCODING_FLOAT32,
+                         raw_width_, 1, raw, &payload)
+           .ok()) {
+    return v1::FALLBACK_REASON_CLOUD_REJECTED;
+  }
+  return cloud_->Offload(
+      std::move(payload), s.top_k, [this, slot](OffloadOutcome outcome) {
+        if (outcome.ok) {
+          v1::ClassifyResponse response;
+          *response.mutable_result() = std::move(outcome.result);
+          Answer(slot, std::move(response), v1::ANSWER_PATH_CLOUD,
+                 v1::FALLBACK_REASON_UNSPECIFIED);
+          return;
+        }
+        // The cloud could not: the device computes the exit's answer now.
+        std::unique_ptr<Runner> runner = TakeRunner();
+        LocalResult local;
+        if (RunExits(slot, *runner, &local)) {
+          AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
+        }
+        ReturnRunner(std::move(runner));
+      });
 }
 
 void EdgeAgent::AnswerFromExit(int slot, v1::AnswerPath path,
@@ -364,6 +422,7 @@ void EdgeAgent::Answer(int slot, v1::ClassifyResponse response,
 }
 
 void EdgeAgent::Audit(const LocalResult& local) {
+  // (Placement kCloud answers nothing locally but fallbacks: no audits.)
   if (cloud_ == nullptr || options_.audit_fraction <= 0.0) return;
   {
     absl::MutexLock lock(&mutex_);

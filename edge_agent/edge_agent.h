@@ -42,7 +42,24 @@ namespace spex {
 
 class EdgeMetrics;
 
+// Where the network runs (spex-edge --placement).
+enum class Placement {
+  // The head and exits on the device, the tail in the cloud (split
+  // computing; the default).
+  kSplit,
+  // The whole network on the device: when no exit is confident the tail
+  // runs here too, and nothing is offloaded (audits aside).
+  kEdge,
+  // The raw input to the cloud, which runs the whole network; the device
+  // runs the head and exits only to answer when the cloud cannot.
+  kCloud,
+};
+
 struct EdgeAgentOptions {
+  Placement placement = Placement::kSplit;
+  // When false, no exit answers while the placement's full path works: every
+  // sample takes the whole network (the baselines of a comparison).
+  bool early_exit = true;
   // Samples accepted and not yet answered (waiting for the cloud, mostly);
   // beyond, Classify refuses with RESOURCE_EXHAUSTED...
   int max_queued = 256;
@@ -107,16 +124,22 @@ class EdgeAgent {
 
   // A classifier with its own copy of the rules, from the pool.
   struct Runner {
-    explicit Runner(std::shared_ptr<const Model> model,
-                    std::vector<ExitRule> exit_rules)
-        : classifier(std::move(model)), rules(std::move(exit_rules)) {}
+    Runner(std::shared_ptr<const Model> model, std::vector<ExitRule> exit_rules,
+           bool with_tail)
+        : classifier(std::move(model), with_tail), rules(std::move(exit_rules)) {}
     LocalClassifier classifier;
     std::vector<ExitRule> rules;  // thresholds refreshed from the controller
   };
   std::unique_ptr<Runner> TakeRunner();
   void ReturnRunner(std::unique_ptr<Runner> runner);
-  // Runs the head and exits on the slot's input and answers or offloads.
+  // Answers or offloads the slot's sample, as the placement says.
   void Process(int slot, Runner& runner);
+  // Runs the head and exits on the slot's input and keeps the exit's answer
+  // in the slot (for AnswerFromExit). False, with the sample answered by an
+  // error, when no exit can answer.
+  bool RunExits(int slot, Runner& runner, LocalResult* local);
+  // Placement kCloud: sends the raw input. The reason when it cannot go.
+  std::optional<v1::FallbackReason> OffloadInput(int slot);
   // Queue full and local_when_full: the exit answers without a slot.
   void AnswerWithoutSlot(const v1::ClassifyRequest& request, const Done& done);
   void NoteThreshold();

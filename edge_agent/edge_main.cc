@@ -43,6 +43,13 @@ ABSL_FLAG(std::string, cloud_token_file, "",
 ABSL_FLAG(absl::Duration, deadline, absl::Milliseconds(250),
           "How long an offloaded sample may wait for the cloud before the "
           "exit answers it (fallback); see docs/BENCHMARKS.md.");
+ABSL_FLAG(std::string, placement, "split",
+          "Where the network runs: split (head and exits here, the tail in "
+          "the cloud), edge (all of it here; no offload) or cloud (the raw "
+          "input to the cloud; the exits answer only when it cannot).");
+ABSL_FLAG(bool, early_exit, true,
+          "Answer from a confident exit. false: every sample takes the "
+          "placement's whole network (a baseline to compare with).");
 ABSL_FLAG(std::string, encoding, "int8",
           "Encoding of the split activation: int8, float16 or float32.");
 ABSL_FLAG(double, threshold, -1,
@@ -142,6 +149,20 @@ int main(int argc, char** argv) {
     return Fail("--encoding: int8, float16 or float32");
   }
   options.agent.encoding = *encoding;
+  const std::string placement = absl::GetFlag(FLAGS_placement);
+  if (placement == "split") {
+    options.agent.placement = spex::Placement::kSplit;
+  } else if (placement == "edge") {
+    options.agent.placement = spex::Placement::kEdge;
+  } else if (placement == "cloud") {
+    options.agent.placement = spex::Placement::kCloud;
+    if (options.cloud_endpoints.empty()) {
+      return Fail("--placement=cloud needs --cloud");
+    }
+  } else {
+    return Fail("--placement: split, edge or cloud");
+  }
+  options.agent.early_exit = absl::GetFlag(FLAGS_early_exit);
   const double threshold = absl::GetFlag(FLAGS_threshold);
   if (threshold >= 0) {
     if (threshold > 1) return Fail("--threshold is in [0, 1] (or -1)");

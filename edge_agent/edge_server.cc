@@ -127,7 +127,11 @@ struct EdgeServer::State {
       cloud.credentials = cloud_credentials;
       cloud.token = cloud_token;
       cloud.model_id = model->id();
-      cloud.from_layer = static_cast<uint32_t>(model->split_after());
+      // The cloud continues from the cut, or from the raw input.
+      cloud.from_layer =
+          options.agent.placement == Placement::kCloud
+              ? 0
+              : static_cast<uint32_t>(model->split_after());
       bundle->cloud = std::make_unique<CloudClient>(cloud, metrics.get());
     }
     bundle->agent = std::make_shared<EdgeAgent>(

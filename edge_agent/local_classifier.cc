@@ -16,13 +16,25 @@ std::vector<ExitRule> CalibratedRules(const Model& model) {
   return rules;
 }
 
-LocalClassifier::LocalClassifier(std::shared_ptr<const Model> model)
+LocalClassifier::LocalClassifier(std::shared_ptr<const Model> model,
+                                 bool with_tail)
     : model_(std::move(model)),
       workspace_(model_->head()),
       input_(model_->input().width),
       split_(model_->split_width()),
       exit_probs_(static_cast<size_t>(model_->head().exits().size()) *
-                  std::max(1, model_->head().exit_width())) {}
+                  std::max(1, model_->head().exit_width())) {
+  if (with_tail) {
+    tail_workspace_.emplace(model_->tail());
+    tail_probs_.resize(model_->tail().output_width());
+  }
+}
+
+absl::Span<const float> LocalClassifier::RunTail() {
+  model_->tail().Forward(split_.data(), tail_probs_.data(), nullptr,
+                         &*tail_workspace_);
+  return tail_probs_;
+}
 
 absl::StatusOr<LocalResult> LocalClassifier::Run(
     absl::Span<const float> raw, absl::Span<const ExitRule> rules) {

@@ -39,7 +39,10 @@ struct LocalResult {
 
 class LocalClassifier {
  public:
-  explicit LocalClassifier(std::shared_ptr<const Model> model);
+  // `with_tail`: also ready to run the tail (RunTail), for an agent that
+  // computes the whole network on the device.
+  explicit LocalClassifier(std::shared_ptr<const Model> model,
+                           bool with_tail = false);
 
   const Model& model() const { return *model_; }
 
@@ -49,9 +52,16 @@ class LocalClassifier {
   absl::StatusOr<LocalResult> Run(absl::Span<const float> raw,
                                   absl::Span<const ExitRule> rules);
 
+  // The tail on the split activation of the last Run: the whole network's
+  // class probabilities, valid until the next call. Only when constructed
+  // `with_tail`.
+  absl::Span<const float> RunTail();
+
  private:
   std::shared_ptr<const Model> model_;
   Workspace workspace_;
+  std::optional<Workspace> tail_workspace_;
+  std::vector<float> tail_probs_;
   std::vector<float> input_;
   std::vector<float> split_;
   std::vector<float> exit_probs_;

@@ -4,6 +4,7 @@
 # Usage: scripts/bench.sh kernels [--quick] [Google Benchmark flags]
 #        scripts/bench.sh cloud [--quick]
 #        scripts/bench.sh edge [--quick]
+#        scripts/bench.sh e2e [--quick]
 #   kernels  spex's sparse layers against Eigen (dense and sparse), oneDNN and
 #            XNNPACK, one thread: JSON lines, then a ratio table and the
 #            floors, on stdout.
@@ -16,14 +17,18 @@
 #            Unix socket against an echo server of the same messages (1 and
 #            8 streams), its resident memory after 100,000 requests: JSON
 #            lines, then a table and the floors.
+#   e2e      the whole system on the Fashion-MNIST test set, the sparse
+#            default model and its dense twin, five modes (edge-only,
+#            cloud-only, split, split+exit, split+exit+adaptive): JSON lines,
+#            results/e2e.{jsonl,svg}, docs/RESULTS.md regenerated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 what="${1:-}"
 shift || true
 case "$what" in
-  kernels|cloud|edge) ;;
-  *) echo "usage: scripts/bench.sh kernels|cloud|edge [options]" >&2; exit 2 ;;
+  kernels|cloud|edge|e2e) ;;
+  *) echo "usage: scripts/bench.sh kernels|cloud|edge|e2e [options]" >&2; exit 2 ;;
 esac
 
 ./deploy/install-deps.sh --no-arm64 >&2

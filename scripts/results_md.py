@@ -295,8 +295,51 @@ def main():
           "fewer parameters. As in the reference, the 16 zero-padding inputs of "
           "the 800-wide configurations receive connections like any other.")
         w("")
+    end_to_end(args.results, w)
     with open(args.output, "w") as f:
         f.write("\n".join(out) + "\n")
+
+
+def end_to_end(results, w):
+    """The end-to-end benchmark's section, when scripts/bench.sh e2e ran."""
+    path = os.path.join(results, "e2e.jsonl")
+    if not os.path.exists(path):
+        return
+    rows = [json.loads(line) for line in open(path)]
+    with open(os.path.join(results, "e2e.meta.json")) as f:
+        meta = json.load(f)
+    w("## End to end: the trade-offs on the running system
+")
+    w(f"Command: `{meta['command']}` ({meta['date']}; machine: {meta['machine']}). "
+      f"Real processes on loopback: spex-replay sends the first "
+      f"{meta['samples_per_mode']:,} Fashion-MNIST test images ({meta['streams']} "
+      f"streams x {meta['depth']} in flight) to spex-edge, which offloads through "
+      f"spex-proxy to one spex-cloud serving both models. The proxy stands for "
+      f"the network: {meta['delay_ms']:g} ms each way (a {2 * meta['delay_ms']:g} ms "
+      "round trip), and it counts the bytes the wire carried in both directions "
+      "(gRPC and HTTP/2 framing included). Audits are off. "
+      "`split+exit+adaptive` holds an offload budget of "
+      f"{100 * meta['budget']:g} % while the link slows to "
+      f"{meta['adaptive_delay_ms']:g} ms each way for the middle third of a run "
+      f"paced over {meta['adaptive_seconds']:g} s. Edge MACs: what the device "
+      "computed per sample (head and exit; the whole network in edge-only; "
+      "only fallbacks in cloud-only). Edge CPU: the agent process's own CPU "
+      "time over the replay, per sample (its gRPC serving included). Latency: "
+      "the application's, request sent to answer received.\n")
+    w("| model | mode | accuracy % | edge MACs | wire B/sample (up + down) | p50 us | p99 us | samples/s | edge CPU us/sample | answered by |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        paths = ", ".join(f"{p} {100 * f:.0f} %" for p, f in r["paths"].items())
+        w(f"| {r['model']} | {r['mode']} | {100 * r['accuracy']:.2f} | {r['edge_macs']:,} | "
+          f"{r['wire_bytes_per_sample']:.0f} ({r['wire_bytes_up_per_sample']:.0f} + "
+          f"{r['wire_bytes_down_per_sample']:.0f}) | {r['p50_us']:,} | {r['p99_us']:,} | "
+          f"{r['samples_per_s']:,} | {r['edge_cpu_us_per_sample']:.1f} | {paths} |")
+    w("")
+    w("![accuracy against wire bytes and p99 latency per mode](../results/e2e.svg)\n")
+    w("Floors, this run:\n")
+    for floor in meta["floors"]:
+        w(f"- {floor['floor']}: {verdict(floor['met'])}")
+    w("")
 
 
 if __name__ == "__main__":

@@ -5,8 +5,11 @@
 # why this topology and pattern.
 #
 # Usage: scripts/train-default-model.sh [--out FILE] [--epochs N]
-#                                       [--seed S] [--train PATH]
+#                                       [--seed S] [--train PATH] [--dense]
 #   --train: a built spex-train (default: builds build/release's).
+#   --dense: the dense twin (same topology, every junction fully connected),
+#            calibrated the same way: the baseline the sparse model is
+#            compared with.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,12 +17,14 @@ out=results/fashion-default.spex
 epochs=30
 seed=1
 train=""
+dense=()
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --out) out="$2"; shift ;;
     --epochs) epochs="$2"; shift ;;
     --seed) seed="$2"; shift ;;
     --train) train="$2"; shift ;;
+    --dense) dense=(--dense) ;;
     *) echo "train-default-model.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -35,5 +40,5 @@ mkdir -p "$(dirname "$out")"
 # a linear exit on the split; fan-outs 8, 128, 128 (densities 1/8, 1/4, 1/4).
 "$train" train --dataset fashion-mnist --epochs "$epochs" --seed "$seed" \
   --config "784 64 512 512 10" --fo "8 128 128 10" --split-after 1 --exits 1 \
-  --pattern random --out "$out"
+  --pattern random "${dense[@]}" --out "$out"
 "$train" calibrate --model "$out" --max-drop 0.5

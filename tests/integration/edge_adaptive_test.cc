@@ -37,9 +37,9 @@ TEST_F(EdgeAgentTest, AdaptiveThresholdFallsWhenTheLinkSlowsDown) {
   CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
                      {"--plaintext", "--model_dir=" + models_});
   ASSERT_TRUE(cloud.ok()) << cloud.log();
-  DelayProxy proxy(cloud.port());
+  std::unique_ptr<TcpProxy> proxy = StartProxy(cloud.port());
   EdgeProcess edge(TestSocket("latency"),
-                   {"--cloud=" + proxy.address(), "--cloud_plaintext",
+                   {"--cloud=" + proxy->address(), "--cloud_plaintext",
                     "--latency_objective=40ms", "--latency_quantile=0.95",
                     "--controller_gain=0.005", "--deadline=1s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
@@ -49,7 +49,7 @@ TEST_F(EdgeAgentTest, AdaptiveThresholdFallsWhenTheLinkSlowsDown) {
   const double fast = edge.Metric("spex_edge_threshold");
   // A slow link: every cloud answer misses the objective, so more samples
   // must leave at the exit.
-  proxy.set_delay(std::chrono::milliseconds(80));
+  proxy->set_delay(absl::Milliseconds(80));
   const std::vector<ReplayRecord> slow_records =
       ReplayOrDie(FirstSamples(3000), edge.target(), 4, 3000);
   ExpectEveryAnswered(slow_records);

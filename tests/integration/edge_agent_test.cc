@@ -54,23 +54,81 @@ TEST_F(EdgeAgentTest, AnswersEqualTheInProcessModel) {
   EXPECT_GT(summary.accuracy, 0.85);
 }
 
+// The baselines a comparison needs: the whole network on the device
+// (--placement=edge), the raw input to the cloud (--placement=cloud), and
+// every sample offloaded at the cut (--early_exit=false). Each answers with
+// the whole network's label.
+TEST_F(EdgeAgentTest, PlacementsAnswerWithTheWholeNetwork) {
+  CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
+                     {"--plaintext", "--model_dir=" + models_});
+  ASSERT_TRUE(cloud.ok()) << cloud.log();
+  const Dataset data = FirstSamples(400);
+  Workspace workspace(model_->full());
+  std::vector<float> x(model_->input().width), y(model_->full().output_width());
+  std::vector<int> whole_network(data.size());
+  for (int i = 0; i < data.size(); ++i) {
+    const std::vector<float> raw(data.sample(i), data.sample(i) + data.width);
+    ASSERT_TRUE(model_->input().Apply(raw, x.data()).ok());
+    model_->full().Forward(x.data(), y.data(), nullptr, &workspace);
+    whole_network[i] =
+        static_cast<int>(std::max_element(y.begin(), y.end()) - y.begin());
+  }
+  struct Case {
+    std::string name;
+    std::vector<std::string> flags;
+    v1::AnswerPath path;
+  };
+  const std::vector<Case> cases = {
+      {"edge", {"--placement=edge", "--early_exit=false"}, v1::ANSWER_PATH_LOCAL},
+      {"cloud",
+       {"--placement=cloud", "--cloud=" + cloud.address(), "--cloud_plaintext",
+        "--deadline=5s"},
+       v1::ANSWER_PATH_CLOUD},
+      {"split",
+       {"--early_exit=false", "--encoding=float32", "--cloud=" + cloud.address(),
+        "--cloud_plaintext", "--deadline=5s"},
+       v1::ANSWER_PATH_CLOUD},
+  };
+  for (const Case& c : cases) {
+    SCOPED_TRACE(c.name);
+    EdgeProcess edge(TestSocket("placement_" + c.name), c.flags);
+    ASSERT_TRUE(edge.ok()) << edge.log();
+    if (c.path == v1::ANSWER_PATH_CLOUD) WaitForCloud(edge);
+    const std::vector<ReplayRecord> records = ReplayOrDie(data, edge.target());
+    ExpectEveryAnswered(records);
+    EXPECT_EQ(CountPath(records, c.path), data.size());
+    int same = 0;
+    for (const ReplayRecord& r : records) same += r.predicted == whole_network[r.id];
+    // Batched passes in the cloud may round a near tie the other way.
+    EXPECT_GE(same, data.size() - 2);
+  }
+  // The edge placement with its exit: confident samples answer from it, the
+  // rest from the tail computed on the device; nothing leaves it.
+  EdgeProcess edge(TestSocket("placement_edge_exit"), {"--placement=edge"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  const std::vector<ReplayRecord> records = ReplayOrDie(data, edge.target());
+  ExpectEveryAnswered(records);
+  EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_LOCAL), data.size());
+  EXPECT_EQ(edge.Metric("spex_edge_offload_bytes_total"), 0);
+}
+
 TEST_F(EdgeAgentTest, FullQueueIsResourceExhaustedOrAnsweredLocally) {
   // Every sample waits for a slow cloud, so the slots fill up.
   CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
                      {"--plaintext", "--model_dir=" + models_});
   ASSERT_TRUE(cloud.ok()) << cloud.log();
-  DelayProxy proxy(cloud.port());
+  std::unique_ptr<TcpProxy> proxy = StartProxy(cloud.port());
   const Dataset& data = FashionTestSet();
   for (bool local_when_full : {false, true}) {
     SCOPED_TRACE(local_when_full ? "local when full" : "refuse when full");
     std::vector<std::string> flags = {
-        "--cloud=" + proxy.address(), "--cloud_plaintext", "--threshold=1",
+        "--cloud=" + proxy->address(), "--cloud_plaintext", "--threshold=1",
         "--max_queued=4", "--deadline=2s"};
     if (local_when_full) flags.push_back("--local_when_full");
     EdgeProcess edge(TestSocket(local_when_full ? "full_local" : "full"), flags);
     ASSERT_TRUE(edge.ok()) << edge.log();
     WaitForCloud(edge);
-    proxy.set_delay(std::chrono::milliseconds(200));
+    proxy->set_delay(absl::Milliseconds(200));
     auto stub = v1::EdgeInference::NewStub(grpc::CreateChannel(
         edge.target(), grpc::InsecureChannelCredentials()));
     std::vector<std::future<std::pair<grpc::Status, v1::ClassifyResponse>>>
@@ -105,7 +163,7 @@ TEST_F(EdgeAgentTest, FullQueueIsResourceExhaustedOrAnsweredLocally) {
     } else {
       EXPECT_GT(exhausted, 0);
     }
-    proxy.set_delay(std::chrono::milliseconds(0));
+    proxy->set_delay(absl::Milliseconds(0));
   }
 }
 

@@ -52,15 +52,15 @@ TEST_F(EdgeAgentTest, SlowLinkAnswersByTheDeadline) {
   CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
                      {"--plaintext", "--model_dir=" + models_});
   ASSERT_TRUE(cloud.ok()) << cloud.log();
-  DelayProxy proxy(cloud.port());
+  std::unique_ptr<TcpProxy> proxy = StartProxy(cloud.port());
   EdgeProcess edge(TestSocket("slow"),
-                   {"--cloud=" + proxy.address(), "--cloud_plaintext",
+                   {"--cloud=" + proxy->address(), "--cloud_plaintext",
                     "--deadline=100ms", "--breaker_failures=20",
                     "--breaker_open=10s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   // Connect first (the model check), then slow the link beyond the deadline.
   WaitForCloud(edge);
-  proxy.set_delay(std::chrono::milliseconds(300));
+  proxy->set_delay(absl::Milliseconds(300));
   const std::vector<ReplayRecord> records =
       ReplayOrDie(FirstSamples(300), edge.target());
   ExpectEveryAnswered(records);

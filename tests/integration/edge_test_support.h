@@ -25,9 +25,9 @@
 #include "spex/v1/edge_inference.grpc.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
 #include "tests/integration/daemon_process.h"
-#include "tests/integration/delay_proxy.h"
 #include "tests/tools/run_tool.h"
 #include "tools/common/metrics_scrape.h"
+#include "tools/proxy/tcp_proxy.h"
 #include "tools/replay/replay.h"
 
 namespace spex {
@@ -68,6 +68,14 @@ inline void WaitForCloud(const EdgeProcess& edge) {
 inline std::string TestSocket(const std::string& name) {
   return testing::TempDir() + "/spex_" + name + "_" +
          std::to_string(::getpid()) + ".sock";
+}
+
+// A proxy in front of a daemon on loopback (delays, cuts, byte counts).
+inline std::unique_ptr<TcpProxy> StartProxy(int upstream_port) {
+  absl::StatusOr<std::unique_ptr<TcpProxy>> proxy =
+      TcpProxy::Start("127.0.0.1:" + std::to_string(upstream_port));
+  EXPECT_TRUE(proxy.ok()) << proxy.status();
+  return proxy.ok() ? *std::move(proxy) : nullptr;
 }
 
 inline Dataset FirstSamples(int count) {
