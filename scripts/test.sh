@@ -9,10 +9,11 @@
 #      packaged spex-edge answers a replay against the native spex-cloud
 #      like the native agent does.
 # The native stage also builds the container images with podman and runs
-# them (the cloud alone, then the compose stack with Prometheus).
+# them (the cloud alone, then the compose stack with Prometheus). Then
+# every libFuzzer target runs for a minute (scripts/fuzz.sh).
 # Build trees live under build/ and are reused (with ccache) between runs.
 #
-# Usage: scripts/test.sh [--skip-install] [--only native|asan|aarch64]
+# Usage: scripts/test.sh [--skip-install] [--only native|asan|fuzz|aarch64]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -53,6 +54,11 @@ run_asan() {
     UBSAN_OPTIONS=print_stacktrace=1 ctest "${ctest_args[@]}")
 }
 
+run_fuzz() {
+  step "fuzzing: each target 60 s (clang-14, ASan + UBSan)"
+  ./scripts/fuzz.sh 60
+}
+
 run_aarch64() {
   step "aarch64 cross build, tests under qemu-aarch64"
   if [[ ! -x build/native/edge_agent/spex-edge ]]; then
@@ -66,10 +72,11 @@ run_aarch64() {
 }
 
 case "$only" in
-  "") run_native; run_asan; run_aarch64 ;;
+  "") run_native; run_asan; run_fuzz; run_aarch64 ;;
   native) run_native ;;
   asan) run_asan ;;
+  fuzz) run_fuzz ;;
   aarch64) run_aarch64 ;;
-  *) echo "test.sh: --only takes native, asan or aarch64" >&2; exit 2 ;;
+  *) echo "test.sh: --only takes native, asan, fuzz or aarch64" >&2; exit 2 ;;
 esac
 step "all tests passed"
