@@ -15,7 +15,7 @@ if [[ "${1:-}" == "--quick" ]]; then extra=(--limit 2000 --adaptive_seconds 3); 
 
 build=build/release
 cmake --build $build --target spex-cloud spex-edge spex-replay spex-proxy \
-  spex-model spex-train -j "$(nproc)" >&2
+  spex-model spex-train spex-echo-server -j "$(nproc)" >&2
 dense=build/e2e/fashion-default-dense.spex
 if [[ ! -f $dense ]]; then
   echo "bench_e2e.sh: training the dense twin ($dense)" >&2
@@ -24,6 +24,7 @@ fi
 avx512=no
 grep -q avx512f /proc/cpuinfo && avx512=yes
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, AVX-512: $avx512"
-/usr/bin/python3 scripts/bench_e2e.py --build $build --dense $dense "${extra[@]}"
+/usr/bin/python3 scripts/bench_e2e.py --build $build --dense $dense "${extra[@]}" \
+  --command "./scripts/bench.sh e2e${1:+ $1}"
 /usr/bin/python3 scripts/results_md.py results docs/RESULTS.md
 echo "docs/RESULTS.md regenerated (its last section: this run)" >&2

@@ -308,8 +308,7 @@ def end_to_end(results, w):
     rows = [json.loads(line) for line in open(path)]
     with open(os.path.join(results, "e2e.meta.json")) as f:
         meta = json.load(f)
-    w("## End to end: the trade-offs on the running system
-")
+    w("## End to end: the trade-offs on the running system\n")
     w(f"Command: `{meta['command']}` ({meta['date']}; machine: {meta['machine']}). "
       f"Real processes on loopback: spex-replay sends the first "
       f"{meta['samples_per_mode']:,} Fashion-MNIST test images ({meta['streams']} "
@@ -325,7 +324,9 @@ def end_to_end(results, w):
       "computed per sample (head and exit; the whole network in edge-only; "
       "only fallbacks in cloud-only). Edge CPU: the agent process's own CPU "
       "time over the replay, per sample (its gRPC serving included). Latency: "
-      "the application's, request sent to answer received.\n")
+      "the application's, request sent to answer received. The local API's "
+      "serving alone (an echo server of the same messages under the same "
+      f"replay) costs {meta['serving_cpu_us_per_sample']:g} us of CPU per sample.\n")
     w("| model | mode | accuracy % | edge MACs | wire B/sample (up + down) | p50 us | p99 us | samples/s | edge CPU us/sample | answered by |")
     w("|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
@@ -340,6 +341,17 @@ def end_to_end(results, w):
     for floor in meta["floors"]:
         w(f"- {floor['floor']}: {verdict(floor['met'])}")
     w("")
+    w("**Why the CPU floor is missed.** In edge-only the agent runs the whole "
+      "network one sample at a time, and there the sparse model's 4x fewer MACs "
+      "do not become 4x less time: a profile of the sparse agent under this "
+      "replay (`perf record -g -p $(pidof spex-edge)` with `--placement=edge "
+      "--early_exit=false`) puts about half of its CPU in the single-sample "
+      "sparse kernel (`f32_sell8_*_single`), which runs the tail's 78,848 MACs "
+      "at about 1.6 GMAC/s (each connection a gathered load), while the dense "
+      "twin's 4x larger layers run as dense matrix-vector products at several "
+      "times that rate. So the two cost about the same per sample. The lever is a pattern whose outputs share "
+      "their inputs, so that one gathered input feeds several outputs (the "
+      "`tile` pattern kind, planned); the other floors are met.\n")
 
 
 if __name__ == "__main__":

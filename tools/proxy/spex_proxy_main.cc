@@ -7,7 +7,8 @@
 //              [--stats_file=F]
 //
 // --schedule changes the delay at the given seconds after start ("20:50,40:5":
-// 50 ms from second 20, 5 ms from second 40). --stats_file is rewritten
+// 50 ms from second 20, 5 ms from second 40); a step "SECONDS:cut" closes
+// every open connection then (a link that drops). --stats_file is rewritten
 // every 100 ms and at exit with one JSON object: bytes up (edge to cloud)
 // and down, connections. SIGTERM or SIGINT ends it.
 #include <csignal>
@@ -43,21 +44,24 @@ int Run(int argc, char** argv) {
   args.Option("upstream", "", "host:port to forward to (required)")
       .Option("listen_port", "0", "port on 127.0.0.1; 0 picks a free one")
       .Option("delay_ms", "0", "delay of each direction, milliseconds")
-      .Option("schedule", "", "SECONDS:DELAY_MS,... delay changes after start")
+      .Option("schedule", "",
+              "SECONDS:DELAY_MS or SECONDS:cut, ...: changes after start")
       .Option("port_file", "", "write the port here once listening")
       .Option("stats_file", "", "JSON byte counts, rewritten every 100 ms");
   absl::Status parsed = args.Parse(argc, argv, 1);
   absl::StatusOr<long> port = args.GetInt("listen_port");
   absl::StatusOr<double> delay = args.GetDouble("delay_ms");
-  std::vector<std::pair<double, double>> schedule;  // (seconds, delay ms)
+  // (seconds after start, delay ms; a negative delay: cut)
+  std::vector<std::pair<double, double>> schedule;
   for (absl::string_view step :
        absl::StrSplit(args.Get("schedule"), ',', absl::SkipEmpty())) {
     std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(step, ':');
-    double at = 0, ms = 0;
-    if (!absl::SimpleAtod(parts.first, &at) || !absl::SimpleAtod(parts.second, &ms) ||
-        at < 0 || ms < 0) {
-      parsed = absl::InvalidArgumentError(
-          absl::StrFormat("--schedule step '%s' is not SECONDS:DELAY_MS", step));
+    double at = 0, ms = -1;
+    if (!absl::SimpleAtod(parts.first, &at) || at < 0 ||
+        (parts.second != "cut" &&
+         (!absl::SimpleAtod(parts.second, &ms) || ms < 0))) {
+      parsed = absl::InvalidArgumentError(absl::StrFormat(
+          "--schedule step '%s' is not SECONDS:DELAY_MS or SECONDS:cut", step));
     }
     schedule.emplace_back(at, ms);
   }
@@ -89,7 +93,12 @@ int Run(int argc, char** argv) {
     absl::SleepFor(absl::Milliseconds(100));
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
     while (next_step < schedule.size() && schedule[next_step].first <= elapsed) {
-      (*proxy)->set_delay(absl::Milliseconds(schedule[next_step].second));
+      const double ms = schedule[next_step].second;
+      if (ms < 0) {
+        (*proxy)->CutConnections();
+      } else {
+        (*proxy)->set_delay(absl::Milliseconds(ms));
+      }
       ++next_step;
     }
     WriteStats(args.Get("stats_file"), **proxy);

@@ -3,6 +3,7 @@
 #include <arpa/inet.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -116,6 +117,12 @@ void TcpProxy::AcceptLoop() {
       continue;
     }
     ++connections_;
+    // Forward each chunk at once: Nagle's algorithm would hold small
+    // messages for the peer's delayed acknowledgement (tens of ms).
+    const int yes = 1;
+    for (int fd : {client, upstream}) {
+      ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
+    }
     auto closed = std::make_shared<std::atomic<int>>(0);
     std::lock_guard<std::mutex> lock(mutex_);
     open_sockets_.push_back(client);

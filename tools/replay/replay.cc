@@ -69,6 +69,7 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
         const int64_t now_ns =
             std::chrono::duration_cast<std::chrono::nanoseconds>(now - start)
                 .count();
+        record.sent_us = sent_at[id].load() / 1000;
         record.latency_us = (now_ns - sent_at[id].load()) / 1000;
         if (response.has_status()) {
           record.error = response.status().message();
@@ -168,9 +169,9 @@ ReplaySummary Summarize(const std::vector<ReplayRecord>& records,
 std::string RecordJson(const ReplayRecord& record) {
   std::string json = absl::StrFormat(
       "{\"id\": %d, \"label\": %d, \"predicted\": %d, \"path\": \"%s\", "
-      "\"confidence\": %.6g, \"latency_us\": %d",
+      "\"confidence\": %.6g, \"sent_us\": %d, \"latency_us\": %d",
       record.id, record.label, record.predicted, AnswerPathName(record.path),
-      record.confidence, record.latency_us);
+      record.confidence, record.sent_us, record.latency_us);
   if (record.path == v1::ANSWER_PATH_FALLBACK) {
     absl::StrAppend(&json, ", \"fallback_reason\": \"",
                     FallbackReasonName(record.reason), "\"");

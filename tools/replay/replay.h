@@ -31,6 +31,7 @@ struct ReplayRecord {
   v1::AnswerPath path = v1::ANSWER_PATH_UNSPECIFIED;
   v1::FallbackReason reason = v1::FALLBACK_REASON_UNSPECIFIED;
   float confidence = 0;
+  int64_t sent_us = 0;     // when it was sent, from the replay's start
   int64_t latency_us = 0;  // sent to answered, measured by the replay
   std::string error;       // the agent refused the sample
 };
