@@ -56,7 +56,15 @@ fi
 for job in spex-cloud spex-edge; do
   [[ $(query "up{job=\"$job\"}") == 1 ]] || { echo "FAIL: Prometheus cannot scrape $job"; logs; exit 1; }
 done
+# Both spex containers are healthy by their own HEALTHCHECK (spex-health
+# over TCP for the cloud, over the Unix socket for the edge).
+for service in spex-cloud spex-edge; do
+  container=$(podman ps --filter "label=io.podman.compose.project=$project" \
+    --filter "label=com.docker.compose.service=$service" --format '{{.Names}}')
+  podman healthcheck run "$container" > /dev/null 2>&1 ||
+    { echo "FAIL: $service ($container) is not healthy"; logs; exit 1; }
+done
 cloud_rate=$(query 'spex:cloud_samples:rate1m')
-echo "compose stack up; after $((SECONDS - started)) s Prometheus reports offload fraction $fraction, cloud samples/s ${cloud_rate:-none}"
+echo "compose stack up, spex-cloud and spex-edge healthy; after $((SECONDS - started)) s Prometheus reports offload fraction $fraction, cloud samples/s ${cloud_rate:-none}"
 /usr/bin/python3 -c "import sys; f = float('$fraction'); sys.exit(0 if 0 < f < 1 else 1)" ||
   { echo "FAIL: offload fraction $fraction is not between 0 and 1 (the simulator offloads some samples)"; exit 1; }

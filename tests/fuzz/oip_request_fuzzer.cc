@@ -5,45 +5,17 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
 
 #include "absl/synchronization/notification.h"
-#include "cloud_service/cloud_core.h"
-#include "cloud_service/cloud_metrics.h"
-#include "cloud_service/model_registry.h"
 #include "inference/open_inference_grpc.pb.h"
-#include "tests/fuzz/fuzz_support.h"
-
-namespace {
-
-struct Cloud {
-  spex::CloudMetrics metrics{"fuzz"};
-  std::unique_ptr<spex::ModelRegistry> registry;
-  std::unique_ptr<spex::CloudCore> core;
-};
-
-Cloud& TheCloud() {
-  static Cloud* cloud = [] {
-    auto* c = new Cloud;
-    auto registry =
-        spex::ModelRegistry::Create(spex::fuzz::ModelDirectory(), {}, &c->metrics);
-    if (!registry.ok()) std::abort();
-    c->registry = *std::move(registry);
-    c->core = std::make_unique<spex::CloudCore>(spex::CloudCoreOptions(),
-                                                c->registry.get(), &c->metrics);
-    return c;
-  }();
-  return *cloud;
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_cloud.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   inference::ModelInferRequest request;
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
   absl::Notification answered;
   int answers = 0;
-  TheCloud().core->ModelInfer(
+  spex::fuzz::TheCloud().core->ModelInfer(
       request, [&](absl::Status status, inference::ModelInferResponse response) {
         ++answers;
         if (status.ok() && response.outputs_size() == 0) std::abort();

@@ -5,40 +5,10 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
-#include <memory>
 
 #include "absl/synchronization/notification.h"
-#include "cloud_service/cloud_core.h"
-#include "cloud_service/cloud_metrics.h"
-#include "cloud_service/model_registry.h"
 #include "spex/v1/split_inference.pb.h"
-#include "tests/fuzz/fuzz_support.h"
-
-namespace {
-
-struct Cloud {
-  spex::CloudMetrics metrics{"fuzz"};
-  std::unique_ptr<spex::ModelRegistry> registry;
-  std::unique_ptr<spex::CloudCore> core;
-  std::string model_id;
-};
-
-Cloud& TheCloud() {
-  static Cloud* cloud = [] {
-    auto* c = new Cloud;
-    auto registry =
-        spex::ModelRegistry::Create(spex::fuzz::ModelDirectory(), {}, &c->metrics);
-    if (!registry.ok()) std::abort();
-    c->registry = *std::move(registry);
-    c->core = std::make_unique<spex::CloudCore>(spex::CloudCoreOptions(),
-                                                c->registry.get(), &c->metrics);
-    c->model_id = c->registry->Snapshot()->all().at(0).model->id();
-    return c;
-  }();
-  return *cloud;
-}
-
-}  // namespace
+#include "tests/fuzz/fuzz_cloud.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   spex::v1::InferRequest request;
@@ -47,7 +17,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   int answers = 0;
   // The served model is the stream's default (as when an edge names it in
   // the metadata), so requests that leave model_id empty reach the tail.
-  Cloud& cloud = TheCloud();
+  spex::fuzz::FuzzCloud& cloud = spex::fuzz::TheCloud();
   cloud.core->Infer(
       request, cloud.model_id,
       [&](absl::Status status, spex::v1::InferResponse response) {
