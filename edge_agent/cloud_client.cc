@@ -51,7 +51,7 @@ std::optional<v1::FallbackReason> CloudClient::Impl::Offload(
   if (stopping_) return v1::FALLBACK_REASON_CLOUD_UNREACHABLE;
   const absl::Time now = absl::Now();
   size_t chosen = endpoints_.size();
-  bool mismatch = false;
+  bool mismatch = false, rejected = false;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const size_t e = (next_endpoint_ + i) % endpoints_.size();
     if (endpoints_[e].state == EndpointState::kReady) {
@@ -59,10 +59,14 @@ std::optional<v1::FallbackReason> CloudClient::Impl::Offload(
       break;
     }
     mismatch = mismatch || endpoints_[e].state == EndpointState::kMismatch;
+    rejected = rejected || endpoints_[e].rejected;
   }
   if (chosen == endpoints_.size()) {
-    return mismatch ? v1::FALLBACK_REASON_MODEL_MISMATCH
-                    : v1::FALLBACK_REASON_CLOUD_UNREACHABLE;
+    // The most telling reason: a model to deploy, credentials to fix, or
+    // no cloud at all.
+    return mismatch   ? v1::FALLBACK_REASON_MODEL_MISMATCH
+           : rejected ? v1::FALLBACK_REASON_CLOUD_REJECTED
+                      : v1::FALLBACK_REASON_CLOUD_UNREACHABLE;
   }
   // Samples whose deadline passed leave pending_ but may still wait in a
   // stream's queue (a cloud that stopped reading blocks the writes): both

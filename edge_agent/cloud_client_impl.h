@@ -49,6 +49,10 @@ class CloudClient::Impl {
     v1::GetModelInfoResponse check_response;
     Stream* stream = nullptr;            // owned by itself until OnDone
     bool mismatch_logged = false;
+    // The last check was refused for the agent's credentials
+    // (UNAUTHENTICATED, PERMISSION_DENIED): fallbacks say cloud_rejected,
+    // not cloud_unreachable, until a check gets another answer.
+    bool rejected = false;
   };
 
   struct Pending {

@@ -140,8 +140,12 @@ void CloudClient::Impl::OnCheckDone(size_t e, grpc::Status status) {
     }
   } else {
     if (metrics_ != nullptr) metrics_->AddCloudError(status.error_code());
+    endpoint.rejected =
+        status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
+        status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
     ScheduleRetryLocked(e, now);
   }
+  if (endpoint.state != EndpointState::kWaiting) endpoint.rejected = false;
   UpdateUpLocked();
 }
 

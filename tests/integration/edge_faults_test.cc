@@ -173,10 +173,20 @@ TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
                     {"--cloud=" + cloud.address(), "--cloud_ca=" + dir + "/ca.pem",
                      "--cloud_token_file=" + dir + "/wrong-token"});
   ASSERT_TRUE(wrong.ok()) << wrong.log();
+  // Once the cloud has refused the token, the fallbacks say so.
+  for (int i = 0; i < 250 && wrong.Metric("spex_edge_cloud_errors_total{code="
+                                          "\"UNAUTHENTICATED\"}") < 1;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
   const std::vector<ReplayRecord> records =
       ReplayOrDie(FirstSamples(200), wrong.target());
   ExpectEveryAnswered(records);
   EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
+  for (const ReplayRecord& r : records) {
+    if (r.path != v1::ANSWER_PATH_FALLBACK) continue;
+    EXPECT_EQ(r.reason, v1::FALLBACK_REASON_CLOUD_REJECTED) << "sample " << r.id;
+  }
   EXPECT_GT(wrong.Metric("spex_edge_cloud_errors_total{code=\"UNAUTHENTICATED\"}"),
             0);
 }
