@@ -105,15 +105,18 @@ for r in json.load(sys.stdin)["data"]["result"]:
 $build/tools/spex-replay --target="unix:$work/edge.sock" --rate=500 --limit=3000 \
   &> /dev/null &
 background_replay=$!
+wait $background_replay || true
+# Two more scrapes and an evaluation, so the window holds the whole replay.
+sleep 3
 offload=""
 for _ in $(seq 1 30); do
-  sleep 1
   offload=$(query 'spex:edge_offload_fraction:rate1m' | sed 's/^all //')
   [[ -n $offload ]] && break
+  sleep 1
 done
-wait $background_replay || true
 echo
-echo "Prometheus ($prometheus_url, rules from deploy/prometheus/rules):"
+echo "Prometheus ($prometheus_url, rules from deploy/prometheus/rules), over the"
+echo "last minute: the first 3,000 test images replayed again while it scraped:"
 echo "  offload fraction (spex:edge_offload_fraction:rate1m): ${offload:-no value yet}"
 query 'spex:edge_latency_seconds:p99 * 1e6' | grep -v ' nan$' | sed 's/^/  p99 latency (us), /'
 echo "  graph: $prometheus_url/graph?g0.expr=spex%3Aedge_offload_fraction%3Arate1m&g0.tab=0"

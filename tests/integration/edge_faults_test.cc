@@ -96,10 +96,7 @@ TEST_F(EdgeAgentTest, CloudServingAnotherModelGetsNoOffloads) {
   EdgeProcess edge(TestSocket("mismatch"),
                    {"--cloud=" + cloud.address(), "--cloud_plaintext"});
   ASSERT_TRUE(edge.ok()) << edge.log();
-  for (int i = 0; i < 100 && edge.Metric("spex_edge_model_mismatch") < 0.5;
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  WaitForMetric(edge, "spex_edge_model_mismatch", 1);
   const std::vector<ReplayRecord> records =
       ReplayOrDie(FirstSamples(500), edge.target());
   ExpectEveryAnswered(records);
@@ -174,11 +171,7 @@ TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
                      "--cloud_token_file=" + dir + "/wrong-token"});
   ASSERT_TRUE(wrong.ok()) << wrong.log();
   // Once the cloud has refused the token, the fallbacks say so.
-  for (int i = 0; i < 250 && wrong.Metric("spex_edge_cloud_errors_total{code="
-                                          "\"UNAUTHENTICATED\"}") < 1;
-       ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  WaitForMetric(wrong, "spex_edge_cloud_errors_total{code=\"UNAUTHENTICATED\"}", 1);
   const std::vector<ReplayRecord> records =
       ReplayOrDie(FirstSamples(200), wrong.target());
   ExpectEveryAnswered(records);
@@ -213,9 +206,7 @@ TEST_F(EdgeAgentTest, SpreadsOverReplicasAndFailsOverWhenOneDies) {
   EdgeProcess edge(TestSocket("endpoints"),
                    {"--cloud=" + endpoints, "--cloud_plaintext", "--deadline=2s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
-  for (int i = 0; i < 250 && edge.Metric("spex_edge_cloud_up") < 0.5; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
+  WaitForCloud(edge);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all up
   const std::vector<ReplayRecord> spread =
       ReplayOrDie(FirstSamples(1500), edge.target());

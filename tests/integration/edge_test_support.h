@@ -58,11 +58,17 @@ class EdgeProcess : public DaemonProcess {
   std::string socket_;
 };
 
-// Waits (up to 5 s) until the agent has a cloud endpoint serving its model.
-inline void WaitForCloud(const EdgeProcess& edge) {
-  for (int i = 0; i < 250 && edge.Metric("spex_edge_cloud_up") < 0.5; ++i) {
+// Waits (up to 5 s) until one of the agent's metrics reaches `at_least`.
+inline void WaitForMetric(const EdgeProcess& edge, const std::string& name,
+                          double at_least) {
+  for (int i = 0; i < 250 && edge.Metric(name) < at_least; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+}
+
+// Waits (up to 5 s) until the agent has a cloud endpoint serving its model.
+inline void WaitForCloud(const EdgeProcess& edge) {
+  WaitForMetric(edge, "spex_edge_cloud_up", 1);
 }
 
 inline std::string TestSocket(const std::string& name) {
