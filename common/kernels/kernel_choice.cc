@@ -39,19 +39,46 @@ void LogIsaOnce() {
 
 }  // namespace
 
-WeightFormat ChooseSingleFormat(const JunctionSpec& spec, PatternKind kind) {
-  if (kind == PatternKind::kBlock) {
-    return spec.density() < kBlock8DenseCrossover ? WeightFormat::kBlock8
-                                                  : WeightFormat::kDense;
+namespace {
+
+// The sparse format made for a pattern kind.
+WeightFormat SparseFormatOf(PatternKind kind) {
+  switch (kind) {
+    case PatternKind::kBlock:
+      return WeightFormat::kBlock8;
+    case PatternKind::kTile4:
+      return WeightFormat::kTile4;
+    case PatternKind::kTile8:
+      return WeightFormat::kTile8;
+    case PatternKind::kRandom:
+      break;
   }
-  return spec.density() < kSell8DenseCrossover ? WeightFormat::kSell8
-                                               : WeightFormat::kDense;
+  return WeightFormat::kSell8;
+}
+
+double DenseCrossover(WeightFormat format) {
+  switch (format) {
+    case WeightFormat::kBlock8:
+      return kBlock8DenseCrossover;
+    case WeightFormat::kTile4:
+    case WeightFormat::kTile8:
+      return kTileDenseCrossover;
+    case WeightFormat::kSell8:
+    case WeightFormat::kDense:
+      break;
+  }
+  return kSell8DenseCrossover;
+}
+
+}  // namespace
+
+WeightFormat ChooseSingleFormat(const JunctionSpec& spec, PatternKind kind) {
+  const WeightFormat sparse = SparseFormatOf(kind);
+  return spec.density() < DenseCrossover(sparse) ? sparse : WeightFormat::kDense;
 }
 
 WeightFormat ChooseBatchFormat(const JunctionSpec& spec, PatternKind kind) {
-  if (spec.dense()) return WeightFormat::kDense;
-  return kind == PatternKind::kBlock ? WeightFormat::kBlock8
-                                     : WeightFormat::kSell8;
+  return spec.dense() ? WeightFormat::kDense : SparseFormatOf(kind);
 }
 
 absl::StatusOr<KernelChoice> ChooseKernels(const JunctionSpec& spec,
@@ -69,11 +96,11 @@ absl::StatusOr<KernelChoice> ChooseKernels(const JunctionSpec& spec,
           absl::StrCat("kernel ", forced, " needs ", IsaName(kernel->isa),
                        ", which this CPU lacks"));
     }
-    if (kernel->format == WeightFormat::kBlock8 &&
-        kind != PatternKind::kBlock) {
-      return absl::FailedPreconditionError(
-          absl::StrCat("kernel ", forced, " needs a block pattern, layer has ",
-                       PatternKindName(kind)));
+    if (!FormatFitsPattern(kernel->format, kind)) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "kernel ", forced, " runs the ", WeightFormatName(kernel->format),
+          " format, which does not fit the layer's ", PatternKindName(kind),
+          " pattern"));
     }
     return KernelChoice{kernel, kernel};
   }

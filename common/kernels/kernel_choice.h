@@ -24,6 +24,7 @@ struct KernelChoice {
 // proportional to the connections.
 inline constexpr double kSell8DenseCrossover = 0.3;
 inline constexpr double kBlock8DenseCrossover = 0.75;
+inline constexpr double kTileDenseCrossover = 0.75;
 
 WeightFormat ChooseSingleFormat(const JunctionSpec& spec, PatternKind kind);
 WeightFormat ChooseBatchFormat(const JunctionSpec& spec, PatternKind kind);

@@ -13,10 +13,42 @@ absl::string_view WeightFormatName(WeightFormat format) {
       return "sell8";
     case WeightFormat::kBlock8:
       return "block8";
+    case WeightFormat::kTile4:
+      return "tile4";
+    case WeightFormat::kTile8:
+      return "tile8";
     case WeightFormat::kDense:
       return "dense";
   }
   return "unknown";
+}
+
+int TileGroupSizeOfFormat(WeightFormat format) {
+  switch (format) {
+    case WeightFormat::kTile4:
+      return 4;
+    case WeightFormat::kTile8:
+      return 8;
+    case WeightFormat::kSell8:
+    case WeightFormat::kBlock8:
+    case WeightFormat::kDense:
+      return 0;
+  }
+  return 0;
+}
+
+bool FormatFitsPattern(WeightFormat format, PatternKind kind) {
+  switch (format) {
+    case WeightFormat::kSell8:
+    case WeightFormat::kDense:
+      return true;
+    case WeightFormat::kBlock8:
+      return kind == PatternKind::kBlock;
+    case WeightFormat::kTile4:
+    case WeightFormat::kTile8:
+      return TileGroupSize(kind) % TileGroupSizeOfFormat(format) == 0;
+  }
+  return false;
 }
 
 int InputTileForBatch(int n_in, int d_in) {
@@ -64,6 +96,11 @@ absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
         absl::StrFormat("layer %s: %d biases given, layer has %d outputs",
                         spec.DebugString(), bias.size(), spec.n_out));
   }
+  if (!FormatFitsPattern(format, pattern.kind())) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "layer %s: %s format does not fit a %s pattern", spec.DebugString(),
+        WeightFormatName(format), PatternKindName(pattern.kind())));
+  }
   PackedWeights packed;
   packed.format = format;
   packed.n_in = spec.n_in;
@@ -96,11 +133,6 @@ absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
       break;
     }
     case WeightFormat::kBlock8: {
-      if (pattern.kind() != PatternKind::kBlock) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "layer %s: block8 format needs a block pattern, got %s",
-            spec.DebugString(), PatternKindName(pattern.kind())));
-      }
       const auto codes = pattern.block_codes();
       packed.indices.assign(codes.begin(), codes.end());
       packed.weights.assign(slots * kSliceRows, 0.0f);
@@ -123,6 +155,24 @@ absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
         return int64_t{BlockOfCode(codes[static_cast<size_t>(s) * d_in + k])} *
                kBlockWidth;
       });
+      break;
+    }
+    case WeightFormat::kTile4:
+    case WeightFormat::kTile8: {
+      const size_t g = TileGroupSizeOfFormat(format);
+      const size_t groups = spec.n_out / g;
+      packed.indices.resize(groups * d_in);
+      packed.weights.resize(groups * d_in * g);
+      for (size_t q = 0; q < groups; ++q) {
+        const auto inputs = pattern.row(static_cast<int>(q * g));
+        for (size_t k = 0; k < d_in; ++k) {
+          packed.indices[q * d_in + k] = static_cast<uint16_t>(inputs[k]);
+          for (size_t r = 0; r < g; ++r) {
+            packed.weights[(q * d_in + k) * g + r] =
+                weights[(q * g + r) * d_in + k];
+          }
+        }
+      }
       break;
     }
     case WeightFormat::kDense: {

@@ -8,6 +8,11 @@
 //  kBlock8 for `block` patterns: indices holds one code per (slice, slot),
 //          codes[s*d_in + k]; weights[(s*d_in + k)*8 + r] belongs to lane r,
 //          which reads input BlockCodeInput(code, r).
+//  kTile4, kTile8  for tile patterns of that group size (or a multiple of
+//          it: a tile of 8 is two tiles of 4): indices[q*d_in + k] is the
+//          k-th input of tile q (outputs q*g .. q*g + g-1), weights[(q*d_in +
+//          k)*g + r] output q*g + r's weight for it. One index and one input
+//          value (or batch row) serve g connections.
 //  kDense  row-major n_out x n_in, zeros where no connection exists. Chosen
 //          only where density is high enough for dense code to be faster.
 // bias has n_slices * 8 entries (zero-padded) in every format.
@@ -16,7 +21,9 @@
 // so that a tile of X stays in L1 while every row reads it. tile_starts holds,
 // for each row (kSell8) or slice (kBlock8) g and tile t in [0, n_tiles], the
 // first slot whose input is >= t * input_tile, at g * (n_tiles + 1) + t:
-// found once here instead of searched for in every batch.
+// found once here instead of searched for in every batch. The tile formats
+// need no input tiles (empty tile_starts): each X row they fetch feeds g
+// outputs, so they stream X from L2 at full speed (docs/BENCHMARKS.md).
 #ifndef SPEX_COMMON_KERNELS_PACKED_WEIGHTS_H_
 #define SPEX_COMMON_KERNELS_PACKED_WEIGHTS_H_
 
@@ -30,9 +37,17 @@
 
 namespace spex {
 
-enum class WeightFormat { kSell8, kBlock8, kDense };
+enum class WeightFormat { kSell8, kBlock8, kTile4, kTile8, kDense };
 
 absl::string_view WeightFormatName(WeightFormat format);
+
+// Whether `format` can hold a pattern of `kind`: sell8 and dense hold any,
+// block8 only block patterns, tileG tile patterns whose group size is a
+// multiple of G.
+bool FormatFitsPattern(WeightFormat format, PatternKind kind);
+
+// G for kTileG, 0 for the other formats.
+int TileGroupSizeOfFormat(WeightFormat format);
 
 inline constexpr int kSliceRows = 8;
 
@@ -47,7 +62,7 @@ struct PackedWeights {
   AlignedVector<uint16_t> indices;
   AlignedVector<float> weights;
   AlignedVector<float> bias;
-  AlignedVector<uint32_t> tile_starts;  // empty for kDense
+  AlignedVector<uint32_t> tile_starts;  // empty for kDense and the tiles
 
   size_t bytes() const {
     return indices.size() * sizeof(uint16_t) +
@@ -64,7 +79,7 @@ int InputTileForBatch(int n_in, int d_in);
 
 // Packs `weights` (logical order: row o's weight for its k-th ascending input
 // at o * d_in + k) and `bias` (n_out) for `format`. InvalidArgument on size
-// mismatch or when kBlock8 is asked of a non-block pattern.
+// mismatch or when the format does not fit the pattern (FormatFitsPattern).
 absl::StatusOr<PackedWeights> PackWeights(const Pattern& pattern,
                                           absl::Span<const float> weights,
                                           absl::Span<const float> bias,

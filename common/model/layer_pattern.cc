@@ -18,6 +18,11 @@ absl::Status FieldError(absl::string_view field, absl::string_view problem) {
 absl::StatusOr<Pattern> LayerPattern(const v1::Layer& layer,
                                      const JunctionSpec& spec) {
   const auto& indices = layer.indices();
+  if (layer.pattern() != v1::PATTERN_KIND_TILE && layer.group_size() != 0) {
+    return FieldError("group_size",
+                      absl::StrFormat("%d, but only a tile pattern has one",
+                                      layer.group_size()));
+  }
   absl::StatusOr<Pattern> pattern = absl::InternalError("unset");
   switch (layer.pattern()) {
     case v1::PATTERN_KIND_DENSE: {
@@ -66,6 +71,23 @@ absl::StatusOr<Pattern> LayerPattern(const v1::Layer& layer,
         codes[i] = static_cast<uint16_t>(indices[i]);
       }
       pattern = Pattern::FromBlockCodes(spec, std::move(codes));
+      break;
+    }
+    case v1::PATTERN_KIND_TILE: {
+      const absl::StatusOr<PatternKind> kind =
+          TileKindOfGroupSize(static_cast<int>(layer.group_size()));
+      if (!kind.ok()) return FieldError("group_size", kind.status().message());
+      const int g = TileGroupSize(*kind);
+      const int64_t needed = int64_t{spec.n_out / g} * spec.d_in;
+      if (spec.n_out % g != 0 || indices.size() != needed) {
+        return FieldError("indices",
+            absl::StrFormat("%d entries, a tile pattern of %d outputs x %d "
+                            "inputs needs %d/%d tiles x %d inputs",
+                            indices.size(), spec.n_out, spec.d_in, spec.n_out,
+                            g, spec.d_in));
+      }
+      pattern = Pattern::FromTileInputs(
+          spec, g, std::vector<uint32_t>(indices.begin(), indices.end()));
       break;
     }
     default:

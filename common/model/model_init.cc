@@ -23,6 +23,24 @@ uint64_t MixSeed(uint64_t seed, uint64_t salt) {
   return z ^ (z >> 31);
 }
 
+// The topology's kind where the junction can take it, `random` elsewhere.
+PatternKind JunctionKind(const JunctionSpec& spec, PatternKind kind) {
+  switch (kind) {
+    case PatternKind::kBlock:
+      return spec.n_in % kBlockWidth == 0 && spec.n_out % kBlockWidth == 0
+                 ? kind
+                 : PatternKind::kRandom;
+    case PatternKind::kTile4:
+    case PatternKind::kTile8:
+      return CheckTileFits(spec, TileGroupSize(kind)).ok()
+                 ? kind
+                 : PatternKind::kRandom;
+    case PatternKind::kRandom:
+      break;
+  }
+  return PatternKind::kRandom;
+}
+
 absl::Status AddChain(const ChainTopology& chain, PatternKind kind,
                       uint64_t seed, uint64_t salt, const std::string& where,
                       google::protobuf::RepeatedPtrField<v1::Layer>* layers) {
@@ -46,22 +64,32 @@ absl::Status AddChain(const ChainTopology& chain, PatternKind kind,
     layer->set_d_in(spec->d_in);
     layer->set_d_out(spec->d_out);
     const uint64_t pattern_seed = MixSeed(seed, 2 * (salt + j));
-    const bool block_fits = n_in % kBlockWidth == 0 && n_out % kBlockWidth == 0;
     if (spec->dense()) {
       layer->set_pattern(v1::PATTERN_KIND_DENSE);
     } else {
-      const PatternKind junction_kind =
-          kind == PatternKind::kBlock && block_fits ? PatternKind::kBlock
-                                                    : PatternKind::kRandom;
+      const PatternKind junction_kind = JunctionKind(*spec, kind);
       SPEX_ASSIGN_OR_RETURN(const Pattern pattern,
                             GeneratePattern(*spec, junction_kind, pattern_seed));
       layer->set_pattern_seed(pattern_seed);
-      if (junction_kind == PatternKind::kBlock) {
-        layer->set_pattern(v1::PATTERN_KIND_BLOCK);
-        for (uint16_t code : pattern.block_codes()) layer->add_indices(code);
-      } else {
-        layer->set_pattern(v1::PATTERN_KIND_RANDOM);
-        for (uint32_t input : pattern.row_indices()) layer->add_indices(input);
+      switch (junction_kind) {
+        case PatternKind::kBlock:
+          layer->set_pattern(v1::PATTERN_KIND_BLOCK);
+          for (uint16_t code : pattern.block_codes()) layer->add_indices(code);
+          break;
+        case PatternKind::kTile4:
+        case PatternKind::kTile8:
+          layer->set_pattern(v1::PATTERN_KIND_TILE);
+          layer->set_group_size(static_cast<uint32_t>(pattern.group_size()));
+          for (int q = 0; q < spec->n_out / pattern.group_size(); ++q) {
+            for (uint32_t input : pattern.tile_inputs(q)) {
+              layer->add_indices(input);
+            }
+          }
+          break;
+        case PatternKind::kRandom:
+          layer->set_pattern(v1::PATTERN_KIND_RANDOM);
+          for (uint32_t input : pattern.row_indices()) layer->add_indices(input);
+          break;
       }
     }
     SeededRandom random(MixSeed(seed, 2 * (salt + j) + 1));

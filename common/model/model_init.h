@@ -40,8 +40,9 @@ struct ModelTopology {
   int split_after = 1;
   std::vector<ExitTopology> exits;
   std::vector<std::string> class_names;
-  // Sparse junctions use this kind where both widths are multiples of 8
-  // (the block pattern's requirement) and `random` elsewhere.
+  // Sparse junctions use this kind where it fits (block: both widths
+  // multiples of 8; tile4/tile8: n_out and d_out multiples of the group
+  // size) and `random` elsewhere.
   PatternKind pattern = PatternKind::kRandom;
 };
 

@@ -1,4 +1,4 @@
-// GeneratePattern: both pattern kinds on top of the biregular sampler.
+// GeneratePattern: every pattern kind on top of the biregular sampler.
 #include <algorithm>
 #include <array>
 
@@ -69,6 +69,22 @@ absl::StatusOr<Pattern> GenerateBlock(const JunctionSpec& spec,
   return Pattern::FromBlockCodes(spec, std::move(codes));
 }
 
+// Tiles of g outputs x inputs, each tile reading d_in distinct inputs and
+// each input read by d_out / g tiles: a random biregular graph.
+absl::StatusOr<Pattern> GenerateTile(const JunctionSpec& spec, int group_size,
+                                     SeededRandom& random) {
+  SPEX_RETURN_IF_ERROR(CheckTileFits(spec, group_size));
+  BiregularShape shape;
+  shape.n_left = spec.n_out / group_size;
+  shape.n_right = spec.n_in;
+  shape.left_degree = spec.d_in;
+  shape.right_degree = spec.d_out / group_size;
+  shape.max_multiplicity = 1;
+  SPEX_ASSIGN_OR_RETURN(std::vector<uint32_t> inputs,
+                        SampleBiregular(shape, random));
+  return Pattern::FromTileInputs(spec, group_size, std::move(inputs));
+}
+
 }  // namespace
 
 absl::StatusOr<Pattern> GeneratePattern(const JunctionSpec& spec,
@@ -79,6 +95,9 @@ absl::StatusOr<Pattern> GeneratePattern(const JunctionSpec& spec,
       return GenerateRandom(spec, random);
     case PatternKind::kBlock:
       return GenerateBlock(spec, random);
+    case PatternKind::kTile4:
+    case PatternKind::kTile8:
+      return GenerateTile(spec, TileGroupSize(kind), random);
   }
   return absl::InvalidArgumentError("unknown pattern kind");
 }

@@ -1,13 +1,18 @@
 // A predefined connection pattern: which inputs feed each output of a
 // junction. Fixed before training, never changed, immutable once built.
 //
-// Two kinds exist. `kRandom` is any pattern with the junction's exact degrees
-// (generated uniformly at random). `kBlock` is laid out for SIMD: outputs are
-// grouped in slices of kBlockWidth rows, and at each slot a slice reads one
-// aligned block of kBlockWidth inputs, lane r taking element
+// Three kinds exist. `kRandom` is any pattern with the junction's exact
+// degrees (generated uniformly at random). `kBlock` is laid out for SIMD:
+// outputs are grouped in slices of kBlockWidth rows, and at each slot a slice
+// reads one aligned block of kBlockWidth inputs, lane r taking element
 // (r + rotation) mod kBlockWidth. One 16-bit code (block << 3 | rotation)
 // describes kBlockWidth connections, and a kernel serves them with one vector
-// load and one permute instead of a gather.
+// load and one permute instead of a gather. `kTile4` and `kTile8` group the
+// outputs in tiles of g = 4 or 8 consecutive rows that read the identical
+// input set: one index serves g connections, and every input (a whole row of
+// a feature-major batch) a kernel fetches feeds g outputs. The groups and
+// the inputs form a random biregular graph (every group reads d_in inputs,
+// every input feeds d_out / g groups), so both degrees stay exact.
 //
 // Thread safety: const methods may be called concurrently.
 #ifndef SPEX_COMMON_SPARSITY_PATTERN_H_
@@ -23,10 +28,19 @@
 
 namespace spex {
 
-enum class PatternKind { kRandom, kBlock };
+enum class PatternKind { kRandom, kBlock, kTile4, kTile8 };
 
 absl::string_view PatternKindName(PatternKind kind);
 absl::StatusOr<PatternKind> ParsePatternKind(absl::string_view name);
+
+// Outputs per tile (sharing one input set): 4 or 8 for the tile kinds, 1
+// for the others.
+int TileGroupSize(PatternKind kind);
+// The tile kind of group size g; InvalidArgument unless g is 4 or 8.
+absl::StatusOr<PatternKind> TileKindOfGroupSize(int group_size);
+// OK when tiles of `group_size` fit the junction (n_out and d_out multiples
+// of it); otherwise an error naming the junction and the sizes that fit.
+absl::Status CheckTileFits(const JunctionSpec& spec, int group_size);
 
 inline constexpr int kBlockWidth = 8;
 inline constexpr int kBlockRotationBits = 3;
@@ -57,8 +71,17 @@ class Pattern {
   static absl::StatusOr<Pattern> FromBlockCodes(const JunctionSpec& spec,
                                                 std::vector<uint16_t> codes);
 
+  // Validates and expands tiles of `group_size` outputs (4 or 8): n_out / g
+  // lists of d_in strictly ascending inputs, tile q's list read by outputs
+  // q*g .. q*g + g-1, every input in exactly d_out / g lists. n_out and d_out
+  // must be multiples of g.
+  static absl::StatusOr<Pattern> FromTileInputs(const JunctionSpec& spec,
+                                                int group_size,
+                                                std::vector<uint32_t> inputs);
+
   const JunctionSpec& spec() const { return spec_; }
   PatternKind kind() const { return kind_; }
+  int group_size() const { return TileGroupSize(kind_); }
 
   // Inputs of output `o`, ascending. REQUIRES: 0 <= o < n_out.
   absl::Span<const uint32_t> row(int o) const {
@@ -67,8 +90,13 @@ class Pattern {
   }
   // All rows, row-major: n_out * d_in entries.
   absl::Span<const uint32_t> row_indices() const { return row_indices_; }
-  // Slice-major codes (n_out / kBlockWidth * d_in); empty for kRandom.
+  // Slice-major codes (n_out / kBlockWidth * d_in); empty unless kBlock.
   absl::Span<const uint16_t> block_codes() const { return block_codes_; }
+  // Inputs of tile `q` (outputs q*g .. q*g + g-1), ascending: the stored
+  // form of a tile pattern. REQUIRES: a tile kind, 0 <= q < n_out / g.
+  absl::Span<const uint32_t> tile_inputs(int q) const {
+    return row(q * group_size());
+  }
 
  private:
   Pattern(const JunctionSpec& spec, PatternKind kind,
@@ -87,7 +115,8 @@ class Pattern {
 // Generates a pattern of `kind` for `spec`, deterministically for `seed` on
 // every platform. kRandom samples uniformly among patterns with the exact
 // degrees; kBlock samples the slice-to-block graph the same way, then random
-// distinct rotations. InvalidArgument when the kind cannot fit the spec.
+// distinct rotations; the tile kinds sample the tile-to-input graph. An
+// InvalidArgument when the kind cannot fit the spec names what would.
 absl::StatusOr<Pattern> GeneratePattern(const JunctionSpec& spec,
                                         PatternKind kind, uint64_t seed);
 

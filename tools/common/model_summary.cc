@@ -13,14 +13,16 @@ namespace {
 constexpr v1::Encoding kEncodings[] = {v1::ENCODING_FLOAT32,
                                        v1::ENCODING_FLOAT16, v1::ENCODING_INT8};
 
-std::string PatternName(v1::PatternKind kind) {
-  switch (kind) {
+std::string PatternName(const v1::Layer& layer) {
+  switch (layer.pattern()) {
     case v1::PATTERN_KIND_RANDOM:
       return "random";
     case v1::PATTERN_KIND_BLOCK:
       return "block";
     case v1::PATTERN_KIND_DENSE:
       return "dense";
+    case v1::PATTERN_KIND_TILE:
+      return absl::StrCat("tile", layer.group_size());
     default:
       return "unknown";
   }
@@ -106,7 +108,7 @@ Json ModelSummaryJson(const Model& model) {
                     .Set("n_out", row.description->n_out())
                     .Set("d_in", row.description->d_in())
                     .Set("d_out", row.description->d_out())
-                    .Set("pattern", PatternName(row.description->pattern()))
+                    .Set("pattern", PatternName(*row.description))
                     .Set("density", row.layer->spec().density())
                     .Set("activation",
                          std::string(ActivationName(row.layer->activation())))
@@ -184,7 +186,7 @@ std::string ModelSummaryText(const Model& model) {
     const PartCost cost = LayerCost(*row.layer);
     layers.AddRow({row.part, row.name, absl::StrCat(row.description->n_in()),
                    absl::StrCat(row.description->n_out()),
-                   PatternName(row.description->pattern()),
+                   PatternName(*row.description),
                    absl::StrCat(row.description->d_in()),
                    absl::StrCat(row.description->d_out()),
                    absl::StrFormat("%.4f", row.layer->spec().density()),

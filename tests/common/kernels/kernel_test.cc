@@ -4,7 +4,8 @@
 // Tolerance: |y - y_ref| <= 1e-5 * (sum_k |w_k * x_k| + |b|) per output, a
 // bound relative to the scale of each sum, which float32 accumulation over
 // up to thousands of terms stays well inside. Shapes include odd widths,
-// densities from 1/32 to 1, batches 1, 3, 64 and 257, and both pattern kinds.
+// densities from 1/32 to 1, batches 1, 3, 64 and 257, and every pattern kind
+// each format can hold.
 #include "common/kernels/kernel.h"
 
 #include <gtest/gtest.h>
@@ -34,6 +35,8 @@ struct Shape {
 const Shape kRandomShapes[] = {
     {67, 13}, {100, 37}, {256, 129}, {784, 64}, {1024, 40}};
 const Shape kBlockShapes[] = {{64, 8}, {96, 40}, {784, 64}, {1024, 136}};
+// Output widths that are multiples of 8 with odd multiples, odd input widths.
+const Shape kTileShapes[] = {{67, 8}, {100, 40}, {784, 64}, {1023, 136}};
 const double kDensities[] = {1.0 / 32, 1.0 / 16, 1.0 / 8,
                              1.0 / 4,  1.0 / 2,  1.0};
 const size_t kBatches[] = {1, 3, 64, 257};
@@ -46,7 +49,23 @@ struct Case {
 
 Case MakeCase(const Shape& shape, double density, PatternKind kind,
               std::mt19937_64& rng) {
-  const int d_out = NearestValidOutDegree(shape.n_in, shape.n_out, density);
+  int d_out = NearestValidOutDegree(shape.n_in, shape.n_out, density);
+  // Tiles need d_out to be a multiple of the group size: the nearest such.
+  const int g = TileGroupSize(kind);
+  if (d_out % g != 0) {
+    for (int step = 1;; ++step) {
+      if (d_out - step >= g && (d_out - step) % g == 0 &&
+          JunctionFromFanOut(0, shape.n_in, shape.n_out, d_out - step).ok()) {
+        d_out -= step;
+        break;
+      }
+      if (d_out + step <= shape.n_out && (d_out + step) % g == 0 &&
+          JunctionFromFanOut(0, shape.n_in, shape.n_out, d_out + step).ok()) {
+        d_out += step;
+        break;
+      }
+    }
+  }
   const JunctionSpec spec =
       *JunctionFromFanOut(0, shape.n_in, shape.n_out, d_out);
   auto pattern = GeneratePattern(spec, kind, rng());
@@ -99,11 +118,14 @@ class KernelTest : public ::testing::TestWithParam<const KernelInfo*> {
     SCOPED_TRACE(absl::StrCat("run seed ", run_seed));
     std::mt19937_64 rng(run_seed);
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-    const auto& shapes = kind == PatternKind::kBlock
-                             ? std::vector<Shape>(std::begin(kBlockShapes),
-                                                  std::end(kBlockShapes))
-                             : std::vector<Shape>(std::begin(kRandomShapes),
-                                                  std::end(kRandomShapes));
+    const auto& shapes =
+        kind == PatternKind::kBlock
+            ? std::vector<Shape>(std::begin(kBlockShapes),
+                                 std::end(kBlockShapes))
+        : kind == PatternKind::kRandom
+            ? std::vector<Shape>(std::begin(kRandomShapes),
+                                 std::end(kRandomShapes))
+            : std::vector<Shape>(std::begin(kTileShapes), std::end(kTileShapes));
     for (const Shape& shape : shapes) {
       for (double density : kDensities) {
         const Case c = MakeCase(shape, density, kind, rng);
@@ -142,17 +164,36 @@ class KernelTest : public ::testing::TestWithParam<const KernelInfo*> {
   }
 };
 
-// Block patterns for every kernel; random patterns for every format that can
-// hold them (all but block8).
+// Every pattern kind the kernel's format can hold.
 TEST_P(KernelTest, MatchesFloat64Reference) {
-  RunAll(PatternKind::kBlock);
-  if (HasFatalFailure()) return;
-  if (GetParam()->format != WeightFormat::kBlock8) RunAll(PatternKind::kRandom);
+  for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock,
+                           PatternKind::kTile4, PatternKind::kTile8}) {
+    if (!FormatFitsPattern(GetParam()->format, kind)) continue;
+    SCOPED_TRACE(PatternKindName(kind));
+    RunAll(kind);
+    if (HasFatalFailure()) return;
+  }
+}
+
+// The pattern kind each format is made for.
+PatternKind KindFor(WeightFormat format) {
+  switch (format) {
+    case WeightFormat::kBlock8:
+      return PatternKind::kBlock;
+    case WeightFormat::kTile4:
+      return PatternKind::kTile4;
+    case WeightFormat::kTile8:
+      return PatternKind::kTile8;
+    case WeightFormat::kSell8:
+    case WeightFormat::kDense:
+      break;
+  }
+  return PatternKind::kRandom;
 }
 
 TEST_P(KernelTest, ZeroWeightsGiveBias) {
-  const JunctionSpec spec = *JunctionFromDensity(0, 64, 16, 0.25);
-  auto pattern = GeneratePattern(spec, PatternKind::kBlock, 1);
+  const JunctionSpec spec = *JunctionFromDensity(0, 64, 16, 0.5);
+  auto pattern = GeneratePattern(spec, KindFor(GetParam()->format), 1);
   ASSERT_TRUE(pattern.ok());
   std::vector<float> weights(spec.connections(), 0.0f), bias(spec.n_out);
   for (int o = 0; o < spec.n_out; ++o) bias[o] = o - 8.0f;
@@ -175,7 +216,8 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, KernelTest, ::testing::ValuesIn([] {
 
 TEST(KernelTableTest, EveryFormatHasAReferenceKernel) {
   for (WeightFormat format :
-       {WeightFormat::kSell8, WeightFormat::kBlock8, WeightFormat::kDense}) {
+       {WeightFormat::kSell8, WeightFormat::kBlock8, WeightFormat::kTile4,
+        WeightFormat::kTile8, WeightFormat::kDense}) {
     int references = 0;
     for (const KernelInfo& kernel : AllKernels()) {
       references += kernel.format == format && kernel.isa == Isa::kReference;

@@ -53,6 +53,15 @@ TEST(KernelChoiceTest, SparseFormatsBelowCrossoverDenseAbove) {
             WeightFormat::kSell8);
   EXPECT_EQ(ChooseBatchFormat(full, PatternKind::kRandom),
             WeightFormat::kDense);
+  for (PatternKind kind : {PatternKind::kTile4, PatternKind::kTile8}) {
+    const WeightFormat tile = kind == PatternKind::kTile4 ? WeightFormat::kTile4
+                                                          : WeightFormat::kTile8;
+    EXPECT_EQ(ChooseSingleFormat(sparse, kind), tile);
+    EXPECT_EQ(ChooseSingleFormat(half, kind), tile);
+    EXPECT_EQ(ChooseSingleFormat(full, kind), WeightFormat::kDense);
+    EXPECT_EQ(ChooseBatchFormat(half, kind), tile);
+    EXPECT_EQ(ChooseBatchFormat(full, kind), WeightFormat::kDense);
+  }
 }
 
 TEST(KernelChoiceTest, PicksBestAvailableIsa) {
@@ -73,7 +82,13 @@ TEST(KernelChoiceTest, ForcedKernelErrors) {
   EXPECT_THAT(ChooseKernels(spec, PatternKind::kRandom, "f32_block8_ref")
                   .status()
                   .message(),
-              HasSubstr("needs a block pattern"));
+              HasSubstr("block8 format, which does not fit the layer's random"));
+  // A tile of 8 is two tiles of 4, not the other way round.
+  EXPECT_TRUE(ChooseKernels(spec, PatternKind::kTile8, "f32_tile4_ref").ok());
+  EXPECT_THAT(ChooseKernels(spec, PatternKind::kTile4, "f32_tile8_ref")
+                  .status()
+                  .message(),
+              HasSubstr("tile8 format, which does not fit the layer's tile4"));
 }
 
 TEST(SparseLayerTest, RejectsNonFiniteWeightsAndWrongSizes) {
@@ -103,7 +118,8 @@ TEST(SparseLayerTest, RejectsNonFiniteWeightsAndWrongSizes) {
 // kernels and formats each chose.
 TEST(SparseLayerTest, BatchAgreesWithSingleForEveryActivation) {
   for (double density : {0.125, 0.5, 1.0}) {
-    for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock}) {
+    for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock,
+                             PatternKind::kTile4, PatternKind::kTile8}) {
       for (Activation act :
            {Activation::kIdentity, Activation::kRelu, Activation::kSoftmax}) {
         Fixture f = MakeFixture(128, 64, density, kind, 9);

@@ -44,7 +44,12 @@ JunctionSpec RandomSpec(std::mt19937_64& rng, PatternKind kind) {
       n_in = (n_in + 7) / 8 * 8;
       n_out = (n_out + 7) / 8 * 8;
     }
-    const std::vector<int> valid = ValidOutDegrees(n_in, n_out);
+    const int g = TileGroupSize(kind);
+    n_out = (n_out + g - 1) / g * g;
+    std::vector<int> valid;
+    for (int d_out : ValidOutDegrees(n_in, n_out)) {
+      if (d_out % g == 0) valid.push_back(d_out);
+    }
     const int d_out =
         valid[std::uniform_int_distribution<size_t>(0, valid.size() - 1)(rng)];
     auto spec = JunctionFromFanOut(0, n_in, n_out, d_out);
@@ -94,7 +99,9 @@ TEST_P(PatternKindTest, FullDensityIsComplete) {
 // when the sampler is uniform; a biased construction (windows without the
 // switch chain, say) fails this by far.
 TEST_P(PatternKindTest, PairFrequenciesMatchDensity) {
-  const JunctionSpec spec = *JunctionFromDensity(0, 32, 16, 0.25);
+  // Tiles of 8 need d_out = 8: density 1/2 there, 1/4 elsewhere.
+  const JunctionSpec spec = *JunctionFromDensity(
+      0, 32, 16, GetParam() == PatternKind::kTile8 ? 0.5 : 0.25);
   const int kSeeds = 1500;
   std::vector<int> hits(spec.n_in * spec.n_out, 0);
   for (int seed = 0; seed < kSeeds; ++seed) {
@@ -114,9 +121,11 @@ TEST_P(PatternKindTest, PairFrequenciesMatchDensity) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(BothKinds, PatternKindTest,
+INSTANTIATE_TEST_SUITE_P(EveryKind, PatternKindTest,
                          ::testing::Values(PatternKind::kRandom,
-                                           PatternKind::kBlock),
+                                           PatternKind::kBlock,
+                                           PatternKind::kTile4,
+                                           PatternKind::kTile8),
                          [](const auto& info) {
                            return std::string(PatternKindName(info.param));
                          });
@@ -161,6 +170,59 @@ TEST(BlockPatternTest, WidthsNotMultipleOfEightSayWhichWork) {
   EXPECT_THAT(pattern.status().message(), HasSubstr("64 -> 10"));
 }
 
+TEST(TilePatternTest, OutputsOfATileShareTheirInputs) {
+  for (PatternKind kind : {PatternKind::kTile4, PatternKind::kTile8}) {
+    const JunctionSpec spec = *JunctionFromDensity(0, 200, 64, 0.125);
+    auto pattern = GeneratePattern(spec, kind, 11);
+    ASSERT_TRUE(pattern.ok()) << pattern.status();
+    const int g = pattern->group_size();
+    EXPECT_EQ(g, TileGroupSize(kind));
+    std::set<std::vector<uint32_t>> distinct_tiles;
+    for (int o = 0; o < spec.n_out; ++o) {
+      const auto tile = pattern->tile_inputs(o / g);
+      const auto row = pattern->row(o);
+      ASSERT_EQ(std::vector<uint32_t>(row.begin(), row.end()),
+                std::vector<uint32_t>(tile.begin(), tile.end()))
+          << "output " << o;
+      distinct_tiles.insert(std::vector<uint32_t>(row.begin(), row.end()));
+    }
+    // Different tiles draw different input sets (a generator that gave
+    // every tile the same window would pass the degree checks at density 1).
+    EXPECT_GT(distinct_tiles.size(), static_cast<size_t>(spec.n_out / g / 2));
+  }
+}
+
+TEST(TilePatternTest, MisfitNamesTheJunctionAndTheSizesThatFit) {
+  // n_out 12, d_out 4: tiles of 4 fit, tiles of 8 do not.
+  const JunctionSpec spec = *JunctionFromFanOut(0, 24, 12, 4);
+  auto pattern = GeneratePattern(spec, PatternKind::kTile8, 1);
+  ASSERT_FALSE(pattern.ok());
+  EXPECT_THAT(pattern.status().message(), HasSubstr("24->12"));
+  EXPECT_THAT(pattern.status().message(), HasSubstr("multiples of 8"));
+  EXPECT_THAT(pattern.status().message(), HasSubstr("sizes that fit: tile4"));
+  const JunctionSpec odd = *JunctionFromFanOut(0, 20, 10, 5);
+  EXPECT_THAT(GeneratePattern(odd, PatternKind::kTile4, 1).status().message(),
+              HasSubstr("no tile group size fits"));
+}
+
+TEST(PatternValidationTest, RejectsBadTileInputs) {
+  const JunctionSpec spec = *JunctionFromFanOut(0, 4, 8, 4);  // d_in = 2
+  // Two tiles of 4 outputs, each input in one tile.
+  EXPECT_TRUE(Pattern::FromTileInputs(spec, 4, {0, 2, 1, 3}).ok());
+  EXPECT_THAT(Pattern::FromTileInputs(spec, 4, {0, 2, 1}).status().message(),
+              HasSubstr("3 indices"));
+  EXPECT_THAT(Pattern::FromTileInputs(spec, 4, {2, 0, 1, 3}).status().message(),
+              HasSubstr("tile 0 slot 1: inputs not strictly ascending"));
+  EXPECT_THAT(Pattern::FromTileInputs(spec, 4, {0, 1, 0, 1}).status().message(),
+              HasSubstr("input 0 feeds 8 outputs"));
+  EXPECT_THAT(Pattern::FromTileInputs(spec, 4, {0, 2, 1, 9}).status().message(),
+              HasSubstr("out of range"));
+  EXPECT_THAT(Pattern::FromTileInputs(spec, 3, {0, 2, 1, 3}).status().message(),
+              HasSubstr("group size 3 unsupported"));
+  EXPECT_THAT(Pattern::FromTileInputs(spec, 8, {0, 1}).status().message(),
+              HasSubstr("multiples of 8"));
+}
+
 TEST(PatternValidationTest, RejectsBadRowIndices) {
   const JunctionSpec spec = *JunctionFromFanOut(0, 4, 2, 1);  // d_in = 2
   EXPECT_TRUE(Pattern::FromRowIndices(spec, {0, 1, 2, 3}).ok());
@@ -203,7 +265,8 @@ TEST(PatternValidationTest, RejectsBadBlockCodes) {
 }
 
 TEST(PatternKindNameTest, RoundTrip) {
-  for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock}) {
+  for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock,
+                           PatternKind::kTile4, PatternKind::kTile8}) {
     auto parsed = ParsePatternKind(PatternKindName(kind));
     ASSERT_TRUE(parsed.ok());
     EXPECT_EQ(*parsed, kind);

@@ -1,0 +1,170 @@
+// AVX-512 kernels for kTile4 and kTile8 (tile patterns).
+//
+// Batch (feature-major): the g rows of a tile read the same inputs, so each
+// X row fetched serves g rows: tile4 runs 4 rows x 64 columns, tile8 8 rows
+// x 32 columns, 16 zmm accumulators either way. Per slot, 16/g loads of X
+// and g weight broadcasts feed 16 FMAs, against one load per FMA for a row
+// kernel; the loop is then bound by the FMA pipes, not by L2 -> L1 traffic
+// (docs/BENCHMARKS.md has the arithmetic). No input tiling: every output is
+// finished in registers in one pass. Column tails run 16 at a time, masked.
+//
+// One sample, tile8: two slots share a zmm (their broadcasts joined by one
+// insert), so 16 connections cost two indices, two broadcasts and one FMA.
+// Tile4 runs the AVX2 kernel: packing four slots into a zmm costs more
+// shuffles than the wider FMA saves.
+#include <immintrin.h>
+
+#include <algorithm>
+
+#include "common/kernels/avx512/feature_major_avx512.h"
+#include "common/kernels/kernel.h"
+
+namespace spex {
+namespace {
+
+using kernel_internal::Relu512;
+
+// The zero-masked insert: GCC 12's unmasked form trips
+// -Wmaybe-uninitialized on its undefined pass-through operand (as in
+// Relu512).
+inline __m512 BroadcastPair(const float* x, uint16_t a, uint16_t b) {
+  const __m256d low = _mm256_castps_pd(_mm256_broadcast_ss(x + a));
+  const __m256d high = _mm256_castps_pd(_mm256_broadcast_ss(x + b));
+  return _mm512_castpd_ps(
+      _mm512_maskz_insertf64x4(__mmask8{0xff}, _mm512_castpd256_pd512(low),
+                               high, 1));
+}
+
+void Tile8Single(const PackedWeights& p, bool relu, const float* x, float* y) {
+  const size_t d_in = p.d_in;
+  for (int q = 0; q < p.n_out / 8; ++q) {
+    const uint16_t* idx = p.indices.data() + q * d_in;
+    const float* w = p.weights.data() + q * d_in * 8;
+    __m512 acc[4] = {_mm512_setzero_ps(), _mm512_setzero_ps(),
+                     _mm512_setzero_ps(), _mm512_setzero_ps()};
+    size_t k = 0;
+    for (; k + 8 <= d_in; k += 8) {
+      for (int u = 0; u < 4; ++u) {
+        const size_t s = k + 2 * u;
+        acc[u] = _mm512_fmadd_ps(_mm512_loadu_ps(w + s * 8),
+                                 BroadcastPair(x, idx[s], idx[s + 1]), acc[u]);
+      }
+    }
+    for (; k + 2 <= d_in; k += 2) {
+      acc[0] = _mm512_fmadd_ps(_mm512_loadu_ps(w + k * 8),
+                               BroadcastPair(x, idx[k], idx[k + 1]), acc[0]);
+    }
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[0], acc[1]),
+                                     _mm512_add_ps(acc[2], acc[3]));
+    // Even slots in lanes 0-7, odd ones in 8-15: add the halves (through
+    // memory: GCC 12's cast and extract intrinsics trip the same warning).
+    alignas(64) float lanes[16];
+    _mm512_store_ps(lanes, sum);
+    __m256 out = _mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8));
+    out = _mm256_add_ps(out, _mm256_load_ps(p.bias.data() + q * 8));
+    if (k < d_in) {
+      out = _mm256_fmadd_ps(_mm256_loadu_ps(w + k * 8),
+                            _mm256_broadcast_ss(x + idx[k]), out);
+    }
+    if (relu) out = _mm256_max_ps(out, _mm256_setzero_ps());
+    _mm256_storeu_ps(y + q * 8, out);
+  }
+}
+
+// Tile q's G rows over kVecs * 16 columns starting at x, y.
+template <int G>
+inline void TileFullColumns(const PackedWeights& p, int q, const float* x,
+                            size_t x_stride, float* y, size_t y_stride,
+                            bool relu) {
+  constexpr int kVecs = 16 / G;
+  const size_t d_in = p.d_in;
+  const uint16_t* idx = p.indices.data() + q * d_in;
+  const float* w = p.weights.data() + q * d_in * G;
+  __m512 acc[G][kVecs];
+  for (int r = 0; r < G; ++r) {
+    for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_set1_ps(p.bias[q * G + r]);
+  }
+  for (size_t k = 0; k < d_in; ++k) {
+    const float* xr = x + static_cast<size_t>(idx[k]) * x_stride;
+    __m512 xv[kVecs];
+    for (int v = 0; v < kVecs; ++v) xv[v] = _mm512_loadu_ps(xr + 16 * v);
+    for (int r = 0; r < G; ++r) {
+      const __m512 wr = _mm512_set1_ps(w[k * G + r]);
+      for (int v = 0; v < kVecs; ++v) {
+        acc[r][v] = _mm512_fmadd_ps(wr, xv[v], acc[r][v]);
+      }
+    }
+  }
+  for (int r = 0; r < G; ++r) {
+    float* yr = y + static_cast<size_t>(q * G + r) * y_stride;
+    for (int v = 0; v < kVecs; ++v) {
+      _mm512_storeu_ps(yr + 16 * v, relu ? Relu512(acc[r][v]) : acc[r][v]);
+    }
+  }
+}
+
+// Tile q's G rows over the 1..16 columns `mask` selects.
+template <int G>
+inline void TileMaskedColumns(const PackedWeights& p, int q, const float* x,
+                              size_t x_stride, float* y, size_t y_stride,
+                              __mmask16 mask, bool relu) {
+  const size_t d_in = p.d_in;
+  const uint16_t* idx = p.indices.data() + q * d_in;
+  const float* w = p.weights.data() + q * d_in * G;
+  __m512 acc[G];
+  for (int r = 0; r < G; ++r) acc[r] = _mm512_set1_ps(p.bias[q * G + r]);
+  for (size_t k = 0; k < d_in; ++k) {
+    const __m512 xv = _mm512_maskz_loadu_ps(
+        mask, x + static_cast<size_t>(idx[k]) * x_stride);
+    for (int r = 0; r < G; ++r) {
+      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(w[k * G + r]), xv, acc[r]);
+    }
+  }
+  for (int r = 0; r < G; ++r) {
+    _mm512_mask_storeu_ps(y + static_cast<size_t>(q * G + r) * y_stride, mask,
+                          relu ? Relu512(acc[r]) : acc[r]);
+  }
+}
+
+template <int G>
+void TileBatch(const PackedWeights& p, bool relu, size_t batch, const float* x,
+               size_t x_stride, float* y, size_t y_stride) {
+  constexpr size_t kColumns = 16 * (16 / G);
+  const int tiles = p.n_out / G;
+  size_t j = 0;
+  for (; j + kColumns <= batch; j += kColumns) {
+    for (int q = 0; q < tiles; ++q) {
+      TileFullColumns<G>(p, q, x + j, x_stride, y + j, y_stride, relu);
+    }
+  }
+  for (; j < batch; j += 16) {
+    const size_t width = std::min<size_t>(16, batch - j);
+    const __mmask16 mask = static_cast<__mmask16>((1u << width) - 1);
+    for (int q = 0; q < tiles; ++q) {
+      TileMaskedColumns<G>(p, q, x + j, x_stride, y + j, y_stride, mask, relu);
+    }
+  }
+}
+
+}  // namespace
+
+void f32_tile4_avx512_single(const PackedWeights& p, bool relu, const float* x,
+                             float* y) {
+  f32_tile4_avx2_single(p, relu, x, y);
+}
+void f32_tile4_avx512_batch(const PackedWeights& p, bool relu, size_t batch,
+                            const float* x, size_t x_stride, float* y,
+                            size_t y_stride) {
+  TileBatch<4>(p, relu, batch, x, x_stride, y, y_stride);
+}
+void f32_tile8_avx512_single(const PackedWeights& p, bool relu, const float* x,
+                             float* y) {
+  Tile8Single(p, relu, x, y);
+}
+void f32_tile8_avx512_batch(const PackedWeights& p, bool relu, size_t batch,
+                            const float* x, size_t x_stride, float* y,
+                            size_t y_stride) {
+  TileBatch<8>(p, relu, batch, x, x_stride, y, y_stride);
+}
+
+}  // namespace spex
