@@ -16,11 +16,13 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "bench/layer_problem.h"
 #include "bench/machine_limits.h"
 #include "bench/report.h"
 #include "common/sparsity/junction.h"
+#include "common/sparsity/pattern.h"
 
 namespace spex::bench {
 namespace {
@@ -166,6 +168,13 @@ int Main(int argc, char** argv) {
             MakeProblem(spec, PatternKind::kBlock, batch);
         registry.Add("spex_random", random, density, &MakeSpexImpl);
         registry.Add("spex_block", block, density, &MakeSpexImpl);
+        for (PatternKind tile : {PatternKind::kTile4, PatternKind::kTile8}) {
+          // Tiles need d_out to be a multiple of g; every benchmark size
+          // and density gives one.
+          if (!CheckTileFits(spec, TileGroupSize(tile)).ok()) continue;
+          registry.Add(absl::StrCat("spex_", PatternKindName(tile)),
+                       MakeProblem(spec, tile, batch), density, &MakeSpexImpl);
+        }
         registry.Add("eigen_sparse", random, density, &MakeEigenSparseImpl);
       }
     }
