@@ -8,6 +8,7 @@
 #include "common/model/layer_pattern.h"
 #include "common/status/status_macros.h"
 #include "tools/train/row_gradients.h"
+#include "tools/train/tile_input_gradient.h"
 
 namespace spex {
 namespace {
@@ -16,6 +17,14 @@ using RowMajor =
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MapConst = Eigen::Map<const RowMajor>;
 using Map = Eigen::Map<RowMajor>;
+
+// The connection behind each slot of a pack made from numbered weights.
+void NumberedSources(const PackedWeights& pack, std::vector<uint32_t>* source) {
+  source->resize(pack.weights.size());
+  for (size_t at = 0; at < source->size(); ++at) {
+    (*source)[at] = static_cast<uint32_t>(pack.weights[at]);
+  }
+}
 
 }  // namespace
 
@@ -42,35 +51,14 @@ absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::FromLayer(
 
   SPEX_ASSIGN_OR_RETURN(Pattern pattern, LayerPattern(layer, j->spec_));
   j->row_inputs_.assign(pattern.row_indices().begin(), pattern.row_indices().end());
-  // The transpose: input i's outputs, ascending, and which connection each
-  // slot came from, so its weights can be gathered after every update.
-  const JunctionSpec& s = j->spec_;
-  std::vector<std::vector<std::pair<uint32_t, uint32_t>>> columns(s.n_in);
-  for (int o = 0; o < s.n_out; ++o) {
-    for (int k = 0; k < s.d_in; ++k) {
-      const uint32_t c = static_cast<uint32_t>(o * s.d_in + k);
-      columns[j->row_inputs_[c]].push_back({static_cast<uint32_t>(o), c});
-    }
-  }
-  std::vector<uint32_t> transposed_rows;
-  for (const auto& column : columns) {
-    for (const auto& [output, connection] : column) {
-      transposed_rows.push_back(output);
-      j->transposed_source_.push_back(connection);
-    }
-  }
-  const JunctionSpec transposed_spec{s.n_out, s.n_in, s.d_out, s.d_in};
-  SPEX_ASSIGN_OR_RETURN(Pattern transposed,
-                        Pattern::FromRowIndices(transposed_spec, std::move(transposed_rows)));
-  SPEX_ASSIGN_OR_RETURN(KernelChoice forward, ChooseKernels(s, pattern.kind()));
-  SPEX_ASSIGN_OR_RETURN(KernelChoice backward,
-                        ChooseKernels(transposed_spec, transposed.kind()));
+  SPEX_ASSIGN_OR_RETURN(KernelChoice forward, ChooseKernels(j->spec_, pattern.kind()));
   j->forward_kernel_ = forward.batch;
-  j->backward_kernel_ = backward.batch;
+  j->tile_group_ = TileGroupSizeOfFormat(forward.batch->format);
   // Pack once with each weight replaced by its (1-based) index: the packed
   // layout stays fixed while training, so every later pack is a gather
   // through these maps (0: a padding slot). Floats hold integers exactly up
   // to 2^24 connections.
+  const JunctionSpec& s = j->spec_;
   if (s.connections() >= (int64_t{1} << 24)) {
     return absl::InvalidArgumentError("junction too large to train");
   }
@@ -78,20 +66,40 @@ absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::FromLayer(
   for (size_t c = 0; c < numbered.size(); ++c) numbered[c] = static_cast<float>(c + 1);
   SPEX_ASSIGN_OR_RETURN(j->forward_pack_,
                         PackWeights(pattern, numbered, j->bias_, forward.batch->format));
-  std::vector<float> transposed_numbered(numbered.size());
-  for (size_t t = 0; t < numbered.size(); ++t) {
-    transposed_numbered[t] = static_cast<float>(j->transposed_source_[t] + 1);
-  }
-  SPEX_ASSIGN_OR_RETURN(
-      j->backward_pack_,
-      PackWeights(transposed, transposed_numbered, std::vector<float>(s.n_in, 0.0f),
-                  backward.batch->format));
-  for (const auto* pack : {&j->forward_pack_, &j->backward_pack_}) {
-    auto& source = pack == &j->forward_pack_ ? j->forward_source_ : j->backward_source_;
-    source.resize(pack->weights.size());
-    for (size_t at = 0; at < source.size(); ++at) {
-      source[at] = static_cast<uint32_t>(pack->weights[at]);
+  NumberedSources(j->forward_pack_, &j->forward_source_);
+  // A tile junction's dx scatters through the forward pack
+  // (tile_input_gradient.h); the others run the kernels on the transpose.
+  if (j->tile_group_ == 0) {
+    // The transpose: input i's outputs, ascending, and which connection
+    // each slot came from, so its weights can be gathered after every
+    // update.
+    std::vector<std::vector<std::pair<uint32_t, uint32_t>>> columns(s.n_in);
+    for (int o = 0; o < s.n_out; ++o) {
+      for (int k = 0; k < s.d_in; ++k) {
+        const uint32_t c = static_cast<uint32_t>(o * s.d_in + k);
+        columns[j->row_inputs_[c]].push_back({static_cast<uint32_t>(o), c});
+      }
     }
+    std::vector<uint32_t> transposed_rows;
+    std::vector<float> transposed_numbered;
+    for (const auto& column : columns) {
+      for (const auto& [output, connection] : column) {
+        transposed_rows.push_back(output);
+        transposed_numbered.push_back(static_cast<float>(connection + 1));
+      }
+    }
+    const JunctionSpec transposed_spec{s.n_out, s.n_in, s.d_out, s.d_in};
+    SPEX_ASSIGN_OR_RETURN(
+        Pattern transposed,
+        Pattern::FromRowIndices(transposed_spec, std::move(transposed_rows)));
+    SPEX_ASSIGN_OR_RETURN(KernelChoice backward,
+                          ChooseKernels(transposed_spec, transposed.kind()));
+    j->backward_kernel_ = backward.batch;
+    SPEX_ASSIGN_OR_RETURN(
+        j->backward_pack_,
+        PackWeights(transposed, transposed_numbered,
+                    std::vector<float>(s.n_in, 0.0f), backward.batch->format));
+    NumberedSources(j->backward_pack_, &j->backward_source_);
   }
   j->Prepare();
   return j;
@@ -144,9 +152,20 @@ void TrainJunction::Backward(int batch, const float* x, const float* dy,
     }
     return;
   }
+  const size_t d_in = spec_.d_in;
+  if (tile_group_ > 0) {
+    // Per tile: each x row once for the tile's rows, then dx by scatter.
+    const size_t group = tile_group_;
+    for (int q = 0; q < spec_.n_out / tile_group_; ++q) {
+      AccumulateTileGradients(dy + q * group * batch, x, batch,
+                              &row_inputs_[q * group * d_in], spec_.d_in,
+                              tile_group_, &g->weights[q * group * d_in]);
+    }
+    if (dx != nullptr) TileInputGradient(forward_pack_, batch, dy, dx);
+    return;
+  }
   // dW: one dot product over the batch per connection (the gradient exists
   // only where a connection does).
-  const size_t d_in = spec_.d_in;
   for (int o = 0; o < spec_.n_out; ++o) {
     AccumulateRowGradients(dy + static_cast<size_t>(o) * batch, x, batch,
                            &row_inputs_[o * d_in], spec_.d_in,

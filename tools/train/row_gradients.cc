@@ -50,7 +50,67 @@ inline __m512 ReduceSixteen(__m512 acc[16]) {
 }
 #endif
 
+#if defined(__AVX512F__)
+// 16 / G connections of a tile of G rows at a time: acc[kk * G + r] sums row
+// r's products with connection k + kk, so one ReduceSixteen finishes all 16.
+template <int G>
+int AccumulateTileSixteens(const float* dy_tile, const float* x, size_t batch,
+                           const uint32_t* inputs, int count, float* dw) {
+  constexpr int kConnections = 16 / G;
+  const size_t full = batch / 16 * 16;
+  const __mmask16 tail_mask = static_cast<__mmask16>((1u << (batch - full)) - 1);
+  int k = 0;
+  for (; k + kConnections <= count; k += kConnections) {
+    __m512 acc[16];
+    for (int c = 0; c < 16; ++c) acc[c] = _mm512_setzero_ps();
+    const float* xk[kConnections];
+    for (int kk = 0; kk < kConnections; ++kk) {
+      xk[kk] = x + static_cast<size_t>(inputs[k + kk]) * batch;
+    }
+    auto step = [&](size_t j, __mmask16 mask) {
+      __m512 g[G];
+      for (int r = 0; r < G; ++r) {
+        g[r] = _mm512_maskz_loadu_ps(mask, dy_tile + r * batch + j);
+      }
+      for (int kk = 0; kk < kConnections; ++kk) {
+        const __m512 xv = _mm512_maskz_loadu_ps(mask, xk[kk] + j);
+        for (int r = 0; r < G; ++r) {
+          acc[kk * G + r] = _mm512_fmadd_ps(g[r], xv, acc[kk * G + r]);
+        }
+      }
+    };
+    for (size_t j = 0; j < full; j += 16) step(j, __mmask16{0xffff});
+    if (tail_mask != 0) step(full, tail_mask);
+    alignas(64) float totals[16];
+    _mm512_store_ps(totals, ReduceSixteen(acc));
+    for (int kk = 0; kk < kConnections; ++kk) {
+      for (int r = 0; r < G; ++r) dw[r * count + k + kk] += totals[kk * G + r];
+    }
+  }
+  return k;
+}
+#endif
+
 }  // namespace
+
+void AccumulateTileGradients(const float* dy_tile, const float* x,
+                             size_t batch, const uint32_t* inputs, int count,
+                             int group_size, float* dw) {
+  int k = 0;
+#if defined(__AVX512F__)
+  if (group_size == 4) {
+    k = AccumulateTileSixteens<4>(dy_tile, x, batch, inputs, count, dw);
+  } else if (group_size == 8) {
+    k = AccumulateTileSixteens<8>(dy_tile, x, batch, inputs, count, dw);
+  }
+#endif
+  for (; k < count; ++k) {
+    const float* xk = x + static_cast<size_t>(inputs[k]) * batch;
+    for (int r = 0; r < group_size; ++r) {
+      dw[r * count + k] += Dot(dy_tile + r * batch, xk, batch);
+    }
+  }
+}
 
 void AccumulateRowGradients(const float* dy_row, const float* x, size_t batch,
                             const uint32_t* inputs, int count, float* dw) {

@@ -70,7 +70,9 @@ Args TrainArgs() {
       .Option("split-after", "1", "layers on the edge (the head)")
       .Option("exits", "", "backbone layers with a linear exit after them")
       .Option("exit-weight", "1", "loss weight of each exit (final: 1)")
-      .Option("pattern", "random", "random or block")
+      .Option("pattern", "random",
+              "random, block, tile4 or tile8 (sparse junctions the kind "
+              "cannot fit use random)")
       .Flag("dense", "every junction fully connected (the baseline twin)")
       .Option("epochs", "15", "epochs")
       .Option("batch", "256", "mini-batch size")

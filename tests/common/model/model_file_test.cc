@@ -40,7 +40,8 @@ class ModelFileTest : public testing::Test {
 };
 
 TEST_F(ModelFileTest, LoadedThenSavedIsByteIdentical) {
-  for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock}) {
+  for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock,
+                           PatternKind::kTile4, PatternKind::kTile8}) {
     for (const TestTopology& t : TestTopologies(kind)) {
       SCOPED_TRACE(t.name);
       absl::StatusOr<v1::Model> model = InitializeModel(t.topology, 42);

@@ -50,7 +50,8 @@ TEST(ModelLoaderFuzzTest, MutatedFilesNeverCrashTheLoader) {
   SCOPED_TRACE("seed " + std::to_string(seed));
   std::mt19937_64 rng(seed);
   std::vector<std::string> corpus;
-  for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock}) {
+  for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock,
+                           PatternKind::kTile4, PatternKind::kTile8}) {
     for (const TestTopology& t : TestTopologies(kind)) {
       v1::Model model = MakeTestModel(t.topology, rng());
       corpus.push_back(SerializeModel(&model));

@@ -195,8 +195,9 @@ TEST_P(PartitionTest, CostsAddUpAndMatchTheFile) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(BothPatternKinds, PartitionTest,
-                         testing::Values(PatternKind::kRandom, PatternKind::kBlock),
+INSTANTIATE_TEST_SUITE_P(EveryPatternKind, PartitionTest,
+                         testing::Values(PatternKind::kRandom, PatternKind::kBlock,
+                                         PatternKind::kTile4, PatternKind::kTile8),
                          [](const testing::TestParamInfo<PatternKind>& info) {
                            return std::string(PatternKindName(info.param));
                          });
@@ -302,6 +303,19 @@ std::vector<BadModelCase> BadModelCases() {
                                          m->mutable_layers(0)->clear_indices();
                                          for (int i = 0; i < 5 * 40; ++i) m->mutable_layers(0)->add_indices(70000); },
        "layer 1: indices: entry 0: block code 70000 exceeds 16 bits"},
+      {"tile group size", [](v1::Model* m) { m->mutable_layers(0)->set_pattern(v1::PATTERN_KIND_TILE);
+                                              m->mutable_layers(0)->set_group_size(3); },
+       "layer 1: group_size: tile group size 3 unsupported (4 or 8)"},
+      {"group size elsewhere", [](v1::Model* m) { m->mutable_layers(0)->set_group_size(4); },
+       "layer 1: group_size: 4, but only a tile pattern has one"},
+      {"tile count", [](v1::Model* m) { m->mutable_layers(0)->set_pattern(v1::PATTERN_KIND_TILE);
+                                         m->mutable_layers(0)->set_group_size(4); },
+       "layer 1: indices: 1600 entries, a tile pattern of 40 outputs x 40 inputs needs 40/4 tiles"},
+      {"tile misfit", [](v1::Model* m) { m->mutable_layers(0)->set_pattern(v1::PATTERN_KIND_TILE);
+                                          m->mutable_layers(0)->set_group_size(4);
+                                          m->mutable_layers(0)->mutable_indices()->Truncate(400); },
+       "layer 1: indices: junction 800->40 d_in=40 d_out=2 density=0.05: a tile pattern of group size 4 "
+       "needs n_out and d_out to be multiples of 4; no tile group size fits"},
       {"dense with indices", [](v1::Model* m) { m->mutable_layers(2)->add_indices(1); },
        "layer 3: indices: must be empty for a dense layer"},
       {"dense but sparse", [](v1::Model* m) { m->mutable_layers(0)->set_pattern(v1::PATTERN_KIND_DENSE); },

@@ -74,6 +74,13 @@ inline std::vector<std::vector<int>> RowsOf(const v1::Layer& layer) {
           rows[o].push_back(layer.indices(o * layer.d_in() + k));
         }
         break;
+      case v1::PATTERN_KIND_TILE: {
+        const uint32_t tile = o / layer.group_size();
+        for (uint32_t k = 0; k < layer.d_in(); ++k) {
+          rows[o].push_back(layer.indices(tile * layer.d_in() + k));
+        }
+        break;
+      }
       default: {
         const uint32_t slice = o / 8, lane = o % 8;
         for (uint32_t k = 0; k < layer.d_in(); ++k) {

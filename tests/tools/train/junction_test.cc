@@ -54,9 +54,13 @@ class JunctionGradientTest : public testing::TestWithParam<PatternKind> {};
 TEST_P(JunctionGradientTest, SparseEqualsDenseWithTheSameMask) {
   std::mt19937 rng(std::random_device{}());
   for (auto [n_in, n_out, fo, batch] : std::vector<std::array<int, 4>>{
-           {64, 32, 8, 64}, {128, 64, 4, 37}, {40, 24, 9, 16}, {256, 16, 2, 100}}) {
+           {64, 32, 8, 64}, {128, 64, 4, 37}, {40, 24, 9, 16}, {256, 16, 2, 100},
+           {96, 48, 8, 33}, {64, 64, 16, 70}}) {
     SCOPED_TRACE(testing::Message() << n_in << "->" << n_out << " fo " << fo << " batch " << batch);
     const v1::Layer layer = RandomLayer(n_in, n_out, fo, GetParam(), v1::ACTIVATION_IDENTITY, rng());
+    if (TileGroupSize(GetParam()) > 1 && fo % 8 == 0) {
+      ASSERT_EQ(layer.pattern(), v1::PATTERN_KIND_TILE);
+    }
     auto sparse = TrainJunction::FromLayer(layer);
     ASSERT_TRUE(sparse.ok()) << sparse.status();
     // Scatter the sparse weights into the dense twin through the rows the
@@ -171,8 +175,9 @@ TEST_P(JunctionGradientTest, NetworkGradientMatchesFiniteDifferences) {
   EXPECT_GE(checked, 4 * static_cast<int>(junctions.size()));
 }
 
-INSTANTIATE_TEST_SUITE_P(BothPatternKinds, JunctionGradientTest,
-                         testing::Values(PatternKind::kRandom, PatternKind::kBlock),
+INSTANTIATE_TEST_SUITE_P(EveryPatternKind, JunctionGradientTest,
+                         testing::Values(PatternKind::kRandom, PatternKind::kBlock,
+                                         PatternKind::kTile4, PatternKind::kTile8),
                          [](const testing::TestParamInfo<PatternKind>& info) {
                            return std::string(PatternKindName(info.param));
                          });

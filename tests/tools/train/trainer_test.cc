@@ -60,8 +60,14 @@ TrainOptions Quick(int threads) {
 
 TEST(TrainerTest, LearnsAndTheSavedModelAgrees) {
   const Dataset train = Bars(1200, 1), validation = Bars(300, 2), test = Bars(300, 3);
-  for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock}) {
+  for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock,
+                           PatternKind::kTile4, PatternKind::kTile8}) {
+    SCOPED_TRACE(PatternKindName(kind));
     v1::Model model = BarsModel(kind, 5);
+    if (TileGroupSize(kind) > 1) {
+      // 32 -> 16 with fan-out 8 takes either tile size.
+      ASSERT_EQ(model.layers(1).pattern(), v1::PATTERN_KIND_TILE);
+    }
     auto result = Train(train, validation, Quick(1), &model);
     ASSERT_TRUE(result.ok()) << result.status();
     ASSERT_EQ(result->epochs.size(), 4u);
