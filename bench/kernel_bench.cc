@@ -12,7 +12,6 @@
 #include <cstring>
 #include <map>
 #include <memory>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -34,24 +33,6 @@ struct LayerSize {
 
 using Factory =
     absl::StatusOr<std::unique_ptr<LayerImpl>> (*)(const LayerProblem&);
-
-LayerProblem MakeProblem(const JunctionSpec& spec, PatternKind kind,
-                         int batch) {
-  // One seed for both kinds and every library: same sizes, same weights.
-  constexpr uint64_t kSeed = 20240711;
-  auto pattern = GeneratePattern(spec, kind, kSeed);
-  if (!pattern.ok()) {
-    std::fprintf(stderr, "pattern: %s\n", pattern.status().ToString().c_str());
-    std::exit(1);
-  }
-  LayerProblem problem{*std::move(pattern), {}, {}, batch};
-  std::mt19937 rng(kSeed);
-  std::normal_distribution<float> normal(0.0f, 0.05f);
-  problem.weights.resize(spec.connections());
-  for (float& w : problem.weights) w = normal(rng);
-  problem.bias.assign(spec.n_out, 0.1f);
-  return problem;
-}
 
 class Registry {
  public:

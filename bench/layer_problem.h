@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "common/sparsity/pattern.h"
 
 namespace spex::bench {
@@ -22,6 +23,11 @@ struct LayerProblem {
   // dense library computes with.
   std::vector<float> DenseWeights() const;
 };
+
+// A problem of `spec` with a `kind` pattern and fixed-seed weights: every
+// implementation and kind sees the same sizes and weights. Exits on a spec
+// the kind cannot take.
+LayerProblem MakeProblem(const JunctionSpec& spec, PatternKind kind, int batch);
 
 // One way of computing y = W x + b for a problem, set up ahead of time so
 // that Run() times only the computation. Each implementation lays out its
@@ -41,6 +47,9 @@ class LayerImpl {
 };
 
 absl::StatusOr<std::unique_ptr<LayerImpl>> MakeSpexImpl(const LayerProblem& p);
+// One kernel of kernel_table.inc for both paths.
+absl::StatusOr<std::unique_ptr<LayerImpl>> MakeSpexKernelImpl(
+    const LayerProblem& p, absl::string_view kernel);
 absl::StatusOr<std::unique_ptr<LayerImpl>> MakeEigenDenseImpl(
     const LayerProblem& p);
 absl::StatusOr<std::unique_ptr<LayerImpl>> MakeEigenSparseImpl(

@@ -23,7 +23,7 @@ export DEBIAN_FRONTEND=noninteractive
 # the sanitizer/fuzzer runtime and the datasets.
 host_packages=(
   build-essential cmake ninja-build ccache pkg-config git
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev llvm-14
   libgrpc++-dev libgrpc-dev protobuf-compiler-grpc
   libprotobuf-dev protobuf-compiler
   libabsl-dev libeigen3-dev prometheus-cpp-dev
@@ -58,14 +58,22 @@ node_prefix=/opt/spex-node
 node_packages=(kubernetes-models@4.5.1 js-yaml@4.1.0)
 
 # Unpacked, not installed, into this folder (cmake/aarch64-linux-gnu.cmake
-# looks there).
+# looks there): prometheus-cpp for the edge agent, and XNNPACK for the arm64
+# kernel benchmark (installing libxnnpack-dev:arm64 would remove the amd64
+# one, the x86 benchmark's baseline).
 arm64_extra_root=/opt/spex-arm64
 arm64_unpacked=(
   prometheus-cpp-dev:arm64 libprometheus-cpp-core1.0:arm64
   libprometheus-cpp-pull1.0:arm64 libprometheus-cpp-push1.0:arm64
   libcivetweb-dev:arm64 libcivetweb1:arm64
   civetweb:arm64
+  libxnnpack-dev:arm64 libxnnpack0:arm64 libpthreadpool-dev:arm64
+  libpthreadpool0:arm64 libcpuinfo-dev:arm64 libcpuinfo0:arm64
 )
+# QEMU's plugin API header, which no binary package ships: taken from
+# Debian's qemu source package through a private apt configuration (a
+# deb-src entry for Debian's own mirror) that leaves the system's alone.
+qemu_plugin_header=$arm64_extra_root/qemu-plugin/include/qemu-plugin.h
 
 missing() {
   local pkg
@@ -92,10 +100,12 @@ if [[ $with_arm64 -eq 1 ]]; then
   wanted+=("${arm64_packages[@]}")
 fi
 
-unpack_arm64_prometheus() {
+unpack_arm64_extras() {
   local marker=$arm64_extra_root/usr/lib/aarch64-linux-gnu/cmake/prometheus-cpp/prometheus-cpp-config.cmake
   [[ -f $marker && -f $arm64_extra_root/usr/bin/civetweb &&
-     -f $arm64_extra_root/usr/lib/aarch64-linux-gnu/libprometheus-cpp-push.so.1.0.1 ]] && return
+     -f $arm64_extra_root/usr/lib/aarch64-linux-gnu/libprometheus-cpp-push.so.1.0.1 &&
+     -f $arm64_extra_root/usr/lib/aarch64-linux-gnu/libXNNPACK.so.0 &&
+     -f $arm64_extra_root/usr/include/cpuinfo.h ]] && return
   echo "install-deps.sh: unpacking ${arm64_unpacked[*]} into $arm64_extra_root"
   apt_update_once
   local download
@@ -115,7 +125,36 @@ else
   apt_update_once
   $SUDO apt-get install -y -q --no-install-recommends "${todo[@]}"
 fi
-if [[ $with_arm64 -eq 1 ]]; then unpack_arm64_prometheus; fi
+fetch_qemu_plugin_header() {
+  [[ -f $qemu_plugin_header ]] && return
+  echo "install-deps.sh: fetching qemu-plugin.h from Debian's qemu source package"
+  local work
+  work=$(mktemp -d)
+  chmod 755 "$work"
+  mkdir -p "$work/parts" "$work/lists/partial" "$work/cache/archives/partial" "$work/src"
+  cat > "$work/parts/debian-src.sources" <<SOURCES
+Types: deb-src
+URIs: http://deb.debian.org/debian
+Suites: bookworm bookworm-updates
+Components: main
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+SOURCES
+  local apt_private=(-o "Dir::Etc::SourceList=/dev/null"
+    -o "Dir::Etc::SourceParts=$work/parts" -o "Dir::State::Lists=$work/lists"
+    -o "Dir::Cache=$work/cache")
+  apt-get "${apt_private[@]}" -q update
+  (cd "$work/src" && apt-get "${apt_private[@]}" -q source --download-only qemu)
+  tar -xJf "$work"/src/qemu_*.orig.tar.xz -C "$work/src" --wildcards \
+    '*/include/qemu/qemu-plugin.h'
+  $SUDO mkdir -p "$(dirname "$qemu_plugin_header")"
+  $SUDO cp "$work"/src/qemu-*/include/qemu/qemu-plugin.h "$qemu_plugin_header"
+  rm -rf "$work"
+}
+
+if [[ $with_arm64 -eq 1 ]]; then
+  unpack_arm64_extras
+  fetch_qemu_plugin_header
+fi
 
 # npm itself from Debian when the machine has no Node.js yet.
 if ! command -v npm >/dev/null; then

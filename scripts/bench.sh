@@ -2,12 +2,18 @@
 # Benchmarks, built in Release for this CPU.
 #
 # Usage: scripts/bench.sh kernels [--quick] [Google Benchmark flags]
+#        scripts/bench.sh kernels-arm64 [--quick]
 #        scripts/bench.sh cloud [--quick]
 #        scripts/bench.sh edge [--quick]
 #        scripts/bench.sh e2e [--quick]
 #   kernels  spex's sparse layers against Eigen (dense and sparse), oneDNN and
 #            XNNPACK, one thread: JSON lines, then a ratio table and the
 #            floors, on stdout.
+#   kernels-arm64  every NEON kernel at batch 1 against XNNPACK's arm64
+#            fully connected operator and Eigen's GEMV, without an ARM
+#            machine: instructions retired per call, counted under
+#            qemu-aarch64 by a plugin, and llvm-mca-14's cycles per run of
+#            each hot loop: JSON lines, then a table and the floor.
 #   cloud    spex-cloud serving the default model under spex-loadgen, and in
 #            the same run a bare echo server of the same messages (the
 #            ceiling): one JSON line per target, streams (1, 8, 64) and
@@ -27,9 +33,26 @@ cd "$(dirname "$0")/.."
 what="${1:-}"
 shift || true
 case "$what" in
-  kernels|cloud|edge|e2e) ;;
-  *) echo "usage: scripts/bench.sh kernels|cloud|edge|e2e [options]" >&2; exit 2 ;;
+  kernels|kernels-arm64|cloud|edge|e2e) ;;
+  *) echo "usage: scripts/bench.sh kernels|kernels-arm64|cloud|edge|e2e [options]" >&2; exit 2 ;;
 esac
+
+if [[ "$what" == kernels-arm64 ]]; then
+  ./deploy/install-deps.sh >&2
+  build=build/aarch64-count
+  cmake -S . -B $build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DSPEX_PARTS=common \
+    -DSPEX_BUILD_TESTS=OFF -DSPEX_BUILD_ARM64_COUNT=ON >&2
+  cmake --build $build --target spex_instruction_count -j "$(nproc)" >&2
+  # The plugin runs inside the host's qemu: built for the host.
+  gcc -O2 -Wall -Wextra -Werror -shared -fPIC \
+    -I/opt/spex-arm64/qemu-plugin/include \
+    -o $build/libspex_icount.so bench/arm64/instruction_count_plugin.c
+  exec python3 scripts/bench_arm64.py \
+    --program $build/bench/arm64/spex_instruction_count \
+    --plugin $build/libspex_icount.so \
+    --libs /opt/spex-arm64/usr/lib/aarch64-linux-gnu "$@"
+fi
 
 ./deploy/install-deps.sh --no-arm64 >&2
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >&2

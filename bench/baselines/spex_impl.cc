@@ -1,5 +1,6 @@
-// spex itself, as a user gets it: SparseLayer picks its kernels.
-#include <random>
+// spex itself, as a user gets it (SparseLayer picks its kernels), or with
+// one kernel of the table forced.
+#include <string>
 
 #include "bench/layer_problem.h"
 #include "common/kernels/sparse_layer.h"
@@ -45,23 +46,17 @@ class SpexImpl : public LayerImpl {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<LayerImpl>> MakeSpexImpl(const LayerProblem& p) {
-  SPEX_ASSIGN_OR_RETURN(
-      std::unique_ptr<SparseLayer> layer,
-      SparseLayer::Create(p.pattern, p.weights, p.bias, Activation::kIdentity));
-  return std::make_unique<SpexImpl>(std::move(layer), p.batch);
+  return MakeSpexKernelImpl(p, "");
 }
 
-std::vector<float> LayerProblem::DenseWeights() const {
-  const JunctionSpec& spec = pattern.spec();
-  std::vector<float> dense(static_cast<size_t>(spec.n_out) * spec.n_in, 0.0f);
-  for (int o = 0; o < spec.n_out; ++o) {
-    const auto row = pattern.row(o);
-    for (int k = 0; k < spec.d_in; ++k) {
-      dense[static_cast<size_t>(o) * spec.n_in + row[k]] =
-          weights[static_cast<size_t>(o) * spec.d_in + k];
-    }
-  }
-  return dense;
+absl::StatusOr<std::unique_ptr<LayerImpl>> MakeSpexKernelImpl(
+    const LayerProblem& p, absl::string_view kernel) {
+  LayerOptions options;
+  options.kernel = std::string(kernel);
+  SPEX_ASSIGN_OR_RETURN(std::unique_ptr<SparseLayer> layer,
+                        SparseLayer::Create(p.pattern, p.weights, p.bias,
+                                            Activation::kIdentity, options));
+  return std::make_unique<SpexImpl>(std::move(layer), p.batch);
 }
 
 }  // namespace spex::bench
