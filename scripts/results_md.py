@@ -12,14 +12,35 @@ import statistics
 
 def load(directory):
     groups = {}
-    for path in sorted(glob.glob(os.path.join(directory, "*.report.json"))):
+    for path in glob.glob(os.path.join(directory, "*.report.json")):
         name = os.path.basename(path)[: -len(".report.json")]
         with open(path) as f:
             report = json.load(f)
         match = re.match(r"(.*)-s(\d+)$", name)
         group = match.group(1) if match else name
-        groups.setdefault(group, []).append(report)
-    return groups
+        seed = int(match.group(2)) if match else 0
+        groups.setdefault(group, []).append((seed, report))
+    return {group: [r for _, r in sorted(runs, key=lambda run: run[0])]
+            for group, runs in groups.items()}
+
+
+# Two-sided 95 % quantiles of Student's t by degrees of freedom.
+T95 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365,
+       8: 2.306, 9: 2.262, 10: 2.228, 11: 2.201, 12: 2.179, 14: 2.145,
+       19: 2.093, 29: 2.045}
+
+
+def paired_difference(a, b):
+    """Mean of b - a over paired seeds, in points, with its 95 % interval
+    (None for a single pair)."""
+    diffs = [100 * (y - x) for x, y in zip(a, b)]
+    if len(diffs) < 2:
+        return diffs[0], None
+    df = len(diffs) - 1
+    t = T95[max(k for k in T95 if k <= df)]
+    half = t * statistics.stdev(diffs) / len(diffs) ** 0.5
+    m = statistics.mean(diffs)
+    return m, (m - half, m + half)
 
 
 def mean_sd(values, scale=100.0, digits=2):
@@ -51,6 +72,7 @@ def main():
     parser.add_argument("output")
     parser.add_argument("--command", default="scripts/reproduce.sh")
     parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--pattern-seeds", type=int, default=10)
     parser.add_argument("--fashion-epochs", type=int, default=30)
     parser.add_argument("--mnist-epochs", type=int, default=50)
     args = parser.parse_args()
@@ -69,15 +91,22 @@ def main():
       "test set, which no choice (epoch, threshold) ever looked at: epochs "
       "are chosen on a seeded hold-out of the training set, as is the exit "
       "threshold.\n")
-    w(f"Seeds per configuration: {args.seeds}; epochs: {args.fashion_epochs} on "
+    w(f"Seeds per configuration: {args.seeds} ({args.pattern_seeds} for the "
+      "`random` and `tile` patterns of the default model, compared seed by "
+      f"seed); epochs: {args.fashion_epochs} on "
       f"Fashion-MNIST, {args.mnist_epochs} on MNIST digits (the best epoch by "
       "validation accuracy is kept). Figures with ± are mean ± standard "
       "deviation over seeds.\n")
 
     # --- floors -------------------------------------------------------------
-    sparse = groups["fashion-default-random"]
+    # The default model's pattern kind is the sparse model the floors judge.
+    default_pattern = default["pattern"]
+    random_runs = groups["fashion-default-random"]
     block = groups["fashion-default-block"]
+    tile4 = groups["fashion-default-tile4"]
+    tile8 = groups["fashion-default-tile8"]
     dense = groups["fashion-default-dense"]
+    sparse = groups[f"fashion-default-{default_pattern}"]
     acc_sparse = mean([r["final_test_accuracy"] for r in sparse])
     acc_dense = mean([r["final_test_accuracy"] for r in dense])
     params_ratio = dense[0]["params"] / sparse[0]["params"]
@@ -104,7 +133,7 @@ def main():
       f"({100 * (acc_dense - acc_sparse):+.2f} points); parameters "
       f"{params_ratio:.2f}x fewer, MACs {macs_ratio:.2f}x fewer | {verdict(floor_a)} |")
     w(f"| (b) sparse training >= 0.5/ρ = {0.5 / rho:.2f}x faster per epoch "
-      f"(ρ = {rho:.4f}) | {speedup:.2f}x (`random`; `block`: {speedup_block:.2f}x): "
+      f"(ρ = {rho:.4f}) | {speedup:.2f}x (`{default_pattern}`; `block`: {speedup_block:.2f}x): "
       f"{median_epoch(sparse):.3f} s vs {median_epoch(dense):.3f} s | {verdict(floor_b)} |")
     w(f"| (c) at the calibrated threshold, test accuracy within 0.5 point of "
       f"the full network with >= 60 % exiting | {100 * test['overall_accuracy']:.2f} % "
@@ -127,8 +156,9 @@ def main():
       f"(model_id `{calibration['model_id'][:16]}…`).\n")
     w("| model | final % | exit % | params | MACs head / exit / tail | model bytes | s/epoch |")
     w("|---|---|---|---|---|---|---|")
-    for label, reports in (("sparse, `random`", sparse), ("sparse, `block`", block),
-                           ("dense twin", dense)):
+    kinds = (("sparse, `random`", random_runs), ("sparse, `block`", block),
+             ("sparse, `tile4`", tile4), ("sparse, `tile8`", tile8))
+    for label, reports in kinds + (("dense twin", dense),):
         r = reports[0]
         w(f"| {label} | {mean_sd([x['final_test_accuracy'] for x in reports])} | "
           f"{mean_sd([x['exits'][0]['test_accuracy'] for x in reports])} | "
@@ -148,19 +178,53 @@ def main():
                     if 0 < e <= args.fashion_epochs})
     w("| model | " + " | ".join(f"epoch {e}" for e in marks) + " | best epochs |")
     w("|---|" + "---|" * (len(marks) + 1))
-    for label, reports in (("`random`", sparse), ("`block`", block), ("dense twin", dense)):
+    for label, reports in kinds + (("dense twin", dense),):
         cells = [f"{100 * mean([r['validation_accuracy'][e - 1] for r in reports]):.2f} %"
                  for e in marks]
         best = ", ".join(str(r["best_epoch"]) for r in reports)
         w(f"| {label} | " + " | ".join(cells) + f" | {best} |")
     w("")
-    w("### `random` against `block`, same density, same seeds\n")
-    w("| seed | `random` final / exit % | `block` final / exit % |")
-    w("|---|---|---|")
-    for r, b in zip(sparse, block):
-        w(f"| {r['seed']} | {100 * r['final_test_accuracy']:.2f} / "
-          f"{100 * r['exits'][0]['test_accuracy']:.2f} | "
-          f"{100 * b['final_test_accuracy']:.2f} / {100 * b['exits'][0]['test_accuracy']:.2f} |")
+    w("### The pattern kinds, same density, same seeds\n")
+    w("Final / exit test accuracy per seed; every kind at the default's "
+      "densities (`block` over the first seeds only).\n")
+    w("| seed | `random` | `block` | `tile4` | `tile8` |")
+    w("|---|---|---|---|---|")
+    cell = lambda r: (f"{100 * r['final_test_accuracy']:.2f} / "
+                      f"{100 * r['exits'][0]['test_accuracy']:.2f}")
+    for i, r in enumerate(random_runs):
+        row = [cell(runs[i]) if i < len(runs) else "" for runs in (random_runs, block, tile4, tile8)]
+        w(f"| {r['seed']} | " + " | ".join(row) + " |")
+    w("")
+    w("Each tile kind minus `random` over the same seeds (points; 95 % "
+      "interval of the mean paired difference, Student's t), against the "
+      "spread of the seeds themselves (standard deviation of `random`):\n")
+    w("| | final classifier | exit | s/epoch |")
+    w("|---|---|---|---|")
+    spread_final = (statistics.stdev([100 * r["final_test_accuracy"] for r in random_runs])
+                    if len(random_runs) > 1 else float("nan"))
+    spread_exit = (statistics.stdev([100 * r["exits"][0]["test_accuracy"] for r in random_runs])
+                   if len(random_runs) > 1 else float("nan"))
+    pattern_verdicts = {}
+    for name, runs in (("tile4", tile4), ("tile8", tile8)):
+        cells = []
+        within = True
+        for pick, spread in ((lambda r: r["final_test_accuracy"], spread_final),
+                             (lambda r: r["exits"][0]["test_accuracy"], spread_exit)):
+            m, interval = paired_difference([pick(r) for r in random_runs],
+                                            [pick(r) for r in runs])
+            if interval is None:
+                cells.append(f"{m:+.2f}")
+            else:
+                cells.append(f"{m:+.2f} ({interval[0]:+.2f} to {interval[1]:+.2f})")
+            # As well: the interval holds 0, or the mean difference is
+            # smaller than the seeds' own spread.
+            within = within and ((interval is not None and
+                                  interval[0] <= 0 <= interval[1]) or
+                                 abs(m) < spread)
+        pattern_verdicts[name] = within
+        cells.append(f"{median_epoch(runs):.3f} vs {median_epoch(random_runs):.3f}")
+        w(f"| `{name}` − `random` | " + " | ".join(cells) + " |")
+    w(f"| seeds' spread (`random`) | {spread_final:.2f} | {spread_exit:.2f} | |")
     w("")
 
     # --- why this model ---------------------------------------------------------
@@ -187,16 +251,24 @@ def main():
       f"floor e needs 2) and has only "
       f"{dense[0]['params'] / denser['params']:.2f}x fewer parameters; a wider "
       f"tail at 1/8 (`wider-tail`, {wider['params']:,} parameters) reaches "
-      f"{100 * wider['final_test_accuracy']:.2f} % against the default's "
-      f"{100 * sparse[0]['final_test_accuracy']:.2f} % with seed 1.")
-    w(f"- **`random` over `block`**: over the same {len(sparse)} seeds `random` "
-      f"reached {mean_sd([r['final_test_accuracy'] for r in sparse])} % and "
-      f"`block` {mean_sd([r['final_test_accuracy'] for r in block])} %, a "
-      "difference within the spread of the seeds: the two train about equally "
-      f"well. `block` trains {median_epoch(sparse) / median_epoch(block):.2f}x "
-      "as fast per epoch. The accuracy floor against the dense twin (a) is the "
-      "tighter one, so the default takes `random`, the higher mean; `block` "
-      "remains the faster choice for a batch-1 edge head (docs/BENCHMARKS.md).")
+      f"{100 * wider['final_test_accuracy']:.2f} % against the default "
+      f"topology's {100 * random_runs[0]['final_test_accuracy']:.2f} % "
+      "(both `random`, seed 1).")
+    tiles_train_as_well = all(pattern_verdicts.values())
+    w(f"- **The pattern: `{default_pattern}`.** Over {len(tile8)} paired seeds "
+      f"`random` reached {mean_sd([r['final_test_accuracy'] for r in random_runs])} %, "
+      f"`tile4` {mean_sd([r['final_test_accuracy'] for r in tile4])} % and "
+      f"`tile8` {mean_sd([r['final_test_accuracy'] for r in tile8])} % "
+      f"(`block`, {len(block)} seeds: {mean_sd([r['final_test_accuracy'] for r in block])} %); "
+      + ("the tile kinds' differences from `random` lie within the seeds' spread "
+         "(table above): they train as well. "
+         if tiles_train_as_well else
+         "a tile kind's difference from `random` exceeds the seeds' spread "
+         "(table above). ")
+      + "Their kernels are the fastest spex has at every batch size "
+      "(docs/BENCHMARKS.md: `tile8` at batch 1 and 64), and training runs "
+      f"{median_epoch(random_runs) / median_epoch(tile8):.2f}x as fast per epoch "
+      "with `tile8`, so the default takes the fastest kind that trains as well.")
     w("")
 
     # --- calibration ----------------------------------------------------------
@@ -226,9 +298,10 @@ def main():
 
     # --- topologies -------------------------------------------------------------
     w("## Other topologies (Fashion-MNIST, seed 1)\n")
+    w("All with the `random` pattern, the default topology's row included.\n")
     w("| topology | split | ρ | params | edge MACs | final % | exit % | gap | int8 split B |")
     w("|---|---|---|---|---|---|---|---|---|")
-    rows = [("default", sparse[0])] + [
+    rows = [("default", random_runs[0])] + [
         (name[len("fashion-topology-"):], reports[0])
         for name, reports in sorted(groups.items()) if name.startswith("fashion-topology-")]
     for label, r in rows:
@@ -244,13 +317,13 @@ def main():
     w("## Seconds per epoch against density (Fashion-MNIST, 3 epochs each)\n")
     w("The default topology with the tail's fan-out varied (head fixed at 1/8); "
       "training works on the connections that exist, so its time falls with "
-      "the density. Dense: the dense twin (Eigen GEMM).\n")
+      "the density (all `random`). Dense: the dense twin (Eigen GEMM).\n")
     w("| tail fan-out | ρ overall | params | s/epoch | faster than dense |")
     w("|---|---|---|---|---|")
     density_rows = [(int(re.search(r"fo(\d+)", name).group(1)), reports)
                     for name, reports in groups.items()
                     if name.startswith("fashion-density-tail-fo")]
-    density_rows.append((128, sparse))
+    density_rows.append((128, random_runs))
     for fo, reports in sorted(density_rows, key=lambda x: x[0]):
         r = reports[0]
         w(f"| {fo} | {r['density_overall']:.3f} | {r['params']:,} | "

@@ -293,11 +293,7 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
     const v1::Model& proto, const ModelOptions& options) {
-  if (proto.format_version() != kModelFormatVersion) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "format_version: %d is not supported; this build reads version %d",
-        proto.format_version(), kModelFormatVersion));
-  }
+  SPEX_RETURN_IF_ERROR(CheckFormatVersion(proto));
   if (proto.model_id().empty()) {
     return absl::InvalidArgumentError(
         "model_id: missing (a model is saved with its id)");

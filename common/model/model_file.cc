@@ -203,16 +203,43 @@ absl::StatusOr<v1::Model> ParseModel(absl::string_view bytes) {
         "not a spex model: the bytes do not parse as spex.v1.Model "
         "(truncated or corrupt file?)");
   }
+  SPEX_RETURN_IF_ERROR(CheckFormatVersion(model));
+  return model;
+}
+
+uint32_t MinimumFormatVersion(const v1::Model& model) {
+  const auto has_tile = [](const auto& layers) {
+    for (const v1::Layer& layer : layers) {
+      if (layer.pattern() == v1::PATTERN_KIND_TILE) return true;
+    }
+    return false;
+  };
+  bool tile = has_tile(model.layers());
+  for (const v1::ExitBranch& exit : model.exits()) tile = tile || has_tile(exit.layers());
+  return tile ? 2 : 1;
+}
+
+absl::Status CheckFormatVersion(const v1::Model& model) {
   if (model.format_version() == 0) {
     return absl::InvalidArgumentError(
         "format_version: missing (0); not a spex model file");
   }
-  if (model.format_version() != kModelFormatVersion) {
+  if (model.format_version() < kOldestModelFormatVersion ||
+      model.format_version() > kModelFormatVersion) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "format_version: %d is not supported; this build reads version %d",
-        model.format_version(), kModelFormatVersion));
+        "format_version: %d is not supported; this build reads versions %d "
+        "to %d",
+        model.format_version(), kOldestModelFormatVersion,
+        kModelFormatVersion));
   }
-  return model;
+  const uint32_t needed = MinimumFormatVersion(model);
+  if (model.format_version() < needed) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "format_version: %d, but the model has tile patterns, which version "
+        "%d added",
+        model.format_version(), needed));
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::string> ReadFileBytes(const std::string& path,

@@ -14,8 +14,20 @@
 
 namespace spex {
 
-// The format version this build writes and the only one it reads.
-inline constexpr uint32_t kModelFormatVersion = 1;
+// The format versions this build reads: 1, and 2, which added the tile
+// pattern kind. A file carries the lowest version that describes it
+// (MinimumFormatVersion), so a model without tile layers stays readable by
+// builds that know only version 1.
+inline constexpr uint32_t kOldestModelFormatVersion = 1;
+inline constexpr uint32_t kModelFormatVersion = 2;
+
+// 2 when any layer (backbone or exit) has a tile pattern, else 1.
+uint32_t MinimumFormatVersion(const v1::Model& model);
+
+// OK when this build reads the model's format_version and the version
+// covers every feature the model uses; otherwise an InvalidArgument naming
+// the field.
+absl::Status CheckFormatVersion(const v1::Model& model);
 
 // Larger files are refused before they are read. Parsing allocates at most a
 // small multiple of the file size (4 bytes per varint index of >= 1 byte),

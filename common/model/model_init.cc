@@ -109,7 +109,7 @@ absl::Status AddChain(const ChainTopology& chain, PatternKind kind,
 absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
                                           uint64_t seed) {
   v1::Model model;
-  model.set_format_version(kModelFormatVersion);
+  model.set_format_version(kOldestModelFormatVersion);  // raised at the end
   v1::InputSpec* input = model.mutable_input();
   for (int d : topology.input_shape) input->add_shape(static_cast<uint32_t>(d));
   input->set_scale(topology.input_scale);
@@ -141,6 +141,7 @@ absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
   for (const std::string& name : topology.class_names) {
     model.add_class_names(name);
   }
+  model.set_format_version(MinimumFormatVersion(model));
   return model;
 }
 

@@ -102,7 +102,26 @@ TEST_F(ModelFileTest, UnsupportedVersionIsNamed) {
   model.set_format_version(7);
   WriteBytes(Path("v7.spex"), SerializeModel(&model));
   EXPECT_THAT(std::string(Model::Load(Path("v7.spex")).status().message()),
-              HasSubstr("format_version: 7 is not supported; this build reads version 1"));
+              HasSubstr("format_version: 7 is not supported; this build reads versions 1 to 2"));
+}
+
+// A file carries the lowest version that describes it: version 1 unless a
+// layer has a tile pattern, so files without tiles stay readable by builds
+// that know only version 1; a tile layer in a version-1 file is refused.
+TEST_F(ModelFileTest, VersionIsTheLowestThatDescribesTheModel) {
+  const ModelTopology topology = TestTopologies(PatternKind::kRandom)[1].topology;
+  EXPECT_EQ(MakeTestModel(topology, 3).format_version(), 1u);
+  ModelTopology tiled = topology;
+  tiled.pattern = PatternKind::kTile4;
+  v1::Model model = MakeTestModel(tiled, 3);
+  EXPECT_EQ(model.format_version(), 2u);
+  WriteBytes(Path("v2.spex"), SerializeModel(&model));
+  EXPECT_TRUE(Model::Load(Path("v2.spex")).ok());
+  model.set_format_version(1);
+  WriteBytes(Path("v1-tiles.spex"), SerializeModel(&model));
+  EXPECT_THAT(std::string(Model::Load(Path("v1-tiles.spex")).status().message()),
+              HasSubstr("format_version: 1, but the model has tile patterns, which "
+                        "version 2 added"));
 }
 
 TEST_F(ModelFileTest, FileSystemErrorsNameThePath) {

@@ -257,8 +257,8 @@ struct BadModelCase {
 std::vector<BadModelCase> BadModelCases() {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   return {
-      {"version", [](v1::Model* m) { m->set_format_version(2); },
-       "format_version: 2 is not supported"},
+      {"version", [](v1::Model* m) { m->set_format_version(3); },
+       "format_version: 3 is not supported"},
       {"input shape", [](v1::Model* m) { m->mutable_input()->clear_shape(); },
        "input: shape: missing"},
       {"input zero dim", [](v1::Model* m) { m->mutable_input()->set_shape(1, 0); },
@@ -303,15 +303,18 @@ std::vector<BadModelCase> BadModelCases() {
                                          m->mutable_layers(0)->clear_indices();
                                          for (int i = 0; i < 5 * 40; ++i) m->mutable_layers(0)->add_indices(70000); },
        "layer 1: indices: entry 0: block code 70000 exceeds 16 bits"},
-      {"tile group size", [](v1::Model* m) { m->mutable_layers(0)->set_pattern(v1::PATTERN_KIND_TILE);
+      {"tile group size", [](v1::Model* m) { m->set_format_version(2);
+                                              m->mutable_layers(0)->set_pattern(v1::PATTERN_KIND_TILE);
                                               m->mutable_layers(0)->set_group_size(3); },
        "layer 1: group_size: tile group size 3 unsupported (4 or 8)"},
       {"group size elsewhere", [](v1::Model* m) { m->mutable_layers(0)->set_group_size(4); },
        "layer 1: group_size: 4, but only a tile pattern has one"},
-      {"tile count", [](v1::Model* m) { m->mutable_layers(0)->set_pattern(v1::PATTERN_KIND_TILE);
+      {"tile count", [](v1::Model* m) { m->set_format_version(2);
+                                         m->mutable_layers(0)->set_pattern(v1::PATTERN_KIND_TILE);
                                          m->mutable_layers(0)->set_group_size(4); },
        "layer 1: indices: 1600 entries, a tile pattern of 40 outputs x 40 inputs needs 40/4 tiles"},
-      {"tile misfit", [](v1::Model* m) { m->mutable_layers(0)->set_pattern(v1::PATTERN_KIND_TILE);
+      {"tile misfit", [](v1::Model* m) { m->set_format_version(2);
+                                          m->mutable_layers(0)->set_pattern(v1::PATTERN_KIND_TILE);
                                           m->mutable_layers(0)->set_group_size(4);
                                           m->mutable_layers(0)->mutable_indices()->Truncate(400); },
        "layer 1: indices: junction 800->40 d_in=40 d_out=2 density=0.05: a tile pattern of group size 4 "
