@@ -55,6 +55,7 @@ def count(args, impl, n_in, n_out, density):
     return {
         "instructions": (marks[1] - marks[0]) / CALLS,
         "macs": guest["macs_per_call"],
+        "density": guest["density"],
         "hot": plugin["hot"],
     }
 
@@ -109,7 +110,8 @@ def main():
                 continue
             hot = measured["hot"]
             row = {
-                "impl": impl, "out": n_out, "in": n_in, "density": density,
+                "impl": impl, "out": n_out, "in": n_in,
+                "density": measured["density"], "density_requested": density,
                 "batch": 1, "instructions": round(measured["instructions"]),
                 "macs": measured["macs"],
                 "hot_loop": {"instructions": hot["insns"],
@@ -127,25 +129,31 @@ def main():
 def report(rows, sizes, densities):
     print("\n(instructions retired per forward call under qemu-aarch64, exact; "
           "x xnnpack = XNNPACK's count / this count; hot loop = the block that "
-          "retired the most, its instructions and runs per call; cycles = "
-          "llvm-mca-14 per run of the hot loop, cortex-a72 / cortex-a55 "
-          "models; hot-loop cycles per call on the A72 model)")
+          "retired the most, its instructions and runs per call, and its share "
+          "of the call's instructions; cycles = llvm-mca-14 per run of the hot "
+          "loop, cortex-a72 / cortex-a55 models, and per call on the A72 model; "
+          "density* = the nearest valid density, counted for a requested one "
+          "the layer cannot take)")
     for n_in, n_out in sizes:
         at = [r for r in rows if (r["in"], r["out"]) == (n_in, n_out)]
         xnn = next(r for r in at if r["impl"] == "xnnpack")
         print(f"\n{n_in} -> {n_out}, batch 1 (XNNPACK: {xnn['instructions']:,} "
               "instructions)")
-        print(f"{'density':<8} {'impl':<16} {'instructions':>12} {'per MAC':>8} "
-              f"{'x xnnpack':>9} {'hot loop':>14} {'cycles A72/A55':>15} "
+        print(f"{'density':<9} {'impl':<16} {'instructions':>12} {'per MAC':>8} "
+              f"{'x xnnpack':>9} {'hot loop':>16} {'share':>6} {'cycles A72/A55':>15} "
               f"{'A72 cycles/call':>15}")
         for density in [1.0] + densities:
-            for r in (r for r in at if r["density"] == density):
+            for r in (r for r in at if r["density_requested"] == density):
                 hot = r["hot_loop"]
                 cycles = r["mca_cycles"]
-                print(f"{density:<8g} {r['impl']:<16} {r['instructions']:>12,} "
+                share = hot["instructions"] * hot["runs_per_call"] / r["instructions"]
+                shown = (f"{r['density']:.5g}" if abs(r["density"] - density) < 1e-9
+                         else f"{r['density']:.5g}*")
+                print(f"{shown:<9} {r['impl']:<16} {r['instructions']:>12,} "
                       f"{r['instructions'] / r['macs']:>8.2f} "
                       f"{xnn['instructions'] / r['instructions']:>8.2f}x "
-                      f"{hot['instructions']:>4} x {hot['runs_per_call']:>7,.0f} "
+                      f"{hot['instructions']:>4} x {hot['runs_per_call']:>9,.0f} "
+                      f"{100 * share:>5.0f}% "
                       f"{cycles['cortex-a72']:>7.2f}/{cycles['cortex-a55']:<7.2f} "
                       f"{cycles['cortex-a72'] * hot['runs_per_call']:>15,.0f}")
     print("\nfloor (density 1/8, batch 1: the best NEON kernel retires at most "
@@ -153,7 +161,7 @@ def report(rows, sizes, densities):
     for n_in, n_out in sizes:
         at = [r for r in rows if (r["in"], r["out"]) == (n_in, n_out)]
         xnn = next(r for r in at if r["impl"] == "xnnpack")
-        best = min((r for r in at if r["density"] == 1 / 8 and
+        best = min((r for r in at if r["density_requested"] == 1 / 8 and
                     r["impl"].endswith("_neon")),
                    key=lambda r: r["instructions"], default=None)
         if best is None:

@@ -8,7 +8,8 @@
 //   IMPL: a NEON kernel of kernel_table.inc (its pattern kind follows from
 //   its format: sell8 random, block8 block, tileG tileG, dense random),
 //   "xnnpack" or "eigen_dense" (the dense layer, whatever DENSITY says).
-// stdout: {"macs_per_call": n, "kernel": name}.
+// stdout: {"macs_per_call": n, "density": the layer's (the nearest valid
+// one to DENSITY)}.
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -83,8 +84,8 @@ int Main(int argc, char** argv) {
   spex_instruction_mark();
   for (int c = 0; c < calls; ++c) layer.Run();
   spex_instruction_mark();
-  std::printf("{\"macs_per_call\": %.0f, \"kernel\": \"%s\"}\n",
-              layer.MacsPerCall(), layer.KernelName().c_str());
+  std::printf("{\"macs_per_call\": %.0f, \"density\": %.9g}\n",
+              layer.MacsPerCall(), spec->density());
   return 0;
 }
 

@@ -78,7 +78,10 @@ WeightFormat ChooseSingleFormat(const JunctionSpec& spec, PatternKind kind) {
 }
 
 WeightFormat ChooseBatchFormat(const JunctionSpec& spec, PatternKind kind) {
-  return spec.dense() ? WeightFormat::kDense : SparseFormatOf(kind);
+  const WeightFormat sparse = SparseFormatOf(kind);
+  if (spec.dense()) return WeightFormat::kDense;
+  if (TileGroupSizeOfFormat(sparse) > 0) return sparse;
+  return spec.density() < kRowBatchDenseCrossover ? sparse : WeightFormat::kDense;
 }
 
 absl::StatusOr<KernelChoice> ChooseKernels(const JunctionSpec& spec,

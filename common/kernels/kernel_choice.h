@@ -20,11 +20,16 @@ struct KernelChoice {
 };
 
 // Density from which a dense matrix beats each sparse format for one sample.
-// The batch path stays sparse up to full density: its work is FMA-bound and
-// proportional to the connections.
 inline constexpr double kSell8DenseCrossover = 0.3;
 inline constexpr double kBlock8DenseCrossover = 0.75;
 inline constexpr double kTileDenseCrossover = 0.75;
+// The same for batches. The dense batch kernel is a GEMM that loads each X
+// row once for 4 rows and runs near the FMA peak; sell8 and block8 load one
+// X row per FMA and reach about a third of it, so from density 0.4 the
+// dense matrix's extra zeros cost less than the sparse formats' loads. Tile
+// formats share their loads as the GEMM does and stay sparse up to full
+// density.
+inline constexpr double kRowBatchDenseCrossover = 0.4;
 
 WeightFormat ChooseSingleFormat(const JunctionSpec& spec, PatternKind kind);
 WeightFormat ChooseBatchFormat(const JunctionSpec& spec, PatternKind kind);

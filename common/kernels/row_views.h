@@ -7,8 +7,10 @@
 // TileStart(t) is the first k whose input is in input tile t or later
 // (PackedWeights::tile_starts), TileStart(n_tiles) == d_in.
 //
-// Only ISA kernel files include this, each binary compiling it for one ISA
-// only, so the inline definitions cannot mix instruction sets.
+// Only ISA kernel files include this. The AVX2 and AVX-512 files of one
+// binary both do, each compiled for its own ISA: every function here is
+// forced inline (SPEX_KERNEL_INLINE, even in Debug builds), so no shared
+// out-of-line copy exists for the linker to pick from the wrong ISA's file.
 #ifndef SPEX_COMMON_KERNELS_ROW_VIEWS_H_
 #define SPEX_COMMON_KERNELS_ROW_VIEWS_H_
 
@@ -17,12 +19,14 @@
 #include "common/kernels/packed_weights.h"
 #include "common/sparsity/pattern.h"
 
+#define SPEX_KERNEL_INLINE inline __attribute__((always_inline))
+
 namespace spex {
 namespace kernel_internal {
 
 class Sell8Row {
  public:
-  Sell8Row(const PackedWeights& p, int o)
+  SPEX_KERNEL_INLINE Sell8Row(const PackedWeights& p, int o)
       : indices_(p.indices.data() +
                  static_cast<size_t>(o / kSliceRows) * p.d_in * kSliceRows +
                  o % kSliceRows),
@@ -33,9 +37,9 @@ class Sell8Row {
                      static_cast<size_t>(o) * (p.n_tiles + 1)),
         d_in(p.d_in) {}
 
-  int Input(int k) const { return indices_[k * kSliceRows]; }
-  float Weight(int k) const { return weights_[k * kSliceRows]; }
-  int TileStart(int t) const { return static_cast<int>(tile_starts_[t]); }
+  SPEX_KERNEL_INLINE int Input(int k) const { return indices_[k * kSliceRows]; }
+  SPEX_KERNEL_INLINE float Weight(int k) const { return weights_[k * kSliceRows]; }
+  SPEX_KERNEL_INLINE int TileStart(int t) const { return static_cast<int>(tile_starts_[t]); }
 
  private:
   const uint16_t* indices_;
@@ -48,7 +52,7 @@ class Sell8Row {
 
 class Block8Row {
  public:
-  Block8Row(const PackedWeights& p, int o)
+  SPEX_KERNEL_INLINE Block8Row(const PackedWeights& p, int o)
       : codes_(p.indices.data() + static_cast<size_t>(o / kSliceRows) * p.d_in),
         weights_(p.weights.data() +
                  static_cast<size_t>(o / kSliceRows) * p.d_in * kSliceRows +
@@ -58,9 +62,9 @@ class Block8Row {
         lane_(o % kSliceRows),
         d_in(p.d_in) {}
 
-  int Input(int k) const { return BlockCodeInput(codes_[k], lane_); }
-  float Weight(int k) const { return weights_[k * kSliceRows]; }
-  int TileStart(int t) const { return static_cast<int>(tile_starts_[t]); }
+  SPEX_KERNEL_INLINE int Input(int k) const { return BlockCodeInput(codes_[k], lane_); }
+  SPEX_KERNEL_INLINE float Weight(int k) const { return weights_[k * kSliceRows]; }
+  SPEX_KERNEL_INLINE int TileStart(int t) const { return static_cast<int>(tile_starts_[t]); }
 
  private:
   const uint16_t* codes_;
@@ -72,23 +76,47 @@ class Block8Row {
   const int d_in;
 };
 
-class DenseRow {
+// G consecutive rows that read the same inputs, as the batch kernels of the
+// tile and dense formats see them: a tile of a tile format (G its group
+// size) or G rows of a dense matrix (every row reads every input).
+// count inputs; Input(k) and Weight(k, r) for row r of the group.
+template <int G>
+class TileGroup {
  public:
-  DenseRow(const PackedWeights& p, int o)
-      : weights_(p.weights.data() + static_cast<size_t>(o) * p.n_in),
-        tile_(p.input_tile),
-        d_in(p.n_in) {}
+  SPEX_KERNEL_INLINE TileGroup(const PackedWeights& p, int q)
+      : indices_(p.indices.data() + static_cast<size_t>(q) * p.d_in),
+        weights_(p.weights.data() + static_cast<size_t>(q) * p.d_in * G),
+        count(p.d_in) {}
 
-  int Input(int k) const { return k; }
-  float Weight(int k) const { return weights_[k]; }
-  int TileStart(int t) const { return std::min(t * tile_, d_in); }
+  SPEX_KERNEL_INLINE int Input(int k) const { return indices_[k]; }
+  SPEX_KERNEL_INLINE float Weight(int k, int r) const { return weights_[k * G + r]; }
+
+ private:
+  const uint16_t* indices_;
+  const float* weights_;
+
+ public:
+  const int count;
+};
+
+template <int G>
+class DenseGroup {
+ public:
+  // Rows q*G .. q*G + G-1.
+  SPEX_KERNEL_INLINE DenseGroup(const PackedWeights& p, int q)
+      : weights_(p.weights.data() + static_cast<size_t>(q) * G * p.n_in),
+        n_in_(p.n_in),
+        count(p.n_in) {}
+
+  SPEX_KERNEL_INLINE int Input(int k) const { return k; }
+  SPEX_KERNEL_INLINE float Weight(int k, int r) const { return weights_[r * n_in_ + k]; }
 
  private:
   const float* weights_;
-  int tile_;
+  size_t n_in_;
 
  public:
-  const int d_in;
+  const int count;
 };
 
 // The feature-major batch schedule every ISA shares: for each tile of
@@ -99,7 +127,7 @@ class DenseRow {
 // in y between input tiles. The first and last tiles always run, so every
 // output is written even when a row has no connection in them.
 template <class Row, size_t kTileColumns, class Accumulate>
-inline void RunFeatureMajor(const PackedWeights& p, bool relu, size_t batch,
+SPEX_KERNEL_INLINE void RunFeatureMajor(const PackedWeights& p, bool relu, size_t batch,
                             const float* x, size_t x_stride, float* y,
                             size_t y_stride, Accumulate accumulate) {
   for (size_t j0 = 0; j0 < batch; j0 += kTileColumns) {

@@ -3,9 +3,11 @@
 //
 // One sample: four rows at a time share each 8-float load of x; the matrix
 // streams once, so the kernel runs at the bandwidth of wherever W lives.
+// Batch: a GEMM through the shared-inputs loop (shared_inputs_avx2.h), rows
+// in groups of 4, the last n_out % 4 one at a time.
 #include <immintrin.h>
 
-#include "common/kernels/avx2/feature_major_avx2.h"
+#include "common/kernels/avx2/shared_inputs_avx2.h"
 #include "common/kernels/kernel.h"
 
 namespace spex {
@@ -73,10 +75,14 @@ void f32_dense_avx2_single(const PackedWeights& p, bool relu, const float* x,
 void f32_dense_avx2_batch(const PackedWeights& p, bool relu, size_t batch,
                           const float* x, size_t x_stride, float* y,
                           size_t y_stride) {
-  kernel_internal::RunFeatureMajor<kernel_internal::DenseRow,
-                                   kernel_internal::kTileColumnsAvx2>(
-      p, relu, batch, x, x_stride, y, y_stride,
-      kernel_internal::AccumulateColumnsAvx2<kernel_internal::DenseRow>);
+  using kernel_internal::DenseGroup;
+  const int grouped = p.n_out / 4 * 4;
+  kernel_internal::RunGroupsAvx2<4, 4>(
+      p, 0, grouped, relu, batch, x, x_stride, y, y_stride,
+      [&p](int q) { return DenseGroup<4>(p, q); });
+  kernel_internal::RunGroupsAvx2<1, 1>(
+      p, grouped, p.n_out, relu, batch, x, x_stride, y, y_stride,
+      [&p](int q) { return DenseGroup<1>(p, q); });
 }
 
 }  // namespace spex

@@ -6,20 +6,19 @@
 // two broadcasts joined by one vinsertf128). Four accumulators cover the
 // FMA latency.
 //
-// Batch (feature-major): four rows of a tile run over 16 batch columns
-// together, 8 ymm accumulators: per slot two loads of the X row serve eight
-// FMAs, where a row kernel needs one load per FMA. A tile of 8 runs as two
-// halves of four rows.
+// Batch (feature-major): the shared-inputs loop (shared_inputs_avx2.h), four
+// rows of a tile over 16 columns at a time; a tile of 8 as two halves.
 #include <immintrin.h>
 
 #include <algorithm>
 
+#include "common/kernels/avx2/shared_inputs_avx2.h"
 #include "common/kernels/kernel.h"
 
 namespace spex {
 namespace {
 
-inline __m256 Relu256(__m256 v) { return _mm256_max_ps(v, _mm256_setzero_ps()); }
+using kernel_internal::Relu256;
 
 inline __m256 BroadcastPair(const float* x, uint16_t a, uint16_t b) {
   return _mm256_insertf128_ps(_mm256_castps128_ps256(_mm_broadcast_ss(x + a)),
@@ -84,88 +83,12 @@ void Tile4Single(const PackedWeights& p, bool relu, const float* x, float* y) {
   }
 }
 
-// Mask of the first n (0..8) lanes for maskload/maskstore.
-inline __m256i FirstLanes(size_t n) {
-  alignas(32) static constexpr int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1,
-                                                     -1, -1, 0,  0,  0,  0,
-                                                     0,  0,  0,  0};
-  return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - n));
-}
-
-// Rows r0 .. r0+3 of tile q (of G rows) over columns [j, j + 16).
-template <int G>
-inline void FourRowsSixteenColumns(const PackedWeights& p, int q, int r0,
-                                   const float* x, size_t x_stride, float* y,
-                                   size_t y_stride, bool relu) {
-  const size_t d_in = p.d_in;
-  const uint16_t* idx = p.indices.data() + q * d_in;
-  const float* w = p.weights.data() + q * d_in * G + r0;
-  __m256 acc[4][2];
-  for (int r = 0; r < 4; ++r) {
-    acc[r][0] = acc[r][1] = _mm256_set1_ps(p.bias[q * G + r0 + r]);
-  }
-  for (size_t k = 0; k < d_in; ++k) {
-    const float* xr = x + static_cast<size_t>(idx[k]) * x_stride;
-    const __m256 x0 = _mm256_loadu_ps(xr), x1 = _mm256_loadu_ps(xr + 8);
-    for (int r = 0; r < 4; ++r) {
-      const __m256 wr = _mm256_broadcast_ss(w + k * G + r);
-      acc[r][0] = _mm256_fmadd_ps(wr, x0, acc[r][0]);
-      acc[r][1] = _mm256_fmadd_ps(wr, x1, acc[r][1]);
-    }
-  }
-  for (int r = 0; r < 4; ++r) {
-    float* yr = y + static_cast<size_t>(q * G + r0 + r) * y_stride;
-    _mm256_storeu_ps(yr, relu ? Relu256(acc[r][0]) : acc[r][0]);
-    _mm256_storeu_ps(yr + 8, relu ? Relu256(acc[r][1]) : acc[r][1]);
-  }
-}
-
-// Rows r0 .. r0+3 of tile q over `width` (1..8) columns.
-template <int G>
-inline void FourRowsNarrow(const PackedWeights& p, int q, int r0,
-                           const float* x, size_t x_stride, float* y,
-                           size_t y_stride, size_t width, bool relu) {
-  const size_t d_in = p.d_in;
-  const uint16_t* idx = p.indices.data() + q * d_in;
-  const float* w = p.weights.data() + q * d_in * G + r0;
-  const __m256i mask = FirstLanes(width);
-  __m256 acc[4];
-  for (int r = 0; r < 4; ++r) acc[r] = _mm256_set1_ps(p.bias[q * G + r0 + r]);
-  for (size_t k = 0; k < d_in; ++k) {
-    const __m256 xv =
-        _mm256_maskload_ps(x + static_cast<size_t>(idx[k]) * x_stride, mask);
-    for (int r = 0; r < 4; ++r) {
-      acc[r] = _mm256_fmadd_ps(_mm256_broadcast_ss(w + k * G + r), xv, acc[r]);
-    }
-  }
-  for (int r = 0; r < 4; ++r) {
-    _mm256_maskstore_ps(y + static_cast<size_t>(q * G + r0 + r) * y_stride,
-                        mask, relu ? Relu256(acc[r]) : acc[r]);
-  }
-}
-
 template <int G>
 void TileBatch(const PackedWeights& p, bool relu, size_t batch, const float* x,
                size_t x_stride, float* y, size_t y_stride) {
-  const int tiles = p.n_out / G;
-  size_t j = 0;
-  for (; j + 16 <= batch; j += 16) {
-    for (int q = 0; q < tiles; ++q) {
-      for (int r0 = 0; r0 < G; r0 += 4) {
-        FourRowsSixteenColumns<G>(p, q, r0, x + j, x_stride, y + j, y_stride,
-                                  relu);
-      }
-    }
-  }
-  for (; j < batch; j += 8) {
-    const size_t width = std::min<size_t>(8, batch - j);
-    for (int q = 0; q < tiles; ++q) {
-      for (int r0 = 0; r0 < G; r0 += 4) {
-        FourRowsNarrow<G>(p, q, r0, x + j, x_stride, y + j, y_stride, width,
-                          relu);
-      }
-    }
-  }
+  kernel_internal::RunGroupsAvx2<G, 4>(
+      p, 0, p.n_out, relu, batch, x, x_stride, y, y_stride,
+      [&p](int q) { return kernel_internal::TileGroup<G>(p, q); });
 }
 
 }  // namespace

@@ -1,12 +1,7 @@
 // AVX-512 kernels for kTile4 and kTile8 (tile patterns).
 //
-// Batch (feature-major): the g rows of a tile read the same inputs, so each
-// X row fetched serves g rows: tile4 runs 4 rows x 64 columns, tile8 8 rows
-// x 32 columns, 16 zmm accumulators either way. Per slot, 16/g loads of X
-// and g weight broadcasts feed 16 FMAs, against one load per FMA for a row
-// kernel; the loop is then bound by the FMA pipes, not by L2 -> L1 traffic
-// (docs/BENCHMARKS.md has the arithmetic). No input tiling: every output is
-// finished in registers in one pass. Column tails run 16 at a time, masked.
+// Batch (feature-major): the shared-inputs loop (shared_inputs_avx512.h),
+// tile4 as 4 rows x 64 columns, tile8 as 8 rows x 32 columns.
 //
 // One sample, tile8: two slots share a zmm (their broadcasts joined by one
 // insert), so 16 connections cost two indices, two broadcasts and one FMA.
@@ -16,7 +11,7 @@
 
 #include <algorithm>
 
-#include "common/kernels/avx512/feature_major_avx512.h"
+#include "common/kernels/avx512/shared_inputs_avx512.h"
 #include "common/kernels/kernel.h"
 
 namespace spex {
@@ -71,79 +66,12 @@ void Tile8Single(const PackedWeights& p, bool relu, const float* x, float* y) {
   }
 }
 
-// Tile q's G rows over kVecs * 16 columns starting at x, y.
-template <int G>
-inline void TileFullColumns(const PackedWeights& p, int q, const float* x,
-                            size_t x_stride, float* y, size_t y_stride,
-                            bool relu) {
-  constexpr int kVecs = 16 / G;
-  const size_t d_in = p.d_in;
-  const uint16_t* idx = p.indices.data() + q * d_in;
-  const float* w = p.weights.data() + q * d_in * G;
-  __m512 acc[G][kVecs];
-  for (int r = 0; r < G; ++r) {
-    for (int v = 0; v < kVecs; ++v) acc[r][v] = _mm512_set1_ps(p.bias[q * G + r]);
-  }
-  for (size_t k = 0; k < d_in; ++k) {
-    const float* xr = x + static_cast<size_t>(idx[k]) * x_stride;
-    __m512 xv[kVecs];
-    for (int v = 0; v < kVecs; ++v) xv[v] = _mm512_loadu_ps(xr + 16 * v);
-    for (int r = 0; r < G; ++r) {
-      const __m512 wr = _mm512_set1_ps(w[k * G + r]);
-      for (int v = 0; v < kVecs; ++v) {
-        acc[r][v] = _mm512_fmadd_ps(wr, xv[v], acc[r][v]);
-      }
-    }
-  }
-  for (int r = 0; r < G; ++r) {
-    float* yr = y + static_cast<size_t>(q * G + r) * y_stride;
-    for (int v = 0; v < kVecs; ++v) {
-      _mm512_storeu_ps(yr + 16 * v, relu ? Relu512(acc[r][v]) : acc[r][v]);
-    }
-  }
-}
-
-// Tile q's G rows over the 1..16 columns `mask` selects.
-template <int G>
-inline void TileMaskedColumns(const PackedWeights& p, int q, const float* x,
-                              size_t x_stride, float* y, size_t y_stride,
-                              __mmask16 mask, bool relu) {
-  const size_t d_in = p.d_in;
-  const uint16_t* idx = p.indices.data() + q * d_in;
-  const float* w = p.weights.data() + q * d_in * G;
-  __m512 acc[G];
-  for (int r = 0; r < G; ++r) acc[r] = _mm512_set1_ps(p.bias[q * G + r]);
-  for (size_t k = 0; k < d_in; ++k) {
-    const __m512 xv = _mm512_maskz_loadu_ps(
-        mask, x + static_cast<size_t>(idx[k]) * x_stride);
-    for (int r = 0; r < G; ++r) {
-      acc[r] = _mm512_fmadd_ps(_mm512_set1_ps(w[k * G + r]), xv, acc[r]);
-    }
-  }
-  for (int r = 0; r < G; ++r) {
-    _mm512_mask_storeu_ps(y + static_cast<size_t>(q * G + r) * y_stride, mask,
-                          relu ? Relu512(acc[r]) : acc[r]);
-  }
-}
-
 template <int G>
 void TileBatch(const PackedWeights& p, bool relu, size_t batch, const float* x,
                size_t x_stride, float* y, size_t y_stride) {
-  constexpr size_t kColumns = 16 * (16 / G);
-  const int tiles = p.n_out / G;
-  size_t j = 0;
-  for (; j + kColumns <= batch; j += kColumns) {
-    for (int q = 0; q < tiles; ++q) {
-      TileFullColumns<G>(p, q, x + j, x_stride, y + j, y_stride, relu);
-    }
-  }
-  for (; j < batch; j += 16) {
-    const size_t width = std::min<size_t>(16, batch - j);
-    const __mmask16 mask = static_cast<__mmask16>((1u << width) - 1);
-    for (int q = 0; q < tiles; ++q) {
-      TileMaskedColumns<G>(p, q, x + j, x_stride, y + j, y_stride, mask, relu);
-    }
-  }
+  kernel_internal::RunGroupsAvx512<G>(
+      p, 0, p.n_out, relu, batch, x, x_stride, y, y_stride,
+      [&p](int q) { return kernel_internal::TileGroup<G>(p, q); });
 }
 
 }  // namespace

@@ -2,7 +2,7 @@
 #include <arm_neon.h>
 
 #include "common/kernels/kernel.h"
-#include "common/kernels/neon/feature_major_neon.h"
+#include "common/kernels/neon/shared_inputs_neon.h"
 
 namespace spex {
 namespace {
@@ -61,10 +61,16 @@ void f32_dense_neon_single(const PackedWeights& p, bool relu, const float* x,
 void f32_dense_neon_batch(const PackedWeights& p, bool relu, size_t batch,
                           const float* x, size_t x_stride, float* y,
                           size_t y_stride) {
-  kernel_internal::RunFeatureMajor<kernel_internal::DenseRow,
-                                   kernel_internal::kTileColumnsNeon>(
-      p, relu, batch, x, x_stride, y, y_stride,
-      kernel_internal::AccumulateColumnsNeon<kernel_internal::DenseRow>);
+  // A GEMM through the shared-inputs loop: rows in groups of 4, the last
+  // n_out % 4 one at a time.
+  using kernel_internal::DenseGroup;
+  const int grouped = p.n_out / 4 * 4;
+  kernel_internal::RunGroupsNeon<4, 4>(
+      p, 0, grouped, relu, batch, x, x_stride, y, y_stride,
+      [&p](int q) { return DenseGroup<4>(p, q); });
+  kernel_internal::RunGroupsNeon<1, 4>(
+      p, grouped, p.n_out, relu, batch, x, x_stride, y, y_stride,
+      [&p](int q) { return DenseGroup<1>(p, q); });
 }
 
 }  // namespace spex

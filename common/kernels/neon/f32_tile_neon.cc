@@ -6,15 +6,12 @@
 // per 8 connections (ldrh, ldr s, ldp q, 2 fmla), where sell8 needs a gather
 // of single lanes per connection.
 //
-// Batch (feature-major): tile4 runs 4 rows x 16 columns, tile8 8 rows x 8
-// columns, 16 q accumulators either way; per slot the X row is loaded once
-// for all g rows and the g weights once as whole q registers, each FMA
-// taking its weight by lane. Column tails run one column at a time.
+// Batch (feature-major): the shared-inputs loop (shared_inputs_neon.h),
+// tile4 as 4 rows x 16 columns, tile8 as 8 rows x 8 columns.
 #include <arm_neon.h>
 
-#include <algorithm>
-
 #include "common/kernels/kernel.h"
+#include "common/kernels/neon/shared_inputs_neon.h"
 
 namespace spex {
 namespace {
@@ -55,84 +52,12 @@ void TileSingle(const PackedWeights& p, bool relu, const float* x, float* y) {
   }
 }
 
-// Tile q's G rows over kColumns = 64 / G columns at x, y.
-template <int G>
-inline void TileFullColumns(const PackedWeights& p, int q, const float* x,
-                            size_t x_stride, float* y, size_t y_stride,
-                            bool relu) {
-  constexpr int kVecs = 16 / G;  // q registers per row
-  constexpr int kQuads = G / 4;  // q registers of weights per slot
-  const size_t d_in = p.d_in;
-  const uint16_t* idx = p.indices.data() + q * d_in;
-  const float* w = p.weights.data() + q * d_in * G;
-  float32x4_t acc[G][kVecs];
-  for (int r = 0; r < G; ++r) {
-    for (int v = 0; v < kVecs; ++v) acc[r][v] = vdupq_n_f32(p.bias[q * G + r]);
-  }
-  for (size_t k = 0; k < d_in; ++k) {
-    const float* xr = x + static_cast<size_t>(idx[k]) * x_stride;
-    float32x4_t xv[kVecs];
-    for (int v = 0; v < kVecs; ++v) xv[v] = vld1q_f32(xr + 4 * v);
-    for (int h = 0; h < kQuads; ++h) {
-      const float32x4_t wq = vld1q_f32(w + k * G + 4 * h);
-      for (int v = 0; v < kVecs; ++v) {
-        acc[4 * h + 0][v] = vfmaq_laneq_f32(acc[4 * h + 0][v], xv[v], wq, 0);
-        acc[4 * h + 1][v] = vfmaq_laneq_f32(acc[4 * h + 1][v], xv[v], wq, 1);
-        acc[4 * h + 2][v] = vfmaq_laneq_f32(acc[4 * h + 2][v], xv[v], wq, 2);
-        acc[4 * h + 3][v] = vfmaq_laneq_f32(acc[4 * h + 3][v], xv[v], wq, 3);
-      }
-    }
-  }
-  const float32x4_t zero = vdupq_n_f32(0.0f);
-  for (int r = 0; r < G; ++r) {
-    float* yr = y + static_cast<size_t>(q * G + r) * y_stride;
-    for (int v = 0; v < kVecs; ++v) {
-      vst1q_f32(yr + 4 * v, relu ? vmaxq_f32(acc[r][v], zero) : acc[r][v]);
-    }
-  }
-}
-
-// Tile q's G rows over one column.
-template <int G>
-inline void TileOneColumn(const PackedWeights& p, int q, const float* x,
-                          size_t x_stride, float* y, size_t y_stride,
-                          bool relu) {
-  constexpr int kQuads = G / 4;
-  const size_t d_in = p.d_in;
-  const uint16_t* idx = p.indices.data() + q * d_in;
-  const float* w = p.weights.data() + q * d_in * G;
-  float32x4_t acc[kQuads];
-  for (int h = 0; h < kQuads; ++h) acc[h] = vld1q_f32(p.bias.data() + q * G + 4 * h);
-  for (size_t k = 0; k < d_in; ++k) {
-    const float xk = x[static_cast<size_t>(idx[k]) * x_stride];
-    for (int h = 0; h < kQuads; ++h) {
-      acc[h] = vfmaq_n_f32(acc[h], vld1q_f32(w + k * G + 4 * h), xk);
-    }
-  }
-  float out[G];
-  for (int h = 0; h < kQuads; ++h) vst1q_f32(out + 4 * h, acc[h]);
-  for (int r = 0; r < G; ++r) {
-    y[static_cast<size_t>(q * G + r) * y_stride] =
-        relu && out[r] < 0.0f ? 0.0f : out[r];
-  }
-}
-
 template <int G>
 void TileBatch(const PackedWeights& p, bool relu, size_t batch, const float* x,
                size_t x_stride, float* y, size_t y_stride) {
-  constexpr size_t kColumns = 64 / G;
-  const int tiles = p.n_out / G;
-  size_t j = 0;
-  for (; j + kColumns <= batch; j += kColumns) {
-    for (int q = 0; q < tiles; ++q) {
-      TileFullColumns<G>(p, q, x + j, x_stride, y + j, y_stride, relu);
-    }
-  }
-  for (; j < batch; ++j) {
-    for (int q = 0; q < tiles; ++q) {
-      TileOneColumn<G>(p, q, x + j, x_stride, y + j, y_stride, relu);
-    }
-  }
+  kernel_internal::RunGroupsNeon<G, 16 / G>(
+      p, 0, p.n_out, relu, batch, x, x_stride, y, y_stride,
+      [&p](int q) { return kernel_internal::TileGroup<G>(p, q); });
 }
 
 }  // namespace

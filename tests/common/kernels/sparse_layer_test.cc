@@ -49,8 +49,15 @@ TEST(KernelChoiceTest, SparseFormatsBelowCrossoverDenseAbove) {
             WeightFormat::kBlock8);
   EXPECT_EQ(ChooseSingleFormat(full, PatternKind::kBlock),
             WeightFormat::kDense);
-  EXPECT_EQ(ChooseBatchFormat(half, PatternKind::kRandom),
+  EXPECT_EQ(ChooseBatchFormat(sparse, PatternKind::kRandom),
             WeightFormat::kSell8);
+  EXPECT_EQ(ChooseBatchFormat(sparse, PatternKind::kBlock),
+            WeightFormat::kBlock8);
+  // From kRowBatchDenseCrossover the dense GEMM beats the row formats.
+  EXPECT_EQ(ChooseBatchFormat(half, PatternKind::kRandom),
+            WeightFormat::kDense);
+  EXPECT_EQ(ChooseBatchFormat(half, PatternKind::kBlock),
+            WeightFormat::kDense);
   EXPECT_EQ(ChooseBatchFormat(full, PatternKind::kRandom),
             WeightFormat::kDense);
   for (PatternKind kind : {PatternKind::kTile4, PatternKind::kTile8}) {
@@ -209,15 +216,16 @@ TEST(SparseLayerTest, ForcedKernelIsUsedForBothPaths) {
 }
 
 TEST(SparseLayerTest, PathsWithDifferentFormatsCountEachPack) {
-  // Random pattern at density 1/2: dense for one sample, sell8 for batches.
-  Fixture f = MakeFixture(64, 64, 0.5, PatternKind::kRandom, 6);
+  // Block pattern at density 1/2: block8 for one sample, the dense GEMM for
+  // batches.
+  Fixture f = MakeFixture(64, 64, 0.5, PatternKind::kBlock, 6);
   auto layer =
       SparseLayer::Create(f.pattern, f.weights, f.bias, Activation::kIdentity);
   ASSERT_TRUE(layer.ok()) << layer.status();
-  ASSERT_EQ((*layer)->single_kernel().format, WeightFormat::kDense);
-  ASSERT_EQ((*layer)->batch_kernel().format, WeightFormat::kSell8);
-  EXPECT_EQ((*layer)->single_path_bytes(), (64 * 64 + 64) * sizeof(float));
-  EXPECT_GT((*layer)->batch_path_bytes(), 64 * 32 * (sizeof(float) + 2));
+  ASSERT_EQ((*layer)->single_kernel().format, WeightFormat::kBlock8);
+  ASSERT_EQ((*layer)->batch_kernel().format, WeightFormat::kDense);
+  EXPECT_EQ((*layer)->batch_path_bytes(), (64 * 64 + 64) * sizeof(float));
+  EXPECT_GT((*layer)->single_path_bytes(), 64 * 32 * sizeof(float));
   EXPECT_EQ((*layer)->packed_bytes(),
             (*layer)->single_path_bytes() + (*layer)->batch_path_bytes());
 }
