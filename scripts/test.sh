@@ -7,7 +7,9 @@
 #      packaged for a device (scripts/cross-arm64.sh), their tests run under
 #      qemu-aarch64 (every NEON kernel meets the reference), and the
 #      packaged spex-edge answers a replay against the native spex-cloud
-#      like the native agent does.
+#      like the native agent does; the arm64 kernel cost benchmark runs
+#      (instruction counts under a QEMU plugin, llvm-mca) and must give the
+#      same counts twice.
 # The native stage also builds the container images with podman and runs
 # them (the cloud alone, then the compose stack with Prometheus). Then
 # every libFuzzer target runs for a minute (scripts/fuzz.sh).
@@ -69,6 +71,8 @@ run_aarch64() {
   # Builds build/aarch64 (the tests too) and the device package.
   ./scripts/cross-arm64.sh --skip-install
   (cd build/aarch64 && ctest "${ctest_args[@]}")
+  # The arm64 kernel cost benchmark (instruction counts under a QEMU plugin).
+  tests/integration/arm64_instruction_count_test.sh
 }
 
 case "$only" in

@@ -37,8 +37,11 @@ fi
 mkdir -p "$(dirname "$out")"
 
 # 784 -> 64 (the split: 64 values, 70 bytes as int8) -> 512 -> 512 -> 10,
-# a linear exit on the split; fan-outs 8, 128, 128 (densities 1/8, 1/4, 1/4).
+# a linear exit on the split; fan-outs 8, 128, 128 (densities 1/8, 1/4, 1/4),
+# `tile8` patterns: they train as well as `random` (docs/RESULTS.md, ten
+# paired seeds) and run the fastest kernels at every batch size
+# (docs/BENCHMARKS.md). The 10-wide classifiers are dense.
 "$train" train --dataset fashion-mnist --epochs "$epochs" --seed "$seed" \
   --config "784 64 512 512 10" --fo "8 128 128 10" --split-after 1 --exits 1 \
-  --pattern random "${dense[@]}" --out "$out"
+  --pattern tile8 "${dense[@]}" --out "$out"
 "$train" calibrate --model "$out" --max-drop 0.5

@@ -113,9 +113,13 @@ void WriteSeeds(const std::string& root) {
   for (float v : one_raw) values.mutable_values()->add_values(v);
   corpus.Write("edge_classify", "values", values.SerializeAsString());
 
-  // A small valid model (the default one is 480 KB: slow to mutate).
+  // Small valid models (the default one is 480 KB: slow to mutate), one
+  // with tile patterns (format version 2).
   corpus.Write("model_loader", "small",
                MakeTestModel(TestTopologies(PatternKind::kRandom).front().topology, 1)
+                   .SerializeAsString());
+  corpus.Write("model_loader", "small-tile4",
+               MakeTestModel(TestTopologies(PatternKind::kTile4)[1].topology, 1)
                    .SerializeAsString());
 
   // A token file's text, a NUL, an authorization value.
