@@ -6,7 +6,8 @@
 //  load per FMA for a row kernel. The loop is then bound by the FMA pipes
 //  rather than by L2 -> L1 traffic (docs/BENCHMARKS.md has the arithmetic).
 // No input tiling: each output is finished in registers in one pass, from
-// the bias to the activation. Column tails run 16 at a time, masked.
+// the bias to the activation. Narrower column tails use fewer registers per
+// row, down to 16 columns at a time, masked.
 //
 // Included only by files compiled with -mavx512f (plus AVX2/FMA).
 #ifndef SPEX_COMMON_KERNELS_AVX512_SHARED_INPUTS_AVX512_H_
@@ -59,32 +60,49 @@ inline void GroupColumnsAvx512(const Group& group, const float* bias,
   }
 }
 
+// Columns [j, batch) of rows [row_begin, row_end): chunks of 16 * V columns
+// while they fit, then the rest with half as many registers per row, down
+// to masked 16-column chunks (a batch of 40 runs as 32 + 8 columns, not as
+// three narrow chunks with too few independent FMA chains).
+template <int G, int V, class MakeGroup>
+inline void RunColumnsAvx512(const PackedWeights& p, int row_begin,
+                             int row_end, bool relu, size_t j, size_t batch,
+                             const float* x, size_t x_stride, float* y,
+                             size_t y_stride, MakeGroup make_group) {
+  if constexpr (V > 1) {
+    for (; j + 16 * V <= batch; j += 16 * V) {
+      for (int q = row_begin / G; q < row_end / G; ++q) {
+        GroupColumnsAvx512<G, V>(make_group(q), p.bias.data() + q * G, x + j,
+                                 x_stride, y + q * G * y_stride + j, y_stride,
+                                 __mmask16{0xffff}, relu);
+      }
+    }
+    RunColumnsAvx512<G, V / 2>(p, row_begin, row_end, relu, j, batch, x,
+                               x_stride, y, y_stride, make_group);
+  } else {
+    for (; j < batch; j += 16) {
+      const size_t width = std::min<size_t>(16, batch - j);
+      const __mmask16 mask = static_cast<__mmask16>((1u << width) - 1);
+      for (int q = row_begin / G; q < row_end / G; ++q) {
+        GroupColumnsAvx512<G, 1>(make_group(q), p.bias.data() + q * G, x + j,
+                                 x_stride, y + q * G * y_stride + j, y_stride,
+                                 mask, relu);
+      }
+    }
+  }
+}
+
 // Rows [row_begin, row_end) (a multiple of G apart) in groups of G:
-// make_group(q) gives group q, rows q*G .. q*G + G-1.
+// make_group(q) gives group q, rows q*G .. q*G + G-1. Up to 16 accumulators
+// (G rows x 16/G zmm), at most 4 zmm (64 columns) per row.
 template <int G, class MakeGroup>
 inline void RunGroupsAvx512(const PackedWeights& p, int row_begin, int row_end,
                             bool relu, size_t batch, const float* x,
                             size_t x_stride, float* y, size_t y_stride,
                             MakeGroup make_group) {
-  constexpr int kVecs = 16 / G;
-  constexpr size_t kColumns = 16 * kVecs;
-  size_t j = 0;
-  for (; j + kColumns <= batch; j += kColumns) {
-    for (int q = row_begin / G; q < row_end / G; ++q) {
-      GroupColumnsAvx512<G, kVecs>(make_group(q), p.bias.data() + q * G, x + j,
-                                   x_stride, y + q * G * y_stride + j, y_stride,
-                                   __mmask16{0xffff}, relu);
-    }
-  }
-  for (; j < batch; j += 16) {
-    const size_t width = std::min<size_t>(16, batch - j);
-    const __mmask16 mask = static_cast<__mmask16>((1u << width) - 1);
-    for (int q = row_begin / G; q < row_end / G; ++q) {
-      GroupColumnsAvx512<G, 1>(make_group(q), p.bias.data() + q * G, x + j,
-                               x_stride, y + q * G * y_stride + j, y_stride,
-                               mask, relu);
-    }
-  }
+  constexpr int kVecs = G >= 4 ? 16 / G : 4;
+  RunColumnsAvx512<G, kVecs>(p, row_begin, row_end, relu, 0, batch, x,
+                             x_stride, y, y_stride, make_group);
 }
 
 }  // namespace kernel_internal

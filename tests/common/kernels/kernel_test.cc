@@ -4,7 +4,7 @@
 // Tolerance: |y - y_ref| <= 1e-5 * (sum_k |w_k * x_k| + |b|) per output, a
 // bound relative to the scale of each sum, which float32 accumulation over
 // up to thousands of terms stays well inside. Shapes include odd widths,
-// densities from 1/32 to 1, batches 1, 3, 64 and 257, and every pattern kind
+// densities from 1/32 to 1, batches 1, 3, 40, 64 and 257, and every pattern kind
 // each format can hold.
 #include "common/kernels/kernel.h"
 
@@ -39,7 +39,8 @@ const Shape kBlockShapes[] = {{64, 8}, {96, 40}, {784, 64}, {1024, 136}};
 const Shape kTileShapes[] = {{67, 8}, {100, 40}, {784, 64}, {1023, 136}};
 const double kDensities[] = {1.0 / 32, 1.0 / 16, 1.0 / 8,
                              1.0 / 4,  1.0 / 2,  1.0};
-const size_t kBatches[] = {1, 3, 64, 257};
+// 40 runs the shared-inputs loops' narrower column chunks (32 + 8).
+const size_t kBatches[] = {1, 3, 40, 64, 257};
 
 struct Case {
   Pattern pattern;
