@@ -27,21 +27,6 @@ extern "C" __attribute__((noinline)) void spex_instruction_mark() {
 namespace spex::bench {
 namespace {
 
-PatternKind KindOfFormat(WeightFormat format) {
-  switch (format) {
-    case WeightFormat::kBlock8:
-      return PatternKind::kBlock;
-    case WeightFormat::kTile4:
-      return PatternKind::kTile4;
-    case WeightFormat::kTile8:
-      return PatternKind::kTile8;
-    case WeightFormat::kSell8:
-    case WeightFormat::kDense:
-      break;
-  }
-  return PatternKind::kRandom;
-}
-
 int Main(int argc, char** argv) {
   if (argc != 6) {
     std::fprintf(stderr,
@@ -73,7 +58,7 @@ int Main(int argc, char** argv) {
       return 1;
     }
     made = MakeSpexKernelImpl(
-        MakeProblem(*spec, KindOfFormat(kernel->format), 1), impl);
+        MakeProblem(*spec, PatternKindOf(kernel->format), 1), impl);
   }
   if (!made.ok()) {
     std::fprintf(stderr, "%s\n", made.status().ToString().c_str());

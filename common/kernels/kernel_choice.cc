@@ -37,25 +37,7 @@ void LogIsaOnce() {
   });
 }
 
-}  // namespace
-
-namespace {
-
-// The sparse format made for a pattern kind.
-WeightFormat SparseFormatOf(PatternKind kind) {
-  switch (kind) {
-    case PatternKind::kBlock:
-      return WeightFormat::kBlock8;
-    case PatternKind::kTile4:
-      return WeightFormat::kTile4;
-    case PatternKind::kTile8:
-      return WeightFormat::kTile8;
-    case PatternKind::kRandom:
-      break;
-  }
-  return WeightFormat::kSell8;
-}
-
+// The density from which the dense kernel beats `format` for one sample.
 double DenseCrossover(WeightFormat format) {
   switch (format) {
     case WeightFormat::kBlock8:

@@ -37,6 +37,35 @@ int TileGroupSizeOfFormat(WeightFormat format) {
   return 0;
 }
 
+WeightFormat SparseFormatOf(PatternKind kind) {
+  switch (kind) {
+    case PatternKind::kBlock:
+      return WeightFormat::kBlock8;
+    case PatternKind::kTile4:
+      return WeightFormat::kTile4;
+    case PatternKind::kTile8:
+      return WeightFormat::kTile8;
+    case PatternKind::kRandom:
+      break;
+  }
+  return WeightFormat::kSell8;
+}
+
+PatternKind PatternKindOf(WeightFormat format) {
+  switch (format) {
+    case WeightFormat::kBlock8:
+      return PatternKind::kBlock;
+    case WeightFormat::kTile4:
+      return PatternKind::kTile4;
+    case WeightFormat::kTile8:
+      return PatternKind::kTile8;
+    case WeightFormat::kSell8:
+    case WeightFormat::kDense:
+      break;
+  }
+  return PatternKind::kRandom;
+}
+
 bool FormatFitsPattern(WeightFormat format, PatternKind kind) {
   switch (format) {
     case WeightFormat::kSell8:

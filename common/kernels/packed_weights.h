@@ -49,6 +49,12 @@ bool FormatFitsPattern(WeightFormat format, PatternKind kind);
 // G for kTileG, 0 for the other formats.
 int TileGroupSizeOfFormat(WeightFormat format);
 
+// The sparse format made for a pattern kind (sell8 for random, block8 for
+// block, tileG for tileG), and the pattern kind a format is made for (random
+// for sell8 and dense, which hold any).
+WeightFormat SparseFormatOf(PatternKind kind);
+PatternKind PatternKindOf(WeightFormat format);
+
 inline constexpr int kSliceRows = 8;
 
 struct PackedWeights {

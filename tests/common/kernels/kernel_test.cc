@@ -176,25 +176,9 @@ TEST_P(KernelTest, MatchesFloat64Reference) {
   }
 }
 
-// The pattern kind each format is made for.
-PatternKind KindFor(WeightFormat format) {
-  switch (format) {
-    case WeightFormat::kBlock8:
-      return PatternKind::kBlock;
-    case WeightFormat::kTile4:
-      return PatternKind::kTile4;
-    case WeightFormat::kTile8:
-      return PatternKind::kTile8;
-    case WeightFormat::kSell8:
-    case WeightFormat::kDense:
-      break;
-  }
-  return PatternKind::kRandom;
-}
-
 TEST_P(KernelTest, ZeroWeightsGiveBias) {
   const JunctionSpec spec = *JunctionFromDensity(0, 64, 16, 0.5);
-  auto pattern = GeneratePattern(spec, KindFor(GetParam()->format), 1);
+  auto pattern = GeneratePattern(spec, PatternKindOf(GetParam()->format), 1);
   ASSERT_TRUE(pattern.ok());
   std::vector<float> weights(spec.connections(), 0.0f), bias(spec.n_out);
   for (int o = 0; o < spec.n_out; ++o) bias[o] = o - 8.0f;
