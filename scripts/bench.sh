@@ -55,7 +55,9 @@ if [[ "$what" == kernels-arm64 ]]; then
 fi
 
 ./deploy/install-deps.sh --no-arm64 >&2
-cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release >&2
+# The tree is shared with reproduce.sh, which builds it without the
+# benchmarks: ask for them.
+cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPEX_BUILD_BENCH=ON >&2
 
 if [[ "$what" == kernels ]]; then
   cmake --build build/release --target spex_kernel_bench -j "$(nproc)" >&2
