@@ -10,8 +10,6 @@
 // rows of a tile over 16 columns at a time; a tile of 8 as two halves.
 #include <immintrin.h>
 
-#include <algorithm>
-
 #include "common/kernels/avx2/shared_inputs_avx2.h"
 #include "common/kernels/kernel.h"
 

@@ -9,19 +9,15 @@
 // shuffles than the wider FMA saves.
 #include <immintrin.h>
 
-#include <algorithm>
-
 #include "common/kernels/avx512/shared_inputs_avx512.h"
 #include "common/kernels/kernel.h"
 
 namespace spex {
 namespace {
 
-using kernel_internal::Relu512;
-
 // The zero-masked insert: GCC 12's unmasked form trips
 // -Wmaybe-uninitialized on its undefined pass-through operand (as in
-// Relu512).
+// kernel_internal::Relu512).
 inline __m512 BroadcastPair(const float* x, uint16_t a, uint16_t b) {
   const __m256d low = _mm256_castps_pd(_mm256_broadcast_ss(x + a));
   const __m256d high = _mm256_castps_pd(_mm256_broadcast_ss(x + b));
