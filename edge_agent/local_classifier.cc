@@ -10,8 +10,8 @@ namespace spex {
 
 std::vector<ExitRule> CalibratedRules(const Model& model) {
   std::vector<ExitRule> rules;
-  for (const v1::ExitBranch& exit : model.description().exits()) {
-    rules.push_back({exit.confidence(), exit.threshold()});
+  for (const ExitBranchRuntime& exit : model.head().exits()) {
+    rules.push_back({exit.confidence, exit.threshold});
   }
   return rules;
 }

@@ -20,7 +20,8 @@ struct ExitRule {
   float threshold = 0.0f;  // confident when confidence >= threshold
 };
 
-// The model's calibrated rule for each exit, in exit order.
+// The model's calibrated rule for each exit in the head (the edge's), in
+// exit order.
 std::vector<ExitRule> CalibratedRules(const Model& model);
 
 struct LocalResult {

@@ -1,5 +1,6 @@
 #include "common/model/model.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
 
@@ -13,8 +14,6 @@
 
 namespace spex {
 namespace {
-
-// A file cannot ask for more than this; real models have a handful.
 
 using LayerList = std::vector<std::shared_ptr<const SparseLayer>>;
 
@@ -172,17 +171,17 @@ absl::StatusOr<InputTransform> InputTransform::FromSpec(
 namespace {
 
 absl::StatusOr<ExitBranchRuntime> BuildExit(const v1::ExitBranch& exit,
-                                            int index, int split_after,
-                                            int previous_after,
+                                            int index, int previous_after,
                                             const LayerList& backbone,
                                             const ModelOptions& options) {
   const std::string where = absl::StrCat("exit ", index + 1);
+  const int n_layers = static_cast<int>(backbone.size());
   if (exit.after_layer() < 1 ||
-      exit.after_layer() > static_cast<uint32_t>(split_after)) {
+      exit.after_layer() >= static_cast<uint32_t>(n_layers)) {
     return LayerError(where, "after_layer",
-                      absl::StrFormat("%d is outside [1, split_after = %d]: "
-                                      "exits run on the edge",
-                                      exit.after_layer(), split_after));
+                      absl::StrFormat("%d is outside [1, %d]: an exit comes "
+                                      "after a layer before the last",
+                                      exit.after_layer(), n_layers - 1));
   }
   if (static_cast<int>(exit.after_layer()) < previous_after) {
     return LayerError(where, "after_layer",
@@ -217,6 +216,7 @@ absl::StatusOr<ExitBranchRuntime> BuildExit(const v1::ExitBranch& exit,
   }
   ExitBranchRuntime runtime;
   runtime.after_layer = static_cast<int>(exit.after_layer());
+  runtime.index = index;
   runtime.confidence = exit.confidence();
   runtime.threshold = exit.threshold();
   int width = backbone[exit.after_layer() - 1]->n_out();
@@ -272,13 +272,35 @@ absl::Status InputTransform::Apply(absl::Span<const float> raw,
   return absl::OkStatus();
 }
 
-Model::Model(v1::Model description, InputTransform input, ModelPart head,
-             ModelPart tail, ModelPart full)
+Model::Model(v1::Model description, InputTransform input,
+             std::vector<int> boundaries,
+             std::vector<std::unique_ptr<const ModelPart>> segments)
     : description_(std::move(description)),
       input_(std::move(input)),
-      head_(std::move(head)),
-      tail_(std::move(tail)),
-      full_(std::move(full)) {}
+      boundaries_(std::move(boundaries)),
+      segments_(std::move(segments)) {}
+
+bool Model::IsBoundary(int layer) const {
+  return std::binary_search(boundaries_.begin(), boundaries_.end(), layer);
+}
+
+int Model::WidthAfter(int layer) const {
+  const ModelPart& all = full();
+  return layer == 0 ? all.input_width() : all.layers()[layer - 1]->n_out();
+}
+
+const ModelPart* Model::Segment(int from_layer, int to_layer) const {
+  const auto position = [this](int layer) -> int {
+    const auto it =
+        std::lower_bound(boundaries_.begin(), boundaries_.end(), layer);
+    if (it == boundaries_.end() || *it != layer) return -1;
+    return static_cast<int>(it - boundaries_.begin());
+  };
+  const int i = position(from_layer);
+  const int j = position(to_layer);
+  if (i < 0 || j < 0 || i >= j) return nullptr;
+  return segments_[static_cast<size_t>(i) * boundaries_.size() + j].get();
+}
 
 absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
     const std::string& path, const ModelOptions& options) {
@@ -331,6 +353,24 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
         proto.split_after(), n_layers - 1));
   }
   const int split_after = static_cast<int>(proto.split_after());
+  if (proto.later_cuts_size() + 1 > kMaxCuts) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "later_cuts: %d cuts after split_after; a chain has at most %d cuts",
+        proto.later_cuts_size(), kMaxCuts));
+  }
+  std::vector<int> boundaries = {0, split_after};
+  for (int c = 0; c < proto.later_cuts_size(); ++c) {
+    const uint32_t cut = proto.later_cuts(c);
+    if (cut <= static_cast<uint32_t>(boundaries.back()) ||
+        cut >= static_cast<uint32_t>(n_layers)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "later_cuts: entry %d is %d; cuts ascend after split_after = %d and "
+          "stay below the last layer, %d",
+          c, cut, split_after, n_layers));
+    }
+    boundaries.push_back(static_cast<int>(cut));
+  }
+  boundaries.push_back(n_layers);
   if (proto.exits_size() > kMaxExits) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "exits: %d exits, at most %d", proto.exits_size(), kMaxExits));
@@ -338,9 +378,9 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
   std::vector<ExitBranchRuntime> exits;
   int previous_after = 1;
   for (int e = 0; e < proto.exits_size(); ++e) {
-    SPEX_ASSIGN_OR_RETURN(ExitBranchRuntime exit,
-                          BuildExit(proto.exits(e), e, split_after,
-                                    previous_after, backbone, options));
+    SPEX_ASSIGN_OR_RETURN(
+        ExitBranchRuntime exit,
+        BuildExit(proto.exits(e), e, previous_after, backbone, options));
     previous_after = exit.after_layer;
     exits.push_back(std::move(exit));
   }
@@ -351,14 +391,35 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
         classes));
   }
 
-  LayerList head_layers(backbone.begin(), backbone.begin() + split_after);
-  LayerList tail_layers(backbone.begin() + split_after, backbone.end());
-  ModelPart head("head", std::move(head_layers), exits);
-  ModelPart tail("tail", std::move(tail_layers), {});
-  ModelPart full("full", std::move(backbone), std::move(exits));
+  // Every segment between two boundaries: a handful of parts sharing the
+  // packed layers, so any stage can continue from any cut.
+  const size_t n = boundaries.size();
+  std::vector<std::unique_ptr<const ModelPart>> segments(n * n);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = i + 1; j < n; ++j) {
+      const int from = boundaries[i];
+      const int to = boundaries[j];
+      LayerList layers(backbone.begin() + from, backbone.begin() + to);
+      std::vector<ExitBranchRuntime> inside;
+      for (const ExitBranchRuntime& exit : exits) {
+        if (exit.after_layer > from && exit.after_layer <= to) {
+          inside.push_back(exit);
+          inside.back().after_layer -= from;
+        }
+      }
+      std::string name =
+          from == 0 && to == n_layers        ? "full"
+          : from == 0 && to == split_after   ? "head"
+          : from == split_after && to == n_layers ? "tail"
+                                             : absl::StrFormat("layers %d-%d",
+                                                               from + 1, to);
+      segments[i * n + j] = std::make_unique<const ModelPart>(
+          std::move(name), std::move(layers), std::move(inside));
+    }
+  }
   return std::shared_ptr<const Model>(
-      new Model(DescriptionOf(proto), std::move(input), std::move(head),
-                std::move(tail), std::move(full)));
+      new Model(DescriptionOf(proto), std::move(input), std::move(boundaries),
+                std::move(segments)));
 }
 
 }  // namespace spex

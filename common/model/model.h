@@ -1,14 +1,18 @@
 // A loaded model: validated, packed once, immutable, and shared by every
-// thread that runs it. Its three parts are what the system deploys:
+// thread that runs it. Its cuts divide the backbone into the stages of a
+// chain (edge, then any middle stages, then the cloud); the boundaries are
+// 0, the cuts (split_after first), and the last layer. A segment is the
+// layers between two boundaries, with the exits attached in that range:
 //
-//   head  backbone layers 1..split_after plus the exit branches: the edge's
-//         part. Its output is the split activation that crosses the network.
-//   tail  backbone layers split_after+1..end (the final classifier): the
-//         cloud's part. Its input is the split activation.
-//   full  the whole backbone plus the exits, for evaluation and the trainer.
+//   head  segment 0..split_after: the edge's part. Its output is the split
+//         activation that crosses the network.
+//   tail  segment split_after..end (the final classifier): everything after
+//         the edge, for a two-stage deployment.
+//   full  the whole backbone plus every exit, for evaluation and the trainer.
 //
-// The parts share the same packed layers, so head then tail computes exactly
-// what full computes (bit for bit) on the same kernels.
+// A stage that continues from any boundary to any later one runs
+// Segment(from, to). Segments share the same packed layers, so running them
+// one after another computes exactly what full computes (bit for bit).
 #ifndef SPEX_COMMON_MODEL_MODEL_H_
 #define SPEX_COMMON_MODEL_MODEL_H_
 
@@ -72,27 +76,44 @@ class Model {
 
   const std::string& id() const { return description_.model_id(); }
   const InputTransform& input() const { return input_; }
-  int num_classes() const { return full_.output_width(); }
+  int num_classes() const { return full().output_width(); }
   int split_after() const { return static_cast<int>(description_.split_after()); }
-  int split_width() const { return head_.output_width(); }
+  int split_width() const { return head().output_width(); }
+  int num_layers() const { return boundaries_.back(); }
 
-  const ModelPart& head() const { return head_; }
-  const ModelPart& tail() const { return tail_; }
-  const ModelPart& full() const { return full_; }
+  // The stages' boundaries: 0, split_after, later_cuts..., num_layers().
+  // Stage s (0-based) runs layers boundaries()[s]+1 .. boundaries()[s+1].
+  const std::vector<int>& boundaries() const { return boundaries_; }
+  int num_stages() const { return static_cast<int>(boundaries_.size()) - 1; }
+  bool IsBoundary(int layer) const;
+  // Values per sample after `layer` (0: the first layer's input, padded).
+  int WidthAfter(int layer) const;
+
+  // Layers from_layer+1..to_layer and the exits after them (an exit after
+  // from_layer belongs to the segment before). Null unless both are
+  // boundaries and from_layer < to_layer.
+  const ModelPart* Segment(int from_layer, int to_layer) const;
+
+  const ModelPart& head() const { return *Segment(0, split_after()); }
+  const ModelPart& tail() const {
+    return *Segment(split_after(), num_layers());
+  }
+  const ModelPart& full() const { return *Segment(0, num_layers()); }
 
   // The file's content without weights, biases and indices: structure,
   // metadata, calibration. For reports and inspection.
   const v1::Model& description() const { return description_; }
 
  private:
-  Model(v1::Model description, InputTransform input, ModelPart head,
-        ModelPart tail, ModelPart full);
+  Model(v1::Model description, InputTransform input, std::vector<int> boundaries,
+        std::vector<std::unique_ptr<const ModelPart>> segments);
 
   const v1::Model description_;
   const InputTransform input_;
-  const ModelPart head_;
-  const ModelPart tail_;
-  const ModelPart full_;
+  const std::vector<int> boundaries_;
+  // Segment (i, j) of boundaries i < j at i * boundaries_.size() + j; the
+  // other entries are never read.
+  const std::vector<std::unique_ptr<const ModelPart>> segments_;
 };
 
 }  // namespace spex

@@ -215,8 +215,12 @@ uint32_t MinimumFormatVersion(const v1::Model& model) {
     return false;
   };
   bool tile = has_tile(model.layers());
-  for (const v1::ExitBranch& exit : model.exits()) tile = tile || has_tile(exit.layers());
-  return tile ? 2 : 1;
+  bool later_exit = false;
+  for (const v1::ExitBranch& exit : model.exits()) {
+    tile = tile || has_tile(exit.layers());
+    later_exit = later_exit || exit.after_layer() > model.split_after();
+  }
+  return later_exit ? 3 : tile ? 2 : 1;
 }
 
 absl::Status CheckFormatVersion(const v1::Model& model) {
@@ -235,9 +239,9 @@ absl::Status CheckFormatVersion(const v1::Model& model) {
   const uint32_t needed = MinimumFormatVersion(model);
   if (model.format_version() < needed) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "format_version: %d, but the model has tile patterns, which version "
-        "%d added",
-        model.format_version(), needed));
+        "format_version: %d, but the model has %s, which version %d added",
+        model.format_version(),
+        needed == 3 ? "an exit after split_after" : "tile patterns", needed));
   }
   return absl::OkStatus();
 }

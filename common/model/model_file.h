@@ -14,14 +14,15 @@
 
 namespace spex {
 
-// The format versions this build reads: 1, and 2, which added the tile
-// pattern kind. A file carries the lowest version that describes it
-// (MinimumFormatVersion), so a model without tile layers stays readable by
-// builds that know only version 1.
+// The format versions this build reads: 1; 2, which added the tile pattern
+// kind; 3, which added exits after split_after (a later stage's). A file
+// carries the lowest version that describes it (MinimumFormatVersion), so a
+// model without those features stays readable by older builds.
 inline constexpr uint32_t kOldestModelFormatVersion = 1;
-inline constexpr uint32_t kModelFormatVersion = 2;
+inline constexpr uint32_t kModelFormatVersion = 3;
 
-// 2 when any layer (backbone or exit) has a tile pattern, else 1.
+// 3 when an exit comes after split_after; else 2 when any layer (backbone
+// or exit) has a tile pattern; else 1.
 uint32_t MinimumFormatVersion(const v1::Model& model);
 
 // OK when this build reads the model's format_version and the version
@@ -41,6 +42,8 @@ inline constexpr int64_t kMaxModelFileBytes = int64_t{128} << 20;
 inline constexpr int kMaxBackboneLayers = 64;
 inline constexpr int kMaxExits = 16;
 inline constexpr int kMaxExitLayers = 16;
+// Cuts in a chain (split_after and later_cuts): at most 9 stages.
+inline constexpr int kMaxCuts = 8;
 inline constexpr int kMaxClassNames = 65536;
 
 // SHA-256 (hex) of `model` serialised deterministically with model_id

@@ -118,6 +118,9 @@ absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
   SPEX_RETURN_IF_ERROR(AddChain(topology.backbone, topology.pattern, seed, 0,
                                 "backbone", model.mutable_layers()));
   model.set_split_after(static_cast<uint32_t>(topology.split_after));
+  for (int cut : topology.later_cuts) {
+    model.add_later_cuts(static_cast<uint32_t>(cut));
+  }
   for (size_t e = 0; e < topology.exits.size(); ++e) {
     const ExitTopology& exit = topology.exits[e];
     if (exit.after_layer < 1 ||

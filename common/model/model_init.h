@@ -38,6 +38,7 @@ struct ModelTopology {
   float input_offset = 0.0f;
   ChainTopology backbone;        // backbone.widths[0] = the padded input
   int split_after = 1;
+  std::vector<int> later_cuts;  // the chain's further cuts (model.proto)
   std::vector<ExitTopology> exits;
   std::vector<std::string> class_names;
   // Sparse junctions use this kind where it fits (block: both widths

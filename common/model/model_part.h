@@ -37,6 +37,8 @@ PartCost LayerCost(const SparseLayer& layer);
 struct ExitBranchRuntime {
   // Runs on the output of the part's after_layer-th layer (1-based).
   int after_layer = 0;
+  // Its position in the model's exit list (0-based), whatever the part.
+  int index = 0;
   v1::ConfidenceMeasure confidence = v1::CONFIDENCE_MEASURE_UNSPECIFIED;
   float threshold = 0.0f;
   std::vector<std::shared_ptr<const SparseLayer>> layers;

@@ -99,6 +99,21 @@ absl::StatusOr<std::vector<int>> Args::GetInts(const std::string& name) const {
   return values;
 }
 
+absl::StatusOr<std::vector<double>> Args::GetDoubles(
+    const std::string& name) const {
+  std::vector<double> values;
+  for (absl::string_view part :
+       absl::StrSplit(Get(name), absl::ByAnyChar(" ,"), absl::SkipEmpty())) {
+    double value;
+    if (!absl::SimpleAtod(part, &value)) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--", name, ": '", part, "' is not a number"));
+    }
+    values.push_back(value);
+  }
+  return values;
+}
+
 std::string Args::Help() const {
   std::string out;
   for (const std::string& name : order_) {

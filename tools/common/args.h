@@ -31,6 +31,8 @@ class Args {
   absl::StatusOr<double> GetDouble(const std::string& name) const;
   // Whitespace- or comma-separated integers ("784 64 10" or "784,64,10").
   absl::StatusOr<std::vector<int>> GetInts(const std::string& name) const;
+  // The same for numbers ("0.3 1").
+  absl::StatusOr<std::vector<double>> GetDoubles(const std::string& name) const;
   bool Given(const std::string& name) const;
 
   const std::vector<std::string>& positional() const { return positional_; }

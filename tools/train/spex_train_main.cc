@@ -68,8 +68,11 @@ Args TrainArgs() {
       .Option("config", "", "layer widths, input first (800: pad 784 to 800)")
       .Option("fo", "", "out-degree (fan-out) per junction; = width: dense")
       .Option("split-after", "1", "layers on the edge (the head)")
+      .Option("later-cuts", "",
+              "further cuts of a chain: the last layer of each middle stage")
       .Option("exits", "", "backbone layers with a linear exit after them")
-      .Option("exit-weight", "1", "loss weight of each exit (final: 1)")
+      .Option("exit-weight", "1",
+              "loss weight of each exit (final: 1); one for all, or one per exit")
       .Option("pattern", "random",
               "random, block, tile4 or tile8 (sparse junctions the kind "
               "cannot fit use random)")
@@ -97,7 +100,14 @@ absl::Status RunTrain(int argc, char** argv) {
   SPEX_ASSIGN_OR_RETURN(std::vector<int> fan_out, args.GetInts("fo"));
   SPEX_ASSIGN_OR_RETURN(const std::vector<int> exit_layers, args.GetInts("exits"));
   SPEX_ASSIGN_OR_RETURN(const long split_after, args.GetInt("split-after"));
-  SPEX_ASSIGN_OR_RETURN(const double exit_weight, args.GetDouble("exit-weight"));
+  SPEX_ASSIGN_OR_RETURN(const std::vector<int> later_cuts, args.GetInts("later-cuts"));
+  SPEX_ASSIGN_OR_RETURN(const std::vector<double> exit_weights,
+                        args.GetDoubles("exit-weight"));
+  if (exit_weights.size() != 1 && exit_weights.size() != exit_layers.size()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--exit-weight: %d weights for %d exits; give one for all or one per exit",
+        exit_weights.size(), exit_layers.size()));
+  }
   SPEX_ASSIGN_OR_RETURN(const PatternKind pattern, ParsePatternKind(args.Get("pattern")));
   const bool dense = args.GetBool("dense");
   TrainOptions options;
@@ -151,9 +161,11 @@ absl::Status RunTrain(int argc, char** argv) {
   }
   topology.backbone.fan_out = fan_out;
   topology.split_after = static_cast<int>(split_after);
-  for (int after : exit_layers) {
-    topology.exits.push_back({after, {all_train.classes}, {all_train.classes},
-                              static_cast<float>(exit_weight)});
+  topology.later_cuts = later_cuts;
+  for (size_t e = 0; e < exit_layers.size(); ++e) {
+    const double weight = exit_weights[exit_weights.size() == 1 ? 0 : e];
+    topology.exits.push_back({exit_layers[e], {all_train.classes}, {all_train.classes},
+                              static_cast<float>(weight)});
   }
   topology.class_names = all_train.class_names;
   topology.pattern = pattern;

@@ -102,7 +102,7 @@ TEST_F(ModelFileTest, UnsupportedVersionIsNamed) {
   model.set_format_version(7);
   WriteBytes(Path("v7.spex"), SerializeModel(&model));
   EXPECT_THAT(std::string(Model::Load(Path("v7.spex")).status().message()),
-              HasSubstr("format_version: 7 is not supported; this build reads versions 1 to 2"));
+              HasSubstr("format_version: 7 is not supported; this build reads versions 1 to 3"));
 }
 
 // A file carries the lowest version that describes it: version 1 unless a
@@ -122,6 +122,24 @@ TEST_F(ModelFileTest, VersionIsTheLowestThatDescribesTheModel) {
   EXPECT_THAT(std::string(Model::Load(Path("v1-tiles.spex")).status().message()),
               HasSubstr("format_version: 1, but the model has tile patterns, which "
                         "version 2 added"));
+  // Later cuts alone keep the version (a reader that ignores them serves an
+  // edge-cloud pair correctly); an exit after the split needs version 3.
+  ModelTopology chained = topology;
+  chained.split_after = 1;
+  chained.later_cuts = {3};
+  chained.exits.resize(1);  // after layer 1
+  v1::Model chain = MakeTestModel(chained, 3);
+  EXPECT_EQ(chain.format_version(), 1u);
+  chained.exits.push_back({3, {7}, {7}, 1.0f});
+  chain = MakeTestModel(chained, 3);
+  EXPECT_EQ(chain.format_version(), 3u);
+  WriteBytes(Path("v3.spex"), SerializeModel(&chain));
+  EXPECT_TRUE(Model::Load(Path("v3.spex")).ok());
+  chain.set_format_version(2);
+  WriteBytes(Path("v2-chain.spex"), SerializeModel(&chain));
+  EXPECT_THAT(std::string(Model::Load(Path("v2-chain.spex")).status().message()),
+              HasSubstr("format_version: 2, but the model has an exit after "
+                        "split_after, which version 3 added"));
 }
 
 TEST_F(ModelFileTest, FileSystemErrorsNameThePath) {

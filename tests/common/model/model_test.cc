@@ -257,8 +257,8 @@ struct BadModelCase {
 std::vector<BadModelCase> BadModelCases() {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   return {
-      {"version", [](v1::Model* m) { m->set_format_version(3); },
-       "format_version: 3 is not supported"},
+      {"version", [](v1::Model* m) { m->set_format_version(4); },
+       "format_version: 4 is not supported"},
       {"input shape", [](v1::Model* m) { m->mutable_input()->clear_shape(); },
        "input: shape: missing"},
       {"input zero dim", [](v1::Model* m) { m->mutable_input()->set_shape(1, 0); },
@@ -333,16 +333,26 @@ std::vector<BadModelCase> BadModelCases() {
        "layer 3: activation: the last layer of a classifier must be softmax"},
       {"one layer", [](v1::Model* m) { m->mutable_layers()->DeleteSubrange(1, 2); },
        "layers: 1 backbone layers; a split model has 2 to 64"},
-      {"split zero", [](v1::Model* m) { m->set_split_after(0); },
+      {"split zero", [](v1::Model* m) { m->set_format_version(3); m->set_split_after(0); },
        "split_after: 0 is outside [1, 2]"},
       {"split end", [](v1::Model* m) { m->set_split_after(3); },
        "split_after: 3 is outside [1, 2]"},
       {"split huge", [](v1::Model* m) { m->set_split_after(0x80000001u); },
        "split_after: 2147483649 is outside [1, 2]"},
-      {"exit huge", [](v1::Model* m) { m->mutable_exits(0)->set_after_layer(0xffffffffu); },
+      {"exit huge", [](v1::Model* m) { m->set_format_version(3);
+                                   m->mutable_exits(0)->set_after_layer(0xffffffffu); },
        "exit 1: after_layer: 4294967295 is outside"},
-      {"exit in tail", [](v1::Model* m) { m->mutable_exits(0)->set_after_layer(2); },
-       "exit 1: after_layer: 2 is outside [1, split_after = 1]"},
+      {"exit on the classifier", [](v1::Model* m) { m->set_format_version(3);
+                                                     m->mutable_exits(0)->set_after_layer(3); },
+       "exit 1: after_layer: 3 is outside [1, 2]: an exit comes after a layer before the last"},
+      {"cut before the split", [](v1::Model* m) { m->add_later_cuts(1); },
+       "later_cuts: entry 0 is 1; cuts ascend after split_after = 1 and stay below the last layer, 3"},
+      {"cut on the last layer", [](v1::Model* m) { m->add_later_cuts(3); },
+       "later_cuts: entry 0 is 3"},
+      {"cuts descending", [](v1::Model* m) { m->add_later_cuts(2); m->add_later_cuts(2); },
+       "later_cuts: entry 1 is 2"},
+      {"too many cuts", [](v1::Model* m) { for (int c = 0; c < 8; ++c) m->add_later_cuts(2); },
+       "later_cuts: 8 cuts after split_after; a chain has at most 8 cuts"},
       {"exit chain", [](v1::Model* m) { m->mutable_exits(0)->mutable_layers(0)->set_n_in(800); },
        "exit 1 layer 1: n_in: 800, but its input has width 40"},
       {"exit classes", [](v1::Model* m) {
@@ -365,6 +375,75 @@ std::vector<BadModelCase> BadModelCases() {
       {"class names", [](v1::Model* m) { m->add_class_names("only one"); },
        "class_names: 1 names for 10 classes"},
   };
+}
+
+// A chain of three stages with an exit in each of the first two and one in
+// the last stage's range: any run of consecutive segments computes exactly
+// what the full network computes, and each segment holds the exits after its
+// own layers.
+TEST(ChainTest, SegmentsComposeToFullBitForBit) {
+  std::mt19937 rng(std::random_device{}());
+  ModelTopology t;
+  t.input_shape = {96};
+  t.backbone = {{96, 64, 32, 48, 24, 7}, {16, 4, 24, 6, 7}};
+  t.split_after = 1;
+  t.later_cuts = {3};
+  t.exits = {{1, {7}, {7}, 0.3f}, {2, {16, 7}, {2, 7}, 0.5f}, {3, {7}, {7}, 1.0f},
+             {4, {7}, {7}, 1.0f}};
+  t.pattern = PatternKind::kTile8;
+  const v1::Model proto = MakeTestModel(t, rng());
+  EXPECT_EQ(proto.format_version(), 3u);
+  auto loaded = Model::FromProto(proto);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  const Model& m = **loaded;
+  EXPECT_EQ(m.boundaries(), (std::vector<int>{0, 1, 3, 5}));
+  EXPECT_EQ(m.num_stages(), 3);
+  EXPECT_EQ(m.WidthAfter(0), 96);
+  EXPECT_EQ(m.WidthAfter(3), 48);
+  EXPECT_EQ(m.Segment(1, 2), nullptr);  // 2 is no boundary
+  EXPECT_EQ(m.Segment(3, 1), nullptr);
+  EXPECT_EQ(m.Segment(3, 3), nullptr);
+  const auto exit_layers = [](const ModelPart& part) {
+    std::vector<std::pair<int, int>> out;  // (index, after_layer in the part)
+    for (const ExitBranchRuntime& e : part.exits()) out.push_back({e.index, e.after_layer});
+    return out;
+  };
+  using Exits = std::vector<std::pair<int, int>>;
+  EXPECT_EQ(exit_layers(m.head()), (Exits{{0, 1}}));
+  EXPECT_EQ(exit_layers(*m.Segment(1, 3)), (Exits{{1, 1}, {2, 2}}));
+  EXPECT_EQ(exit_layers(*m.Segment(3, 5)), (Exits{{3, 1}}));
+  EXPECT_EQ(exit_layers(m.tail()), (Exits{{1, 1}, {2, 2}, {3, 3}}));
+  EXPECT_EQ(m.tail().name(), "tail");
+  EXPECT_EQ(m.Segment(1, 3)->name(), "layers 2-3");
+
+  const int classes = m.num_classes();
+  const ModelPart& full = m.full();
+  Workspace full_ws(full);
+  std::vector<float> full_exits(full.exits().size() * classes), y_full(classes);
+  for (int trial = 0; trial < 3; ++trial) {
+    const std::vector<float> x = RandomInput(m.input().width, rng);
+    full.Forward(x.data(), y_full.data(), full_exits.data(), &full_ws);
+    // Every path through the boundaries: 0-1-3-5, 0-3-5, 0-1-5, 0-5.
+    for (const std::vector<int>& path : std::vector<std::vector<int>>{
+             {0, 1, 3, 5}, {0, 3, 5}, {0, 1, 5}, {0, 5}}) {
+      std::vector<float> a(x);
+      for (size_t k = 0; k + 1 < path.size(); ++k) {
+        const ModelPart* part = m.Segment(path[k], path[k + 1]);
+        ASSERT_NE(part, nullptr);
+        Workspace ws(*part);
+        std::vector<float> b(part->output_width());
+        std::vector<float> exits(part->exits().size() * classes);
+        part->Forward(a.data(), b.data(), exits.empty() ? nullptr : exits.data(), &ws);
+        for (size_t e = 0; e < part->exits().size(); ++e) {
+          ASSERT_TRUE(SameBits(&exits[e * classes],
+                               &full_exits[part->exits()[e].index * classes], classes))
+              << "exit " << part->exits()[e].index;
+        }
+        a = b;
+      }
+      ASSERT_TRUE(SameBits(a.data(), y_full.data(), classes));
+    }
+  }
 }
 
 TEST(ModelValidationTest, EachProblemIsNamed) {
