@@ -60,7 +60,7 @@ void FillSampleResult(const float* probs, int classes, uint32_t top_k,
 }  // namespace
 
 EdgeAgent::EdgeAgent(std::shared_ptr<const Model> model,
-                     const EdgeAgentOptions& options, CloudClient* cloud,
+                     const EdgeAgentOptions& options, StageClient* cloud,
                      EdgeMetrics* metrics)
     : model_(std::move(model)),
       options_(options),
@@ -106,6 +106,10 @@ std::unique_ptr<EdgeAgent::Runner> EdgeAgent::TakeRunner() {
 void EdgeAgent::ReturnRunner(std::unique_ptr<Runner> runner) {
   absl::MutexLock lock(&mutex_);
   runners_.push_back(std::move(runner));
+}
+
+uint32_t EdgeAgent::ExitNumber(int head_exit) const {
+  return static_cast<uint32_t>(model_->head().exits()[head_exit].index + 1);
 }
 
 double EdgeAgent::threshold() const {
@@ -223,10 +227,14 @@ void EdgeAgent::AnswerWithoutSlot(const v1::ClassifyRequest& request,
   if (local.ok() && local->exit >= 0) {
     FillSampleResult(local->probabilities.data(), classes_, request.top_k(),
                      response.mutable_result());
+    response.mutable_result()->set_stage(1);
+    response.mutable_result()->set_exit(ExitNumber(local->exit));
     path = local->confident ? v1::ANSWER_PATH_LOCAL : v1::ANSWER_PATH_FALLBACK;
     response.set_path(path);
     if (!local->confident) {
       response.set_fallback_reason(v1::FALLBACK_REASON_QUEUE_FULL);
+      response.mutable_result()->set_fallback_reason(
+          v1::FALLBACK_REASON_QUEUE_FULL);
     }
   } else {
     response.mutable_status()->set_code(
@@ -274,6 +282,7 @@ void EdgeAgent::Process(int slot, Runner& runner) {
     v1::ClassifyResponse response;
     FillSampleResult(runner.classifier.RunTail().data(), classes_,
                      slots_[slot].top_k, response.mutable_result());
+    response.mutable_result()->set_stage(1);  // exit 0: the final classifier
     Answer(slot, std::move(response), v1::ANSWER_PATH_LOCAL,
            v1::FALLBACK_REASON_UNSPECIFIED);
     return;
@@ -297,7 +306,8 @@ void EdgeAgent::Process(int slot, Runner& runner) {
     return;
   }
   std::optional<v1::FallbackReason> refused = cloud_->Offload(
-      std::move(payload), slots_[slot].top_k, [this, slot](OffloadOutcome outcome) {
+      std::move(payload), static_cast<uint32_t>(model_->split_after()),
+      slots_[slot].top_k, [this, slot](OffloadOutcome outcome) {
         if (!outcome.ok) {
           AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
           return;
@@ -343,6 +353,7 @@ bool EdgeAgent::RunExits(int slot, Runner& runner, LocalResult* local) {
             s.exit_probabilities);
   s.exit_label = local->label;
   s.exit_probability = local->probability;
+  s.exit = local->exit;
   if (metrics_ != nullptr) metrics_->ObserveConfidence(local->confidence);
   if (controller_ != nullptr) {
     controller_->ObserveDecision(!(local->confident && options_.early_exit));
@@ -365,8 +376,9 @@ std::optional<v1::FallbackReason> EdgeAgent::OffloadInput(int slot) {
            .ok()) {
     return v1::FALLBACK_REASON_CLOUD_REJECTED;
   }
+  // From layer 0: the next stage runs the whole network.
   return cloud_->Offload(
-      std::move(payload), s.top_k, [this, slot](OffloadOutcome outcome) {
+      std::move(payload), 0, s.top_k, [this, slot](OffloadOutcome outcome) {
         if (outcome.ok) {
           v1::ClassifyResponse response;
           *response.mutable_result() = std::move(outcome.result);
@@ -390,6 +402,8 @@ void EdgeAgent::AnswerFromExit(int slot, v1::AnswerPath path,
   v1::ClassifyResponse response;
   FillSampleResult(s.exit_probabilities, classes_, s.top_k,
                    response.mutable_result());
+  response.mutable_result()->set_stage(1);
+  response.mutable_result()->set_exit(ExitNumber(s.exit));
   Answer(slot, std::move(response), path, reason);
 }
 
@@ -399,7 +413,10 @@ void EdgeAgent::Answer(int slot, v1::ClassifyResponse response,
   const absl::Duration elapsed = absl::Now() - s.accepted;
   response.set_request_id(s.request_id);
   response.set_path(path);
-  if (path == v1::ANSWER_PATH_FALLBACK) response.set_fallback_reason(reason);
+  if (path == v1::ANSWER_PATH_FALLBACK) {
+    response.set_fallback_reason(reason);
+    response.mutable_result()->set_fallback_reason(reason);
+  }
   response.set_latency_us(
       static_cast<uint32_t>(absl::ToInt64Microseconds(elapsed)));
   if (metrics_ != nullptr) {
@@ -439,7 +456,8 @@ void EdgeAgent::Audit(const LocalResult& local) {
   EdgeMetrics* metrics = metrics_;
   // Not answered through a slot: the answer went out already, and an audit
   // the cloud cannot take (busy, down) is simply not counted.
-  (void)cloud_->Offload(std::move(payload), 0,
+  (void)cloud_->Offload(std::move(payload),
+                        static_cast<uint32_t>(model_->split_after()), 0,
                         [metrics, exit_label](OffloadOutcome outcome) {
                           if (outcome.ok && metrics != nullptr) {
                             metrics->RecordAudit(outcome.result.label() ==

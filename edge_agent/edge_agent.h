@@ -8,7 +8,7 @@
 // cost 70 us a sample on the benchmark machine), and is answered:
 //   local     an exit was confident;
 //   cloud     otherwise the split activation went to the cloud
-//             (CloudClient), which answered in time;
+//             (StageClient), which answered in time;
 //   fallback  the cloud could not (unreachable, deadline, breaker open,
 //             model mismatch, rejected, too many in flight): the deepest
 //             exit answers, with the reason.
@@ -33,7 +33,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/model/model.h"
-#include "edge_agent/cloud_client.h"
+#include "common/rpc/stage_client.h"
 #include "edge_agent/local_classifier.h"
 #include "edge_agent/threshold_controller.h"
 #include "spex/v1/edge_inference.pb.h"
@@ -85,7 +85,7 @@ class EdgeAgent {
   // `cloud` (null: never offload; every sample that is not confident is a
   // fallback) and `metrics` (may be null) outlive the agent.
   EdgeAgent(std::shared_ptr<const Model> model, const EdgeAgentOptions& options,
-            CloudClient* cloud, EdgeMetrics* metrics);
+            StageClient* cloud, EdgeMetrics* metrics);
   // Drain().
   ~EdgeAgent();
 
@@ -116,6 +116,7 @@ class EdgeAgent {
     absl::Time accepted;
     Done done;
     // The deepest exit's answer, kept for a fallback.
+    int exit = 0;  // which of the head's exits
     int exit_label = 0;
     float exit_probability = 0.0f;
     float* raw = nullptr;            // raw_width values
@@ -143,6 +144,8 @@ class EdgeAgent {
   // Queue full and local_when_full: the exit answers without a slot.
   void AnswerWithoutSlot(const v1::ClassifyRequest& request, const Done& done);
   void NoteThreshold();
+  // The model's number (from 1) of the head's exit `head_exit`.
+  uint32_t ExitNumber(int head_exit) const;
   // Answers from the exit's stored probabilities (local or fallback).
   void AnswerFromExit(int slot, v1::AnswerPath path, v1::FallbackReason reason);
   void Answer(int slot, v1::ClassifyResponse response, v1::AnswerPath path,
@@ -151,7 +154,7 @@ class EdgeAgent {
 
   const std::shared_ptr<const Model> model_;
   const EdgeAgentOptions options_;
-  CloudClient* const cloud_;
+  StageClient* const cloud_;
   EdgeMetrics* const metrics_;
   const std::vector<ExitRule> rules_;
   const int raw_width_;

@@ -131,11 +131,11 @@ int main(int argc, char** argv) {
        absl::StrSplit(absl::GetFlag(FLAGS_cloud), ',', absl::SkipEmpty())) {
     options.cloud_endpoints.emplace_back(endpoint);
   }
-  options.cloud_plaintext = absl::GetFlag(FLAGS_cloud_plaintext);
-  options.cloud_ca_file = absl::GetFlag(FLAGS_cloud_ca);
-  options.cloud_cert_file = absl::GetFlag(FLAGS_cloud_cert);
-  options.cloud_key_file = absl::GetFlag(FLAGS_cloud_key);
-  options.cloud_token_file = absl::GetFlag(FLAGS_cloud_token_file);
+  options.cloud_link.plaintext = absl::GetFlag(FLAGS_cloud_plaintext);
+  options.cloud_link.ca_file = absl::GetFlag(FLAGS_cloud_ca);
+  options.cloud_link.cert_file = absl::GetFlag(FLAGS_cloud_cert);
+  options.cloud_link.key_file = absl::GetFlag(FLAGS_cloud_key);
+  options.cloud_link.token_file = absl::GetFlag(FLAGS_cloud_token_file);
   options.cloud.deadline = absl::GetFlag(FLAGS_deadline);
   options.cloud.breaker_failures = absl::GetFlag(FLAGS_breaker_failures);
   options.cloud.breaker_open_time = absl::GetFlag(FLAGS_breaker_open);

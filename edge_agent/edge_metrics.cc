@@ -105,7 +105,7 @@ void EdgeMetrics::RecordAnswer(v1::AnswerPath path, v1::FallbackReason reason,
   }
 }
 
-void EdgeMetrics::AddCloudError(grpc::StatusCode code) {
+void EdgeMetrics::AddNextStageError(grpc::StatusCode code) {
   absl::MutexLock lock(&mutex_);
   prometheus::Counter*& counter = cloud_error_counters_[code];
   if (counter == nullptr) {

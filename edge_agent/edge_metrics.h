@@ -13,6 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "common/rpc/stage_client.h"
 #include "grpcpp/support/status.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
@@ -23,7 +24,7 @@
 
 namespace spex {
 
-class EdgeMetrics {
+class EdgeMetrics : public StageClientMetrics {
  public:
   explicit EdgeMetrics(const std::string& version);
 
@@ -36,16 +37,23 @@ class EdgeMetrics {
   void ObserveConfidence(double confidence) {
     confidence_->Observe(confidence);
   }
-  void AddOffloadBytes(int64_t bytes) { offload_bytes_->Increment(bytes); }
+  void AddOffloadBytes(int64_t bytes) override {
+    offload_bytes_->Increment(bytes);
+  }
   void SetThreshold(double threshold) { threshold_->Set(threshold); }
   void SetQueueDepth(int64_t depth) { queue_depth_->Set(depth); }
-  void SetOffloadsPending(size_t pending) {
+  // The cloud is the edge's next stage.
+  void SetOffloadsPending(size_t pending) override {
     offloads_pending_->Set(static_cast<double>(pending));
   }
-  void SetCloudUp(bool up) { cloud_up_->Set(up ? 1 : 0); }
-  void ObserveCloudRtt(double seconds) { cloud_rtt_->Observe(seconds); }
-  void AddCloudError(grpc::StatusCode code);
-  void SetModelMismatch(bool mismatch) { model_mismatch_->Set(mismatch); }
+  void SetNextStageUp(bool up) override { cloud_up_->Set(up ? 1 : 0); }
+  void ObserveNextStageRtt(double seconds) override {
+    cloud_rtt_->Observe(seconds);
+  }
+  void AddNextStageError(grpc::StatusCode code) override;
+  void SetModelMismatch(bool mismatch) override {
+    model_mismatch_->Set(mismatch);
+  }
   void RecordAudit(bool agree) { (agree ? audit_agree_ : audit_disagree_)->Increment(); }
 
  private:

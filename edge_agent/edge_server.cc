@@ -8,11 +8,8 @@
 #include <cstring>
 #include <utility>
 
-#include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
-#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
-#include "common/daemon/config_files.h"
 #include "common/logging/log.h"
 #include "common/metrics/metric_helpers.h"
 #include "common/model/model_file.h"
@@ -27,47 +24,6 @@ namespace spex {
 namespace {
 
 constexpr absl::Duration kFlushGrace = absl::Milliseconds(200);
-
-absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CloudCredentials(
-    const EdgeServerOptions& options) {
-  const bool tls_files = !options.cloud_ca_file.empty() ||
-                         !options.cloud_cert_file.empty() ||
-                         !options.cloud_key_file.empty();
-  if (options.cloud_plaintext) {
-    if (tls_files) {
-      return absl::InvalidArgumentError(
-          "--cloud_plaintext and cloud TLS files were both given; choose one");
-    }
-    return grpc::InsecureChannelCredentials();
-  }
-  if (options.cloud_cert_file.empty() != options.cloud_key_file.empty()) {
-    return absl::InvalidArgumentError(
-        "--cloud_cert and --cloud_key go together (mutual TLS)");
-  }
-  grpc::SslCredentialsOptions ssl;
-  if (!options.cloud_ca_file.empty()) {
-    SPEX_ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                          ReadPemFile(options.cloud_ca_file, "cloud CA"));
-  }
-  if (!options.cloud_cert_file.empty()) {
-    SPEX_ASSIGN_OR_RETURN(ssl.pem_cert_chain,
-                          ReadPemFile(options.cloud_cert_file, "cloud cert"));
-    SPEX_ASSIGN_OR_RETURN(ssl.pem_private_key,
-                          ReadPemFile(options.cloud_key_file, "cloud key"));
-  }
-  return grpc::SslCredentials(ssl);
-}
-
-absl::StatusOr<std::string> ReadToken(const std::string& path) {
-  if (path.empty()) return std::string();
-  SPEX_ASSIGN_OR_RETURN(std::string text, ReadConfigFile(path, "token file"));
-  absl::string_view token = absl::StripAsciiWhitespace(text);
-  if (token.empty()) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("token file '%s' is empty", path));
-  }
-  return std::string(token);
-}
 
 absl::Status SetSocketAccess(const std::string& path, int mode,
                              const std::string& group) {
@@ -93,7 +49,7 @@ absl::Status SetSocketAccess(const std::string& path, int mode,
 
 // A model with its own cloud client and agent: what a reload replaces.
 struct AgentBundle {
-  std::unique_ptr<CloudClient> cloud;
+  std::unique_ptr<StageClient> cloud;
   std::shared_ptr<EdgeAgent> agent;
 
   // The agent answers what it accepted first; then the client goes (its
@@ -122,17 +78,12 @@ struct EdgeServer::State {
                           Model::Load(options.model_path));
     auto bundle = std::make_unique<AgentBundle>();
     if (!options.cloud_endpoints.empty()) {
-      CloudClientOptions cloud = options.cloud;
+      StageClientOptions cloud = options.cloud;
       cloud.endpoints = options.cloud_endpoints;
       cloud.credentials = cloud_credentials;
       cloud.token = cloud_token;
       cloud.model_id = model->id();
-      // The cloud continues from the cut, or from the raw input.
-      cloud.from_layer =
-          options.agent.placement == Placement::kCloud
-              ? 0
-              : static_cast<uint32_t>(model->split_after());
-      bundle->cloud = std::make_unique<CloudClient>(cloud, metrics.get());
+      bundle->cloud = std::make_unique<StageClient>(cloud, metrics.get());
     }
     bundle->agent = std::make_shared<EdgeAgent>(
         model, options.agent, bundle->cloud.get(), metrics.get());
@@ -151,8 +102,9 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(
         "no local API: give --socket or --tcp_listen");
   }
   if (!options.cloud_endpoints.empty()) {
-    SPEX_ASSIGN_OR_RETURN(state->cloud_credentials, CloudCredentials(options));
-    SPEX_ASSIGN_OR_RETURN(state->cloud_token, ReadToken(options.cloud_token_file));
+    SPEX_ASSIGN_OR_RETURN(state->cloud_credentials,
+                          LinkCredentials(options.cloud_link, "cloud"));
+    SPEX_ASSIGN_OR_RETURN(state->cloud_token, LinkToken(options.cloud_link));
   }
   state->metrics = std::make_unique<EdgeMetrics>(options.version);
   SPEX_ASSIGN_OR_RETURN(state->bundle, state->MakeBundle());

@@ -11,7 +11,8 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "edge_agent/cloud_client.h"
+#include "common/rpc/stage_client.h"
+#include "common/rpc/stage_link.h"
 #include "edge_agent/edge_agent.h"
 
 namespace spex {
@@ -29,12 +30,8 @@ struct EdgeServerOptions {
   // The cloud: endpoints ("" or none: never offload), transport security
   // (plain text only when asked for), bearer token file.
   std::vector<std::string> cloud_endpoints;
-  bool cloud_plaintext = false;
-  std::string cloud_ca_file;    // empty: the system's roots
-  std::string cloud_cert_file;  // with cloud_key_file: mutual TLS
-  std::string cloud_key_file;
-  std::string cloud_token_file;
-  CloudClientOptions cloud;     // deadline, backoff, breaker, batching
+  StageLink cloud_link;
+  StageClientOptions cloud;  // deadline, backoff, breaker, batching
 
   EdgeAgentOptions agent;
   absl::Duration drain_timeout = absl::Seconds(10);

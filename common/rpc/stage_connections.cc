@@ -1,12 +1,11 @@
-// CloudClient's endpoints: connecting with a model check, reconnecting
+// StageClient's endpoints: connecting with a model check, reconnecting
 // with backoff, what a stream's end settles, the deadline timer, shutdown.
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_format.h"
 #include "common/logging/log.h"
-#include "edge_agent/cloud_client_impl.h"
-#include "edge_agent/edge_metrics.h"
+#include "common/rpc/stage_client_impl.h"
 
 namespace spex {
 namespace {
@@ -19,7 +18,7 @@ constexpr absl::Duration kTimerTick = absl::Milliseconds(5);
 
 }  // namespace
 
-CloudClient::Impl::Impl(CloudClientOptions options, EdgeMetrics* metrics)
+StageClient::Impl::Impl(StageClientOptions options, StageClientMetrics* metrics)
     : options_(std::move(options)),
       metrics_(metrics),
       breaker_(options_.breaker_failures, options_.breaker_open_time) {
@@ -50,7 +49,7 @@ CloudClient::Impl::Impl(CloudClientOptions options, EdgeMetrics* metrics)
   timer_ = std::thread([this] { TimerLoop(); });
 }
 
-CloudClient::Impl::~Impl() {
+StageClient::Impl::~Impl() {
   {
     absl::MutexLock lock(&mutex_);
     stopping_ = true;
@@ -76,7 +75,7 @@ CloudClient::Impl::~Impl() {
   Deliver(outcomes);
 }
 
-void CloudClient::Impl::UpdateUpLocked() {
+void StageClient::Impl::UpdateUpLocked() {
   if (metrics_ == nullptr) return;
   int ready = 0;
   bool mismatch = false;
@@ -84,11 +83,11 @@ void CloudClient::Impl::UpdateUpLocked() {
     ready += endpoint.state == EndpointState::kReady;
     mismatch = mismatch || endpoint.state == EndpointState::kMismatch;
   }
-  metrics_->SetCloudUp(ready > 0);
+  metrics_->SetNextStageUp(ready > 0);
   metrics_->SetModelMismatch(mismatch);
 }
 
-void CloudClient::Impl::StartCheckLocked(size_t e) {
+void StageClient::Impl::StartCheckLocked(size_t e) {
   Endpoint& endpoint = endpoints_[e];
   endpoint.state = EndpointState::kChecking;
   endpoint.check_context = std::make_unique<grpc::ClientContext>();
@@ -107,7 +106,7 @@ void CloudClient::Impl::StartCheckLocked(size_t e) {
       [this, e](grpc::Status status) { OnCheckDone(e, std::move(status)); });
 }
 
-void CloudClient::Impl::OnCheckDone(size_t e, grpc::Status status) {
+void StageClient::Impl::OnCheckDone(size_t e, grpc::Status status) {
   absl::MutexLock lock(&mutex_);
   --live_calls_;
   Endpoint& endpoint = endpoints_[e];
@@ -124,7 +123,7 @@ void CloudClient::Impl::OnCheckDone(size_t e, grpc::Status status) {
     ++live_calls_;
     endpoint.stream->Start(endpoint.stub.get(), options_.model_id,
                            options_.token);
-    LogInfo(absl::StrFormat("cloud %s: connected, serves model %s",
+    LogInfo(absl::StrFormat("next stage %s: connected, serves model %s",
                             endpoint.target, options_.model_id));
   } else if (status.ok() ||
              status.error_code() == grpc::StatusCode::FAILED_PRECONDITION) {
@@ -133,13 +132,13 @@ void CloudClient::Impl::OnCheckDone(size_t e, grpc::Status status) {
     if (!endpoint.mismatch_logged) {
       endpoint.mismatch_logged = true;
       LogWarning(absl::StrFormat(
-          "cloud %s: serves another model (%s); answering locally until it "
+          "next stage %s: serves another model (%s); answering locally until it "
           "serves %s",
           endpoint.target, status.ok() ? "no match" : status.error_message(),
           options_.model_id));
     }
   } else {
-    if (metrics_ != nullptr) metrics_->AddCloudError(status.error_code());
+    if (metrics_ != nullptr) metrics_->AddNextStageError(status.error_code());
     endpoint.rejected =
         status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
         status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
@@ -149,7 +148,7 @@ void CloudClient::Impl::OnCheckDone(size_t e, grpc::Status status) {
   UpdateUpLocked();
 }
 
-void CloudClient::Impl::ScheduleRetryLocked(size_t e, absl::Time now) {
+void StageClient::Impl::ScheduleRetryLocked(size_t e, absl::Time now) {
   Endpoint& endpoint = endpoints_[e];
   endpoint.state = EndpointState::kWaiting;
   // Full jitter over [backoff / 2, backoff], then double up to the cap.
@@ -158,12 +157,12 @@ void CloudClient::Impl::ScheduleRetryLocked(size_t e, absl::Time now) {
   endpoint.backoff = std::min(endpoint.backoff * 2, options_.backoff_max);
 }
 
-void CloudClient::Impl::CallEnded() {
+void StageClient::Impl::CallEnded() {
   absl::MutexLock lock(&mutex_);
   --live_calls_;
 }
 
-void CloudClient::Impl::OnStreamDone(size_t e, const grpc::Status& status) {
+void StageClient::Impl::OnStreamDone(size_t e, const grpc::Status& status) {
   std::vector<Outcome> outcomes;
   {
     absl::MutexLock lock(&mutex_);
@@ -183,8 +182,8 @@ void CloudClient::Impl::OnStreamDone(size_t e, const grpc::Status& status) {
     if (!outcomes.empty()) RecordFailureLocked(absl::Now());
     ScheduleRetryLocked(e, absl::Now());
     if (!stopping_) {
-      if (metrics_ != nullptr) metrics_->AddCloudError(status.error_code());
-      LogWarning(absl::StrFormat("cloud %s: disconnected (%s)", endpoint.target,
+      if (metrics_ != nullptr) metrics_->AddNextStageError(status.error_code());
+      LogWarning(absl::StrFormat("next stage %s: disconnected (%s)", endpoint.target,
                                  status.error_message()));
     }
     UpdateUpLocked();
@@ -192,7 +191,7 @@ void CloudClient::Impl::OnStreamDone(size_t e, const grpc::Status& status) {
   Deliver(outcomes);
 }
 
-void CloudClient::Impl::TimerLoop() {
+void StageClient::Impl::TimerLoop() {
   std::vector<Outcome> outcomes;
   while (true) {
     {
@@ -228,7 +227,7 @@ void CloudClient::Impl::TimerLoop() {
   }
 }
 
-int CloudClient::Impl::ready_endpoints() const {
+int StageClient::Impl::ready_endpoints() const {
   absl::MutexLock lock(&mutex_);
   int ready = 0;
   for (const Endpoint& endpoint : endpoints_) {

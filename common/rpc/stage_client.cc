@@ -1,23 +1,22 @@
-#include "edge_agent/cloud_client.h"
+#include "common/rpc/stage_client.h"
 
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_format.h"
 #include "common/logging/log.h"
-#include "edge_agent/cloud_client_impl.h"
-#include "edge_agent/edge_metrics.h"
+#include "common/rpc/stage_client_impl.h"
 
 namespace spex {
 
-void CloudClient::Impl::Deliver(std::vector<Outcome>& outcomes) {
+void StageClient::Impl::Deliver(std::vector<Outcome>& outcomes) {
   for (Outcome& o : outcomes) {
     if (o.done) o.done(std::move(o.outcome));
   }
   outcomes.clear();
 }
 
-CloudClient::Impl::Outcome CloudClient::Impl::TakeLocked(
+StageClient::Impl::Outcome StageClient::Impl::TakeLocked(
     uint64_t id, OffloadOutcome outcome) {
   auto it = pending_.find(id);
   if (it == pending_.end()) return {};
@@ -28,13 +27,13 @@ CloudClient::Impl::Outcome CloudClient::Impl::TakeLocked(
   return taken;
 }
 
-void CloudClient::Impl::RecordSuccessLocked() {
+void StageClient::Impl::RecordSuccessLocked() {
   const bool was_closed = breaker_.state() == CircuitBreaker::State::kClosed;
   breaker_.RecordSuccess();
   if (!was_closed) LogInfo("circuit breaker closed: offloading again");
 }
 
-void CloudClient::Impl::RecordFailureLocked(absl::Time now) {
+void StageClient::Impl::RecordFailureLocked(absl::Time now) {
   const bool was_open = breaker_.state() == CircuitBreaker::State::kOpen;
   breaker_.RecordFailure(now);
   if (!was_open && breaker_.state() == CircuitBreaker::State::kOpen) {
@@ -45,8 +44,9 @@ void CloudClient::Impl::RecordFailureLocked(absl::Time now) {
   }
 }
 
-std::optional<v1::FallbackReason> CloudClient::Impl::Offload(
-    v1::ActivationPayload payload, uint32_t top_k, Done done) {
+std::optional<v1::FallbackReason> StageClient::Impl::Offload(
+    v1::ActivationPayload payload, uint32_t from_layer, uint32_t top_k,
+    Done done) {
   absl::MutexLock lock(&mutex_);
   if (stopping_) return v1::FALLBACK_REASON_CLOUD_UNREACHABLE;
   const absl::Time now = absl::Now();
@@ -79,7 +79,7 @@ std::optional<v1::FallbackReason> CloudClient::Impl::Offload(
   if (!breaker_.Allow(now)) return v1::FALLBACK_REASON_BREAKER_OPEN;
   next_endpoint_ = chosen + 1;
   const uint64_t id = next_id_++;
-  pending_[id] = Pending{std::move(done), chosen, top_k, now,
+  pending_[id] = Pending{std::move(done), chosen, from_layer, top_k, now,
                          std::move(payload)};
   deadlines_.emplace_back(now + options_.deadline, id);
   if (metrics_ != nullptr) metrics_->SetOffloadsPending(pending_.size());
@@ -89,13 +89,14 @@ std::optional<v1::FallbackReason> CloudClient::Impl::Offload(
   return std::nullopt;
 }
 
-void CloudClient::Impl::StartNextWriteLocked(size_t e) {
+void StageClient::Impl::StartNextWriteLocked(size_t e) {
   Stream* stream = endpoints_[e].stream;
   v1::InferRequest& request = stream->request;
   request.Clear();
   v1::ActivationPayload* merged = request.mutable_activation();
   std::vector<uint64_t> carried;
   uint32_t top_k = 0;
+  uint32_t from_layer = 0;
   while (!stream->queued.empty() &&
          static_cast<int>(carried.size()) < options_.max_samples_per_request) {
     const uint64_t id = stream->queued.front();
@@ -103,14 +104,17 @@ void CloudClient::Impl::StartNextWriteLocked(size_t e) {
     auto it = pending_.find(id);
     if (it == pending_.end()) continue;  // answered by its deadline already
     v1::ActivationPayload& payload = it->second.payload;
-    if (!carried.empty() && payload.encoding() != merged->encoding()) {
-      // One request carries one encoding: this sample starts the next.
+    if (!carried.empty() && (payload.encoding() != merged->encoding() ||
+                             it->second.from_layer != from_layer)) {
+      // One request carries one encoding from one layer: this sample
+      // starts the next.
       stream->queued.push_front(id);
       break;
     }
     if (carried.empty()) {
       merged->set_encoding(payload.encoding());
       merged->set_width(payload.width());
+      from_layer = it->second.from_layer;
     }
     merged->mutable_data()->append(payload.data());
     merged->mutable_scales()->MergeFrom(payload.scales());
@@ -126,7 +130,7 @@ void CloudClient::Impl::StartNextWriteLocked(size_t e) {
   merged->set_samples(static_cast<uint32_t>(carried.size()));
   const uint64_t request_id = carried.front();
   request.set_request_id(request_id);
-  request.set_from_layer(options_.from_layer);
+  request.set_from_layer(from_layer);
   request.set_top_k(top_k);
   if (metrics_ != nullptr) {
     metrics_->AddOffloadBytes(static_cast<int64_t>(request.ByteSizeLong()));
@@ -136,7 +140,7 @@ void CloudClient::Impl::StartNextWriteLocked(size_t e) {
   stream->StartWrite(&request);
 }
 
-void CloudClient::Impl::OnWriteDone(size_t e, bool ok) {
+void StageClient::Impl::OnWriteDone(size_t e, bool ok) {
   absl::MutexLock lock(&mutex_);
   Stream* stream = endpoints_[e].stream;
   stream->writing = false;
@@ -144,7 +148,7 @@ void CloudClient::Impl::OnWriteDone(size_t e, bool ok) {
   if (ok && !stream->queued.empty()) StartNextWriteLocked(e);
 }
 
-void CloudClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
+void StageClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
   std::vector<Outcome> outcomes;
   {
     absl::MutexLock lock(&mutex_);
@@ -158,9 +162,9 @@ void CloudClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
       const int code = rejected ? response.status().code()
                                 : static_cast<int>(grpc::StatusCode::INTERNAL);
       if (metrics_ != nullptr) {
-        metrics_->AddCloudError(static_cast<grpc::StatusCode>(code));
+        metrics_->AddNextStageError(static_cast<grpc::StatusCode>(code));
       }
-      LogWarning(absl::StrFormat("cloud %s rejected a request: %s",
+      LogWarning(absl::StrFormat("next stage %s rejected a request: %s",
                                  endpoints_[e].target,
                                  response.status().message()));
       for (uint64_t id : ids) {
@@ -189,7 +193,7 @@ void CloudClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
         Outcome o = TakeLocked(ids[i], answered);
         RecordSuccessLocked();
         if (metrics_ != nullptr) {
-          metrics_->ObserveCloudRtt(
+          metrics_->ObserveNextStageRtt(
               absl::ToDoubleSeconds(o.outcome.round_trip));
         }
         outcomes.push_back(std::move(o));
@@ -199,16 +203,18 @@ void CloudClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
   Deliver(outcomes);
 }
 
-CloudClient::CloudClient(CloudClientOptions options, EdgeMetrics* metrics)
+StageClient::StageClient(StageClientOptions options, StageClientMetrics* metrics)
     : impl_(std::make_unique<Impl>(std::move(options), metrics)) {}
 
-CloudClient::~CloudClient() = default;
+StageClient::~StageClient() = default;
 
-std::optional<v1::FallbackReason> CloudClient::Offload(
-    v1::ActivationPayload payload, uint32_t top_k, Done done) {
-  return impl_->Offload(std::move(payload), top_k, std::move(done));
+std::optional<v1::FallbackReason> StageClient::Offload(
+    v1::ActivationPayload payload, uint32_t from_layer, uint32_t top_k,
+    Done done) {
+  return impl_->Offload(std::move(payload), from_layer, top_k,
+                        std::move(done));
 }
 
-int CloudClient::ready_endpoints() const { return impl_->ready_endpoints(); }
+int StageClient::ready_endpoints() const { return impl_->ready_endpoints(); }
 
 }  // namespace spex

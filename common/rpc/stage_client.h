@@ -1,4 +1,5 @@
-// The edge's way to the cloud: one long-lived SplitInference.InferStream per
+// A stage's way to its next stage (the edge's to the cloud, a middle
+// stage's to the one after): one long-lived SplitInference.InferStream per
 // endpoint, pipelined (many samples in flight; samples that wait while a
 // write is in flight go out together in one request), with a deadline per
 // sample, reconnection with exponential backoff and jitter, a circuit
@@ -7,12 +8,13 @@
 // offloads until it serves this one.
 //
 // Every accepted offload gets exactly one outcome, from whichever comes
-// first: the cloud's answer, its error, the deadline, or the stream's end.
+// first: the next stage's answer, its error, the deadline, or the stream's
+// end.
 //
 // Thread-safe. Outcomes are delivered on gRPC's or the client's own thread,
 // never under the client's lock.
-#ifndef SPEX_EDGE_AGENT_CLOUD_CLIENT_H_
-#define SPEX_EDGE_AGENT_CLOUD_CLIENT_H_
+#ifndef SPEX_COMMON_RPC_STAGE_CLIENT_H_
+#define SPEX_COMMON_RPC_STAGE_CLIENT_H_
 
 #include <functional>
 #include <memory>
@@ -23,20 +25,33 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "grpcpp/security/credentials.h"
+#include "grpcpp/support/status.h"
 #include "spex/v1/edge_inference.pb.h"
 #include "spex/v1/split_inference.pb.h"
 
 namespace spex {
 
-class EdgeMetrics;
+// What a StageClient reports: each daemon's metrics implement it (under
+// the names its dashboards use).
+class StageClientMetrics {
+ public:
+  virtual ~StageClientMetrics() = default;
+  virtual void SetOffloadsPending(size_t pending) = 0;
+  // One request's bytes on the wire.
+  virtual void AddOffloadBytes(int64_t bytes) = 0;
+  virtual void AddNextStageError(grpc::StatusCode code) = 0;
+  virtual void ObserveNextStageRtt(double seconds) = 0;
+  // Some endpoint's stream is open and serves the model.
+  virtual void SetNextStageUp(bool up) = 0;
+  virtual void SetModelMismatch(bool mismatch) = 0;
+};
 
-struct CloudClientOptions {
+struct StageClientOptions {
   // host:port, or any gRPC target (dns:///name:port).
   std::vector<std::string> endpoints;
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   std::string token;  // bearer token; empty: none
   std::string model_id;
-  uint32_t from_layer = 0;
   absl::Duration deadline = absl::Milliseconds(250);
   absl::Duration backoff_initial = absl::Milliseconds(100);
   absl::Duration backoff_max = absl::Seconds(5);
@@ -50,29 +65,31 @@ struct OffloadOutcome {
   bool ok = false;
   v1::SampleResult result;  // when ok
   v1::FallbackReason reason = v1::FALLBACK_REASON_UNSPECIFIED;  // when not
-  int grpc_code = 0;        // the cloud's code for CLOUD_REJECTED
+  int grpc_code = 0;        // the next stage's code for CLOUD_REJECTED
   absl::Duration round_trip;
 };
 
-class CloudClient {
+class StageClient {
  public:
   using Done = std::function<void(OffloadOutcome)>;
 
   // Starts connecting to every endpoint. `metrics` may be null; otherwise it
   // outlives the client.
-  CloudClient(CloudClientOptions options, EdgeMetrics* metrics);
+  StageClient(StageClientOptions options, StageClientMetrics* metrics);
   // Ends the streams; every offload still pending gets CLOUD_UNREACHABLE.
-  ~CloudClient();
+  ~StageClient();
 
-  CloudClient(const CloudClient&) = delete;
-  CloudClient& operator=(const CloudClient&) = delete;
+  StageClient(const StageClient&) = delete;
+  StageClient& operator=(const StageClient&) = delete;
 
-  // Sends one sample's encoded activation (a one-sample payload). When it
-  // cannot go out now, returns why (breaker open, no endpoint up, model
-  // mismatch, too many in flight) and never calls `done`; otherwise `done`
-  // gets exactly one outcome.
+  // Sends one sample's encoded activation (a one-sample payload) after
+  // backbone layer `from_layer` (0: the raw input). When it cannot go out
+  // now, returns why (breaker open, no endpoint up, model mismatch, too many
+  // in flight) and never calls `done`; otherwise `done` gets exactly one
+  // outcome.
   std::optional<v1::FallbackReason> Offload(v1::ActivationPayload payload,
-                                            uint32_t top_k, Done done);
+                                            uint32_t from_layer, uint32_t top_k,
+                                            Done done);
 
   // Endpoints whose stream is open and whose model matches.
   int ready_endpoints() const;
@@ -84,4 +101,4 @@ class CloudClient {
 
 }  // namespace spex
 
-#endif  // SPEX_EDGE_AGENT_CLOUD_CLIENT_H_
+#endif  // SPEX_COMMON_RPC_STAGE_CLIENT_H_

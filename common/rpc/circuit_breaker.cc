@@ -1,4 +1,4 @@
-#include "edge_agent/circuit_breaker.h"
+#include "common/rpc/circuit_breaker.h"
 
 namespace spex {
 

@@ -5,8 +5,8 @@
 // again.
 //
 // Thread-safe. Time is passed in, so tests drive it without sleeping.
-#ifndef SPEX_EDGE_AGENT_CIRCUIT_BREAKER_H_
-#define SPEX_EDGE_AGENT_CIRCUIT_BREAKER_H_
+#ifndef SPEX_COMMON_RPC_CIRCUIT_BREAKER_H_
+#define SPEX_COMMON_RPC_CIRCUIT_BREAKER_H_
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
@@ -44,4 +44,4 @@ class CircuitBreaker {
 
 }  // namespace spex
 
-#endif  // SPEX_EDGE_AGENT_CIRCUIT_BREAKER_H_
+#endif  // SPEX_COMMON_RPC_CIRCUIT_BREAKER_H_

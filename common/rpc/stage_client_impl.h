@@ -1,9 +1,9 @@
-// CloudClient's implementation, shared by its two source files:
-// cloud_client.cc (offloads: writing, answers, outcomes) and
-// cloud_connections.cc (endpoints: model checks, streams' ends,
+// StageClient's implementation, shared by its two source files:
+// stage_client.cc (offloads: writing, answers, outcomes) and
+// stage_connections.cc (endpoints: model checks, streams' ends,
 // reconnection, deadlines, shutdown). Not part of the public API.
-#ifndef SPEX_EDGE_AGENT_CLOUD_CLIENT_IMPL_H_
-#define SPEX_EDGE_AGENT_CLOUD_CLIENT_IMPL_H_
+#ifndef SPEX_COMMON_RPC_STAGE_CLIENT_IMPL_H_
+#define SPEX_COMMON_RPC_STAGE_CLIENT_IMPL_H_
 
 #include <deque>
 #include <memory>
@@ -17,20 +17,21 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
-#include "edge_agent/circuit_breaker.h"
-#include "edge_agent/cloud_client.h"
+#include "common/rpc/circuit_breaker.h"
+#include "common/rpc/stage_client.h"
 #include "grpcpp/grpcpp.h"
 #include "spex/v1/split_inference.grpc.pb.h"
 
 namespace spex {
 
-class CloudClient::Impl {
+class StageClient::Impl {
  public:
-  Impl(CloudClientOptions options, EdgeMetrics* metrics);
+  Impl(StageClientOptions options, StageClientMetrics* metrics);
   ~Impl();
 
   std::optional<v1::FallbackReason> Offload(v1::ActivationPayload payload,
-                                            uint32_t top_k, Done done);
+                                            uint32_t from_layer, uint32_t top_k,
+                                            Done done);
   int ready_endpoints() const;
 
  private:
@@ -58,6 +59,7 @@ class CloudClient::Impl {
   struct Pending {
     Done done;
     size_t endpoint;
+    uint32_t from_layer;
     uint32_t top_k;
     absl::Time sent;
     v1::ActivationPayload payload;  // cleared once written
@@ -135,8 +137,8 @@ class CloudClient::Impl {
   void RecordFailureLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   static void Deliver(std::vector<Outcome>& outcomes);
 
-  const CloudClientOptions options_;
-  EdgeMetrics* const metrics_;
+  const StageClientOptions options_;
+  StageClientMetrics* const metrics_;
   CircuitBreaker breaker_;
 
   mutable absl::Mutex mutex_;
@@ -155,4 +157,4 @@ class CloudClient::Impl {
 
 }  // namespace spex
 
-#endif  // SPEX_EDGE_AGENT_CLOUD_CLIENT_IMPL_H_
+#endif  // SPEX_COMMON_RPC_STAGE_CLIENT_IMPL_H_
