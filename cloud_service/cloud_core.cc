@@ -4,7 +4,9 @@
 
 #include "absl/time/clock.h"
 #include "cloud_service/oip_request.h"
-#include "cloud_service/split_request.h"
+#include "common/codec/activation_codec.h"
+#include "common/model/confidence.h"
+#include "common/rpc/sample_result.h"
 
 namespace spex {
 namespace {
@@ -37,11 +39,90 @@ class RequestRecord {
   absl::Time start_;
 };
 
+// A middle stage's request on its way: the layers' output for every sample,
+// and the answers as they come (from an exit here, from the next stage, or
+// from a fallback). The last sample answered finishes the request. Shared
+// by the callbacks of its samples.
+class StageAnswer {
+ public:
+  StageAnswer(RequestRecord record, std::string name, int stage, int top_k,
+              SplitJob plan, v1::InferResponse response,
+              CloudCore::InferDone done)
+      : record_(std::move(record)),
+        name_(std::move(name)),
+        stage_(stage),
+        top_k_(top_k),
+        plan_(std::move(plan)),
+        response_(std::move(response)),
+        done_(std::move(done)) {
+    for (int s = 0; s < plan_.job.samples; ++s) response_.add_results();
+    remaining_ = plan_.job.samples;
+  }
+
+  const Model& model() const { return *plan_.job.model; }
+  const ModelPart& part() const { return *plan_.job.part; }
+  const SplitJob& plan() const { return plan_; }
+  const std::string& name() const { return name_; }
+  int stage() const { return stage_; }
+  int top_k() const { return top_k_; }
+  int samples() const { return plan_.job.samples; }
+  void set_output(JobOutput output) { output_ = std::move(output); }
+  // Sample s's activation after the stage's layers.
+  absl::Span<const float> activation(int s) const {
+    const size_t width = static_cast<size_t>(part().output_width());
+    return absl::MakeConstSpan(output_.values).subspan(s * width, width);
+  }
+  // Sample s's exit probabilities (exits x classes).
+  const float* exits(int s) const {
+    const size_t values = part().exits().size() * model().num_classes();
+    return output_.exit_probabilities.data() + s * values;
+  }
+
+  // Sample s's answer; the last one finishes the request.
+  void Set(CloudMetrics* metrics, int s, v1::SampleResult result) {
+    if (result.stage() == static_cast<uint32_t>(stage_)) {
+      metrics->RecordStageAnswer(name_, stage_, static_cast<int>(result.exit()),
+                                 result.fallback_reason());
+    }
+    {
+      absl::MutexLock lock(&mutex_);
+      *response_.mutable_results(s) = std::move(result);
+      if (--remaining_ > 0) return;
+    }
+    record_.Finish(name_, absl::OkStatus(), samples());
+    done_(absl::OkStatus(), std::move(response_));
+  }
+
+ private:
+  RequestRecord record_;
+  const std::string name_;
+  const int stage_;
+  const int top_k_;
+  const SplitJob plan_;
+  JobOutput output_;  // set once, before any sample is routed
+  absl::Mutex mutex_;
+  v1::InferResponse response_ ABSL_GUARDED_BY(mutex_);
+  int remaining_ ABSL_GUARDED_BY(mutex_) = 0;
+  CloudCore::InferDone done_;
+};
+
+namespace {
+
+StagePlacement PlacementOf(const StageOptions& options, const NextStage* next) {
+  StagePlacement placement = options.placement;
+  placement.has_next = next != nullptr;
+  return placement;
+}
+
+}  // namespace
+
 CloudCore::CloudCore(const CloudCoreOptions& options, ModelRegistry* registry,
-                     CloudMetrics* metrics)
+                     CloudMetrics* metrics, NextStage* next)
     : options_(options),
       registry_(registry),
       metrics_(metrics),
+      next_(next),
+      placement_(PlacementOf(options.stage, next)),
       engine_(options.engine, metrics) {}
 
 void CloudCore::Infer(const v1::InferRequest& request,
@@ -63,20 +144,162 @@ void CloudCore::Infer(const v1::InferRequest& request,
       request.model_id().empty() ? default_model_id : request.model_id());
   if (!model.ok()) return refuse(kUnknownModel, model.status());
   const std::string& name = (*model)->name;
-  absl::StatusOr<InferenceJob> job =
-      PrepareSplitJob(request, **model, options_.max_samples_per_request);
-  if (!job.ok()) return refuse(name, job.status());
-  const int classes = (*model)->model->num_classes();
+  absl::StatusOr<SplitJob> plan = PrepareSplitJob(
+      request, **model, options_.max_samples_per_request, placement_);
+  if (!plan.ok()) return refuse(name, plan.status());
+  const Model& m = *(*model)->model;
+  const int stage = StageNumber(m, placement_);
   const int top_k = static_cast<int>(request.top_k());
-  const int samples = job->samples;
-  job->done = [record, name, classes, top_k, samples, done,
-               response](std::vector<float> probabilities) mutable {
-    FillResults(probabilities, classes, top_k, &response);
-    record.Finish(name, absl::OkStatus(), samples);
-    done(absl::OkStatus(), std::move(response));
-  };
-  absl::Status submitted = engine_.Submit(*std::move(job));
+  InferenceJob job = std::move(plan->job);
+  if (plan->to_layer == m.num_layers()) {
+    // The job ends with the final classifier: it answers every sample.
+    const int classes = m.num_classes();
+    const int samples = job.samples;
+    CloudMetrics* metrics = metrics_;
+    job.done = [record, name, classes, top_k, samples, stage, done, metrics,
+                response](JobOutput output) mutable {
+      FillResults(output.values, classes, top_k, stage, &response);
+      for (int s = 0; s < samples; ++s) {
+        metrics->RecordStageAnswer(name, stage, 0,
+                                   v1::FALLBACK_REASON_UNSPECIFIED);
+      }
+      record.Finish(name, absl::OkStatus(), samples);
+      done(absl::OkStatus(), std::move(response));
+    };
+  } else {
+    // A middle stage: the job's activations and exits are routed sample by
+    // sample once computed. The plan keeps the model alive.
+    SplitJob kept;
+    kept.job.model = job.model;
+    kept.job.part = job.part;
+    kept.job.samples = job.samples;
+    kept.from_layer = plan->from_layer;
+    kept.to_layer = plan->to_layer;
+    auto answer = std::make_shared<StageAnswer>(record, name, stage, top_k,
+                                                std::move(kept), response, done);
+    job.done = [this, answer](JobOutput output) {
+      answer->set_output(std::move(output));
+      Route(answer);
+    };
+  }
+  absl::Status submitted = engine_.Submit(std::move(job));
   if (!submitted.ok()) refuse(name, std::move(submitted));
+}
+
+int CloudCore::FirstConfidentExit(const ModelPart& part,
+                                  const float* exit_probs) const {
+  const int classes = part.exit_width();
+  for (size_t e = 0; e < part.exits().size(); ++e) {
+    const ExitBranchRuntime& exit = part.exits()[e];
+    v1::ConfidenceMeasure measure = exit.confidence;
+    float threshold = exit.threshold;
+    if (options_.stage.threshold.has_value()) {
+      if (measure == v1::CONFIDENCE_MEASURE_UNSPECIFIED) {
+        measure = v1::CONFIDENCE_MEASURE_MAX_SOFTMAX;
+      }
+      threshold = *options_.stage.threshold;
+    }
+    if (measure == v1::CONFIDENCE_MEASURE_UNSPECIFIED) continue;
+    const absl::Span<const float> probs(exit_probs + e * classes,
+                                        static_cast<size_t>(classes));
+    if (Confidence(measure, probs) >= threshold) return static_cast<int>(e);
+  }
+  return -1;
+}
+
+void CloudCore::Route(const std::shared_ptr<StageAnswer>& answer) {
+  const ModelPart& part = answer->part();
+  const int classes = answer->model().num_classes();
+  for (int s = 0; s < answer->samples(); ++s) {
+    const int exit = FirstConfidentExit(part, answer->exits(s));
+    if (exit < 0) {
+      Forward(answer, s);
+      continue;
+    }
+    v1::SampleResult result;
+    FillSampleResult(answer->exits(s) + exit * classes, classes,
+                     static_cast<uint32_t>(answer->top_k()), &result);
+    result.set_stage(static_cast<uint32_t>(answer->stage()));
+    result.set_exit(static_cast<uint32_t>(part.exits()[exit].index + 1));
+    answer->Set(metrics_, s, std::move(result));
+  }
+}
+
+void CloudCore::Forward(const std::shared_ptr<StageAnswer>& answer,
+                        int sample) {
+  v1::ActivationPayload payload;
+  const absl::Span<const float> activation = answer->activation(sample);
+  absl::Status encoded =
+      EncodeActivations(options_.stage.encoding,
+                        static_cast<int>(activation.size()), 1, activation,
+                        &payload);
+  if (!encoded.ok()) {
+    // An activation the encoding cannot carry (float16 overflow).
+    return Fallback(answer, sample, v1::FALLBACK_REASON_CLOUD_REJECTED);
+  }
+  metrics_->AddForwarded(1);
+  std::optional<v1::FallbackReason> refused =
+      next_->For(answer->model().id())
+          .Offload(std::move(payload),
+                   static_cast<uint32_t>(answer->plan().to_layer),
+                   static_cast<uint32_t>(answer->top_k()),
+                   [this, answer, sample](OffloadOutcome outcome) {
+                     if (outcome.ok) {
+                       answer->Set(metrics_, sample, std::move(outcome.result));
+                     } else {
+                       Fallback(answer, sample, outcome.reason);
+                     }
+                   });
+  if (refused.has_value()) Fallback(answer, sample, *refused);
+}
+
+void CloudCore::Fallback(const std::shared_ptr<StageAnswer>& answer,
+                         int sample, v1::FallbackReason reason) {
+  const ModelPart& part = answer->part();
+  const Model& model = answer->model();
+  const int classes = model.num_classes();
+  const auto answer_from_exit = [&] {
+    const int last = static_cast<int>(part.exits().size()) - 1;
+    v1::SampleResult result;
+    FillSampleResult(answer->exits(sample) + last * classes, classes,
+                     static_cast<uint32_t>(answer->top_k()), &result);
+    result.set_stage(static_cast<uint32_t>(answer->stage()));
+    result.set_exit(static_cast<uint32_t>(part.exits()[last].index + 1));
+    result.set_fallback_reason(reason);
+    answer->Set(metrics_, sample, std::move(result));
+  };
+  if (options_.stage.fallback_to_exit && !part.exits().empty()) {
+    return answer_from_exit();
+  }
+  // The remaining layers, here.
+  const ModelPart* rest =
+      model.Segment(answer->plan().to_layer, model.num_layers());
+  const absl::Span<const float> activation = answer->activation(sample);
+  const auto finish = [this, answer, sample, reason,
+                       classes](const float* probabilities) {
+    v1::SampleResult result;
+    FillSampleResult(probabilities, classes,
+                     static_cast<uint32_t>(answer->top_k()), &result);
+    result.set_stage(static_cast<uint32_t>(answer->stage()));
+    result.set_fallback_reason(reason);
+    answer->Set(metrics_, sample, std::move(result));
+  };
+  InferenceJob job;
+  job.model = answer->plan().job.model;
+  job.part = rest;
+  job.samples = 1;
+  job.inputs.assign(activation.begin(), activation.end());
+  job.done = [finish](JobOutput output) { finish(output.values.data()); };
+  absl::Status submitted = engine_.Submit(std::move(job));
+  if (submitted.ok()) return;
+  // The queue is full (or the engine stops): the exit answers if this
+  // stage ran one, else the layers run on this thread, so that the sample
+  // still gets its one answer.
+  if (!part.exits().empty()) return answer_from_exit();
+  Workspace workspace(*rest);
+  std::vector<float> probabilities(classes);
+  rest->Forward(activation.data(), probabilities.data(), nullptr, &workspace);
+  finish(probabilities.data());
 }
 
 absl::StatusOr<v1::GetModelInfoResponse> CloudCore::GetModelInfo(
@@ -86,7 +309,7 @@ absl::StatusOr<v1::GetModelInfoResponse> CloudCore::GetModelInfo(
   if (request.model_id().empty()) {
     for (const ServedModel& model : served->all()) {
       *response.add_models() =
-          DescribeModel(model, options_.max_samples_per_request);
+          DescribeModel(model, options_.max_samples_per_request, placement_);
     }
     return response;
   }
@@ -94,7 +317,7 @@ absl::StatusOr<v1::GetModelInfoResponse> CloudCore::GetModelInfo(
       ResolveModel(*served, request.model_id());
   if (!model.ok()) return model.status();
   *response.add_models() =
-      DescribeModel(**model, options_.max_samples_per_request);
+      DescribeModel(**model, options_.max_samples_per_request, placement_);
   return response;
 }
 
@@ -123,9 +346,9 @@ void CloudCore::ModelInfer(const inference::ModelInferRequest& request,
   auto kept = std::make_shared<inference::ModelInferRequest>(request);
   OipModel target = *model;
   job->done = [record, name, samples, done, kept, served,
-               target](std::vector<float> probabilities) mutable {
+               target](JobOutput output) mutable {
     inference::ModelInferResponse response;
-    FillOipResponse(*kept, target, probabilities, &response);
+    FillOipResponse(*kept, target, output.values, &response);
     record.Finish(name, absl::OkStatus(), samples);
     done(absl::OkStatus(), std::move(response));
   };

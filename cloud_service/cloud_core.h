@@ -10,6 +10,7 @@
 
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/status.h"
@@ -19,15 +20,39 @@
 #include "cloud_service/cloud_metrics.h"
 #include "cloud_service/inference_engine.h"
 #include "cloud_service/model_registry.h"
+#include "cloud_service/next_stage.h"
+#include "cloud_service/split_request.h"
 #include "inference/open_inference_grpc.pb.h"
 #include "spex/v1/split_inference.pb.h"
 
 namespace spex {
 
+// This replica's part in a chain of stages (docs/ARCHITECTURE.md, "A chain
+// of stages"). The defaults make the last stage: the cloud of an edge-cloud
+// pair, which finishes every request.
+struct StageOptions {
+  // This replica's stage, from 1; 0: each model's last. has_next is set by
+  // the core from its NextStage.
+  StagePlacement placement;
+  // When the next stage cannot answer a sample: false, run the remaining
+  // layers here; true, answer with the deepest exit this stage ran (the
+  // remaining layers when it ran none). Either way marked as a fallback
+  // with the reason.
+  bool fallback_to_exit = false;
+  // Replaces the calibrated threshold of every exit this stage runs (an
+  // uncalibrated exit then uses max softmax).
+  std::optional<float> threshold;
+  // How activations travel to the next stage.
+  v1::Encoding encoding = v1::ENCODING_INT8;
+};
+
 struct CloudCoreOptions {
   int max_samples_per_request = 1024;
   InferenceEngineOptions engine;
+  StageOptions stage;
 };
+
+class StageAnswer;
 
 class CloudCore {
  public:
@@ -35,14 +60,18 @@ class CloudCore {
   using ModelInferDone =
       std::function<void(absl::Status, inference::ModelInferResponse)>;
 
-  // `registry` and `metrics` outlive the core.
+  // `registry`, `metrics` and `next` (null: no next stage, this is the
+  // last) outlive the core.
   CloudCore(const CloudCoreOptions& options, ModelRegistry* registry,
-            CloudMetrics* metrics);
+            CloudMetrics* metrics, NextStage* next = nullptr);
 
   // One SplitInference request. The model is request.model_id(), or
   // `default_model_id` (the stream's or the call's metadata) when empty.
   // `done` gets OK and the results, or the error; the response always
-  // carries the request_id.
+  // carries the request_id. A middle stage runs its layers and exits,
+  // answers the samples an exit is sure of, and sends the others on to its
+  // next stage, relaying those answers; every sample of an accepted request
+  // is answered.
   void Infer(const v1::InferRequest& request,
              const std::string& default_model_id, InferDone done);
 
@@ -66,15 +95,30 @@ class CloudCore {
   bool WaitUntilIdle(absl::Time deadline);
 
   ModelRegistry& registry() { return *registry_; }
+  const StagePlacement& placement() const { return placement_; }
 
  private:
   friend class RequestRecord;
+  friend class StageAnswer;
   // Refusal for requests that arrive while draining.
   absl::Status DrainingStatus() const;
+
+  // A middle stage's samples after its layers: each is answered by the
+  // first confident exit or sent on.
+  void Route(const std::shared_ptr<StageAnswer>& answer);
+  void Forward(const std::shared_ptr<StageAnswer>& answer, int sample);
+  // The next stage could not answer `sample`: this stage does (fallback).
+  void Fallback(const std::shared_ptr<StageAnswer>& answer, int sample,
+                v1::FallbackReason reason);
+  // Index in part.exits() of the first exit sure of these probabilities
+  // (exits x classes values), or -1.
+  int FirstConfidentExit(const ModelPart& part, const float* exit_probs) const;
 
   const CloudCoreOptions options_;
   ModelRegistry* const registry_;
   CloudMetrics* const metrics_;
+  NextStage* const next_;
+  const StagePlacement placement_;
   InferenceEngine engine_;
 
   mutable absl::Mutex mutex_;

@@ -7,6 +7,8 @@
 
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "common/codec/activation_codec.h"
 #include "cloud_service/cloud_server.h"
 #include "common/daemon/daemon_main.h"
 #include "common/logging/log.h"
@@ -50,9 +52,46 @@ ABSL_FLAG(absl::Duration, reload_debounce, absl::Milliseconds(500),
 ABSL_FLAG(absl::Duration, drain_timeout, absl::Seconds(10),
           "On SIGTERM, how long calls in flight may take to finish before "
           "they are cancelled.");
+ABSL_FLAG(int, stage, 0,
+          "This server's stage in a chain (the edge is stage 1): with --next, "
+          "it runs its stage's layers and exits and sends the rest on. 0 "
+          "means each model's last stage.");
+ABSL_FLAG(std::string, next, "",
+          "The next stage's endpoints, comma-separated (host:port or any gRPC "
+          "target): makes this server a middle stage. Empty: the last stage.");
+ABSL_FLAG(bool, next_plaintext, false,
+          "Talk to the next stage without TLS (required without --next_ca "
+          "etc., so that plain text is never an accident).");
+ABSL_FLAG(std::string, next_ca, "",
+          "PEM CA bundle to verify the next stage (default: system roots).");
+ABSL_FLAG(std::string, next_cert, "", "PEM client certificate (mutual TLS).");
+ABSL_FLAG(std::string, next_key, "", "PEM client key (mutual TLS).");
+ABSL_FLAG(std::string, next_token_file, "",
+          "File holding the bearer token for the next stage.");
+ABSL_FLAG(absl::Duration, next_deadline, absl::Milliseconds(250),
+          "How long a sample may wait for the next stage before this stage "
+          "answers it (see --fallback).");
+ABSL_FLAG(std::string, fallback, "compute",
+          "When the next stage cannot answer: 'compute' runs the remaining "
+          "layers here, 'exit' answers with this stage's deepest exit.");
+ABSL_FLAG(double, threshold, -1,
+          "Replaces the calibrated threshold of the exits this stage runs "
+          "(-1: the model's).");
+ABSL_FLAG(std::string, encoding, "int8",
+          "Encoding of activations sent to the next stage: int8, float16 or "
+          "float32.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound gRPC and metrics ports are written there, one "
           "per line, once serving (for scripts that use port 0).");
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "spex-cloud: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   spex::ParseDaemonFlags(
@@ -83,33 +122,64 @@ int main(int argc, char** argv) {
   options.core.engine.max_queued_samples =
       absl::GetFlag(FLAGS_max_queued_samples);
   options.version = SPEX_VERSION;
+  options.core.stage.placement.stage = absl::GetFlag(FLAGS_stage);
+  for (absl::string_view endpoint :
+       absl::StrSplit(absl::GetFlag(FLAGS_next), ',', absl::SkipEmpty())) {
+    options.next_endpoints.emplace_back(endpoint);
+  }
+  options.next_link.plaintext = absl::GetFlag(FLAGS_next_plaintext);
+  options.next_link.ca_file = absl::GetFlag(FLAGS_next_ca);
+  options.next_link.cert_file = absl::GetFlag(FLAGS_next_cert);
+  options.next_link.key_file = absl::GetFlag(FLAGS_next_key);
+  options.next_link.token_file = absl::GetFlag(FLAGS_next_token_file);
+  options.next.deadline = absl::GetFlag(FLAGS_next_deadline);
+  const std::string fallback = absl::GetFlag(FLAGS_fallback);
+  if (fallback != "compute" && fallback != "exit") {
+    return Fail("--fallback: compute or exit");
+  }
+  options.core.stage.fallback_to_exit = fallback == "exit";
+  const double threshold = absl::GetFlag(FLAGS_threshold);
+  if (threshold >= 0) {
+    if (threshold > 1) return Fail("--threshold is in [0, 1] (or -1)");
+    options.core.stage.threshold = static_cast<float>(threshold);
+  }
+  absl::StatusOr<spex::v1::Encoding> encoding =
+      spex::ParseEncoding(absl::GetFlag(FLAGS_encoding));
+  if (!encoding.ok() || *encoding == spex::v1::ENCODING_UINT8) {
+    return Fail("--encoding: int8, float16 or float32");
+  }
+  options.core.stage.encoding = *encoding;
+  if (options.core.stage.placement.stage < 0 ||
+      (!options.next_endpoints.empty() &&
+       options.core.stage.placement.stage < 2)) {
+    return Fail("--stage: a middle stage (--next) is stage 2 or later; the "
+                "edge is stage 1");
+  }
 
   if (options.core.max_samples_per_request < 1 ||
       options.core.engine.max_queued_samples <
           options.core.max_samples_per_request) {
-    std::fprintf(stderr,
-                 "spex-cloud: --max_samples_per_request must be >= 1 and at "
-                 "most --max_queued_samples\n");
-    return 2;
+    return Fail("--max_samples_per_request must be >= 1 and at most "
+                "--max_queued_samples");
   }
 
   absl::StatusOr<std::unique_ptr<spex::CloudServer>> server =
       spex::CloudServer::Start(options);
-  if (!server.ok()) {
-    std::fprintf(stderr, "spex-cloud: %s\n",
-                 std::string(server.status().message()).c_str());
-    return 1;
-  }
+  if (!server.ok()) return Fail(std::string(server.status().message()));
   spex::LogInfo(absl::StrFormat(
-      "spex-cloud %s serving %s on port %d (metrics port %d), %d workers",
+      "spex-cloud %s serving %s on port %d (metrics port %d), %d workers, "
+      "%s",
       options.version, options.model_dir, (*server)->port(),
-      (*server)->metrics_port(), options.core.engine.workers));
+      (*server)->metrics_port(), options.core.engine.workers,
+      options.next_endpoints.empty()
+          ? std::string("last stage")
+          : absl::StrFormat("stage %d, next: %s",
+                            options.core.stage.placement.stage,
+                            absl::GetFlag(FLAGS_next))));
   const std::string port_file = absl::GetFlag(FLAGS_port_file);
   if (!port_file.empty() && !spex::WritePortFile(port_file, (*server)->port(),
                                                  (*server)->metrics_port())) {
-    std::fprintf(stderr, "spex-cloud: cannot write --port_file %s\n",
-                 port_file.c_str());
-    return 1;
+    return Fail("cannot write --port_file " + port_file);
   }
 
   spex::WaitForSignals([&] { (void)(*server)->Reload(); },

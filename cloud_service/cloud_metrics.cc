@@ -1,6 +1,7 @@
 #include "cloud_service/cloud_metrics.h"
 
 #include "common/metrics/metric_helpers.h"
+#include "common/rpc/answer_names.h"
 
 namespace spex {
 
@@ -13,7 +14,28 @@ CloudMetrics::CloudMetrics(const std::string& version)
       samples_(prometheus::BuildCounter()
                    .Name("spex_cloud_samples_total")
                    .Help("Samples answered successfully, by model")
-                   .Register(*registry_)) {
+                   .Register(*registry_)),
+      stage_answers_(
+          prometheus::BuildCounter()
+              .Name("spex_cloud_stage_answers_total")
+              .Help("Samples answered by this stage, by model, stage and exit "
+                    "(0: the final classifier)")
+              .Register(*registry_)),
+      stage_fallbacks_(
+          prometheus::BuildCounter()
+              .Name("spex_cloud_stage_fallbacks_total")
+              .Help("Samples this stage answered in place of its next stage, "
+                    "by reason")
+              .Register(*registry_)),
+      exit_thresholds_(prometheus::BuildGauge()
+                           .Name("spex_cloud_exit_threshold")
+                           .Help("Exit threshold in force, by model and exit")
+                           .Register(*registry_)),
+      next_stage_errors_(prometheus::BuildCounter()
+                             .Name("spex_cloud_next_stage_errors_total")
+                             .Help("Failed calls to the next stage, by gRPC "
+                                   "status code")
+                             .Register(*registry_)) {
   request_seconds_ = &prometheus::BuildHistogram()
                           .Name("spex_cloud_request_seconds")
                           .Help("Time from a request's arrival to its answer")
@@ -50,7 +72,85 @@ CloudMetrics::CloudMetrics(const std::string& version)
                             .Help("Model files that failed to load")
                             .Register(*registry_)
                             .Add({});
+  queued_samples_ = &prometheus::BuildGauge()
+                         .Name("spex_cloud_queued_samples")
+                         .Help("Samples waiting for an inference worker")
+                         .Register(*registry_)
+                         .Add({});
+  forwarded_samples_ = &prometheus::BuildCounter()
+                            .Name("spex_cloud_forwarded_samples_total")
+                            .Help("Samples sent on to the next stage")
+                            .Register(*registry_)
+                            .Add({});
+  forwarded_bytes_ = &prometheus::BuildCounter()
+                          .Name("spex_cloud_forwarded_bytes_total")
+                          .Help("Serialized bytes of the requests sent to the "
+                                "next stage")
+                          .Register(*registry_)
+                          .Add({});
+  forwards_pending_ = &prometheus::BuildGauge()
+                           .Name("spex_cloud_forwards_pending")
+                           .Help("Samples sent to the next stage and not yet "
+                                 "answered")
+                           .Register(*registry_)
+                           .Add({});
+  next_stage_rtt_ = &prometheus::BuildHistogram()
+                         .Name("spex_cloud_next_stage_rtt_seconds")
+                         .Help("Round trip of a sample to the next stage")
+                         .Register(*registry_)
+                         .Add({}, LatencyBuckets());
+  next_stage_up_ = &prometheus::BuildGauge()
+                        .Name("spex_cloud_next_stage_up")
+                        .Help("1 when a next-stage endpoint is connected and "
+                              "serves the model")
+                        .Register(*registry_)
+                        .Add({});
+  next_stage_mismatch_ = &prometheus::BuildGauge()
+                              .Name("spex_cloud_next_stage_model_mismatch")
+                              .Help("1 when a next-stage endpoint serves "
+                                    "another model")
+                              .Register(*registry_)
+                              .Add({});
   AddBuildInfo(*registry_, "cloud", version);
+}
+
+void CloudMetrics::RecordStageAnswer(const std::string& model, int stage,
+                                     int exit, v1::FallbackReason reason) {
+  absl::MutexLock lock(&mutex_);
+  prometheus::Counter*& answers = stage_answer_counters_[{model, stage, exit}];
+  if (answers == nullptr) {
+    answers = &stage_answers_.Add({{"model", model},
+                                   {"stage", std::to_string(stage)},
+                                   {"exit", std::to_string(exit)}});
+  }
+  answers->Increment();
+  if (reason == v1::FALLBACK_REASON_UNSPECIFIED) return;
+  prometheus::Counter*& fallbacks = stage_fallback_counters_[reason];
+  if (fallbacks == nullptr) {
+    fallbacks = &stage_fallbacks_.Add({{"reason", FallbackReasonName(reason)}});
+  }
+  fallbacks->Increment();
+}
+
+void CloudMetrics::SetExitThreshold(const std::string& model, int exit,
+                                    double threshold) {
+  absl::MutexLock lock(&mutex_);
+  prometheus::Gauge*& gauge = threshold_gauges_[{model, exit}];
+  if (gauge == nullptr) {
+    gauge = &exit_thresholds_.Add(
+        {{"model", model}, {"exit", std::to_string(exit)}});
+  }
+  gauge->Set(threshold);
+}
+
+void CloudMetrics::AddNextStageError(grpc::StatusCode code) {
+  absl::MutexLock lock(&mutex_);
+  prometheus::Counter*& counter = next_stage_error_counters_[code];
+  if (counter == nullptr) {
+    counter = &next_stage_errors_.Add(
+        {{"code", StatusCodeLabel(static_cast<absl::StatusCode>(code))}});
+  }
+  counter->Increment();
 }
 
 prometheus::Counter& CloudMetrics::RequestCounter(const std::string& model,

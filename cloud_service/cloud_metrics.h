@@ -11,11 +11,13 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
+#include "common/rpc/stage_client.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -24,7 +26,7 @@
 
 namespace spex {
 
-class CloudMetrics {
+class CloudMetrics : public StageClientMetrics {
  public:
   // `version` goes into spex_build_info.
   explicit CloudMetrics(const std::string& version);
@@ -43,6 +45,32 @@ class CloudMetrics {
   void AddInflight(int delta) { inflight_->Increment(delta); }
   void SetModelsLoaded(int count) { models_loaded_->Set(count); }
   void AddModelLoadError() { model_load_errors_->Increment(); }
+  void SetQueuedSamples(int samples) { queued_samples_->Set(samples); }
+
+  // A chain's stage. One sample answered here: by `exit` (the model's, from
+  // 1; 0: the final classifier), in place of the next stage when `reason`
+  // is set.
+  void RecordStageAnswer(const std::string& model, int stage, int exit,
+                         v1::FallbackReason reason);
+  // Samples sent on to the next stage.
+  void AddForwarded(int samples) { forwarded_samples_->Increment(samples); }
+  // An exit's threshold in force.
+  void SetExitThreshold(const std::string& model, int exit, double threshold);
+  // StageClientMetrics: the link to the next stage.
+  void SetOffloadsPending(size_t pending) override {
+    forwards_pending_->Set(static_cast<double>(pending));
+  }
+  void AddOffloadBytes(int64_t bytes) override {
+    forwarded_bytes_->Increment(static_cast<double>(bytes));
+  }
+  void AddNextStageError(grpc::StatusCode code) override;
+  void ObserveNextStageRtt(double seconds) override {
+    next_stage_rtt_->Observe(seconds);
+  }
+  void SetNextStageUp(bool up) override { next_stage_up_->Set(up ? 1 : 0); }
+  void SetModelMismatch(bool mismatch) override {
+    next_stage_mismatch_->Set(mismatch ? 1 : 0);
+  }
 
  private:
   prometheus::Counter& RequestCounter(const std::string& model,
@@ -59,11 +87,30 @@ class CloudMetrics {
   prometheus::Counter* received_bytes_;
   prometheus::Gauge* models_loaded_;
   prometheus::Counter* model_load_errors_;
+  prometheus::Gauge* queued_samples_;
+  prometheus::Family<prometheus::Counter>& stage_answers_;
+  prometheus::Family<prometheus::Counter>& stage_fallbacks_;
+  prometheus::Family<prometheus::Gauge>& exit_thresholds_;
+  prometheus::Family<prometheus::Counter>& next_stage_errors_;
+  prometheus::Counter* forwarded_samples_;
+  prometheus::Counter* forwarded_bytes_;
+  prometheus::Gauge* forwards_pending_;
+  prometheus::Histogram* next_stage_rtt_;
+  prometheus::Gauge* next_stage_up_;
+  prometheus::Gauge* next_stage_mismatch_;
 
   absl::Mutex mutex_;
   std::map<std::pair<std::string, absl::StatusCode>, prometheus::Counter*>
       request_counters_ ABSL_GUARDED_BY(mutex_);
   std::map<std::string, prometheus::Counter*> sample_counters_
+      ABSL_GUARDED_BY(mutex_);
+  std::map<std::tuple<std::string, int, int>, prometheus::Counter*>
+      stage_answer_counters_ ABSL_GUARDED_BY(mutex_);
+  std::map<int, prometheus::Counter*> stage_fallback_counters_
+      ABSL_GUARDED_BY(mutex_);
+  std::map<std::pair<std::string, int>, prometheus::Gauge*> threshold_gauges_
+      ABSL_GUARDED_BY(mutex_);
+  std::map<int, prometheus::Counter*> next_stage_error_counters_
       ABSL_GUARDED_BY(mutex_);
 };
 

@@ -8,6 +8,7 @@
 #include "cloud_service/cloud_metrics.h"
 #include "cloud_service/directory_watcher.h"
 #include "cloud_service/model_registry.h"
+#include "cloud_service/next_stage.h"
 #include "cloud_service/oip_service.h"
 #include "cloud_service/split_inference_service.h"
 #include "cloud_service/token_auth.h"
@@ -75,6 +76,9 @@ struct CloudServer::State {
   std::unique_ptr<TokenAuth> auth;
   std::unique_ptr<ModelRegistry> registry;
   std::unique_ptr<CloudCore> core;
+  // Declared after the core, so destroyed before it: offloads still
+  // pending then fall back through the core.
+  std::unique_ptr<NextStage> next;
   std::unique_ptr<SplitInferenceService> split_service;
   std::unique_ptr<OipService> oip_service;
   std::unique_ptr<grpc::Server> server;
@@ -106,8 +110,17 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
                           StartMetricsExposer(options.metrics_address,
                                               state->metrics->registry()));
   }
-  state->core = std::make_unique<CloudCore>(
-      options.core, state->registry.get(), state->metrics.get());
+  if (!options.next_endpoints.empty()) {
+    StageClientOptions next = options.next;
+    next.endpoints = options.next_endpoints;
+    SPEX_ASSIGN_OR_RETURN(next.credentials,
+                          LinkCredentials(options.next_link, "next"));
+    SPEX_ASSIGN_OR_RETURN(next.token, LinkToken(options.next_link));
+    state->next = std::make_unique<NextStage>(next, state->metrics.get());
+  }
+  state->core = std::make_unique<CloudCore>(options.core, state->registry.get(),
+                                            state->metrics.get(),
+                                            state->next.get());
   state->split_service = std::make_unique<SplitInferenceService>(
       state->core.get(), state->auth.get());
   state->oip_service = std::make_unique<OipService>(
@@ -144,6 +157,7 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
   }
   std::unique_ptr<CloudServer> server(new CloudServer(std::move(state)));
   server->UpdateHealth();
+  server->ConnectNextStage();
   if (options.reload_debounce > absl::ZeroDuration()) {
     CloudServer* raw = server.get();
     SPEX_ASSIGN_OR_RETURN(
@@ -171,7 +185,17 @@ absl::Status CloudServer::Reload() {
   absl::Status status = state_->registry->Reload();
   if (!status.ok()) LogError(status.message());
   UpdateHealth();
+  ConnectNextStage();
   return status;
+}
+
+void CloudServer::ConnectNextStage() {
+  if (state_->next == nullptr) return;
+  // Connecting before the first request: the model check takes a round
+  // trip, and samples that come meanwhile would fall back.
+  for (const ServedModel& model : state_->registry->Snapshot()->all()) {
+    state_->next->For(model.model->id());
+  }
 }
 
 void CloudServer::UpdateHealth() {

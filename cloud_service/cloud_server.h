@@ -7,11 +7,14 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "cloud_service/cloud_core.h"
 #include "common/model/model.h"
+#include "common/rpc/stage_client.h"
+#include "common/rpc/stage_link.h"
 
 namespace spex {
 
@@ -35,6 +38,11 @@ struct CloudServerOptions {
   absl::Duration reload_debounce = absl::Milliseconds(500);
   // How long shutdown waits for open calls before cancelling them.
   absl::Duration drain_timeout = absl::Seconds(10);
+  // A middle stage's next stage: endpoints (none: this is the last stage),
+  // transport security and token, deadline, backoff, breaker, batching.
+  std::vector<std::string> next_endpoints;
+  StageLink next_link;
+  StageClientOptions next;
   CloudCoreOptions core;
   ModelOptions model;
   std::string version = "dev";
@@ -64,6 +72,8 @@ class CloudServer {
   struct State;
   explicit CloudServer(std::unique_ptr<State> state);
   void UpdateHealth();
+  // A middle stage: a client to the next stage for every served model.
+  void ConnectNextStage();
 
   std::unique_ptr<State> state_;
 };

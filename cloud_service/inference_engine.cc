@@ -19,6 +19,7 @@ struct PartScratch {
   std::unique_ptr<Workspace> workspace;
   AlignedVector<float> x;  // input_width x kMaxBatchColumns
   AlignedVector<float> y;  // output_width x kMaxBatchColumns
+  AlignedVector<float> exits;  // exits x classes x kMaxBatchColumns
 };
 
 constexpr size_t kScratchPerWorker = 4;
@@ -41,6 +42,9 @@ PartScratch& ScratchFor(const InferenceJob& job,
                     kMaxBatchColumns);
   scratch->y.resize(static_cast<size_t>(job.part->output_width()) *
                     kMaxBatchColumns);
+  scratch->exits.resize(job.part->exits().size() *
+                        static_cast<size_t>(job.part->exit_width()) *
+                        kMaxBatchColumns);
   cache->insert(cache->begin(), std::move(scratch));
   return *cache->front();
 }
@@ -53,16 +57,21 @@ constexpr size_t kMaxSingleSamples = 2;
 
 // Up to 64 samples through one feature-major pass (or one at a time when
 // there are very few). `rows` are the batch's samples, each a pointer to its
-// input_width values; probabilities go to out[s] (classes values each).
+// input_width values; outputs go to out[s] (output_width values each) and,
+// when `exit_out` is not empty, the exits' probabilities to exit_out[s].
 void RunPass(PartScratch& scratch, const std::vector<const float*>& rows,
-             const std::vector<float*>& out) {
+             const std::vector<float*>& out,
+             const std::vector<float*>& exit_out) {
   const ModelPart& part = *scratch.part;
   const int width = part.input_width();
   const int classes = part.output_width();
+  const bool exits = !exit_out.empty();
+  const size_t exit_values = part.exits().size() * part.exit_width();
   const size_t batch = rows.size();
   if (batch <= kMaxSingleSamples) {
     for (size_t s = 0; s < batch; ++s) {
-      part.Forward(rows[s], out[s], nullptr, scratch.workspace.get());
+      part.Forward(rows[s], out[s], exits ? exit_out[s] : nullptr,
+                   scratch.workspace.get());
     }
     return;
   }
@@ -79,10 +88,18 @@ void RunPass(PartScratch& scratch, const std::vector<const float*>& rows,
   const size_t columns =
       batch > kMaxBatchColumns / 2 ? size_t{kMaxBatchColumns} : batch;
   part.ForwardBatch(columns, x, kMaxBatchColumns, scratch.y.data(),
-                    kMaxBatchColumns, nullptr, 0, scratch.workspace.get());
+                    kMaxBatchColumns, exits ? scratch.exits.data() : nullptr,
+                    kMaxBatchColumns, scratch.workspace.get());
   const float* y = scratch.y.data();
   for (size_t s = 0; s < batch; ++s) {
     for (int c = 0; c < classes; ++c) out[s][c] = y[c * kMaxBatchColumns + s];
+  }
+  if (!exits) return;
+  const float* e = scratch.exits.data();
+  for (size_t s = 0; s < batch; ++s) {
+    for (size_t r = 0; r < exit_values; ++r) {
+      exit_out[s][r] = e[r * kMaxBatchColumns + s];
+    }
   }
 }
 
@@ -118,12 +135,19 @@ absl::Status InferenceEngine::Submit(InferenceJob job) {
   }
   queued_samples_ += job.samples;
   queue_.push_back({std::move(job), absl::Now()});
+  if (metrics_ != nullptr) metrics_->SetQueuedSamples(queued_samples_);
   return absl::OkStatus();
+}
+
+int InferenceEngine::queued_samples() const {
+  absl::MutexLock lock(&mutex_);
+  return queued_samples_;
 }
 
 std::vector<InferenceJob> InferenceEngine::NextBatch() {
   std::vector<InferenceJob> batch;
   const ModelPart* part = queue_.front().job.part;
+  const bool run_exits = queue_.front().job.run_exits;
   const absl::Time deadline = queue_.front().arrived + options_.batch_window;
   int samples = 0;
   while (true) {
@@ -132,7 +156,7 @@ std::vector<InferenceJob> InferenceEngine::NextBatch() {
     for (auto it = queue_.begin(); it != queue_.end();) {
       const int s = it->job.samples;
       const bool fits = samples == 0 || samples + s <= kMaxBatchColumns;
-      if (it->job.part == part && fits) {
+      if (it->job.part == part && it->job.run_exits == run_exits && fits) {
         samples += s;
         queued_samples_ -= s;
         batch.push_back(std::move(it->job));
@@ -143,6 +167,7 @@ std::vector<InferenceJob> InferenceEngine::NextBatch() {
       }
     }
     if (samples >= kMaxBatchColumns || stopping_ || absl::Now() >= deadline) {
+      if (metrics_ != nullptr) metrics_->SetQueuedSamples(queued_samples_);
       return batch;
     }
     // Sleep until enough samples wait to fill the pass (or the deadline):
@@ -164,6 +189,7 @@ void InferenceEngine::WorkerLoop() {
   std::vector<std::unique_ptr<PartScratch>> cache;
   std::vector<const float*> rows;
   std::vector<float*> out;
+  std::vector<float*> exit_out;
   while (true) {
     std::vector<InferenceJob> batch;
     {
@@ -178,14 +204,26 @@ void InferenceEngine::WorkerLoop() {
     PartScratch& scratch = ScratchFor(batch.front(), &cache);
     const int width = scratch.part->input_width();
     const int classes = scratch.part->output_width();
-    std::vector<std::vector<float>> results(batch.size());
+    const bool run_exits =
+        batch.front().run_exits && !scratch.part->exits().empty();
+    const size_t exit_values =
+        run_exits ? scratch.part->exits().size() * scratch.part->exit_width()
+                  : 0;
+    std::vector<JobOutput> results(batch.size());
     rows.clear();
     out.clear();
+    exit_out.clear();
     for (size_t j = 0; j < batch.size(); ++j) {
-      results[j].resize(static_cast<size_t>(batch[j].samples) * classes);
-      for (int s = 0; s < batch[j].samples; ++s) {
-        rows.push_back(batch[j].inputs.data() + static_cast<size_t>(s) * width);
-        out.push_back(results[j].data() + static_cast<size_t>(s) * classes);
+      const size_t samples = static_cast<size_t>(batch[j].samples);
+      results[j].values.resize(samples * classes);
+      results[j].exit_probabilities.resize(samples * exit_values);
+      for (size_t s = 0; s < samples; ++s) {
+        rows.push_back(batch[j].inputs.data() + s * width);
+        out.push_back(results[j].values.data() + s * classes);
+        if (run_exits) {
+          exit_out.push_back(results[j].exit_probabilities.data() +
+                             s * exit_values);
+        }
       }
     }
     // Passes of at most 64 samples (several only for one large job).
@@ -194,8 +232,12 @@ void InferenceEngine::WorkerLoop() {
       const std::vector<const float*> pass_rows(rows.begin() + begin,
                                                 rows.begin() + end);
       const std::vector<float*> pass_out(out.begin() + begin, out.begin() + end);
+      const std::vector<float*> pass_exits =
+          run_exits ? std::vector<float*>(exit_out.begin() + begin,
+                                          exit_out.begin() + end)
+                    : std::vector<float*>();
       const absl::Time start = absl::Now();
-      RunPass(scratch, pass_rows, pass_out);
+      RunPass(scratch, pass_rows, pass_out, pass_exits);
       if (metrics_ != nullptr) {
         metrics_->RecordBatch(static_cast<int>(end - begin),
                               absl::ToDoubleSeconds(absl::Now() - start));

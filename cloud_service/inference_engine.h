@@ -30,14 +30,26 @@ class CloudMetrics;
 // The widest feature-major pass.
 inline constexpr int kMaxBatchColumns = 64;
 
+// What a job computed, sample-major: each sample's part->output_width()
+// values (the class probabilities when the part ends with the final
+// classifier, else the activation a later stage continues from), and, when
+// the job ran the exits, each sample's exits x classes probabilities.
+struct JobOutput {
+  std::vector<float> values;
+  std::vector<float> exit_probabilities;
+};
+
 struct InferenceJob {
   std::shared_ptr<const Model> model;  // keeps `part` alive
-  const ModelPart* part = nullptr;     // model->tail() or model->full()
+  const ModelPart* part = nullptr;     // a segment of `model`
+  // Also run the part's exits. Every job for the same part must agree (the
+  // jobs of a batch run as one pass).
+  bool run_exits = false;
   int samples = 0;
   // samples x part->input_width() values, sample-major.
   std::vector<float> inputs;
-  // Called once with samples x classes probabilities, sample-major.
-  std::function<void(std::vector<float> probabilities)> done;
+  // Called once with the job's output.
+  std::function<void(JobOutput output)> done;
 };
 
 struct InferenceEngineOptions {
@@ -65,6 +77,9 @@ class InferenceEngine {
   // not called).
   absl::Status Submit(InferenceJob job);
 
+  // Samples waiting for a worker (the stage's queue depth).
+  int queued_samples() const;
+
  private:
   struct Queued {
     InferenceJob job;
@@ -72,14 +87,15 @@ class InferenceEngine {
   };
 
   void WorkerLoop();
-  // Takes the oldest job and the queued jobs for the same part that fit in
-  // one pass, waiting up to the batch window for more.
+  // Takes the oldest job and the queued jobs for the same part (and the
+  // same run_exits) that fit in one pass, waiting up to the batch window
+  // for more.
   std::vector<InferenceJob> NextBatch() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
 
   const InferenceEngineOptions options_;
   CloudMetrics* const metrics_;
 
-  absl::Mutex mutex_;
+  mutable absl::Mutex mutex_;
   std::deque<Queued> queue_ ABSL_GUARDED_BY(mutex_);
   int queued_samples_ ABSL_GUARDED_BY(mutex_) = 0;
   bool stopping_ ABSL_GUARDED_BY(mutex_) = false;

@@ -1,11 +1,12 @@
 #include "cloud_service/split_request.h"
 
-#include <algorithm>
-#include <numeric>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/codec/activation_codec.h"
+#include "common/rpc/sample_result.h"
 #include "common/status/status_macros.h"
 
 namespace spex {
@@ -27,21 +28,43 @@ absl::StatusOr<const ServedModel*> ResolveModel(const ServedModels& served,
   return model;
 }
 
-absl::StatusOr<InferenceJob> PrepareSplitJob(const v1::InferRequest& request,
-                                             const ServedModel& served,
-                                             int max_samples) {
+int StageNumber(const Model& model, const StagePlacement& placement) {
+  return placement.stage >= 1 && placement.stage < model.num_stages()
+             ? placement.stage
+             : model.num_stages();
+}
+
+int StageEndLayer(const Model& model, int from_layer,
+                  const StagePlacement& placement) {
+  const int stage = StageNumber(model, placement);
+  if (!placement.has_next || stage == model.num_stages()) {
+    return model.num_layers();
+  }
+  const int end = model.boundaries()[stage];
+  return from_layer < end ? end : model.num_layers();
+}
+
+absl::StatusOr<SplitJob> PrepareSplitJob(const v1::InferRequest& request,
+                                         const ServedModel& served,
+                                         int max_samples,
+                                         const StagePlacement& placement) {
   const Model& model = *served.model;
   const uint32_t from_layer = request.from_layer();
   const bool raw_input = from_layer == 0;
-  if (!raw_input && from_layer != static_cast<uint32_t>(model.split_after())) {
+  // Compared unsigned first: a huge value must not wrap to a boundary.
+  if (from_layer >= static_cast<uint32_t>(model.num_layers()) ||
+      !model.IsBoundary(static_cast<int>(from_layer))) {
+    std::vector<int> cuts(model.boundaries().begin() + 1,
+                          model.boundaries().end() - 1);
     return absl::InvalidArgumentError(absl::StrFormat(
-        "from_layer: %d is not served; model %s takes activations from layer "
-        "%d (its split) or raw inputs (0)",
-        from_layer, served.name, model.split_after()));
+        "from_layer: %d is not served; model %s takes activations after "
+        "layers %s (its cuts) or raw inputs (0)",
+        from_layer, served.name, absl::StrJoin(cuts, ", ")));
   }
   const v1::ActivationPayload& payload = request.activation();
   const int expected_width =
-      raw_input ? model.input().raw_width : model.split_width();
+      raw_input ? model.input().raw_width
+                : model.WidthAfter(static_cast<int>(from_layer));
   if (payload.width() != static_cast<uint32_t>(expected_width)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "activation: width %d, but model %s takes %d values per sample at "
@@ -60,11 +83,15 @@ absl::StatusOr<InferenceJob> PrepareSplitJob(const v1::InferRequest& request,
         served.name, model.num_classes()));
   }
   const int samples = static_cast<int>(payload.samples());
-  InferenceJob job;
+  SplitJob split;
+  split.from_layer = static_cast<int>(from_layer);
+  split.to_layer = StageEndLayer(model, split.from_layer, placement);
+  InferenceJob& job = split.job;
   job.model = served.model;
   job.samples = samples;
+  job.part = model.Segment(split.from_layer, split.to_layer);
+  job.run_exits = split.to_layer < model.num_layers();
   if (raw_input) {
-    job.part = &model.full();
     std::vector<float> raw;
     SPEX_RETURN_IF_ERROR(DecodeActivations(payload, &raw));
     const InputTransform& input = model.input();
@@ -81,40 +108,26 @@ absl::StatusOr<InferenceJob> PrepareSplitJob(const v1::InferRequest& request,
       }
     }
   } else {
-    job.part = &model.tail();
     job.inputs.resize(static_cast<size_t>(samples) * expected_width);
     SPEX_RETURN_IF_ERROR(
         DecodeActivationsInto(payload, absl::MakeSpan(job.inputs)));
   }
-  return job;
+  return split;
 }
 
 void FillResults(const std::vector<float>& probabilities, int classes,
-                 int top_k, v1::InferResponse* response) {
+                 int top_k, int stage, v1::InferResponse* response) {
   const int samples = static_cast<int>(probabilities.size()) / classes;
-  std::vector<int> order(classes);
   for (int s = 0; s < samples; ++s) {
-    const float* p = probabilities.data() + static_cast<size_t>(s) * classes;
     v1::SampleResult* result = response->add_results();
-    const int label = static_cast<int>(std::max_element(p, p + classes) - p);
-    result->set_label(static_cast<uint32_t>(label));
-    result->set_confidence(p[label]);
-    if (top_k > 0) {
-      std::iota(order.begin(), order.end(), 0);
-      std::partial_sort(order.begin(), order.begin() + top_k, order.end(),
-                        [p](int a, int b) {
-                          return p[a] > p[b] || (p[a] == p[b] && a < b);
-                        });
-      for (int k = 0; k < top_k; ++k) {
-        v1::ClassProbability* entry = result->add_top_k();
-        entry->set_class_index(static_cast<uint32_t>(order[k]));
-        entry->set_probability(p[order[k]]);
-      }
-    }
+    FillSampleResult(probabilities.data() + static_cast<size_t>(s) * classes,
+                     classes, static_cast<uint32_t>(top_k), result);
+    result->set_stage(static_cast<uint32_t>(stage));
   }
 }
 
-v1::ModelInfo DescribeModel(const ServedModel& served, int max_samples) {
+v1::ModelInfo DescribeModel(const ServedModel& served, int max_samples,
+                            const StagePlacement& placement) {
   const Model& model = *served.model;
   const v1::Model& description = model.description();
   v1::ModelInfo info;
@@ -138,6 +151,8 @@ v1::ModelInfo DescribeModel(const ServedModel& served, int max_samples) {
     info.set_exit_threshold(description.exits(0).threshold());
   }
   info.set_max_samples_per_request(static_cast<uint32_t>(max_samples));
+  *info.mutable_later_cuts() = description.later_cuts();
+  info.set_stage(static_cast<uint32_t>(StageNumber(model, placement)));
   return info;
 }
 

@@ -2,12 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
-#include <numeric>
 #include <utility>
 
 #include "absl/strings/str_format.h"
 #include "common/codec/activation_codec.h"
 #include "common/logging/log.h"
+#include "common/rpc/sample_result.h"
 #include "edge_agent/edge_metrics.h"
 
 namespace spex {
@@ -25,36 +25,6 @@ std::vector<ExitRule> RulesFor(const Model& model,
     }
   }
   return rules;
-}
-
-// Label, its probability and the top_k classes of `probs`, most probable
-// first (ties: lower class first).
-void FillSampleResult(const float* probs, int classes, uint32_t top_k,
-                      v1::SampleResult* result) {
-  const int label =
-      static_cast<int>(std::max_element(probs, probs + classes) - probs);
-  result->set_label(static_cast<uint32_t>(label));
-  result->set_confidence(probs[label]);
-  if (top_k == 0) return;
-  int order[256];
-  std::vector<int> large;
-  int* indices = order;
-  if (classes > 256) {
-    large.resize(classes);
-    indices = large.data();
-  }
-  std::iota(indices, indices + classes, 0);
-  const int k = std::min<int>(static_cast<int>(top_k), classes);
-  std::partial_sort(indices, indices + k, indices + classes,
-                    [probs](int a, int b) {
-                      return probs[a] > probs[b] ||
-                             (probs[a] == probs[b] && a < b);
-                    });
-  for (int i = 0; i < k; ++i) {
-    v1::ClassProbability* entry = result->add_top_k();
-    entry->set_class_index(static_cast<uint32_t>(indices[i]));
-    entry->set_probability(probs[indices[i]]);
-  }
 }
 
 }  // namespace

@@ -224,7 +224,10 @@ TEST(CloudCommandLineTest, HelpExplainsEachFlagAndFlagfilesWork) {
         "--tls_cert", "--tls_key", "--tls_client_ca", "--token_file",
         "--workers", "--batch_window", "--max_queued_samples",
         "--max_samples_per_request", "--max_message_bytes",
-        "--reload_debounce", "--drain_timeout", "--port_file"}) {
+        "--reload_debounce", "--drain_timeout", "--port_file", "--stage",
+        "--next", "--next_plaintext", "--next_ca", "--next_cert", "--next_key",
+        "--next_token_file", "--next_deadline", "--fallback", "--threshold",
+        "--encoding"}) {
     EXPECT_THAT(help, HasSubstr(std::string(flag) + " (")) << flag;
   }
   const std::string flagfile = testing::TempDir() + "/cloud.flags";

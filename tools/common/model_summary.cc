@@ -40,9 +40,11 @@ std::vector<LayerRow> LayerRows(const Model& model) {
   std::vector<LayerRow> rows;
   const v1::Model& d = model.description();
   const auto full_layers = model.full().layers();
+  int stage = 1;
   for (int l = 0; l < d.layers_size(); ++l) {
-    rows.push_back({l < model.split_after() ? "head" : "tail",
-                    absl::StrCat(l + 1), &d.layers(l), full_layers[l].get()});
+    if (l + 1 > model.boundaries()[stage]) ++stage;
+    rows.push_back({absl::StrCat("stage ", stage), absl::StrCat(l + 1),
+                    &d.layers(l), full_layers[l].get()});
   }
   const auto exits = model.full().exits();
   for (int e = 0; e < d.exits_size(); ++e) {
@@ -53,6 +55,17 @@ std::vector<LayerRow> LayerRows(const Model& model) {
     }
   }
   return rows;
+}
+
+// Where stage s (from 1) of `stages` runs.
+std::string StageHost(int s, int stages) {
+  return s == 1 ? "edge" : s == stages ? "cloud" : "fog";
+}
+
+// What stage s (from 1) costs: its layers and the exits after them.
+PartCost StageCost(const Model& model, int s) {
+  return model.Segment(model.boundaries()[s - 1], model.boundaries()[s])
+      ->cost();
 }
 
 std::string Thousands(int64_t n) {
@@ -128,6 +141,23 @@ Json ModelSummaryJson(const Model& model) {
                    .Set("loss_weight", exit.loss_weight()));
   }
   json.Set("exits", std::move(exits));
+  Json stages = Json::Array();
+  for (int s = 1; s <= model.num_stages(); ++s) {
+    const int last = model.boundaries()[s];
+    Json stage = Json::Object()
+                     .Set("stage", s)
+                     .Set("runs_on", StageHost(s, model.num_stages()))
+                     .Set("first_layer", model.boundaries()[s - 1] + 1)
+                     .Set("last_layer", last)
+                     .Set("cost", PartCostJson(StageCost(model, s)));
+    if (s < model.num_stages()) {
+      stage.Set("cut_width", model.WidthAfter(last))
+          .Set("cut_bytes_int8",
+               EncodedBytes(v1::ENCODING_INT8, model.WidthAfter(last), 1));
+    }
+    stages.Push(std::move(stage));
+  }
+  json.Set("stages", std::move(stages));
   json.Set("parts", Json::Object()
                         .Set("head", PartCostJson(model.head().backbone_cost()))
                         .Set("exits", PartCostJson(model.head().exits_cost()))
@@ -211,13 +241,38 @@ std::string ModelSummaryText(const Model& model) {
   add("full", "-", model.full().cost());
   out += parts.Render();
 
+  if (model.num_stages() > 2) {
+    out += '\n';
+    TextTable stages({"stage", "runs on", "layers", "MACs/sample", "params",
+                      "bytes", "cut (int8 B)"});
+    for (int s = 1; s <= model.num_stages(); ++s) {
+      const int first = model.boundaries()[s - 1] + 1;
+      const int last = model.boundaries()[s];
+      const PartCost cost = StageCost(model, s);
+      stages.AddRow(
+          {absl::StrCat(s), StageHost(s, model.num_stages()),
+           first == last ? absl::StrCat(first) : absl::StrCat(first, "-", last),
+           Thousands(cost.macs), Thousands(cost.params), Thousands(cost.bytes),
+           s < model.num_stages()
+               ? absl::StrCat(EncodedBytes(v1::ENCODING_INT8,
+                                           model.WidthAfter(last), 1))
+               : std::string("-")});
+    }
+    out += stages.Render();
+  }
+
   if (d.exits_size() > 0) {
     out += '\n';
-    TextTable exits({"exit", "after layer", "confidence", "threshold",
+    TextTable exits({"exit", "after layer", "stage", "confidence", "threshold",
                      "loss weight"});
     for (int e = 0; e < d.exits_size(); ++e) {
       const v1::ExitBranch& exit = d.exits(e);
+      int stage = 1;
+      while (model.boundaries()[stage] < static_cast<int>(exit.after_layer())) {
+        ++stage;
+      }
       exits.AddRow({absl::StrCat(e + 1), absl::StrCat(exit.after_layer()),
+                    absl::StrCat(stage),
                     std::string(ConfidenceMeasureName(exit.confidence())),
                     absl::StrFormat("%.4f", exit.threshold()),
                     absl::StrFormat("%g", exit.loss_weight())});

@@ -78,6 +78,9 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
           record.confidence = response.result().confidence();
           record.path = response.path();
           record.reason = response.fallback_reason();
+          record.stage = static_cast<int>(response.result().stage());
+          record.exit = static_cast<int>(response.result().exit());
+          record.stage_fallback = response.result().fallback_reason();
         }
         ++received;
         --in_flight;
@@ -169,12 +172,19 @@ ReplaySummary Summarize(const std::vector<ReplayRecord>& records,
 std::string RecordJson(const ReplayRecord& record) {
   std::string json = absl::StrFormat(
       "{\"id\": %d, \"label\": %d, \"predicted\": %d, \"path\": \"%s\", "
-      "\"confidence\": %.6g, \"sent_us\": %d, \"latency_us\": %d",
+      "\"stage\": %d, \"exit\": %d, \"confidence\": %.6g, \"sent_us\": %d, "
+      "\"latency_us\": %d",
       record.id, record.label, record.predicted, AnswerPathName(record.path),
-      record.confidence, record.sent_us, record.latency_us);
+      record.stage, record.exit, record.confidence, record.sent_us,
+      record.latency_us);
   if (record.path == v1::ANSWER_PATH_FALLBACK) {
     absl::StrAppend(&json, ", \"fallback_reason\": \"",
                     FallbackReasonName(record.reason), "\"");
+  }
+  if (record.stage_fallback != v1::FALLBACK_REASON_UNSPECIFIED &&
+      record.path != v1::ANSWER_PATH_FALLBACK) {
+    absl::StrAppend(&json, ", \"stage_fallback\": \"",
+                    FallbackReasonName(record.stage_fallback), "\"");
   }
   if (!record.error.empty()) {
     absl::StrAppend(&json, ", \"error\": ", JsonQuote(record.error));

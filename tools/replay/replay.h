@@ -30,6 +30,12 @@ struct ReplayRecord {
   int predicted = -1;  // -1: no answer
   v1::AnswerPath path = v1::ANSWER_PATH_UNSPECIFIED;
   v1::FallbackReason reason = v1::FALLBACK_REASON_UNSPECIFIED;
+  // The chain's stage that answered (1: the edge) and its exit (from 1; 0:
+  // the final classifier); and, when that stage answered in place of a
+  // later one, why (for a fallback at the edge, `reason` too).
+  int stage = 0;
+  int exit = 0;
+  v1::FallbackReason stage_fallback = v1::FALLBACK_REASON_UNSPECIFIED;
   float confidence = 0;
   int64_t sent_us = 0;     // when it was sent, from the replay's start
   int64_t latency_us = 0;  // sent to answered, measured by the replay
@@ -63,8 +69,9 @@ struct ReplaySummary {
 ReplaySummary Summarize(const std::vector<ReplayRecord>& records,
                         double seconds);
 
-// One JSON object per record: id, label, predicted, path, confidence,
-// latency_us (and fallback_reason or error when set).
+// One JSON object per record: id, label, predicted, path, stage, exit,
+// confidence, latency_us (and fallback_reason, stage_fallback or error when
+// set).
 std::string RecordJson(const ReplayRecord& record);
 
 }  // namespace spex

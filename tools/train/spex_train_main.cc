@@ -28,6 +28,7 @@
 #include "tools/common/text_table.h"
 #include "tools/data/dataset.h"
 #include "tools/train/calibration.h"
+#include "tools/train/chain_calibration.h"
 #include "tools/train/evaluate.h"
 #include "tools/train/train_report.h"
 #include "tools/train/trainer.h"
@@ -235,34 +236,148 @@ Args CalibrateArgs() {
       .Option("dataset", "", "dataset (default: the one the model was trained on)")
       .Option("max-drop", "", "largest accuracy loss allowed, in points")
       .Option("exit-fraction", "", "or: the fraction of samples that should exit")
-      .Option("exit", "0", "which exit, from 1 (0: the last, nearest the split)")
+      .Option("exit", "0",
+              "which exit, from 1 (0: the last in the head, nearest the split); "
+              "all: every exit together, for a chain of stages")
+      .Option("stage-budget", "",
+              "with --exit all, instead of --max-drop: the largest fraction of "
+              "samples crossing each cut")
       .Option("encoding", "int8", "split encoding, for bytes sent")
       .Option("z", "1.645", "one-sided z of the noise margin (1.645: 95 %)")
       .Option("out-prefix", "", "CSV/SVG/JSON prefix (default: model path)");
   return args;
 }
 
+// --exit all: one threshold per exit, chosen together (chain_calibration.h);
+// writes them into the model and reports validation and test per stage.
+absl::Status CalibrateChain(const std::string& path, const std::string& prefix,
+                            v1::Model proto, const Model& model,
+                            const Dataset& validation, const Dataset& test,
+                            v1::Encoding encoding, const ChainTarget& target) {
+  SPEX_ASSIGN_OR_RETURN(const Predictions on_validation, Predict(model, validation));
+  SPEX_ASSIGN_OR_RETURN(const ChainPoint choice,
+                        ChooseChainThresholds(model, on_validation, target));
+  const std::string target_text =
+      target.max_drop_points >= 0
+          ? absl::StrFormat("max drop %.2f points", target.max_drop_points)
+          : absl::StrFormat("stage budgets %s",
+                            absl::StrJoin(target.stage_budget, " "));
+  std::string thresholds;
+  for (int e = 0; e < proto.exits_size(); ++e) {
+    proto.mutable_exits(e)->set_confidence(choice.measure);
+    proto.mutable_exits(e)->set_threshold(static_cast<float>(choice.thresholds[e]));
+    absl::StrAppendFormat(&thresholds, "%sexit %d >= %.3f", e > 0 ? ", " : "", e + 1,
+                          choice.thresholds[e]);
+  }
+  proto.mutable_training()->set_calibration(absl::StrFormat(
+      "every exit together: %s %s for %s on %d validation samples (z %.3f): "
+      "validation accuracy %.2f %%, mean stage %.2f",
+      ConfidenceMeasureName(choice.measure), thresholds, target_text,
+      validation.size(), target.z, 100 * choice.overall_accuracy, choice.mean_stage));
+  SPEX_RETURN_IF_ERROR(WriteModelFile(path, &proto));
+
+  SPEX_ASSIGN_OR_RETURN(auto calibrated, Model::Load(path));
+  SPEX_ASSIGN_OR_RETURN(const Predictions on_test, Predict(*calibrated, test));
+  const ChainPoint at_test =
+      EvaluateChain(*calibrated, on_test, choice.measure, choice.thresholds);
+  std::vector<double> cut_bytes;
+  for (int s = 1; s + 1 < static_cast<int>(calibrated->boundaries().size()); ++s) {
+    cut_bytes.push_back(static_cast<double>(EncodedBytes(
+        encoding, calibrated->WidthAfter(calibrated->boundaries()[s]), 1)));
+  }
+  const auto point_json = [&](const ChainPoint& p) {
+    Json stages = Json::Array();
+    for (size_t s = 0; s < p.stage_fraction.size(); ++s) {
+      Json stage = Json::Object()
+                       .Set("stage", static_cast<int>(s + 1))
+                       .Set("answered_fraction", p.stage_fraction[s])
+                       .Set("accuracy", p.stage_accuracy[s]);
+      if (s < p.crossing.size()) {
+        stage.Set("forwarded_fraction", p.crossing[s])
+            .Set("bytes_per_sample", p.crossing[s] * cut_bytes[s]);
+      }
+      stages.Push(std::move(stage));
+    }
+    return Json::Object()
+        .Set("overall_accuracy", p.overall_accuracy)
+        .Set("full_accuracy", p.full_accuracy)
+        .Set("drop_points", 100 * p.drop)
+        .Set("mean_stage", p.mean_stage)
+        .Set("stages", std::move(stages));
+  };
+  Json exits = Json::Array();
+  for (int e = 0; e < proto.exits_size(); ++e) {
+    exits.Push(Json::Object()
+                   .Set("exit", e + 1)
+                   .Set("after_layer", static_cast<int>(proto.exits(e).after_layer()))
+                   .Set("threshold", choice.thresholds[e]));
+  }
+  Json json = Json::Object()
+                  .Set("model", path)
+                  .Set("model_id", calibrated->id())
+                  .Set("target", target_text)
+                  .Set("measure", std::string(ConfidenceMeasureName(choice.measure)))
+                  .Set("encoding", std::string(EncodingName(encoding)))
+                  .Set("exits", std::move(exits))
+                  .Set("validation", point_json(choice))
+                  .Set("test", point_json(at_test));
+  SPEX_RETURN_IF_ERROR(WriteTextFile(prefix + ".calibration.json", json.Dump() + "\n"));
+
+  TextTable table({"stage", "answered % (val)", "answered % (test)", "accuracy % (test)",
+                   "forwarded bytes/sample (test)"});
+  for (size_t s = 0; s < at_test.stage_fraction.size(); ++s) {
+    table.AddRow({absl::StrCat(s + 1),
+                  absl::StrFormat("%.2f", 100 * choice.stage_fraction[s]),
+                  absl::StrFormat("%.2f", 100 * at_test.stage_fraction[s]),
+                  absl::StrFormat("%.2f", 100 * at_test.stage_accuracy[s]),
+                  s < at_test.crossing.size()
+                      ? absl::StrFormat("%.1f", at_test.crossing[s] * cut_bytes[s])
+                      : std::string("-")});
+  }
+  std::printf("calibrated %s: %s %s (%s)\n", path.c_str(),
+              std::string(ConfidenceMeasureName(choice.measure)).c_str(),
+              thresholds.c_str(), target_text.c_str());
+  std::fputs(table.Render().c_str(), stdout);
+  std::printf("overall accuracy: validation %.2f %%, test %.2f %% (full network %.2f %%, "
+              "drop %.2f points); mean stage %.2f\n",
+              100 * choice.overall_accuracy, 100 * at_test.overall_accuracy,
+              100 * at_test.full_accuracy, 100 * at_test.drop, at_test.mean_stage);
+  std::printf("wrote %s.calibration.json\n", prefix.c_str());
+  return absl::OkStatus();
+}
+
 absl::Status RunCalibrate(int argc, char** argv) {
   Args args = CalibrateArgs();
   SPEX_RETURN_IF_ERROR(ParseNoPositional(&args, argc, argv));
   const std::string path = args.Get("model");
-  if (path.empty() || args.Given("max-drop") == args.Given("exit-fraction")) {
+  const bool chain = args.Get("exit") == "all";
+  const int targets = args.Given("max-drop") + args.Given("exit-fraction") +
+                      args.Given("stage-budget");
+  if (path.empty() || targets != 1 ||
+      (chain ? args.Given("exit-fraction") : args.Given("stage-budget"))) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "calibrate needs --model and one of --max-drop, --exit-fraction\n", kUsage,
-        args.Help()));
+        "calibrate needs --model and one of --max-drop, --exit-fraction (one "
+        "exit) or --stage-budget (--exit all)\n",
+        kUsage, args.Help()));
   }
   SPEX_ASSIGN_OR_RETURN(v1::Model proto, ReadModelFile(path));
   SPEX_ASSIGN_OR_RETURN(auto model, Model::FromProto(proto));
   if (model->full().exits().empty()) {
     return absl::FailedPreconditionError(path + " has no exit to calibrate");
   }
-  SPEX_ASSIGN_OR_RETURN(const long exit_flag, args.GetInt("exit"));
   const int n_exits = static_cast<int>(model->full().exits().size());
-  if (exit_flag < 0 || exit_flag > n_exits) {
-    return absl::InvalidArgumentError(absl::StrFormat("--exit %d: the model has %d exits",
-                                                      exit_flag, n_exits));
+  // The last exit in the head (the edge's deepest), else the model's first.
+  int exit = model->head().exits().empty()
+                 ? 0
+                 : static_cast<int>(model->head().exits().size()) - 1;
+  if (!chain) {
+    SPEX_ASSIGN_OR_RETURN(const long exit_flag, args.GetInt("exit"));
+    if (exit_flag < 0 || exit_flag > n_exits) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--exit %d: the model has %d exits", exit_flag, n_exits));
+    }
+    if (exit_flag > 0) exit = static_cast<int>(exit_flag) - 1;
   }
-  const int exit = exit_flag == 0 ? n_exits - 1 : static_cast<int>(exit_flag) - 1;
   const std::string dataset_name =
       args.Get("dataset").empty() ? proto.training().dataset() : args.Get("dataset");
   SPEX_ASSIGN_OR_RETURN(const Dataset all_train, LoadDataset(dataset_name, Split::kTrain));
@@ -276,6 +391,28 @@ absl::Status RunCalibrate(int argc, char** argv) {
                HoldOutSeed(proto.training().seed()), &train, &validation);
 
   SPEX_ASSIGN_OR_RETURN(const v1::Encoding encoding, ParseEncoding(args.Get("encoding")));
+  if (chain) {
+    ChainTarget target;
+    if (args.Given("max-drop")) {
+      SPEX_ASSIGN_OR_RETURN(target.max_drop_points, args.GetDouble("max-drop"));
+      if (!(target.max_drop_points >= 0 && target.max_drop_points <= 100)) {
+        return absl::InvalidArgumentError("--max-drop must be in [0, 100] points");
+      }
+    } else {
+      SPEX_ASSIGN_OR_RETURN(target.stage_budget, args.GetDoubles("stage-budget"));
+      for (double b : target.stage_budget) {
+        if (!(b >= 0 && b <= 1)) {
+          return absl::InvalidArgumentError("--stage-budget fractions are in [0, 1]");
+        }
+      }
+    }
+    SPEX_ASSIGN_OR_RETURN(target.z, args.GetDouble("z"));
+    target.judged_samples = test.size();
+    const std::string prefix =
+        args.Get("out-prefix").empty() ? StripExtension(path) : args.Get("out-prefix");
+    return CalibrateChain(path, prefix, proto, *model, validation, test, encoding,
+                          target);
+  }
   CostModel cost;
   cost.edge_macs = model->head().cost().macs;
   cost.split_bytes = EncodedBytes(encoding, model->split_width(), 1);

@@ -1,0 +1,21 @@
+#include "cloud_service/next_stage.h"
+
+#include <utility>
+
+namespace spex {
+
+NextStage::NextStage(StageClientOptions options, StageClientMetrics* metrics)
+    : options_(std::move(options)), metrics_(metrics) {}
+
+StageClient& NextStage::For(const std::string& model_id) {
+  absl::MutexLock lock(&mutex_);
+  std::unique_ptr<StageClient>& client = clients_[model_id];
+  if (client == nullptr) {
+    StageClientOptions options = options_;
+    options.model_id = model_id;
+    client = std::make_unique<StageClient>(std::move(options), metrics_);
+  }
+  return *client;
+}
+
+}  // namespace spex
