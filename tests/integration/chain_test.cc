@@ -1,0 +1,368 @@
+// A chain of three stages on loopback, as real processes: spex-edge (stage
+// 1) -> spex-cloud --stage=2 --next (the fog) -> spex-cloud (the last
+// stage), all serving the three-stage model. The chain answers the whole
+// test set as the in-process model does; a fog that dies mid-replay loses
+// no answer and the chain heals when it returns; a slow link after the fog
+// makes the fog compute further; a fog serving another model gets nothing;
+// TLS and tokens hold between stages.
+#include <cmath>
+
+#include "common/model/confidence.h"
+#include "tests/integration/edge_test_support.h"
+
+namespace spex {
+namespace {
+
+using ::testing::HasSubstr;
+
+std::string ChainModelPath() {
+  return std::string(SPEX_SOURCE_DIR) + "/results/fashion-chain.spex";
+}
+
+std::string ChainModelDir(const std::string& name) {
+  const std::filesystem::path dir =
+      std::filesystem::path(testing::TempDir()) /
+      (name + "_" + std::to_string(::getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(ChainModelPath(), dir / "fashion-chain.spex");
+  return dir.string();
+}
+
+// What the in-process model answers for one sample, the chain as deployed:
+// each stage runs its segment and its exits in order, the first sure exit
+// answers, and the activation crosses each cut as int8. `margin` is how
+// near the decision came to going another way (a confidence against its
+// threshold, the top two probabilities of the answer): below about 1e-5,
+// the different summation order of the daemons' batch kernels may flip it.
+struct ChainAnswer {
+  int label = 0;
+  int stage = 0;
+  int exit = 0;
+  double margin = 1;
+};
+
+ChainAnswer AnswerInProcess(const Model& model, const uint8_t* pixels) {
+  ChainAnswer answer;
+  const std::vector<float> raw(pixels, pixels + model.input().raw_width);
+  std::vector<float> x(model.input().width);
+  EXPECT_TRUE(model.input().Apply(raw, x.data()).ok());
+  const int classes = model.num_classes();
+  const auto settle = [&](const float* p, int stage, int exit) {
+    std::vector<float> sorted(p, p + classes);
+    std::sort(sorted.begin(), sorted.end(), std::greater<float>());
+    answer.label = static_cast<int>(std::max_element(p, p + classes) - p);
+    answer.stage = stage;
+    answer.exit = exit;
+    answer.margin = std::min(answer.margin,
+                             static_cast<double>(sorted[0] - sorted[1]));
+  };
+  for (int stage = 1; stage <= model.num_stages(); ++stage) {
+    const ModelPart& part = *model.Segment(model.boundaries()[stage - 1],
+                                           model.boundaries()[stage]);
+    Workspace workspace(part);
+    std::vector<float> y(part.output_width());
+    std::vector<float> exits(part.exits().size() * classes);
+    part.Forward(x.data(), y.data(), exits.empty() ? nullptr : exits.data(),
+                 &workspace);
+    for (size_t e = 0; e < part.exits().size(); ++e) {
+      const ExitBranchRuntime& exit = part.exits()[e];
+      const float* p = exits.data() + e * classes;
+      const float confidence =
+          Confidence(exit.confidence, absl::MakeConstSpan(p, classes));
+      answer.margin = std::min(
+          answer.margin, std::fabs(static_cast<double>(confidence) - exit.threshold));
+      if (confidence >= exit.threshold) {
+        settle(p, stage, exit.index + 1);
+        return answer;
+      }
+    }
+    if (stage == model.num_stages()) {
+      settle(y.data(), stage, 0);
+      return answer;
+    }
+    v1::ActivationPayload payload;
+    EXPECT_TRUE(EncodeActivations(v1::ENCODING_INT8, part.output_width(), 1, y,
+                                  &payload)
+                    .ok());
+    x.assign(part.output_width(), 0.0f);
+    EXPECT_TRUE(DecodeActivationsInto(payload, absl::MakeSpan(x)).ok());
+  }
+  return answer;
+}
+
+class ChainTest : public testing::Test {
+ protected:
+  void SetUp() override {
+    model_ = *Model::Load(ChainModelPath());
+    models_ = ChainModelDir("chain_models");
+  }
+  // The last stage, then the fog in front of it (its --next at `next`).
+  std::unique_ptr<CloudProcess> StartCloud(std::vector<std::string> flags = {}) {
+    flags.insert(flags.begin(), {"--plaintext", "--model_dir=" + models_});
+    return std::make_unique<CloudProcess>(SPEX_CLOUD_BINARY, testing::TempDir(),
+                                          flags);
+  }
+  std::unique_ptr<CloudProcess> StartFog(const std::string& next,
+                                         std::vector<std::string> flags = {}) {
+    flags.insert(flags.begin(), {"--plaintext", "--model_dir=" + models_,
+                                 "--stage=2", "--next=" + next});
+    return StartCloud(flags);
+  }
+  static double Metric(const DaemonProcess& process, const std::string& name) {
+    return ScrapeMetric("127.0.0.1:" + std::to_string(process.metrics_port()),
+                        name)
+        .value_or(-1);
+  }
+  static void WaitForNextStage(const DaemonProcess& process) {
+    for (int i = 0; i < 250 && Metric(process, "spex_cloud_next_stage_up") < 1;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  }
+  std::shared_ptr<const Model> model_;
+  std::string models_;
+};
+
+TEST_F(ChainTest, ThreeStagesAnswerTheTestSetAsTheInProcessModel) {
+  ASSERT_EQ(model_->num_stages(), 3);
+  std::unique_ptr<CloudProcess> cloud = StartCloud();
+  ASSERT_TRUE(cloud->ok()) << cloud->log();
+  std::unique_ptr<CloudProcess> fog =
+      StartFog(cloud->address(), {"--next_plaintext", "--next_deadline=10s"});
+  ASSERT_TRUE(fog->ok()) << fog->log();
+  EdgeProcess edge(TestSocket("chain"),
+                   {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
+                    "--cloud_plaintext", "--deadline=10s", "--audit_fraction=0"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForNextStage(*fog);
+  WaitForCloud(edge);
+
+  const Dataset& data = FashionTestSet();
+  const std::vector<ReplayRecord> records = ReplayOrDie(data, edge.target(), 4);
+  ASSERT_EQ(records.size(), static_cast<size_t>(data.size()));
+  int per_stage[4] = {0, 0, 0, 0};
+  int borderline = 0, correct = 0;
+  for (const ReplayRecord& r : records) {
+    ASSERT_GE(r.predicted, 0) << "sample " << r.id << ": " << r.error;
+    ASSERT_GE(r.stage, 1);
+    ASSERT_LE(r.stage, 3);
+    EXPECT_NE(r.path, v1::ANSWER_PATH_FALLBACK) << "sample " << r.id;
+    EXPECT_EQ(r.stage_fallback, v1::FALLBACK_REASON_UNSPECIFIED);
+    ++per_stage[r.stage];
+    correct += r.predicted == r.label;
+    const ChainAnswer expected = AnswerInProcess(*model_, data.sample(r.id));
+    if (expected.margin < 1e-5) {
+      ++borderline;
+      continue;
+    }
+    EXPECT_EQ(r.predicted, expected.label) << "sample " << r.id;
+    EXPECT_EQ(r.stage, expected.stage) << "sample " << r.id;
+    EXPECT_EQ(r.exit, expected.exit) << "sample " << r.id;
+  }
+  EXPECT_LT(borderline, 10);
+  RecordProperty("answers_per_stage",
+                 absl::StrCat(per_stage[1], " ", per_stage[2], " ", per_stage[3],
+                              ", borderline ", borderline));
+  // Each stage answers a share, the edge the most (the calibration's
+  // figures: about 77 %, 18 % and 5 %).
+  EXPECT_GT(per_stage[1], 7000);
+  EXPECT_GT(per_stage[2], 1000);
+  EXPECT_GT(per_stage[3], 200);
+  EXPECT_NEAR(correct / static_cast<double>(data.size()),
+              model_->description().training().final_test_accuracy(), 0.006);
+  // The stages' metrics count the same answers.
+  EXPECT_EQ(Metric(*fog, "spex_cloud_stage_answers_total{exit=\"2\",model=\"fashion-chain\",stage=\"2\"}"),
+            per_stage[2]);
+  EXPECT_EQ(Metric(*cloud, "spex_cloud_stage_answers_total{exit=\"0\",model=\"fashion-chain\",stage=\"3\"}"),
+            per_stage[3]);
+  EXPECT_EQ(Metric(*fog, "spex_cloud_forwarded_samples_total"), per_stage[3]);
+  EXPECT_GT(Metric(*fog, "spex_cloud_forwarded_bytes_total"), 134 * per_stage[3]);
+}
+
+TEST_F(ChainTest, FogKilledMidReplayEverySampleAnsweredThenTheChainHeals) {
+  std::unique_ptr<CloudProcess> cloud = StartCloud();
+  ASSERT_TRUE(cloud->ok()) << cloud->log();
+  const std::vector<std::string> fog_flags = {"--next_plaintext"};
+  std::unique_ptr<CloudProcess> fog = StartFog(cloud->address(), fog_flags);
+  ASSERT_TRUE(fog->ok()) << fog->log();
+  const int fog_port = fog->port();
+  EdgeProcess edge(TestSocket("chain_killed"),
+                   {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
+                    "--cloud_plaintext", "--deadline=300ms",
+                    "--breaker_open=200ms", "--reconnect_backoff_max=300ms"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForNextStage(*fog);
+  WaitForCloud(edge);
+  const Dataset data = FirstSamples(5000);
+  auto replay = std::async(std::launch::async, [&] {
+    return ReplayOrDie(data, edge.target(), 4, 1000);
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  fog->Signal(SIGKILL);
+  fog->WaitForExit();
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  std::vector<std::string> again = fog_flags;
+  again.push_back("--listen=127.0.0.1:" + std::to_string(fog_port));
+  fog = StartFog(cloud->address(), again);
+  ASSERT_TRUE(fog->ok()) << fog->log();
+  const std::vector<ReplayRecord> records = replay.get();
+  ExpectEveryAnswered(records);
+  // While the fog was gone the edge answered with its exit...
+  EXPECT_GT(CountPath(records, v1::ANSWER_PATH_FALLBACK), 0);
+  // ...and once it was back, the fog and the cloud answered again.
+  int late_fog = 0, late_cloud = 0;
+  for (size_t i = 2 * records.size() / 3; i < records.size(); ++i) {
+    late_fog += records[i].stage == 2;
+    late_cloud += records[i].stage == 3;
+  }
+  EXPECT_GT(late_fog, 50);
+  EXPECT_GT(late_cloud, 5);
+}
+
+// The link after the fog is slow: the fog answers by its deadline, running
+// the cloud's layers itself (compute) or answering with its exit (exit).
+TEST_F(ChainTest, SlowLinkAfterTheFogMakesItComputeFurtherOrAnswerWithItsExit) {
+  std::unique_ptr<CloudProcess> cloud = StartCloud();
+  ASSERT_TRUE(cloud->ok()) << cloud->log();
+  std::unique_ptr<TcpProxy> proxy = StartProxy(cloud->port());
+  for (const std::string fallback : {"compute", "exit"}) {
+    SCOPED_TRACE(fallback);
+    std::unique_ptr<CloudProcess> fog =
+        StartFog(proxy->address(), {"--next_plaintext", "--next_deadline=50ms",
+                                    "--fallback=" + fallback});
+    ASSERT_TRUE(fog->ok()) << fog->log();
+    EdgeProcess edge(TestSocket("chain_slow_" + fallback),
+                     {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
+                      "--cloud_plaintext", "--deadline=5s"});
+    ASSERT_TRUE(edge.ok()) << edge.log();
+    WaitForNextStage(*fog);
+    WaitForCloud(edge);
+    proxy->set_delay(absl::Milliseconds(200));
+    const std::vector<ReplayRecord> records =
+        ReplayOrDie(FirstSamples(1000), edge.target());
+    proxy->set_delay(absl::ZeroDuration());
+    ExpectEveryAnswered(records);
+    int fog_fallbacks = 0;
+    for (const ReplayRecord& r : records) {
+      EXPECT_NE(r.stage, 3) << "sample " << r.id;
+      if (r.stage_fallback == v1::FALLBACK_REASON_UNSPECIFIED) continue;
+      ++fog_fallbacks;
+      EXPECT_EQ(r.stage, 2);
+      // Deadlines, then the breaker they open.
+      EXPECT_TRUE(r.stage_fallback == v1::FALLBACK_REASON_DEADLINE ||
+                  r.stage_fallback == v1::FALLBACK_REASON_BREAKER_OPEN)
+          << "sample " << r.id << ": " << r.stage_fallback;
+      // compute: the final classifier ran at the fog; exit: the fog's exit.
+      EXPECT_EQ(r.exit, fallback == "compute" ? 0 : 2) << "sample " << r.id;
+    }
+    EXPECT_GT(fog_fallbacks, 20);
+    EXPECT_GT(Metric(*fog, "spex_cloud_stage_fallbacks_total{reason=\"deadline\"}"),
+              0);
+  }
+}
+
+TEST_F(ChainTest, FogServingAnotherModelGetsNoOffloads) {
+  // The fog serves only the default (two-stage) model.
+  std::unique_ptr<CloudProcess> cloud = StartCloud();
+  ASSERT_TRUE(cloud->ok()) << cloud->log();
+  CloudProcess fog(SPEX_CLOUD_BINARY, testing::TempDir(),
+                   {"--plaintext",
+                    "--model_dir=" + ModelDirWithDefaultModel("chain_other"),
+                    "--stage=2", "--next=" + cloud->address(),
+                    "--next_plaintext"});
+  ASSERT_TRUE(fog.ok()) << fog.log();
+  EdgeProcess edge(TestSocket("chain_other"),
+                   {"--model=" + ChainModelPath(), "--cloud=" + fog.address(),
+                    "--cloud_plaintext"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForMetric(edge, "spex_edge_model_mismatch", 1);
+  const std::vector<ReplayRecord> records =
+      ReplayOrDie(FirstSamples(300), edge.target());
+  ExpectEveryAnswered(records);
+  EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
+  EXPECT_GT(CountPath(records, v1::ANSWER_PATH_FALLBACK,
+                      v1::FALLBACK_REASON_MODEL_MISMATCH),
+            20);
+}
+
+TEST_F(ChainTest, TlsAndTokensBetweenEveryStage) {
+  const std::string dir =
+      testing::TempDir() + "/spex_chain_tls_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const ToolRun made = RunTool(
+      "bash", "-c 'cd " + dir +
+                  " && ec=\"-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                  "-nodes\" && openssl req -x509 $ec -keyout ca.key -out ca.pem "
+                  "-days 2 -subj /CN=ca && printf "
+                  "\"subjectAltName=IP:127.0.0.1\\n\" > ext && openssl req $ec "
+                  "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+                  "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+                  "-CAcreateserial -days 2 -extfile ext -out server.pem'");
+  ASSERT_EQ(made.exit_code, 0) << made.output;
+  std::ofstream(dir + "/cloud-tokens") << "fog-token\n";
+  std::ofstream(dir + "/fog-token") << "fog-token\n";
+  std::ofstream(dir + "/fog-tokens") << "edge-token\n";
+  std::ofstream(dir + "/edge-token") << "edge-token\n";
+  const std::vector<std::string> tls = {"--tls_cert=" + dir + "/server.pem",
+                                        "--tls_key=" + dir + "/server.key",
+                                        "--model_dir=" + models_};
+  std::vector<std::string> cloud_flags = tls;
+  cloud_flags.push_back("--token_file=" + dir + "/cloud-tokens");
+  CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(), cloud_flags);
+  ASSERT_TRUE(cloud.ok()) << cloud.log();
+  std::vector<std::string> fog_flags = tls;
+  fog_flags.insert(fog_flags.end(),
+                   {"--token_file=" + dir + "/fog-tokens", "--stage=2",
+                    "--next=" + cloud.address(), "--next_ca=" + dir + "/ca.pem",
+                    "--next_token_file=" + dir + "/fog-token",
+                    "--next_deadline=5s"});
+  CloudProcess fog(SPEX_CLOUD_BINARY, testing::TempDir(), fog_flags);
+  ASSERT_TRUE(fog.ok()) << fog.log();
+  EdgeProcess edge(TestSocket("chain_tls"),
+                   {"--model=" + ChainModelPath(), "--cloud=" + fog.address(),
+                    "--cloud_ca=" + dir + "/ca.pem",
+                    "--cloud_token_file=" + dir + "/edge-token",
+                    "--deadline=5s"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForNextStage(fog);
+  WaitForCloud(edge);
+  const std::vector<ReplayRecord> records =
+      ReplayOrDie(FirstSamples(1000), edge.target());
+  ExpectEveryAnswered(records);
+  int cloud_answers = 0;
+  for (const ReplayRecord& r : records) {
+    EXPECT_EQ(r.stage_fallback, v1::FALLBACK_REASON_UNSPECIFIED);
+    cloud_answers += r.stage == 3;
+  }
+  EXPECT_GT(cloud_answers, 10);
+
+  // A fog without the cloud's token: its forwards are refused, and it
+  // answers them itself, saying why.
+  std::vector<std::string> wrong_flags = tls;
+  wrong_flags.insert(wrong_flags.end(),
+                     {"--token_file=" + dir + "/fog-tokens", "--stage=2",
+                      "--next=" + cloud.address(), "--next_ca=" + dir + "/ca.pem",
+                      "--next_token_file=" + dir + "/edge-token"});
+  CloudProcess wrong(SPEX_CLOUD_BINARY, testing::TempDir(), wrong_flags);
+  ASSERT_TRUE(wrong.ok()) << wrong.log();
+  EdgeProcess edge2(TestSocket("chain_tls_wrong"),
+                    {"--model=" + ChainModelPath(), "--cloud=" + wrong.address(),
+                     "--cloud_ca=" + dir + "/ca.pem",
+                     "--cloud_token_file=" + dir + "/edge-token",
+                     "--deadline=5s"});
+  ASSERT_TRUE(edge2.ok()) << edge2.log();
+  WaitForCloud(edge2);
+  const std::vector<ReplayRecord> refused =
+      ReplayOrDie(FirstSamples(500), edge2.target());
+  ExpectEveryAnswered(refused);
+  int rejected = 0;
+  for (const ReplayRecord& r : refused) {
+    EXPECT_NE(r.stage, 3);
+    rejected += r.stage_fallback == v1::FALLBACK_REASON_CLOUD_REJECTED;
+  }
+  EXPECT_GT(rejected, 10);
+}
+
+}  // namespace
+}  // namespace spex
