@@ -48,7 +48,8 @@ class StageAnswer {
   StageAnswer(RequestRecord record, std::string name, int stage, int top_k,
               SplitJob plan, v1::InferResponse response,
               CloudCore::InferDone done)
-      : record_(std::move(record)),
+      : arrived_(absl::Now()),
+        record_(std::move(record)),
         name_(std::move(name)),
         stage_(stage),
         top_k_(top_k),
@@ -78,12 +79,17 @@ class StageAnswer {
     return output_.exit_probabilities.data() + s * values;
   }
 
-  // Sample s's answer; the last one finishes the request.
-  void Set(CloudMetrics* metrics, int s, v1::SampleResult result) {
+  absl::Time arrived() const { return arrived_; }
+
+  // Sample s's answer; the last one finishes the request. `controller`
+  // (may be null) observes the sample's latency through this stage.
+  void Set(CloudMetrics* metrics, ThresholdController* controller, int s,
+           v1::SampleResult result) {
     if (result.stage() == static_cast<uint32_t>(stage_)) {
       metrics->RecordStageAnswer(name_, stage_, static_cast<int>(result.exit()),
                                  result.fallback_reason());
     }
+    if (controller != nullptr) controller->ObserveLatency(absl::Now() - arrived_);
     {
       absl::MutexLock lock(&mutex_);
       *response_.mutable_results(s) = std::move(result);
@@ -94,6 +100,7 @@ class StageAnswer {
   }
 
  private:
+  const absl::Time arrived_;
   RequestRecord record_;
   const std::string name_;
   const int stage_;
@@ -123,7 +130,31 @@ CloudCore::CloudCore(const CloudCoreOptions& options, ModelRegistry* registry,
       metrics_(metrics),
       next_(next),
       placement_(PlacementOf(options.stage, next)),
-      engine_(options.engine, metrics) {}
+      engine_(options.engine, metrics) {
+  if (next_ != nullptr && options_.stage.adaptive) {
+    RouteChooserOptions routes;
+    routes.can_compute_here = true;
+    routes.workers = options_.engine.workers;
+    router_ = std::make_unique<RouteChooser>(routes);
+  }
+  if (next_ != nullptr && options_.stage.controller.has_value()) {
+    // Starting from --threshold, else the calibrated threshold of the first
+    // exit this stage runs in the models served now.
+    double initial = options_.stage.controller->max_threshold;
+    for (const ServedModel& served : registry_->Snapshot()->all()) {
+      const Model& m = *served.model;
+      const int stage = StageNumber(m, placement_);
+      const ModelPart* part =
+          m.Segment(m.boundaries()[stage - 1], m.boundaries()[stage]);
+      if (part != nullptr && !part->exits().empty()) {
+        initial = part->exits().front().threshold;
+        break;
+      }
+    }
+    controller_ = std::make_unique<ThresholdController>(
+        *options_.stage.controller, options_.stage.threshold.value_or(initial));
+  }
+}
 
 void CloudCore::Infer(const v1::InferRequest& request,
                       const std::string& default_model_id, InferDone done) {
@@ -189,31 +220,50 @@ void CloudCore::Infer(const v1::InferRequest& request,
 int CloudCore::FirstConfidentExit(const ModelPart& part,
                                   const float* exit_probs) const {
   const int classes = part.exit_width();
+  const bool replaced = controller_ != nullptr || options_.stage.threshold;
   for (size_t e = 0; e < part.exits().size(); ++e) {
     const ExitBranchRuntime& exit = part.exits()[e];
     v1::ConfidenceMeasure measure = exit.confidence;
-    float threshold = exit.threshold;
-    if (options_.stage.threshold.has_value()) {
-      if (measure == v1::CONFIDENCE_MEASURE_UNSPECIFIED) {
-        measure = v1::CONFIDENCE_MEASURE_MAX_SOFTMAX;
-      }
-      threshold = *options_.stage.threshold;
+    if (measure == v1::CONFIDENCE_MEASURE_UNSPECIFIED) {
+      // An uncalibrated exit answers only under a threshold given here.
+      if (!replaced) continue;
+      measure = v1::CONFIDENCE_MEASURE_MAX_SOFTMAX;
     }
-    if (measure == v1::CONFIDENCE_MEASURE_UNSPECIFIED) continue;
     const absl::Span<const float> probs(exit_probs + e * classes,
                                         static_cast<size_t>(classes));
-    if (Confidence(measure, probs) >= threshold) return static_cast<int>(e);
+    if (Confidence(measure, probs) >= ThresholdFor(exit)) {
+      return static_cast<int>(e);
+    }
   }
   return -1;
+}
+
+float CloudCore::ThresholdFor(const ExitBranchRuntime& exit) const {
+  if (controller_ != nullptr) {
+    return static_cast<float>(controller_->threshold());
+  }
+  return options_.stage.threshold.value_or(exit.threshold);
 }
 
 void CloudCore::Route(const std::shared_ptr<StageAnswer>& answer) {
   const ModelPart& part = answer->part();
   const int classes = answer->model().num_classes();
+  if (controller_ != nullptr && metrics_ != nullptr) {
+    for (const ExitBranchRuntime& exit : part.exits()) {
+      metrics_->SetExitThreshold(answer->name(), exit.index + 1,
+                                 ThresholdFor(exit));
+    }
+  }
   for (int s = 0; s < answer->samples(); ++s) {
     const int exit = FirstConfidentExit(part, answer->exits(s));
     if (exit < 0) {
-      Forward(answer, s);
+      if (router_ != nullptr &&
+          router_->Choose(engine_.queued_samples()) ==
+              RouteChooser::Route::kHere) {
+        ComputeRest(answer, s, v1::FALLBACK_REASON_NEXT_SLOWER);
+      } else {
+        Forward(answer, s);
+      }
       continue;
     }
     v1::SampleResult result;
@@ -221,7 +271,7 @@ void CloudCore::Route(const std::shared_ptr<StageAnswer>& answer) {
                      static_cast<uint32_t>(answer->top_k()), &result);
     result.set_stage(static_cast<uint32_t>(answer->stage()));
     result.set_exit(static_cast<uint32_t>(part.exits()[exit].index + 1));
-    answer->Set(metrics_, s, std::move(result));
+    answer->Set(metrics_, controller_.get(), s, std::move(result));
   }
 }
 
@@ -244,8 +294,13 @@ void CloudCore::Forward(const std::shared_ptr<StageAnswer>& answer,
                    static_cast<uint32_t>(answer->plan().to_layer),
                    static_cast<uint32_t>(answer->top_k()),
                    [this, answer, sample](OffloadOutcome outcome) {
+                     // What the sample paid (a deadline: the deadline).
+                     if (router_ != nullptr) {
+                       router_->ObserveNext(outcome.round_trip);
+                     }
                      if (outcome.ok) {
-                       answer->Set(metrics_, sample, std::move(outcome.result));
+                       answer->Set(metrics_, controller_.get(), sample,
+                                   std::move(outcome.result));
                      } else {
                        Fallback(answer, sample, outcome.reason);
                      }
@@ -255,23 +310,31 @@ void CloudCore::Forward(const std::shared_ptr<StageAnswer>& answer,
 
 void CloudCore::Fallback(const std::shared_ptr<StageAnswer>& answer,
                          int sample, v1::FallbackReason reason) {
+  if (options_.stage.fallback_to_exit && !answer->part().exits().empty()) {
+    return AnswerWithLastExit(answer, sample, reason);
+  }
+  ComputeRest(answer, sample, reason);
+}
+
+void CloudCore::AnswerWithLastExit(const std::shared_ptr<StageAnswer>& answer,
+                                   int sample, v1::FallbackReason reason) {
+  const ModelPart& part = answer->part();
+  const int classes = answer->model().num_classes();
+  const int last = static_cast<int>(part.exits().size()) - 1;
+  v1::SampleResult result;
+  FillSampleResult(answer->exits(sample) + last * classes, classes,
+                   static_cast<uint32_t>(answer->top_k()), &result);
+  result.set_stage(static_cast<uint32_t>(answer->stage()));
+  result.set_exit(static_cast<uint32_t>(part.exits()[last].index + 1));
+  result.set_fallback_reason(reason);
+  answer->Set(metrics_, controller_.get(), sample, std::move(result));
+}
+
+void CloudCore::ComputeRest(const std::shared_ptr<StageAnswer>& answer,
+                            int sample, v1::FallbackReason reason) {
   const ModelPart& part = answer->part();
   const Model& model = answer->model();
   const int classes = model.num_classes();
-  const auto answer_from_exit = [&] {
-    const int last = static_cast<int>(part.exits().size()) - 1;
-    v1::SampleResult result;
-    FillSampleResult(answer->exits(sample) + last * classes, classes,
-                     static_cast<uint32_t>(answer->top_k()), &result);
-    result.set_stage(static_cast<uint32_t>(answer->stage()));
-    result.set_exit(static_cast<uint32_t>(part.exits()[last].index + 1));
-    result.set_fallback_reason(reason);
-    answer->Set(metrics_, sample, std::move(result));
-  };
-  if (options_.stage.fallback_to_exit && !part.exits().empty()) {
-    return answer_from_exit();
-  }
-  // The remaining layers, here.
   const ModelPart* rest =
       model.Segment(answer->plan().to_layer, model.num_layers());
   const absl::Span<const float> activation = answer->activation(sample);
@@ -282,20 +345,33 @@ void CloudCore::Fallback(const std::shared_ptr<StageAnswer>& answer,
                      static_cast<uint32_t>(answer->top_k()), &result);
     result.set_stage(static_cast<uint32_t>(answer->stage()));
     result.set_fallback_reason(reason);
-    answer->Set(metrics_, sample, std::move(result));
+    answer->Set(metrics_, controller_.get(), sample, std::move(result));
   };
   InferenceJob job;
   job.model = answer->plan().job.model;
   job.part = rest;
   job.samples = 1;
   job.inputs.assign(activation.begin(), activation.end());
-  job.done = [finish](JobOutput output) { finish(output.values.data()); };
+  const absl::Time submitted_at = absl::Now();
+  // Per sample, as if nothing had been queued ahead (the chooser scales
+  // by the queue itself).
+  const double ahead =
+      1.0 + static_cast<double>(engine_.queued_samples()) /
+                std::max(1, options_.engine.workers);
+  job.done = [this, finish, submitted_at, ahead](JobOutput output) {
+    if (router_ != nullptr) {
+      router_->ObserveHere((absl::Now() - submitted_at) / ahead);
+    }
+    finish(output.values.data());
+  };
   absl::Status submitted = engine_.Submit(std::move(job));
   if (submitted.ok()) return;
   // The queue is full (or the engine stops): the exit answers if this
   // stage ran one, else the layers run on this thread, so that the sample
   // still gets its one answer.
-  if (!part.exits().empty()) return answer_from_exit();
+  if (!part.exits().empty()) {
+    return AnswerWithLastExit(answer, sample, v1::FALLBACK_REASON_QUEUE_FULL);
+  }
   Workspace workspace(*rest);
   std::vector<float> probabilities(classes);
   rest->Forward(activation.data(), probabilities.data(), nullptr, &workspace);

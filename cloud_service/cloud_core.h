@@ -22,6 +22,8 @@
 #include "cloud_service/model_registry.h"
 #include "cloud_service/next_stage.h"
 #include "cloud_service/split_request.h"
+#include "common/policy/route_chooser.h"
+#include "common/policy/threshold_controller.h"
 #include "inference/open_inference_grpc.pb.h"
 #include "spex/v1/split_inference.pb.h"
 
@@ -44,6 +46,14 @@ struct StageOptions {
   std::optional<float> threshold;
   // How activations travel to the next stage.
   v1::Encoding encoding = v1::ENCODING_INT8;
+  // Adaptive (spex-cloud --policy=adaptive): each sample no exit answered
+  // goes where it costs least, the next stage or the remaining layers here
+  // (route_chooser.h)...
+  bool adaptive = false;
+  // ...and, when set, the exits' threshold moves to hold a latency
+  // objective for the answers given through this stage
+  // (threshold_controller.h), starting from the first exit's.
+  std::optional<ThresholdControllerOptions> controller;
 };
 
 struct CloudCoreOptions {
@@ -110,6 +120,14 @@ class CloudCore {
   // The next stage could not answer `sample`: this stage does (fallback).
   void Fallback(const std::shared_ptr<StageAnswer>& answer, int sample,
                 v1::FallbackReason reason);
+  // Answers `sample` with the deepest exit this stage ran (it ran one).
+  void AnswerWithLastExit(const std::shared_ptr<StageAnswer>& answer,
+                          int sample, v1::FallbackReason reason);
+  // Runs the layers after this stage's on `sample` here; `reason` says why.
+  void ComputeRest(const std::shared_ptr<StageAnswer>& answer, int sample,
+                   v1::FallbackReason reason);
+  // The threshold an exit is held to on this stage.
+  float ThresholdFor(const ExitBranchRuntime& exit) const;
   // Index in part.exits() of the first exit sure of these probabilities
   // (exits x classes values), or -1.
   int FirstConfidentExit(const ModelPart& part, const float* exit_probs) const;
@@ -119,6 +137,8 @@ class CloudCore {
   CloudMetrics* const metrics_;
   NextStage* const next_;
   const StagePlacement placement_;
+  std::unique_ptr<RouteChooser> router_;            // adaptive only
+  std::unique_ptr<ThresholdController> controller_;  // with an objective
   InferenceEngine engine_;
 
   mutable absl::Mutex mutex_;

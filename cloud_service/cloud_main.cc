@@ -80,6 +80,23 @@ ABSL_FLAG(double, threshold, -1,
 ABSL_FLAG(std::string, encoding, "int8",
           "Encoding of activations sent to the next stage: int8, float16 or "
           "float32.");
+ABSL_FLAG(std::string, policy, "static",
+          "A middle stage's routing: 'static' sends every sample its exits "
+          "did not answer to the next stage; 'adaptive' sends each where it "
+          "costs least, the next stage or the remaining layers here, from "
+          "measured round trips and this stage's queue.");
+ABSL_FLAG(absl::Duration, latency_objective, absl::ZeroDuration(),
+          "A middle stage: move its exits' threshold to hold this latency at "
+          "--latency_quantile for the answers given through it (0: off).");
+ABSL_FLAG(double, latency_quantile, 0.99,
+          "The quantile --latency_objective holds, in (0, 1).");
+ABSL_FLAG(double, controller_gain, 0.002,
+          "Threshold change per unit error and sample.");
+ABSL_FLAG(double, threshold_min, 0.0,
+          "Lowest threshold the objective may set.");
+ABSL_FLAG(double, threshold_max, 1.0,
+          "Highest threshold the objective may set (and its start, without "
+          "--threshold).");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound gRPC and metrics ports are written there, one "
           "per line, once serving (for scripts that use port 0).");
@@ -149,6 +166,31 @@ int main(int argc, char** argv) {
     return Fail("--encoding: int8, float16 or float32");
   }
   options.core.stage.encoding = *encoding;
+  const std::string policy = absl::GetFlag(FLAGS_policy);
+  if (policy != "static" && policy != "adaptive") {
+    return Fail("--policy: static or adaptive");
+  }
+  options.core.stage.adaptive = policy == "adaptive";
+  const absl::Duration objective = absl::GetFlag(FLAGS_latency_objective);
+  if (objective > absl::ZeroDuration()) {
+    spex::ThresholdControllerOptions controller;
+    controller.target = spex::ThresholdControllerOptions::Target::kLatency;
+    controller.latency = objective;
+    controller.latency_quantile = absl::GetFlag(FLAGS_latency_quantile);
+    controller.gain = absl::GetFlag(FLAGS_controller_gain);
+    controller.min_threshold = absl::GetFlag(FLAGS_threshold_min);
+    controller.max_threshold = absl::GetFlag(FLAGS_threshold_max);
+    if (!(controller.gain > 0) ||
+        !(controller.latency_quantile > 0 && controller.latency_quantile < 1) ||
+        !(controller.min_threshold >= 0 &&
+          controller.min_threshold <= controller.max_threshold &&
+          controller.max_threshold <= 1)) {
+      return Fail("--latency_objective: --controller_gain > 0, "
+                  "--latency_quantile in (0, 1), 0 <= --threshold_min <= "
+                  "--threshold_max <= 1");
+    }
+    options.core.stage.controller = controller;
+  }
   if (options.core.stage.placement.stage < 0 ||
       (!options.next_endpoints.empty() &&
        options.core.stage.placement.stage < 2)) {

@@ -31,11 +31,12 @@ std::vector<ExitRule> RulesFor(const Model& model,
 
 EdgeAgent::EdgeAgent(std::shared_ptr<const Model> model,
                      const EdgeAgentOptions& options, StageClient* cloud,
-                     EdgeMetrics* metrics)
+                     EdgeMetrics* metrics, StageClient* skip)
     : model_(std::move(model)),
       options_(options),
       cloud_(cloud),
       metrics_(metrics),
+      skip_(skip),
       rules_(RulesFor(*model_, options)),
       raw_width_(model_->input().raw_width),
       classes_(model_->num_classes()) {
@@ -49,6 +50,11 @@ EdgeAgent::EdgeAgent(std::shared_ptr<const Model> model,
     slots_[s].exit_probabilities =
         exit_values_.data() + static_cast<size_t>(s) * classes_;
     free_slots_.push_back(s);
+  }
+  if (skip_ != nullptr && cloud_ != nullptr) {
+    RouteChooserOptions routes;
+    routes.can_skip = true;
+    router_ = std::make_unique<RouteChooser>(routes);
   }
   if (options_.controller.has_value() && !rules_.empty()) {
     controller_ = std::make_unique<ThresholdController>(
@@ -275,21 +281,57 @@ void EdgeAgent::Process(int slot, Runner& runner) {
                    v1::FALLBACK_REASON_CLOUD_REJECTED);
     return;
   }
-  std::optional<v1::FallbackReason> refused = cloud_->Offload(
-      std::move(payload), static_cast<uint32_t>(model_->split_after()),
-      slots_[slot].top_k, [this, slot](OffloadOutcome outcome) {
-        if (!outcome.ok) {
-          AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
-          return;
-        }
-        v1::ClassifyResponse response;
-        *response.mutable_result() = std::move(outcome.result);
-        Answer(slot, std::move(response), v1::ANSWER_PATH_CLOUD,
-               v1::FALLBACK_REASON_UNSPECIFIED);
-      });
+  std::optional<v1::FallbackReason> refused = OffloadSplit(slot, payload);
   if (refused.has_value()) {
     AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, *refused);
   }
+}
+
+std::optional<v1::FallbackReason> EdgeAgent::OffloadSplit(
+    int slot, const v1::ActivationPayload& payload) {
+  const uint32_t cut = static_cast<uint32_t>(model_->split_after());
+  const auto send = [&](StageClient* client, bool skipping) {
+    return client->Offload(
+        payload, cut, slots_[slot].top_k,
+        [this, slot, skipping](OffloadOutcome outcome) {
+          if (router_ != nullptr) {
+            // What the sample paid (a deadline: the deadline).
+            if (skipping) {
+              router_->ObserveSkip(outcome.round_trip);
+            } else {
+              router_->ObserveNext(outcome.round_trip);
+            }
+          }
+          if (!outcome.ok) {
+            AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
+            return;
+          }
+          v1::ClassifyResponse response;
+          *response.mutable_result() = std::move(outcome.result);
+          Answer(slot, std::move(response), v1::ANSWER_PATH_CLOUD,
+                 v1::FALLBACK_REASON_UNSPECIFIED);
+        });
+  };
+  if (router_ == nullptr) return send(cloud_, false);
+  int queued;
+  {
+    absl::MutexLock lock(&mutex_);
+    queued = in_use_;
+  }
+  const bool skip_first = router_->Choose(queued) == RouteChooser::Route::kSkip;
+  std::optional<v1::FallbackReason> refused = send(skip_first ? skip_ : cloud_,
+                                                   skip_first);
+  if (!refused.has_value()) return std::nullopt;
+  // The stage chosen cannot take it now (down, breaker open, full): the
+  // other one may. A refusal costs what waiting would have: the deadline.
+  if (skip_first) {
+    router_->ObserveSkip(skip_->deadline());
+  } else {
+    router_->ObserveNext(cloud_->deadline());
+  }
+  std::optional<v1::FallbackReason> again =
+      send(skip_first ? cloud_ : skip_, !skip_first);
+  return again.has_value() ? refused : std::nullopt;
 }
 
 bool EdgeAgent::RunExits(int slot, Runner& runner, LocalResult* local) {

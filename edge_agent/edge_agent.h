@@ -35,7 +35,8 @@
 #include "common/model/model.h"
 #include "common/rpc/stage_client.h"
 #include "edge_agent/local_classifier.h"
-#include "edge_agent/threshold_controller.h"
+#include "common/policy/route_chooser.h"
+#include "common/policy/threshold_controller.h"
 #include "spex/v1/edge_inference.pb.h"
 
 namespace spex {
@@ -83,9 +84,13 @@ class EdgeAgent {
   using Done = std::function<void(v1::ClassifyResponse)>;
 
   // `cloud` (null: never offload; every sample that is not confident is a
-  // fallback) and `metrics` (may be null) outlive the agent.
+  // fallback), `metrics` (may be null) and `skip` outlive the agent. `skip`
+  // (may be null) reaches the stage after the cloud's in a chain: samples
+  // go there instead when the next stage refuses them or answers slower
+  // (route_chooser.h), from the same cut.
   EdgeAgent(std::shared_ptr<const Model> model, const EdgeAgentOptions& options,
-            StageClient* cloud, EdgeMetrics* metrics);
+            StageClient* cloud, EdgeMetrics* metrics,
+            StageClient* skip = nullptr);
   // Drain().
   ~EdgeAgent();
 
@@ -141,6 +146,10 @@ class EdgeAgent {
   bool RunExits(int slot, Runner& runner, LocalResult* local);
   // Placement kCloud: sends the raw input. The reason when it cannot go.
   std::optional<v1::FallbackReason> OffloadInput(int slot);
+  // Sends the slot's split activation to the next stage or, past it, to the
+  // skip stage; the reason when it can go to neither.
+  std::optional<v1::FallbackReason> OffloadSplit(
+      int slot, const v1::ActivationPayload& payload);
   // Queue full and local_when_full: the exit answers without a slot.
   void AnswerWithoutSlot(const v1::ClassifyRequest& request, const Done& done);
   void NoteThreshold();
@@ -156,6 +165,8 @@ class EdgeAgent {
   const EdgeAgentOptions options_;
   StageClient* const cloud_;
   EdgeMetrics* const metrics_;
+  StageClient* const skip_;
+  std::unique_ptr<RouteChooser> router_;  // with `skip_`
   const std::vector<ExitRule> rules_;
   const int raw_width_;
   const int classes_;

@@ -31,6 +31,10 @@ ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9465",
 ABSL_FLAG(std::string, cloud, "",
           "Comma-separated spex-cloud endpoints (host:port or dns:///name:port); "
           "round robin over those up. Empty: never offload.");
+ABSL_FLAG(std::string, skip_to, "",
+          "In a chain: endpoints of the stage after --cloud's (comma-separated, "
+          "same TLS and token flags). A sample goes there instead when --cloud "
+          "refuses it or answers slower (measured round trips).");
 ABSL_FLAG(bool, cloud_plaintext, false,
           "Talk to the cloud without TLS (required when not giving TLS files, "
           "so that plain text is never an accident).");
@@ -130,6 +134,13 @@ int main(int argc, char** argv) {
   for (absl::string_view endpoint :
        absl::StrSplit(absl::GetFlag(FLAGS_cloud), ',', absl::SkipEmpty())) {
     options.cloud_endpoints.emplace_back(endpoint);
+  }
+  for (absl::string_view endpoint :
+       absl::StrSplit(absl::GetFlag(FLAGS_skip_to), ',', absl::SkipEmpty())) {
+    options.skip_endpoints.emplace_back(endpoint);
+  }
+  if (!options.skip_endpoints.empty() && options.cloud_endpoints.empty()) {
+    return Fail("--skip_to needs --cloud");
   }
   options.cloud_link.plaintext = absl::GetFlag(FLAGS_cloud_plaintext);
   options.cloud_link.ca_file = absl::GetFlag(FLAGS_cloud_ca);

@@ -48,14 +48,37 @@ absl::Status SetSocketAccess(const std::string& path, int mode,
 }  // namespace
 
 // A model with its own cloud client and agent: what a reload replaces.
+// The skip link's client reports its traffic and errors with the cloud
+// link's, but not whether it is up: spex_edge_cloud_up is the next stage's.
+class SkipLinkMetrics : public StageClientMetrics {
+ public:
+  explicit SkipLinkMetrics(EdgeMetrics* metrics) : metrics_(metrics) {}
+  void SetOffloadsPending(size_t) override {}
+  void AddOffloadBytes(int64_t bytes) override {
+    metrics_->AddOffloadBytes(bytes);
+  }
+  void AddNextStageError(grpc::StatusCode code) override {
+    metrics_->AddNextStageError(code);
+  }
+  void ObserveNextStageRtt(double) override {}
+  void SetNextStageUp(bool) override {}
+  void SetModelMismatch(bool) override {}
+
+ private:
+  EdgeMetrics* const metrics_;
+};
+
 struct AgentBundle {
   std::unique_ptr<StageClient> cloud;
+  std::unique_ptr<SkipLinkMetrics> skip_metrics;
+  std::unique_ptr<StageClient> skip;
   std::shared_ptr<EdgeAgent> agent;
 
-  // The agent answers what it accepted first; then the client goes (its
+  // The agent answers what it accepted first; then the clients go (their
   // pending audits end), then the agent.
   ~AgentBundle() {
     if (agent != nullptr) agent->Drain();
+    skip.reset();
     cloud.reset();
   }
 };
@@ -84,9 +107,17 @@ struct EdgeServer::State {
       cloud.token = cloud_token;
       cloud.model_id = model->id();
       bundle->cloud = std::make_unique<StageClient>(cloud, metrics.get());
+      if (!options.skip_endpoints.empty()) {
+        StageClientOptions skip = cloud;
+        skip.endpoints = options.skip_endpoints;
+        bundle->skip_metrics = std::make_unique<SkipLinkMetrics>(metrics.get());
+        bundle->skip =
+            std::make_unique<StageClient>(skip, bundle->skip_metrics.get());
+      }
     }
     bundle->agent = std::make_shared<EdgeAgent>(
-        model, options.agent, bundle->cloud.get(), metrics.get());
+        model, options.agent, bundle->cloud.get(), metrics.get(),
+        bundle->skip.get());
     LogInfo(absl::StrFormat("model %s loaded from %s", model->id(),
                             options.model_path));
     return bundle;

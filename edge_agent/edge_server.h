@@ -30,6 +30,10 @@ struct EdgeServerOptions {
   // The cloud: endpoints ("" or none: never offload), transport security
   // (plain text only when asked for), bearer token file.
   std::vector<std::string> cloud_endpoints;
+  // In a chain, the stage after the cloud's (same link security and
+  // token): samples skip the next stage when it refuses them or answers
+  // slower. Empty: never skip.
+  std::vector<std::string> skip_endpoints;
   StageLink cloud_link;
   StageClientOptions cloud;  // deadline, backoff, breaker, batching
 

@@ -29,6 +29,8 @@ const char* FallbackReasonName(v1::FallbackReason reason) {
       return "cloud_rejected";
     case v1::FALLBACK_REASON_QUEUE_FULL:
       return "queue_full";
+    case v1::FALLBACK_REASON_NEXT_SLOWER:
+      return "next_slower";
     default:
       return "none";
   }

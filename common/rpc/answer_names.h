@@ -10,7 +10,7 @@ namespace spex {
 // "local", "cloud", "fallback" ("none" for UNSPECIFIED).
 const char* AnswerPathName(v1::AnswerPath path);
 // "cloud_unreachable", "deadline", "breaker_open", "model_mismatch",
-// "cloud_rejected", "queue_full" ("none" for UNSPECIFIED).
+// "cloud_rejected", "queue_full", "next_slower" ("none" for UNSPECIFIED).
 const char* FallbackReasonName(v1::FallbackReason reason);
 
 }  // namespace spex

@@ -204,7 +204,8 @@ void StageClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
 }
 
 StageClient::StageClient(StageClientOptions options, StageClientMetrics* metrics)
-    : impl_(std::make_unique<Impl>(std::move(options), metrics)) {}
+    : deadline_(options.deadline),
+      impl_(std::make_unique<Impl>(std::move(options), metrics)) {}
 
 StageClient::~StageClient() = default;
 

@@ -93,9 +93,12 @@ class StageClient {
 
   // Endpoints whose stream is open and whose model matches.
   int ready_endpoints() const;
+  // How long an offload may wait for its answer.
+  absl::Duration deadline() const { return deadline_; }
 
  private:
   class Impl;
+  const absl::Duration deadline_;
   std::unique_ptr<Impl> impl_;
 };
 

@@ -262,6 +262,89 @@ TEST_F(ChainTest, SlowLinkAfterTheFogMakesItComputeFurtherOrAnswerWithItsExit) {
   }
 }
 
+// The same slow link with the adaptive policy: the fog measures the next
+// stage's round trip against running the rest itself and, without waiting
+// for deadlines, computes further for nearly every sample it sends on;
+// only its probes still go to the cloud.
+TEST_F(ChainTest, AdaptiveFogComputesFurtherWhenTheNextStageIsSlow) {
+  std::unique_ptr<CloudProcess> cloud = StartCloud();
+  ASSERT_TRUE(cloud->ok()) << cloud->log();
+  std::unique_ptr<TcpProxy> proxy = StartProxy(cloud->port());
+  std::unique_ptr<CloudProcess> fog =
+      StartFog(proxy->address(), {"--next_plaintext", "--next_deadline=5s",
+                                  "--policy=adaptive"});
+  ASSERT_TRUE(fog->ok()) << fog->log();
+  EdgeProcess edge(TestSocket("chain_adaptive"),
+                   {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
+                    "--cloud_plaintext", "--deadline=5s", "--audit_fraction=0"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForNextStage(*fog);
+  WaitForCloud(edge);
+  proxy->set_delay(absl::Milliseconds(20));
+  // 2 s at 4,000 samples/s: the first round trips (40 ms) are measured
+  // early in the replay.
+  const std::vector<ReplayRecord> records =
+      ReplayOrDie(FirstSamples(8000), edge.target(), 4, 4000);
+  ExpectEveryAnswered(records);
+  int computed_here = 0, at_cloud = 0;
+  for (const ReplayRecord& r : records) {
+    if (r.stage_fallback == v1::FALLBACK_REASON_NEXT_SLOWER) {
+      EXPECT_EQ(r.stage, 2);
+      EXPECT_EQ(r.exit, 0);  // the final classifier, run at the fog
+      ++computed_here;
+    }
+    at_cloud += r.stage == 3;
+  }
+  EXPECT_GT(computed_here, 3 * at_cloud) << computed_here << " vs " << at_cloud;
+  EXPECT_GT(at_cloud, 0);  // the probes
+  EXPECT_EQ(Metric(*fog, "spex_cloud_stage_fallbacks_total{reason=\"next_slower\"}"),
+            computed_here);
+}
+
+// The edge skips the fog when it cannot take samples (down) or answers
+// slower than the stage after it: the activation goes straight to the
+// cloud from the edge's cut, and the cloud runs the fog's layers too.
+TEST_F(ChainTest, EdgeSkipsAFogThatIsDownOrSlow) {
+  std::unique_ptr<CloudProcess> cloud = StartCloud();
+  ASSERT_TRUE(cloud->ok()) << cloud->log();
+  std::unique_ptr<CloudProcess> fog =
+      StartFog(cloud->address(), {"--next_plaintext"});
+  ASSERT_TRUE(fog->ok()) << fog->log();
+  std::unique_ptr<TcpProxy> proxy = StartProxy(fog->port());
+  EdgeProcess edge(TestSocket("chain_skip"),
+                   {"--model=" + ChainModelPath(), "--cloud=" + proxy->address(),
+                    "--skip_to=" + cloud->address(), "--cloud_plaintext",
+                    "--deadline=2s"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForNextStage(*fog);
+  WaitForCloud(edge);
+  const auto count = [](const std::vector<ReplayRecord>& records, int stage) {
+    int n = 0;
+    for (const ReplayRecord& r : records) n += r.stage == stage;
+    return n;
+  };
+  {
+    // Slow: 20 ms each way to the fog.
+    proxy->set_delay(absl::Milliseconds(20));
+    const std::vector<ReplayRecord> records =
+        ReplayOrDie(FirstSamples(2000), edge.target());
+    proxy->set_delay(absl::ZeroDuration());
+    ExpectEveryAnswered(records);
+    EXPECT_GT(count(records, 3), 2 * count(records, 2));
+  }
+  {
+    // Down: every sample the edge does not answer goes to the cloud.
+    fog->Signal(SIGKILL);
+    fog->WaitForExit();
+    const std::vector<ReplayRecord> records =
+        ReplayOrDie(FirstSamples(2000), edge.target());
+    ExpectEveryAnswered(records);
+    EXPECT_EQ(count(records, 2), 0);
+    EXPECT_GT(count(records, 3), 300);
+    EXPECT_LT(CountPath(records, v1::ANSWER_PATH_FALLBACK), 20);
+  }
+}
+
 TEST_F(ChainTest, FogServingAnotherModelGetsNoOffloads) {
   // The fog serves only the default (two-stage) model.
   std::unique_ptr<CloudProcess> cloud = StartCloud();

@@ -1,4 +1,4 @@
-#include "edge_agent/threshold_controller.h"
+#include "common/policy/threshold_controller.h"
 
 #include <algorithm>
 

@@ -23,8 +23,8 @@
 // measurement.
 //
 // Thread-safe (one atomic).
-#ifndef SPEX_EDGE_AGENT_THRESHOLD_CONTROLLER_H_
-#define SPEX_EDGE_AGENT_THRESHOLD_CONTROLLER_H_
+#ifndef SPEX_COMMON_POLICY_THRESHOLD_CONTROLLER_H_
+#define SPEX_COMMON_POLICY_THRESHOLD_CONTROLLER_H_
 
 #include <atomic>
 
@@ -66,4 +66,4 @@ class ThresholdController {
 
 }  // namespace spex
 
-#endif  // SPEX_EDGE_AGENT_THRESHOLD_CONTROLLER_H_
+#endif  // SPEX_COMMON_POLICY_THRESHOLD_CONTROLLER_H_

@@ -1,7 +1,7 @@
 // The adaptive threshold against synthetic plants whose response to the
 // threshold is known: it settles where the target holds, stays in its
 // bounds, and follows a change of the plant.
-#include "edge_agent/threshold_controller.h"
+#include "common/policy/threshold_controller.h"
 
 #include <random>
 
