@@ -5,7 +5,7 @@
 
 namespace spex {
 
-CloudMetrics::CloudMetrics(const std::string& version)
+CloudMetrics::CloudMetrics(const std::string& version, bool middle_stage)
     : registry_(std::make_shared<prometheus::Registry>()),
       requests_(prometheus::BuildCounter()
                     .Name("spex_cloud_requests_total")
@@ -77,6 +77,8 @@ CloudMetrics::CloudMetrics(const std::string& version)
                          .Help("Samples waiting for an inference worker")
                          .Register(*registry_)
                          .Add({});
+  AddBuildInfo(*registry_, "cloud", version);
+  if (!middle_stage) return;
   forwarded_samples_ = &prometheus::BuildCounter()
                             .Name("spex_cloud_forwarded_samples_total")
                             .Help("Samples sent on to the next stage")
@@ -111,7 +113,6 @@ CloudMetrics::CloudMetrics(const std::string& version)
                                     "another model")
                               .Register(*registry_)
                               .Add({});
-  AddBuildInfo(*registry_, "cloud", version);
 }
 
 void CloudMetrics::RecordStageAnswer(const std::string& model, int stage,

@@ -28,8 +28,11 @@ namespace spex {
 
 class CloudMetrics : public StageClientMetrics {
  public:
-  // `version` goes into spex_build_info.
-  explicit CloudMetrics(const std::string& version);
+  // `version` goes into spex_build_info. `middle_stage`: this replica has a
+  // next stage, and exports the link's metrics (forwarded samples and
+  // bytes, the next stage's round trip, whether it is up); a last stage
+  // does not, so that their alerts concern middle stages only.
+  explicit CloudMetrics(const std::string& version, bool middle_stage = false);
 
   // What an Exposer serves.
   std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
@@ -52,7 +55,8 @@ class CloudMetrics : public StageClientMetrics {
   // is set.
   void RecordStageAnswer(const std::string& model, int stage, int exit,
                          v1::FallbackReason reason);
-  // Samples sent on to the next stage.
+  // Samples sent on to the next stage (middle stages only, as the link's
+  // metrics below).
   void AddForwarded(int samples) { forwarded_samples_->Increment(samples); }
   // An exit's threshold in force.
   void SetExitThreshold(const std::string& model, int exit, double threshold);
@@ -92,12 +96,12 @@ class CloudMetrics : public StageClientMetrics {
   prometheus::Family<prometheus::Counter>& stage_fallbacks_;
   prometheus::Family<prometheus::Gauge>& exit_thresholds_;
   prometheus::Family<prometheus::Counter>& next_stage_errors_;
-  prometheus::Counter* forwarded_samples_;
-  prometheus::Counter* forwarded_bytes_;
-  prometheus::Gauge* forwards_pending_;
-  prometheus::Histogram* next_stage_rtt_;
-  prometheus::Gauge* next_stage_up_;
-  prometheus::Gauge* next_stage_mismatch_;
+  prometheus::Counter* forwarded_samples_ = nullptr;
+  prometheus::Counter* forwarded_bytes_ = nullptr;
+  prometheus::Gauge* forwards_pending_ = nullptr;
+  prometheus::Histogram* next_stage_rtt_ = nullptr;
+  prometheus::Gauge* next_stage_up_ = nullptr;
+  prometheus::Gauge* next_stage_mismatch_ = nullptr;
 
   absl::Mutex mutex_;
   std::map<std::pair<std::string, absl::StatusCode>, prometheus::Counter*>

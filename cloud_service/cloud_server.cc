@@ -92,7 +92,8 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
     const CloudServerOptions& options) {
   auto state = std::make_unique<State>();
   state->options = options;
-  state->metrics = std::make_unique<CloudMetrics>(options.version);
+  state->metrics = std::make_unique<CloudMetrics>(
+      options.version, !options.next_endpoints.empty());
   SPEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                         Credentials(options));
   if (!options.token_file.empty()) {

@@ -6,6 +6,7 @@
 #        scripts/bench.sh cloud [--quick]
 #        scripts/bench.sh edge [--quick]
 #        scripts/bench.sh e2e [--quick]
+#        scripts/bench.sh chain [--quick]
 #   kernels  spex's sparse layers against Eigen (dense and sparse), oneDNN and
 #            XNNPACK, one thread: JSON lines, then a ratio table and the
 #            floors, on stdout.
@@ -27,14 +28,18 @@
 #            default model and its dense twin, five modes (edge-only,
 #            cloud-only, split, split+exit, split+exit+adaptive): JSON lines,
 #            results/e2e.{jsonl,svg}, docs/RESULTS.md regenerated.
+#   chain    the three-stage model: two stages (edge -> cloud) against three
+#            (edge -> fog -> cloud), static and adaptive, at a fixed offered
+#            rate and as fast as possible, links delayed by proxies: JSON
+#            lines, results/chain.{jsonl,svg}, docs/RESULTS.md regenerated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 what="${1:-}"
 shift || true
 case "$what" in
-  kernels|kernels-arm64|cloud|edge|e2e) ;;
-  *) echo "usage: scripts/bench.sh kernels|kernels-arm64|cloud|edge|e2e [options]" >&2; exit 2 ;;
+  kernels|kernels-arm64|cloud|edge|e2e|chain) ;;
+  *) echo "usage: scripts/bench.sh kernels|kernels-arm64|cloud|edge|e2e|chain [options]" >&2; exit 2 ;;
 esac
 
 if [[ "$what" == kernels-arm64 ]]; then

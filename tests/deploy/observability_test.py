@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The dashboards and rules against a real Prometheus: Debian's prometheus
-on loopback scrapes a live spex-cloud and spex-edge (with the project's
-recording and alert rules loaded) while spex-replay sends the Fashion-MNIST
-test set through the edge; then every PromQL expression in
+on loopback scrapes a live spex-cloud and spex-edge, and a chain's fog and
+edge (with the project's recording and alert rules loaded) while spex-replay
+sends the Fashion-MNIST test set through both edges; then every PromQL
+expression in
 deploy/prometheus/rules/*.yml and deploy/grafana/dashboards/*.json goes
 through Prometheus' HTTP API and must return data. For an alert, the
 measured side of its comparison is queried (the alert itself rightly has no
@@ -90,6 +91,7 @@ def main():
         models = os.path.join(work, "models")
         os.makedirs(models)
         shutil.copy(os.path.join(SOURCE, "results/fashion-default.spex"), models)
+        shutil.copy(os.path.join(SOURCE, "results/fashion-chain.spex"), models)
         start("cloud", [f"{BUILD}/cloud_service/spex-cloud", f"--model_dir={models}",
                         "--plaintext", "--listen=127.0.0.1:0",
                         "--metrics_listen=127.0.0.1:0",
@@ -105,6 +107,25 @@ def main():
                        f"--port_file={work}/edge.ports"])
         wait_for(lambda: ports(f"{work}/edge.ports"), "spex-edge start")
         _, edge_metrics = ports(f"{work}/edge.ports")
+        # A chain for the chain dashboard: a fog (stage 2, adaptive, holding
+        # a latency objective) in front of the same cloud, and an edge on
+        # the three-stage model offloading to it.
+        start("fog", [f"{BUILD}/cloud_service/spex-cloud", f"--model_dir={models}",
+                      "--plaintext", "--listen=127.0.0.1:0",
+                      "--metrics_listen=127.0.0.1:0", "--stage=2",
+                      f"--next=127.0.0.1:{cloud_port}", "--next_plaintext",
+                      "--policy=adaptive", "--latency_objective=50ms",
+                      f"--port_file={work}/fog.ports"])
+        wait_for(lambda: ports(f"{work}/fog.ports"), "spex-cloud --stage=2 start")
+        fog_port, fog_metrics = ports(f"{work}/fog.ports")
+        chain_socket = os.path.join(work, "edge-chain.sock")
+        start("edge-chain", [f"{BUILD}/edge_agent/spex-edge",
+                             f"--model={SOURCE}/results/fashion-chain.spex",
+                             f"--socket={chain_socket}", f"--cloud=127.0.0.1:{fog_port}",
+                             "--cloud_plaintext", "--metrics_listen=127.0.0.1:0",
+                             f"--port_file={work}/edge-chain.ports"])
+        wait_for(lambda: ports(f"{work}/edge-chain.ports"), "chain spex-edge start")
+        _, chain_edge_metrics = ports(f"{work}/edge-chain.ports")
 
         config = yaml.safe_load(open(f"{SOURCE}/deploy/prometheus/prometheus.yml"))
         config["global"] = {"scrape_interval": "1s", "evaluation_interval": "1s"}
@@ -115,6 +136,10 @@ def main():
              "static_configs": [{"targets": [f"127.0.0.1:{cloud_metrics}"]}]},
             {"job_name": "spex-edge",
              "static_configs": [{"targets": [f"127.0.0.1:{edge_metrics}"]}]},
+            {"job_name": "spex-fog",
+             "static_configs": [{"targets": [f"127.0.0.1:{fog_metrics}"]}]},
+            {"job_name": "spex-edge-chain",
+             "static_configs": [{"targets": [f"127.0.0.1:{chain_edge_metrics}"]}]},
         ]
         with open(f"{work}/prometheus.yml", "w") as f:
             yaml.safe_dump(config, f)
@@ -135,13 +160,14 @@ def main():
                 return False
         wait_for(ready, "Prometheus ready")
 
-        # Traffic for the rates: the test set through the edge, paced.
-        replay = subprocess.run(
-            [f"{BUILD}/tools/spex-replay", f"--target=unix:{socket_path}",
-             "--rate=800", "--limit=10000", "--streams=4"],
-            capture_output=True, text=True)
-        if replay.returncode != 0:
-            raise SystemExit("spex-replay failed:\n" + replay.stdout + replay.stderr)
+        # Traffic for the rates: the test set through both edges, paced.
+        for target in (socket_path, chain_socket):
+            replay = subprocess.run(
+                [f"{BUILD}/tools/spex-replay", f"--target=unix:{target}",
+                 "--rate=800", "--limit=10000", "--streams=4"],
+                capture_output=True, text=True)
+            if replay.returncode != 0:
+                raise SystemExit("spex-replay failed:\n" + replay.stdout + replay.stderr)
 
         expressions = []
         for rules in ("recording.yml", "alerts.yml"):
