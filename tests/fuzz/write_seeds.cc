@@ -114,13 +114,20 @@ void WriteSeeds(const std::string& root) {
   corpus.Write("edge_classify", "values", values.SerializeAsString());
 
   // Small valid models (the default one is 480 KB: slow to mutate), one
-  // with tile patterns (format version 2).
+  // with tile patterns (format version 2), one a chain of three stages
+  // with an exit in the middle one (format version 3).
   corpus.Write("model_loader", "small",
                MakeTestModel(TestTopologies(PatternKind::kRandom).front().topology, 1)
                    .SerializeAsString());
   corpus.Write("model_loader", "small-tile4",
                MakeTestModel(TestTopologies(PatternKind::kTile4)[1].topology, 1)
                    .SerializeAsString());
+  ModelTopology chain = TestTopologies(PatternKind::kRandom)[1].topology;
+  chain.split_after = 1;
+  chain.later_cuts = {3};
+  chain.exits = {{1, {7}, {7}, 0.5f}, {3, {7}, {7}, 1.0f}};
+  corpus.Write("model_loader", "small-chain",
+               MakeTestModel(chain, 1).SerializeAsString());
 
   // A token file's text, a NUL, an authorization value.
   auto token_seed = [](std::string text, const std::string& authorization) {
