@@ -79,8 +79,6 @@ class StageAnswer {
     return output_.exit_probabilities.data() + s * values;
   }
 
-  absl::Time arrived() const { return arrived_; }
-
   // Sample s's answer; the last one finishes the request. `controller`
   // (may be null) observes the sample's latency through this stage.
   void Set(CloudMetrics* metrics, ThresholdController* controller, int s,
@@ -90,13 +88,15 @@ class StageAnswer {
                                  result.fallback_reason());
     }
     if (controller != nullptr) controller->ObserveLatency(absl::Now() - arrived_);
+    v1::InferResponse answered;
     {
       absl::MutexLock lock(&mutex_);
       *response_.mutable_results(s) = std::move(result);
       if (--remaining_ > 0) return;
+      answered = std::move(response_);
     }
     record_.Finish(name_, absl::OkStatus(), samples());
-    done_(absl::OkStatus(), std::move(response_));
+    done_(absl::OkStatus(), std::move(answered));
   }
 
  private:
@@ -190,10 +190,8 @@ void CloudCore::Infer(const v1::InferRequest& request,
     job.done = [record, name, classes, top_k, samples, stage, done, metrics,
                 response](JobOutput output) mutable {
       FillResults(output.values, classes, top_k, stage, &response);
-      for (int s = 0; s < samples; ++s) {
-        metrics->RecordStageAnswer(name, stage, 0,
-                                   v1::FALLBACK_REASON_UNSPECIFIED);
-      }
+      metrics->RecordStageAnswer(name, stage, 0,
+                                 v1::FALLBACK_REASON_UNSPECIFIED, samples);
       record.Finish(name, absl::OkStatus(), samples);
       done(absl::OkStatus(), std::move(response));
     };

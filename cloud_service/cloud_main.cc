@@ -180,14 +180,8 @@ int main(int argc, char** argv) {
     controller.gain = absl::GetFlag(FLAGS_controller_gain);
     controller.min_threshold = absl::GetFlag(FLAGS_threshold_min);
     controller.max_threshold = absl::GetFlag(FLAGS_threshold_max);
-    if (!(controller.gain > 0) ||
-        !(controller.latency_quantile > 0 && controller.latency_quantile < 1) ||
-        !(controller.min_threshold >= 0 &&
-          controller.min_threshold <= controller.max_threshold &&
-          controller.max_threshold <= 1)) {
-      return Fail("--latency_objective: --controller_gain > 0, "
-                  "--latency_quantile in (0, 1), 0 <= --threshold_min <= "
-                  "--threshold_max <= 1");
+    if (absl::Status valid = controller.Check(); !valid.ok()) {
+      return Fail(std::string(valid.message()));
     }
     options.core.stage.controller = controller;
   }

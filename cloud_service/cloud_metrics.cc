@@ -116,7 +116,8 @@ CloudMetrics::CloudMetrics(const std::string& version, bool middle_stage)
 }
 
 void CloudMetrics::RecordStageAnswer(const std::string& model, int stage,
-                                     int exit, v1::FallbackReason reason) {
+                                     int exit, v1::FallbackReason reason,
+                                     int samples) {
   absl::MutexLock lock(&mutex_);
   prometheus::Counter*& answers = stage_answer_counters_[{model, stage, exit}];
   if (answers == nullptr) {
@@ -124,13 +125,13 @@ void CloudMetrics::RecordStageAnswer(const std::string& model, int stage,
                                    {"stage", std::to_string(stage)},
                                    {"exit", std::to_string(exit)}});
   }
-  answers->Increment();
+  answers->Increment(samples);
   if (reason == v1::FALLBACK_REASON_UNSPECIFIED) return;
   prometheus::Counter*& fallbacks = stage_fallback_counters_[reason];
   if (fallbacks == nullptr) {
     fallbacks = &stage_fallbacks_.Add({{"reason", FallbackReasonName(reason)}});
   }
-  fallbacks->Increment();
+  fallbacks->Increment(samples);
 }
 
 void CloudMetrics::SetExitThreshold(const std::string& model, int exit,

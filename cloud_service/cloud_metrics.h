@@ -50,11 +50,11 @@ class CloudMetrics : public StageClientMetrics {
   void AddModelLoadError() { model_load_errors_->Increment(); }
   void SetQueuedSamples(int samples) { queued_samples_->Set(samples); }
 
-  // A chain's stage. One sample answered here: by `exit` (the model's, from
+  // A chain's stage. `samples` answered here: by `exit` (the model's, from
   // 1; 0: the final classifier), in place of the next stage when `reason`
   // is set.
   void RecordStageAnswer(const std::string& model, int stage, int exit,
-                         v1::FallbackReason reason);
+                         v1::FallbackReason reason, int samples = 1);
   // Samples sent on to the next stage (middle stages only, as the link's
   // metrics below).
   void AddForwarded(int samples) { forwarded_samples_->Increment(samples); }

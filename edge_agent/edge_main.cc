@@ -189,20 +189,14 @@ int main(int argc, char** argv) {
     controller.target =
         budget >= 0 ? spex::ThresholdControllerOptions::Target::kOffloadBudget
                     : spex::ThresholdControllerOptions::Target::kLatency;
-    controller.offload_budget = budget;
+    if (budget >= 0) controller.offload_budget = budget;
     controller.latency = objective;
     controller.latency_quantile = absl::GetFlag(FLAGS_latency_quantile);
     controller.gain = absl::GetFlag(FLAGS_controller_gain);
     controller.min_threshold = absl::GetFlag(FLAGS_threshold_min);
     controller.max_threshold = absl::GetFlag(FLAGS_threshold_max);
-    if (budget > 1 || !(controller.gain > 0) ||
-        !(controller.latency_quantile > 0 && controller.latency_quantile < 1) ||
-        !(controller.min_threshold >= 0 &&
-          controller.min_threshold <= controller.max_threshold &&
-          controller.max_threshold <= 1)) {
-      return Fail("adaptive threshold: --offload_budget in [0, 1], "
-                  "--controller_gain > 0, --latency_quantile in (0, 1), "
-                  "0 <= --threshold_min <= --threshold_max <= 1");
+    if (absl::Status valid = controller.Check(); !valid.ok()) {
+      return Fail(std::string(valid.message()));
     }
     options.agent.controller = controller;
   }

@@ -33,7 +33,7 @@ import sys
 import tempfile
 import time
 
-from spex_processes import Processes, wait_for, wait_for_metric
+from spex_processes import Processes, machine, wait_for, wait_for_metric
 
 CONFIGS = [(2, "static"), (2, "adaptive"), (3, "static"), (3, "adaptive")]
 
@@ -242,13 +242,8 @@ def main():
     with open(args.out + ".jsonl", "w") as f:
         for r in results:
             f.write(json.dumps(r) + "\n")
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    cpu_name = next((line.split(":", 1)[1].strip() for line in cpu.splitlines()
-                     if line.startswith("Model name:")), "unknown CPU")
-    flags = open("/proc/cpuinfo").read()
     meta = {
-        "machine": f"{cpu_name}, {os.cpu_count()} cores, "
-                   f"AVX-512: {'yes' if 'avx512f' in flags else 'no'}",
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "command": args.command,
         "samples": args.limit, "rate": args.rate,

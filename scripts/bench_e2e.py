@@ -27,7 +27,7 @@ import sys
 import tempfile
 import time
 
-from spex_processes import Processes, cpu_seconds, wait_for, wait_for_metric
+from spex_processes import Processes, cpu_seconds, machine, wait_for, wait_for_metric
 
 MODES = ["edge-only", "cloud-only", "split", "split+exit", "split+exit+adaptive"]
 
@@ -295,13 +295,8 @@ def main():
     with open(args.out + ".jsonl", "w") as f:
         for r in results:
             f.write(json.dumps(r) + "\n")
-    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    cpu_name = next((line.split(":", 1)[1].strip() for line in cpu.splitlines()
-                     if line.startswith("Model name:")), "unknown CPU")
-    flags = open("/proc/cpuinfo").read()
     meta = {
-        "machine": f"{cpu_name}, {os.cpu_count()} cores, "
-                   f"AVX-512: {'yes' if 'avx512f' in flags else 'no'}",
+        "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "command": args.command,
         "serving_cpu_us_per_sample": serving_us,

@@ -1,7 +1,8 @@
 """What the Python drivers of spex's daemons share (bench_e2e.py,
-faults.py): daemons started with their logs in a scratch folder and stopped
-with SIGTERM (so they drain), waits for the files daemons write once they
-serve, a metric scraped from a daemon, a process's CPU time."""
+bench_chain.py, faults.py): daemons started with their logs in a scratch
+folder and stopped with SIGTERM (so they drain), waits for the files daemons
+write once they serve, a metric scraped from a daemon, a process's CPU
+time, the machine a benchmark ran on."""
 import os
 import signal
 import subprocess
@@ -102,3 +103,12 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def machine():
+    """This machine for a benchmark's record: CPU model, cores, AVX-512."""
+    cpu = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    name = next((line.split(":", 1)[1].strip() for line in cpu.splitlines()
+                 if line.startswith("Model name:")), "unknown CPU")
+    flags = open("/proc/cpuinfo").read()
+    return f"{name}, {os.cpu_count()} cores, AVX-512: {'yes' if 'avx512f' in flags else 'no'}"

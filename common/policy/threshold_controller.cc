@@ -4,6 +4,19 @@
 
 namespace spex {
 
+absl::Status ThresholdControllerOptions::Check() const {
+  if (!(offload_budget >= 0 && offload_budget <= 1) || !(gain > 0) ||
+      !(latency_quantile > 0 && latency_quantile < 1) ||
+      !(min_threshold >= 0 && min_threshold <= max_threshold &&
+        max_threshold <= 1)) {
+    return absl::InvalidArgumentError(
+        "adaptive threshold: --offload_budget in [0, 1], --controller_gain "
+        "> 0, --latency_quantile in (0, 1), 0 <= --threshold_min <= "
+        "--threshold_max <= 1");
+  }
+  return absl::OkStatus();
+}
+
 ThresholdController::ThresholdController(
     const ThresholdControllerOptions& options, double initial_threshold)
     : options_(options),

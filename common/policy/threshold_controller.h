@@ -28,6 +28,7 @@
 
 #include <atomic>
 
+#include "absl/status/status.h"
 #include "absl/time/time.h"
 
 namespace spex {
@@ -41,6 +42,11 @@ struct ThresholdControllerOptions {
   double gain = 0.002;  // threshold change per unit error and sample
   double min_threshold = 0.0;
   double max_threshold = 1.0;
+
+  // InvalidArgument naming the daemons' flags when a value is out of range:
+  // the budget in [0, 1], the gain > 0, the quantile in (0, 1),
+  // 0 <= min_threshold <= max_threshold <= 1.
+  absl::Status Check() const;
 };
 
 class ThresholdController {

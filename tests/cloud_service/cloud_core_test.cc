@@ -18,10 +18,7 @@ namespace {
 
 using ::testing::HasSubstr;
 
-struct Answer {
-  absl::Status status;
-  v1::InferResponse response;
-};
+using Answer = CoreAnswer;
 
 class CloudCoreTest : public testing::Test {
  protected:
@@ -39,12 +36,7 @@ class CloudCoreTest : public testing::Test {
 
   Answer Call(const v1::InferRequest& request,
               const std::string& default_model = "") {
-    std::promise<Answer> promise;
-    core_->Infer(request, default_model,
-                 [&promise](absl::Status status, v1::InferResponse response) {
-                   promise.set_value({std::move(status), std::move(response)});
-                 });
-    return promise.get_future().get();
+    return Ask(*core_, request, default_model);
   }
 
   CloudMetrics metrics_{"test"};

@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "cloud_service/cloud_core.h"
 #include "common/codec/activation_codec.h"
 #include "common/model/model.h"
 #include "gtest/gtest.h"
@@ -31,6 +33,22 @@ inline std::string ModelDirWithDefaultModel(const std::string& name) {
   std::filesystem::create_directories(dir);
   std::filesystem::copy_file(DefaultModelPath(), dir / "fashion-default.spex");
   return dir.string();
+}
+
+// CloudCore's answer to one SplitInference request, waited for.
+struct CoreAnswer {
+  absl::Status status;
+  v1::InferResponse response;
+};
+
+inline CoreAnswer Ask(CloudCore& core, const v1::InferRequest& request,
+                      const std::string& default_model = "") {
+  std::promise<CoreAnswer> promise;
+  core.Infer(request, default_model,
+             [&promise](absl::Status status, v1::InferResponse response) {
+               promise.set_value({std::move(status), std::move(response)});
+             });
+  return promise.get_future().get();
 }
 
 inline const Dataset& FashionTestSet() {

@@ -109,22 +109,7 @@ TEST_F(EdgeAgentTest, CloudServingAnotherModelGetsNoOffloads) {
 }
 
 TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
-  const std::string dir = testing::TempDir() + "/spex_edge_tls_" +
-                          std::to_string(::getpid());
-  std::filesystem::create_directories(dir);
-  const ToolRun made = RunTool(
-      "bash", "-c 'cd " + dir +
-                  " && ec=\"-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-                  "-nodes\" && openssl req -x509 $ec -keyout ca.key -out ca.pem "
-                  "-days 2 -subj /CN=ca && printf "
-                  "\"subjectAltName=IP:127.0.0.1\\n\" > ext && openssl req $ec "
-                  "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
-                  "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
-                  "-CAcreateserial -days 2 -extfile ext -out server.pem && "
-                  "openssl req $ec -keyout edge.key -out edge.csr -subj "
-                  "/CN=edge-1 && openssl x509 -req -in edge.csr -CA ca.pem "
-                  "-CAkey ca.key -CAcreateserial -days 2 -out edge.pem'");
-  ASSERT_EQ(made.exit_code, 0) << made.output;
+  const std::string dir = MakeTestCertificates("spex_edge_tls");
   std::ofstream(dir + "/tokens") << "fleet-token\n";
   std::ofstream(dir + "/edge-token") << "fleet-token\n";
   std::ofstream(dir + "/wrong-token") << "guess\n";

@@ -71,6 +71,29 @@ inline void WaitForCloud(const EdgeProcess& edge) {
   WaitForMetric(edge, "spex_edge_cloud_up", 1);
 }
 
+// A fresh directory `name` holding a test CA (ca.pem), a server certificate
+// for 127.0.0.1 signed by it (server.pem, server.key) and a client
+// certificate (edge.pem, edge.key, CN edge-1), made with openssl.
+inline std::string MakeTestCertificates(const std::string& name) {
+  const std::string dir =
+      testing::TempDir() + "/" + name + "_" + std::to_string(::getpid());
+  std::filesystem::create_directories(dir);
+  const ToolRun made = RunTool(
+      "bash", "-c 'cd " + dir +
+                  " && ec=\"-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+                  "-nodes\" && openssl req -x509 $ec -keyout ca.key -out ca.pem "
+                  "-days 2 -subj /CN=ca && printf "
+                  "\"subjectAltName=IP:127.0.0.1\\n\" > ext && openssl req $ec "
+                  "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
+                  "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
+                  "-CAcreateserial -days 2 -extfile ext -out server.pem && "
+                  "openssl req $ec -keyout edge.key -out edge.csr -subj "
+                  "/CN=edge-1 && openssl x509 -req -in edge.csr -CA ca.pem "
+                  "-CAkey ca.key -CAcreateserial -days 2 -out edge.pem'");
+  EXPECT_EQ(made.exit_code, 0) << made.output;
+  return dir;
+}
+
 inline std::string TestSocket(const std::string& name) {
   return testing::TempDir() + "/spex_" + name + "_" +
          std::to_string(::getpid()) + ".sock";

@@ -72,6 +72,34 @@ TEST_F(SpexModelToolTest, InspectJsonCarriesTheSameFacts) {
             0);
 }
 
+// A chain: a table of stages with their layers, costs and cut sizes, each
+// exit with its stage, and the same in JSON.
+TEST_F(SpexModelToolTest, InspectShowsAChainsStages) {
+  ModelTopology chain = TestTopologies(PatternKind::kRandom)[1].topology;
+  chain.split_after = 1;
+  chain.later_cuts = {3};
+  chain.exits = {{1, {7}, {7}, 0.5f}, {3, {7}, {7}, 1.0f}};
+  v1::Model model = *InitializeModel(chain, 5);
+  const std::string path = (dir_ / "chain.spex").string();
+  ASSERT_TRUE(WriteModelFile(path, &model).ok());
+  ToolRun run = RunSpexModel("inspect " + path);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("stage  runs on  layers"));
+  EXPECT_THAT(run.output, HasSubstr("exit  after layer  stage"));
+  // Stage 2 (layers 2-3): 64 x 4 and 32 x 16 MACs, plus exit 2's 64 x 7.
+  EXPECT_THAT(run.output, HasSubstr("1,216"));
+  run = RunSpexModel("inspect --json " + path, false);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  const std::string json_path = (dir_ / "chain.json").string();
+  std::ofstream(json_path) << run.output;
+  EXPECT_EQ(std::system(("python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))[\"stages\"]; "
+                         "assert [x[\"last_layer\"] for x in s] == [1, 3, 5], s; "
+                         "assert s[1][\"runs_on\"] == \"fog\" and s[1][\"cut_bytes_int8\"] == 70, s; "
+                         "assert s[1][\"cost\"][\"macs\"] == 1216 and s[2][\"runs_on\"] == \"cloud\", s' " +
+                         json_path).c_str()),
+            0);
+}
+
 TEST_F(SpexModelToolTest, VerifyAcceptsGoodAndRejectsBadFiles) {
   ToolRun run = RunSpexModel("verify " + path_);
   EXPECT_EQ(run.exit_code, 0) << run.output;

@@ -68,5 +68,52 @@ TEST(SpexTrainToolTest, TrainsCalibratesAndReports) {
   std::filesystem::remove_all(dir);
 }
 
+// A chain of three stages: cuts after layers 1 and 2, an exit in each of the
+// first two stages with its own loss weight, both thresholds calibrated
+// together, the per-stage figures reported.
+TEST(SpexTrainToolTest, TrainsAndCalibratesAChain) {
+  const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) /
+                                    ("spex_train_chain_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string model = (dir / "c.spex").string();
+  ToolRun run = RunTrainer(
+      "train --dataset fashion-mnist --config '784 32 64 32 10' --fo '4 16 16 10' "
+      "--split-after 1 --later-cuts 2 --exits '1 2' --exit-weight '0.5 1' "
+      "--epochs 1 --validation 2000 --out " + model);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  auto trained = Model::Load(model);
+  ASSERT_TRUE(trained.ok()) << trained.status();
+  EXPECT_EQ((*trained)->num_stages(), 3);
+  EXPECT_EQ((*trained)->description().format_version(), 3u);
+  EXPECT_FLOAT_EQ((*trained)->description().exits(0).loss_weight(), 0.5f);
+
+  run = RunTrainer("calibrate --model " + model + " --exit all --max-drop 1");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("exit 1 >= "));
+  EXPECT_THAT(run.output, HasSubstr("exit 2 >= "));
+  EXPECT_THAT(run.output, HasSubstr("mean stage"));
+  EXPECT_EQ(std::system(("python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); "
+                         "stages = r[\"test\"][\"stages\"]; "
+                         "assert len(stages) == 3, stages; "
+                         "assert abs(sum(s[\"answered_fraction\"] for s in stages) - 1) < 1e-9; "
+                         "assert \"bytes_per_sample\" in stages[0]; "
+                         "assert len(r[\"exits\"]) == 2' " +
+                         (dir / "c.calibration.json").string()).c_str()),
+            0);
+  auto calibrated = Model::Load(model);
+  ASSERT_TRUE(calibrated.ok()) << calibrated.status();
+  for (const v1::ExitBranch& exit : (*calibrated)->description().exits()) {
+    EXPECT_NE(exit.confidence(), v1::CONFIDENCE_MEASURE_UNSPECIFIED);
+  }
+  run = RunTrainer("calibrate --model " + model + " --exit all --stage-budget '0.5 0.2'");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  // One budget per cut, and no exit fraction with --exit all.
+  EXPECT_EQ(RunTrainer("calibrate --model " + model + " --exit all --stage-budget 0.5")
+                .exit_code, 2);
+  EXPECT_EQ(RunTrainer("calibrate --model " + model + " --exit all --exit-fraction 0.5")
+                .exit_code, 2);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
 }  // namespace spex

@@ -96,6 +96,26 @@ Json SplitBytesJson(const Model& model) {
   return bytes;
 }
 
+Json StagesJson(const Model& model) {
+  Json stages = Json::Array();
+  for (int s = 1; s <= model.num_stages(); ++s) {
+    const int last = model.boundaries()[s];
+    Json stage = Json::Object()
+                     .Set("stage", s)
+                     .Set("runs_on", StageHost(s, model.num_stages()))
+                     .Set("first_layer", model.boundaries()[s - 1] + 1)
+                     .Set("last_layer", last)
+                     .Set("cost", PartCostJson(StageCost(model, s)));
+    if (s < model.num_stages()) {
+      stage.Set("cut_width", model.WidthAfter(last))
+          .Set("cut_bytes_int8",
+               EncodedBytes(v1::ENCODING_INT8, model.WidthAfter(last), 1));
+    }
+    stages.Push(std::move(stage));
+  }
+  return stages;
+}
+
 Json ModelSummaryJson(const Model& model) {
   const v1::Model& d = model.description();
   Json json = Json::Object();
@@ -141,23 +161,7 @@ Json ModelSummaryJson(const Model& model) {
                    .Set("loss_weight", exit.loss_weight()));
   }
   json.Set("exits", std::move(exits));
-  Json stages = Json::Array();
-  for (int s = 1; s <= model.num_stages(); ++s) {
-    const int last = model.boundaries()[s];
-    Json stage = Json::Object()
-                     .Set("stage", s)
-                     .Set("runs_on", StageHost(s, model.num_stages()))
-                     .Set("first_layer", model.boundaries()[s - 1] + 1)
-                     .Set("last_layer", last)
-                     .Set("cost", PartCostJson(StageCost(model, s)));
-    if (s < model.num_stages()) {
-      stage.Set("cut_width", model.WidthAfter(last))
-          .Set("cut_bytes_int8",
-               EncodedBytes(v1::ENCODING_INT8, model.WidthAfter(last), 1));
-    }
-    stages.Push(std::move(stage));
-  }
-  json.Set("stages", std::move(stages));
+  json.Set("stages", StagesJson(model));
   json.Set("parts", Json::Object()
                         .Set("head", PartCostJson(model.head().backbone_cost()))
                         .Set("exits", PartCostJson(model.head().exits_cost()))

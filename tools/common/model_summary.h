@@ -22,6 +22,11 @@ Json PartCostJson(const PartCost& cost);
 // {"float32": .., "float16": .., "int8": ..}.
 Json SplitBytesJson(const Model& model);
 
+// One object per stage of the model's chain (two for an edge-cloud pair):
+// stage, runs_on, first_layer, last_layer, cost (its layers and exits),
+// and, but for the last, cut_width and cut_bytes_int8.
+Json StagesJson(const Model& model);
+
 }  // namespace spex
 
 #endif  // SPEX_TOOLS_COMMON_MODEL_SUMMARY_H_

@@ -152,6 +152,15 @@ ReplaySummary Summarize(const std::vector<ReplayRecord>& records,
     if (record.path > 0 && record.path < 4) {
       latencies[record.path].push_back(static_cast<double>(record.latency_us));
     }
+    if (record.stage > 0) {
+      if (summary.stage_fraction.size() < static_cast<size_t>(record.stage)) {
+        summary.stage_fraction.resize(record.stage, 0.0);
+      }
+      summary.stage_fraction[record.stage - 1] += 1;
+    }
+  }
+  for (double& fraction : summary.stage_fraction) {
+    fraction /= summary.answered;
   }
   summary.accuracy =
       summary.answered > 0 ? static_cast<double>(correct) / summary.answered : 0;

@@ -63,6 +63,9 @@ struct ReplaySummary {
   int refused = 0;   // answered with an error
   double accuracy = 0;  // over the answered
   PathSummary local, cloud, fallback;
+  // Answers per stage of a chain (index 0: stage 1, the edge), over the
+  // answered; empty when no answer names a stage.
+  std::vector<double> stage_fraction;
   double seconds = 0;
 };
 

@@ -164,6 +164,14 @@ int Run(int argc, char** argv) {
       100 * summary.cloud.fraction, 100 * summary.fallback.fraction,
       summary.local.p50_us, summary.local.p99_us, summary.cloud.p50_us,
       summary.cloud.p99_us, summary.fallback.p50_us, summary.fallback.p99_us);
+  if (summary.stage_fraction.size() > 2) {
+    std::string stages;
+    for (size_t s = 0; s < summary.stage_fraction.size(); ++s) {
+      absl::StrAppendFormat(&stages, "   %d %.1f %%", s + 1,
+                            100 * summary.stage_fraction[s]);
+    }
+    std::printf("by stage    %s\n", stages.c_str());
+  }
   if (!metrics.empty()) {
     std::printf("offloaded bytes per offloaded sample %.1f\n", bytes_per_offload);
   }

@@ -79,6 +79,7 @@ absl::StatusOr<Json> TrainReportJson(const TrainRun& run) {
   report.Set("split_after", m.split_after());
   report.Set("split_width", m.split_width());
   report.Set("split_bytes", SplitBytesJson(m));
+  report.Set("stages", StagesJson(m));
   report.Set("raw_input_bytes", m.input().raw_width);
   Json exits = Json::Array();
   for (int e = 0; e < d.exits_size(); ++e) {
