@@ -7,18 +7,6 @@ namespace spex {
 RouteChooser::RouteChooser(const RouteChooserOptions& options)
     : options_(options) {}
 
-const char* RouteChooser::RouteName(Route route) {
-  switch (route) {
-    case Route::kNext:
-      return "next";
-    case Route::kSkip:
-      return "skip";
-    case Route::kHere:
-      return "here";
-  }
-  return "next";
-}
-
 void RouteChooser::Blend(double smoothing, double seconds, double* mean) {
   *mean = *mean < 0 ? seconds : (1 - smoothing) * *mean + smoothing * seconds;
 }
@@ -64,21 +52,6 @@ void RouteChooser::ObserveSkip(absl::Duration round_trip) {
 void RouteChooser::ObserveHere(absl::Duration compute) {
   absl::MutexLock lock(&mutex_);
   Blend(options_.smoothing, absl::ToDoubleSeconds(compute), &here_);
-}
-
-absl::Duration RouteChooser::next_cost() const {
-  absl::MutexLock lock(&mutex_);
-  return absl::Seconds(std::max(0.0, next_));
-}
-
-absl::Duration RouteChooser::skip_cost() const {
-  absl::MutexLock lock(&mutex_);
-  return absl::Seconds(std::max(0.0, skip_));
-}
-
-absl::Duration RouteChooser::here_cost() const {
-  absl::MutexLock lock(&mutex_);
-  return absl::Seconds(std::max(0.0, here_));
 }
 
 }  // namespace spex

@@ -54,18 +54,11 @@ class RouteChooser {
   void ObserveSkip(absl::Duration round_trip);
   void ObserveHere(absl::Duration compute);
 
-  // The current estimates (zero until observed), for metrics and logs.
-  absl::Duration next_cost() const;
-  absl::Duration skip_cost() const;
-  absl::Duration here_cost() const;
-
-  static const char* RouteName(Route route);
-
  private:
   static void Blend(double smoothing, double seconds, double* mean);
 
   const RouteChooserOptions options_;
-  mutable absl::Mutex mutex_;
+  absl::Mutex mutex_;
   // Seconds; a negative mean has not been observed yet.
   double next_ ABSL_GUARDED_BY(mutex_) = -1;
   double skip_ ABSL_GUARDED_BY(mutex_) = -1;
