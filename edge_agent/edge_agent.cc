@@ -289,38 +289,15 @@ void EdgeAgent::Process(int slot, Runner& runner) {
 
 std::optional<v1::FallbackReason> EdgeAgent::OffloadSplit(
     int slot, const v1::ActivationPayload& payload) {
-  const uint32_t cut = static_cast<uint32_t>(model_->split_after());
-  const auto send = [&](StageClient* client, bool skipping) {
-    return client->Offload(
-        payload, cut, slots_[slot].top_k,
-        [this, slot, skipping](OffloadOutcome outcome) {
-          if (router_ != nullptr) {
-            // What the sample paid (a deadline: the deadline).
-            if (skipping) {
-              router_->ObserveSkip(outcome.round_trip);
-            } else {
-              router_->ObserveNext(outcome.round_trip);
-            }
-          }
-          if (!outcome.ok) {
-            AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
-            return;
-          }
-          v1::ClassifyResponse response;
-          *response.mutable_result() = std::move(outcome.result);
-          Answer(slot, std::move(response), v1::ANSWER_PATH_CLOUD,
-                 v1::FALLBACK_REASON_UNSPECIFIED);
-        });
-  };
-  if (router_ == nullptr) return send(cloud_, false);
+  if (router_ == nullptr) return SendSplit(slot, false, payload);
   int queued;
   {
     absl::MutexLock lock(&mutex_);
     queued = in_use_;
   }
   const bool skip_first = router_->Choose(queued) == RouteChooser::Route::kSkip;
-  std::optional<v1::FallbackReason> refused = send(skip_first ? skip_ : cloud_,
-                                                   skip_first);
+  std::optional<v1::FallbackReason> refused =
+      SendSplit(slot, skip_first, payload);
   if (!refused.has_value()) return std::nullopt;
   // The stage chosen cannot take it now (down, breaker open, full): the
   // other one may. A refusal costs what waiting would have: the deadline.
@@ -330,8 +307,59 @@ std::optional<v1::FallbackReason> EdgeAgent::OffloadSplit(
     router_->ObserveNext(cloud_->deadline());
   }
   std::optional<v1::FallbackReason> again =
-      send(skip_first ? cloud_ : skip_, !skip_first);
+      SendSplit(slot, !skip_first, payload);
   return again.has_value() ? refused : std::nullopt;
+}
+
+std::optional<v1::FallbackReason> EdgeAgent::SendSplit(
+    int slot, bool skipping, const v1::ActivationPayload& payload) {
+  // Sent to the next stage with a stage after it to skip to: kept, so that
+  // a sample the next stage fails can go on there.
+  std::shared_ptr<const v1::ActivationPayload> kept;
+  if (!skipping && skip_ != nullptr) {
+    kept = std::make_shared<const v1::ActivationPayload>(payload);
+  }
+  return (skipping ? skip_ : cloud_)
+      ->Offload(payload, static_cast<uint32_t>(model_->split_after()),
+                slots_[slot].top_k,
+                [this, slot, skipping, kept](OffloadOutcome outcome) {
+                  OnSplitOutcome(slot, skipping, kept, std::move(outcome));
+                });
+}
+
+void EdgeAgent::OnSplitOutcome(
+    int slot, bool skipping,
+    const std::shared_ptr<const v1::ActivationPayload>& kept,
+    OffloadOutcome outcome) {
+  if (router_ != nullptr) {
+    // What the sample paid; a failure costs at least the deadline, so that
+    // a stage refusing samples quickly (overloaded, say) does not look
+    // cheap.
+    const StageClient* client = skipping ? skip_ : cloud_;
+    const absl::Duration paid =
+        outcome.ok ? outcome.round_trip
+                   : std::max(outcome.round_trip, client->deadline());
+    if (skipping) {
+      router_->ObserveSkip(paid);
+    } else {
+      router_->ObserveNext(paid);
+    }
+  }
+  // The next stage failed the sample without its deadline passing (it
+  // refused it, or its stream ended): the stage after may still answer.
+  if (!outcome.ok && kept != nullptr &&
+      outcome.reason != v1::FALLBACK_REASON_DEADLINE &&
+      !SendSplit(slot, true, *kept).has_value()) {
+    return;
+  }
+  if (!outcome.ok) {
+    AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
+    return;
+  }
+  v1::ClassifyResponse response;
+  *response.mutable_result() = std::move(outcome.result);
+  Answer(slot, std::move(response), v1::ANSWER_PATH_CLOUD,
+         v1::FALLBACK_REASON_UNSPECIFIED);
 }
 
 bool EdgeAgent::RunExits(int slot, Runner& runner, LocalResult* local) {

@@ -86,8 +86,8 @@ class EdgeAgent {
   // `cloud` (null: never offload; every sample that is not confident is a
   // fallback), `metrics` (may be null) and `skip` outlive the agent. `skip`
   // (may be null) reaches the stage after the cloud's in a chain: samples
-  // go there instead when the next stage refuses them or answers slower
-  // (route_chooser.h), from the same cut.
+  // go there instead, from the same cut, when the next stage refuses or
+  // fails them before their deadline, or answers slower (route_chooser.h).
   EdgeAgent(std::shared_ptr<const Model> model, const EdgeAgentOptions& options,
             StageClient* cloud, EdgeMetrics* metrics,
             StageClient* skip = nullptr);
@@ -150,6 +150,14 @@ class EdgeAgent {
   // skip stage; the reason when it can go to neither.
   std::optional<v1::FallbackReason> OffloadSplit(
       int slot, const v1::ActivationPayload& payload);
+  // One send, to the skip stage or the next; its outcome goes to
+  // OnSplitOutcome, which answers the slot (or sends it on to the skip
+  // stage when the next one failed it early).
+  std::optional<v1::FallbackReason> SendSplit(
+      int slot, bool skipping, const v1::ActivationPayload& payload);
+  void OnSplitOutcome(int slot, bool skipping,
+                      const std::shared_ptr<const v1::ActivationPayload>& kept,
+                      OffloadOutcome outcome);
   // Queue full and local_when_full: the exit answers without a slot.
   void AnswerWithoutSlot(const v1::ClassifyRequest& request, const Done& done);
   void NoteThreshold();

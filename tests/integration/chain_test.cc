@@ -345,6 +345,32 @@ TEST_F(ChainTest, EdgeSkipsAFogThatIsDownOrSlow) {
   }
 }
 
+// A fog that takes one sample at a time refuses the rest (more samples than
+// it queues): the edge sends each refused sample on to the cloud instead of
+// answering it with its exit, and soon skips the fog it measures as failing.
+TEST_F(ChainTest, EdgeSkipsAFogThatRefusesSamples) {
+  std::unique_ptr<CloudProcess> cloud = StartCloud();
+  ASSERT_TRUE(cloud->ok()) << cloud->log();
+  std::unique_ptr<CloudProcess> fog = StartFog(
+      cloud->address(), {"--next_plaintext", "--workers=1",
+                         "--max_queued_samples=1", "--max_samples_per_request=1"});
+  ASSERT_TRUE(fog->ok()) << fog->log();
+  EdgeProcess edge(TestSocket("chain_refusing"),
+                   {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
+                    "--skip_to=" + cloud->address(), "--cloud_plaintext",
+                    "--deadline=5s", "--audit_fraction=0"});
+  ASSERT_TRUE(edge.ok()) << edge.log();
+  WaitForNextStage(*fog);
+  WaitForCloud(edge);
+  const std::vector<ReplayRecord> records =
+      ReplayOrDie(FirstSamples(2000), edge.target());
+  ExpectEveryAnswered(records);
+  int at_cloud = 0;
+  for (const ReplayRecord& r : records) at_cloud += r.stage == 3;
+  EXPECT_GT(at_cloud, 300);
+  EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_FALLBACK), 0);
+}
+
 TEST_F(ChainTest, FogServingAnotherModelGetsNoOffloads) {
   // The fog serves only the default (two-stage) model.
   std::unique_ptr<CloudProcess> cloud = StartCloud();
