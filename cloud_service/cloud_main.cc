@@ -95,8 +95,9 @@ ABSL_FLAG(double, controller_gain, 0.002,
 ABSL_FLAG(double, threshold_min, 0.0,
           "Lowest threshold the objective may set.");
 ABSL_FLAG(double, threshold_max, 1.0,
-          "Highest threshold the objective may set (and its start, without "
-          "--threshold).");
+          "Highest threshold the objective may set. The threshold starts at "
+          "--threshold, else at the calibrated threshold of this stage's first "
+          "exit.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound gRPC and metrics ports are written there, one "
           "per line, once serving (for scripts that use port 0).");
