@@ -3,6 +3,8 @@
 #define SPEX_TESTS_COMMON_MODEL_TEST_MODELS_H_
 
 #include <algorithm>
+#include <cstring>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -50,6 +52,18 @@ inline std::vector<TestTopology> TestTopologies(PatternKind kind) {
   }
   for (TestTopology& t : out) t.topology.pattern = kind;
   return out;
+}
+
+// Exact equality of n floats, bit for bit (NaN-safe, empty-safe).
+inline bool SameBits(const float* a, const float* b, size_t n) {
+  return n == 0 || std::memcmp(a, b, n * sizeof(float)) == 0;
+}
+
+inline std::vector<float> RandomInput(int width, std::mt19937& rng) {
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  std::vector<float> x(width);
+  for (float& v : x) v = uniform(rng);
+  return x;
 }
 
 // A finished model message (id set) of `topology`.

@@ -1,0 +1,219 @@
+"""The benchmarks' sections of docs/RESULTS.md (scripts/results_md.py writes
+the rest): the end-to-end benchmark and the chain of stages, each from the
+JSON lines its `scripts/bench.sh` command left in results/."""
+import json
+import os
+
+
+def verdict(ok):
+    return "**met**" if ok else "**MISSED**"
+
+
+def end_to_end(results, w):
+    """The end-to-end benchmark's section, when scripts/bench.sh e2e ran."""
+    path = os.path.join(results, "e2e.jsonl")
+    if not os.path.exists(path):
+        return
+    rows = [json.loads(line) for line in open(path)]
+    with open(os.path.join(results, "e2e.meta.json")) as f:
+        meta = json.load(f)
+    w("## End to end: the trade-offs on the running system\n")
+    w(f"Command: `{meta['command']}` ({meta['date']}; machine: {meta['machine']}). "
+      f"Real processes on loopback: spex-replay sends the first "
+      f"{meta['samples_per_mode']:,} Fashion-MNIST test images ({meta['streams']} "
+      f"streams x {meta['depth']} in flight) to spex-edge, which offloads through "
+      f"spex-proxy to one spex-cloud serving both models. The proxy stands for "
+      f"the network: {meta['delay_ms']:g} ms each way (a {2 * meta['delay_ms']:g} ms "
+      "round trip), and it counts the bytes the wire carried in both directions "
+      "(gRPC and HTTP/2 framing included). Audits are off. "
+      "`split+exit+adaptive` holds an offload budget of "
+      f"{100 * meta['budget']:g} % while the link slows to "
+      f"{meta['adaptive_delay_ms']:g} ms each way for the middle third of a run "
+      f"paced over {meta['adaptive_seconds']:g} s. Edge MACs: what the device "
+      "computed per sample (head and exit; the whole network in edge-only; "
+      "only fallbacks in cloud-only). Edge CPU: the agent process's own CPU "
+      "time over the replay, per sample (its gRPC serving included). Latency: "
+      "the application's, request sent to answer received. The local API's "
+      "serving alone (an echo server of the same messages under the same "
+      f"replay) costs {meta['serving_cpu_us_per_sample']:g} us of CPU per sample.\n")
+    w("| model | mode | accuracy % | edge MACs | wire B/sample (up + down) | p50 us | p99 us | samples/s | edge CPU us/sample | answered by |")
+    w("|---|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        paths = ", ".join(f"{p} {100 * f:.0f} %" for p, f in r["paths"].items())
+        w(f"| {r['model']} | {r['mode']} | {100 * r['accuracy']:.2f} | {r['edge_macs']:,} | "
+          f"{r['wire_bytes_per_sample']:.0f} ({r['wire_bytes_up_per_sample']:.0f} + "
+          f"{r['wire_bytes_down_per_sample']:.0f}) | {r['p50_us']:,} | {r['p99_us']:,} | "
+          f"{r['samples_per_s']:,} | {r['edge_cpu_us_per_sample']:.1f} | {paths} |")
+    w("")
+    w("![accuracy against wire bytes and p99 latency per mode](../results/e2e.svg)\n")
+    w("Floors, this run:\n")
+    for floor in meta["floors"]:
+        w(f"- {floor['floor']}: {verdict(floor['met'])}")
+    w("")
+    cpu_floor_met = all(f["met"] for f in meta["floors"] if "CPU" in f["floor"])
+    w(("**The CPU floor.** " if cpu_floor_met else "**Why the CPU floor is missed.** ") +
+      "In edge-only the agent runs the whole network one sample at a time. "
+      "With `random` patterns (the default model before the `tile8` one) a "
+      "profile (`perf record -g -p $(pidof spex-edge)` under this replay with "
+      "`--placement=edge --early_exit=false`) put half of the sparse agent's "
+      "CPU in the single-sample kernel `f32_sell8_avx2_single`, one gathered "
+      "load per connection (about 1.6 GMAC/s): 105 against the dense twin's "
+      "104 us per sample. The `tile8` model's kernels share one index and one "
+      "broadcast of x among 8 connections; the same profile of this model "
+      "(2026-11-27) puts 28 % of the agent's CPU in `f32_tile8_avx512_single` "
+      "(about 14 us per sample for 85,760 MACs, where the kernel benchmark, "
+      "with the weights hot in L2, runs them at 16 GMAC/s) and about a third "
+      "in the kernel's scheduler and socket work (task switches, wake-ups, "
+      "inter-processor interrupts) that the gRPC threads cause. The sparse "
+      "agent's CPU per sample fell to about half of the `random` model's; "
+      "what remains is mostly the serving and scheduling around the kernels, "
+      "which the sparse and the dense agent pay alike, so the ratio to the "
+      "dense twin stays above 1/3 (the floors above give this run's "
+      "figures).\n")
+
+def chain(results, groups, w):
+    """The chain benchmark's section, when scripts/bench.sh chain ran."""
+    path = os.path.join(results, "chain.jsonl")
+    if not os.path.exists(path):
+        return
+    rows = [json.loads(line) for line in open(path)]
+    with open(os.path.join(results, "chain.meta.json")) as f:
+        meta = json.load(f)
+    w("## A chain of stages: edge, fog and cloud\n")
+    candidates = sorted(g for g in groups if g.startswith("fashion-chain-candidate-"))
+    chosen = groups.get("fashion-chain", [None])[0]
+    if candidates and chosen:
+        w("**The three-stage model, chosen by measurement.** Candidates trained by "
+          "`scripts/reproduce.sh` (Fashion-MNIST, `tile8`, the edge's cut after "
+          "layer 1, an exit in each of the first two stages, seed 1); test "
+          "accuracy of each classifier alone:\n")
+        w("| candidate | stages (layers) | int8 bytes at the cuts | stage MACs (with exits) | exit 1 % | exit 2 % | final % |")
+        w("|---|---|---|---|---|---|---|")
+        for group in candidates:
+            r = groups[group][0]
+            stages = r["stages"]
+            mark = " (chosen)" if r["topology"] == chosen["topology"] else ""
+            w(f"| {r['topology']}{mark} | "
+              + " / ".join(str(s["first_layer"]) if s["first_layer"] == s["last_layer"]
+                           else f"{s['first_layer']}-{s['last_layer']}" for s in stages) + " | "
+              + ", ".join(str(s["cut_bytes_int8"]) for s in stages[:-1]) + " | "
+              + " / ".join(f"{s['cost']['macs']:,}" for s in stages) + " | "
+              + " | ".join(f"{100 * e['test_accuracy']:.2f}" for e in r["exits"]) + " | "
+              + f"{100 * r['final_test_accuracy']:.2f} |")
+        w("")
+        w("The choice asks for a cheap edge stage, each later classifier adding "
+          "accuracy, and cuts far below the raw image's "
+          f"{chosen['raw_input_bytes']} bytes; among the candidates that meet "
+          "those, the most accurate. The chosen model's thresholds, calibrated "
+          "together for a 0.5-point budget (`scripts/train-chain-model.sh`, "
+          "docs/TRAINING.md), decide how many samples each stage answers.\n")
+    w(f"Command: `{meta['command']}` ({meta['date']}; machine: {meta['machine']}). "
+      "The three-stage model (`results/fashion-chain.spex`, "
+      "`scripts/train-chain-model.sh`: an exit on the edge after layer 1, one on "
+      "the fog after layer 3, both thresholds calibrated together for a 0.5-point "
+      f"budget) answers the first {meta['samples']:,} Fashion-MNIST test images, "
+      f"sent by spex-replay ({meta['streams']} streams x {meta['depth']} in flight) "
+      "to spex-edge. Each link is a spex-proxy: edge to fog "
+      f"{meta['near_ms']:g} ms each way, fog to cloud {meta['far_ms']:g} ms, edge to "
+      f"cloud (two stages, and the edge's skip link) {meta['near_ms'] + meta['far_ms']:g} ms. "
+      "Two stages: the edge sends what its exit does not answer to the cloud, which "
+      "runs every later layer. Three: the fog runs layers 2-3 and its exit, and sends "
+      "the rest on. Adaptive: the edge (and the fog) move their exit threshold to "
+      f"hold a p{100 * meta['quantile']:g} latency of {meta['objective_ms']:g} ms "
+      f"(thresholds within [{meta['threshold_min']:g}, 1]); with three stages the "
+      "edge may skip the fog (`--skip_to`) and the fog routes each sample to the "
+      "cloud or runs the rest itself (`--policy=adaptive`), by measured cost. "
+      f"Fixed rate: {meta['rate']:,} samples/s offered; as fast as possible: the "
+      "replay's in-flight window is the only limit. Every process shares this "
+      "machine's cores, so the stages compete for CPU as separate devices would "
+      "not; latency is the application's, sent to answered.\n")
+    w("| stages | policy | offered/s | accuracy % | answered/s | p50 us | p99 us | answered at stage 1 / 2 / 3 | bytes/sample per link |")
+    w("|---|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        stages = " / ".join(f"{100 * r['answers_per_stage'].get(str(s), 0):.1f} %"
+                            for s in (1, 2, 3))
+        links = ", ".join(f"{l} {b:.1f}" for l, b in r["bytes_per_sample"].items())
+        offered = f"{r['offered_rate']:,}" if r["offered_rate"] else "max"
+        w(f"| {r['stages']} | {r['policy']} | {offered} | {100 * r['accuracy']:.2f} | "
+          f"{r['samples_per_s']:,} | {r['p50_us']:,} | {r['p99_us']:,} | {stages} | {links} |")
+    w("")
+    w("![accuracy against samples answered per second, per configuration](../results/chain.svg)\n")
+    at = {(r["stages"], r["policy"], r["offered_rate"]): r for r in rows}
+    rate = meta["rate"]
+    lines = []
+    for policy in ("static", "adaptive"):
+        two, three = at.get((2, policy, 0)), at.get((3, policy, 0))
+        if two and three:
+            lines.append(
+                f"- As fast as possible, {policy}: three stages answer "
+                f"{three['samples_per_s']:,} samples/s against two stages' "
+                f"{two['samples_per_s']:,} ({three['samples_per_s'] / two['samples_per_s']:.2f}x) "
+                f"at {100 * three['accuracy']:.2f} % against {100 * two['accuracy']:.2f} % "
+                f"({100 * (three['accuracy'] - two['accuracy']):+.2f} points).")
+    for stages in (2, 3):
+        static, adaptive = at.get((stages, "static", rate)), at.get((stages, "adaptive", rate))
+        if static and adaptive:
+            lines.append(
+                f"- At {rate:,} samples/s, {stages} stages: adaptive "
+                f"{100 * adaptive['accuracy']:.2f} % with p99 {adaptive['p99_us']:,} us against "
+                f"static {100 * static['accuracy']:.2f} % with p99 {static['p99_us']:,} us.")
+    two, three = at.get((2, "adaptive", rate)), at.get((3, "adaptive", rate))
+    if two and three:
+        lines.append(
+            f"- At {rate:,} samples/s under the same latency objective: three stages "
+            f"{100 * three['accuracy']:.2f} % against two stages' {100 * two['accuracy']:.2f} % "
+            f"({100 * (three['accuracy'] - two['accuracy']):+.2f} points).")
+    w("What this run shows, against MDI-Exit's claims (more samples answered at a "
+      "fixed accuracy, higher accuracy at a fixed rate):\n")
+    for line in lines:
+        w(line)
+    w("")
+    s2, s3 = at.get((2, "static", 0)), at.get((3, "static", 0))
+    a2, a3 = at.get((2, "adaptive", rate)), at.get((3, "adaptive", rate))
+    if s2 and s3 and a2 and a3:
+        w("**More samples at the same accuracy: yes, with static thresholds.** "
+          "The edge's exit answers the same samples in both chains; what differs "
+          "is where the others go. With two stages every one of them waits a "
+          f"{2 * (meta['near_ms'] + meta['far_ms']):g} ms round trip to the cloud; "
+          f"with three, the fog {2 * meta['near_ms']:g} ms away answers "
+          f"{100 * s3['answers_per_stage'].get('2', 0):.1f} % of all samples with its "
+          f"exit and only {100 * s3['answers_per_stage'].get('3', 0):.1f} % travel on. "
+          "The replay keeps a fixed window of samples in flight, so samples "
+          "answered per second are the window over the mean time in flight "
+          f"(Little's law): {s3['samples_per_s'] / s2['samples_per_s']:.1f}x here, at "
+          f"about the same accuracy ({100 * s2['accuracy']:.2f} % and "
+          f"{100 * s3['accuracy']:.2f} %: the joint calibration lets the fog's "
+          "exit answer only where that costs at most half a point overall). At "
+          "the fixed rate neither chain is saturated and both answer everything "
+          "offered.\n")
+        w("**Higher accuracy at a fixed rate: yes, under a latency objective.** "
+          f"Both adaptive chains move their thresholds toward a "
+          f"p{100 * meta['quantile']:g} of {meta['objective_ms']:g} ms at {rate:,} "
+          "samples/s. With two stages the objective can only be met by answering "
+          "more at the edge: its "
+          f"threshold falls until {100 * a2['answers_per_stage'].get('1', 0):.1f} % "
+          f"are answered there, at {100 * a2['accuracy']:.2f} %. With three, the fog "
+          "is close enough that the edge's threshold rises instead and sends "
+          f"{100 * (1 - a3['answers_per_stage'].get('1', 0)):.1f} % of the samples "
+          "on, where the fog's deeper exit (and the cloud, for "
+          f"{100 * a3['answers_per_stage'].get('3', 0):.1f} %) answers them: "
+          f"{100 * a3['accuracy']:.2f} %, {100 * (a3['accuracy'] - a2['accuracy']):+.2f} "
+          "points at the same objective.\n")
+        f2, f3 = at.get((2, "adaptive", 0)), at.get((3, "adaptive", 0))
+        if f2 and f3:
+            w("**Where it does not.** As fast as possible, the adaptive two-stage "
+              f"chain answers more samples per second ({f2['samples_per_s']:,} "
+              f"against {f3['samples_per_s']:,}) because it answers "
+              f"{100 * f2['answers_per_stage'].get('1', 0):.1f} % at the edge, in "
+              "microseconds, at a lower accuracy "
+              f"({100 * f2['accuracy']:.2f} % against {100 * f3['accuracy']:.2f} %): "
+              "the objective is on latency alone, so each chain settles at its "
+              "own accuracy rather than at a common one, and the two points are "
+              "not comparable as \"more samples at a fixed accuracy\". The "
+              "adaptive fog also computes the cloud's layers itself for most of "
+              "what it would send on (the `fog->cloud` bytes fall), because its "
+              "measured cost of computing them is far below a "
+              f"{2 * meta['far_ms']:g} ms round trip; on this machine that "
+              "costs nothing, since every stage shares the same two cores: the "
+              "cloud's extra capacity, the reason to send work there, does not "
+              "exist here, and the benchmark cannot show it.\n")
