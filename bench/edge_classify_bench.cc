@@ -41,7 +41,7 @@ int Run(const std::string& path) {
   }
   EdgeAgentOptions options;
   options.threshold = 0.0f;  // every sample answers locally
-  EdgeAgent agent(*model, options, /*cloud=*/nullptr, /*metrics=*/nullptr);
+  EdgeAgent agent(*model, options, /*next=*/nullptr, /*metrics=*/nullptr);
   std::vector<double> round_trips;
   for (int i = 0; i < data->size(); ++i) {
     v1::ClassifyRequest request;
@@ -63,13 +63,14 @@ int Run(const std::string& path) {
   Print("in_process_classify_us", round_trips);
 
   LocalClassifier classifier(*model);
-  const std::vector<ExitRule> rules = CalibratedRules(**model);
-  std::vector<float> raw(data->width);
+  const std::vector<ExitRule> rules =
+      ExitRulesFor((*model)->head(), std::nullopt);
   std::vector<double> runs;
   for (int i = 0; i < data->size(); ++i) {
-    std::copy(data->sample(i), data->sample(i) + data->width, raw.begin());
+    const RawInput input =
+        RawInput::Pixels(absl::MakeConstSpan(data->sample(i), data->width));
     const auto start = Clock::now();
-    if (!classifier.Run(raw, rules).ok()) return 1;
+    (void)classifier.Run(input, rules);
     runs.push_back(
         std::chrono::duration<double, std::micro>(Clock::now() - start).count());
   }

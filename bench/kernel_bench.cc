@@ -2,8 +2,11 @@
 // libraries a user would otherwise pick, in one run, with the machine's
 // physical limits measured alongside.
 //
-// stdout: one JSON object per timed (implementation, layer, density, batch),
-// then a table of ratios and the performance floors checked. stderr: progress.
+// stdout: one JSON object per timed (implementation, layer, density, batch):
+// for spex the kernel a user gets, then every other kernel of the table
+// that can run the layer on this CPU ("chosen": false); then a table of
+// ratios (chosen kernels only) and the performance floors checked. stderr:
+// progress.
 // Usage: spex_kernel_bench [--quick] [Google Benchmark flags]
 //   --quick  one layer (1024 -> 1024), densities 1/2 and 1/8: for smoke runs.
 #include <benchmark/benchmark.h>
@@ -13,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -20,6 +24,8 @@
 #include "bench/layer_problem.h"
 #include "bench/machine_limits.h"
 #include "bench/report.h"
+#include "common/kernels/kernel.h"
+#include "common/kernels/packed_weights.h"
 #include "common/sparsity/junction.h"
 #include "common/sparsity/pattern.h"
 
@@ -36,9 +42,33 @@ using Factory =
 
 class Registry {
  public:
+  // The layer as a user gets it (for spex: the kernel SparseLayer chooses).
   void Add(const std::string& impl, const LayerProblem& problem,
            double density_requested, Factory factory) {
-    auto made = factory(problem);
+    Register(impl, problem, density_requested, factory(problem), true);
+  }
+
+  // Every other kernel of kernel_table.inc that can run the spex layer on
+  // this CPU, forced: extra rows that say what the choice was worth.
+  void AddOtherKernels(const std::string& impl, const LayerProblem& problem,
+                       double density_requested) {
+    const std::string chosen = (*MakeSpexImpl(problem))->KernelName();
+    for (const KernelInfo& kernel : AllKernels()) {
+      if (kernel.name == chosen || !IsaAvailable(kernel.isa) ||
+          !FormatFitsPattern(kernel.format, problem.pattern.kind())) {
+        continue;
+      }
+      Register(impl, problem, density_requested,
+               MakeSpexKernelImpl(problem, kernel.name), false);
+    }
+  }
+
+  std::map<std::string, Measurement>& measurements() { return measurements_; }
+
+ private:
+  void Register(const std::string& impl, const LayerProblem& problem,
+                double density_requested,
+                absl::StatusOr<std::unique_ptr<LayerImpl>> made, bool chosen) {
     if (!made.ok()) {
       std::fprintf(stderr, "%s: %s\n", impl.c_str(),
                    made.status().ToString().c_str());
@@ -49,6 +79,7 @@ class Registry {
     Measurement m;
     m.impl = impl;
     m.kernel = layer->KernelName();
+    m.chosen = chosen;
     m.n_out = spec.n_out;
     m.n_in = spec.n_in;
     m.density = spec.density();
@@ -56,24 +87,21 @@ class Registry {
     m.batch = problem.batch;
     m.bytes = layer->BytesPerCall();
     m.macs = layer->MacsPerCall();
-    const std::string name =
-        absl::StrFormat("%s/%dx%d/d%.6f/b%d", impl, m.n_out, m.n_in,
-                        density_requested, m.batch);
+    const std::string name = absl::StrFormat(
+        "%s%s/%dx%d/d%.6f/b%d", impl, chosen ? "" : "=" + m.kernel, m.n_out,
+        m.n_in, density_requested, m.batch);
     measurements_[name] = m;
     benchmark::RegisterBenchmark(name.c_str(),
                                  [layer](benchmark::State& state) {
                                    for (auto _ : state) layer->Run();
                                  })
         ->Unit(benchmark::kNanosecond)
-        ->MinTime(0.1)
-        ->Repetitions(5)
+        ->MinTime(chosen ? 0.1 : 0.05)
+        ->Repetitions(chosen ? 5 : 3)
         ->ReportAggregatesOnly(true)
         ->UseRealTime();
   }
 
-  std::map<std::string, Measurement>& measurements() { return measurements_; }
-
- private:
   std::map<std::string, Measurement> measurements_;
 };
 
@@ -147,14 +175,18 @@ int Main(int argc, char** argv) {
             MakeProblem(spec, PatternKind::kRandom, batch);
         const LayerProblem block =
             MakeProblem(spec, PatternKind::kBlock, batch);
-        registry.Add("spex_random", random, density, &MakeSpexImpl);
-        registry.Add("spex_block", block, density, &MakeSpexImpl);
+        std::vector<std::pair<std::string, LayerProblem>> spex = {
+            {"spex_random", random}, {"spex_block", block}};
         for (PatternKind tile : {PatternKind::kTile4, PatternKind::kTile8}) {
           // Tiles need d_out to be a multiple of g; every benchmark size
           // and density gives one.
           if (!CheckTileFits(spec, TileGroupSize(tile)).ok()) continue;
-          registry.Add(absl::StrCat("spex_", PatternKindName(tile)),
-                       MakeProblem(spec, tile, batch), density, &MakeSpexImpl);
+          spex.emplace_back(absl::StrCat("spex_", PatternKindName(tile)),
+                            MakeProblem(spec, tile, batch));
+        }
+        for (const auto& [impl, problem] : spex) {
+          registry.Add(impl, problem, density, &MakeSpexImpl);
+          registry.AddOtherKernels(impl, problem, density);
         }
         registry.Add("eigen_sparse", random, density, &MakeEigenSparseImpl);
       }

@@ -39,7 +39,7 @@ const Measurement* Find(const std::vector<Measurement>& results,
                         const std::string& impl, int n_out, int n_in,
                         double density_requested, int batch) {
   for (const Measurement& m : results) {
-    if (m.impl == impl && m.n_out == n_out && m.n_in == n_in &&
+    if (m.chosen && m.impl == impl && m.n_out == n_out && m.n_in == n_in &&
         m.batch == batch &&
         (IsDenseLibrary(m) || m.density_requested == density_requested)) {
       return &m;
@@ -71,6 +71,7 @@ void PrintJsonLines(const std::vector<Measurement>& results, std::FILE* out) {
     }
     if (!m.kernel.empty())
       extra += absl::StrFormat(", \"kernel\": \"%s\"", m.kernel);
+    if (!m.chosen) extra += ", \"chosen\": false";
     absl::FPrintF(
         out,
         "{\"impl\": \"%s\", \"out\": %d, \"in\": %d, \"density\": %.6g, "

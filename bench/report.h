@@ -13,6 +13,9 @@ namespace spex::bench {
 struct Measurement {
   std::string impl;    // spex_random, spex_block, eigen_dense, ...
   std::string kernel;  // the spex kernel that ran, empty for libraries
+  // The kernel a user gets for this layer; false: another kernel of the
+  // table that can run it, forced (an extra row, left out of the ratios).
+  bool chosen = true;
   int n_out = 0;
   int n_in = 0;
   double density = 1;            // of the pattern actually timed

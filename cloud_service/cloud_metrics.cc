@@ -145,12 +145,12 @@ void CloudMetrics::SetExitThreshold(const std::string& model, int exit,
   gauge->Set(threshold);
 }
 
-void CloudMetrics::AddNextStageError(grpc::StatusCode code) {
+void CloudMetrics::AddNextStageError(absl::StatusCode code) {
   absl::MutexLock lock(&mutex_);
   prometheus::Counter*& counter = next_stage_error_counters_[code];
   if (counter == nullptr) {
     counter = &next_stage_errors_.Add(
-        {{"code", StatusCodeLabel(static_cast<absl::StatusCode>(code))}});
+        {{"code", StatusCodeLabel(code)}});
   }
   counter->Increment();
 }

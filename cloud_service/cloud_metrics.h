@@ -17,7 +17,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "common/rpc/stage_client.h"
+#include "common/rpc/stage_client_metrics.h"
+#include "spex/v1/split_inference.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -67,7 +68,7 @@ class CloudMetrics : public StageClientMetrics {
   void AddOffloadBytes(int64_t bytes) override {
     forwarded_bytes_->Increment(static_cast<double>(bytes));
   }
-  void AddNextStageError(grpc::StatusCode code) override;
+  void AddNextStageError(absl::StatusCode code) override;
   void ObserveNextStageRtt(double seconds) override {
     next_stage_rtt_->Observe(seconds);
   }
@@ -114,7 +115,7 @@ class CloudMetrics : public StageClientMetrics {
       ABSL_GUARDED_BY(mutex_);
   std::map<std::pair<std::string, int>, prometheus::Gauge*> threshold_gauges_
       ABSL_GUARDED_BY(mutex_);
-  std::map<int, prometheus::Counter*> next_stage_error_counters_
+  std::map<absl::StatusCode, prometheus::Counter*> next_stage_error_counters_
       ABSL_GUARDED_BY(mutex_);
 };
 

@@ -8,7 +8,7 @@
 #include "cloud_service/cloud_metrics.h"
 #include "cloud_service/directory_watcher.h"
 #include "cloud_service/model_registry.h"
-#include "cloud_service/next_stage.h"
+#include "cloud_service/stage_client_pool.h"
 #include "cloud_service/oip_service.h"
 #include "cloud_service/split_inference_service.h"
 #include "cloud_service/token_auth.h"
@@ -78,7 +78,7 @@ struct CloudServer::State {
   std::unique_ptr<CloudCore> core;
   // Declared after the core, so destroyed before it: offloads still
   // pending then fall back through the core.
-  std::unique_ptr<NextStage> next;
+  std::unique_ptr<StageClientPool> next;
   std::unique_ptr<SplitInferenceService> split_service;
   std::unique_ptr<OipService> oip_service;
   std::unique_ptr<grpc::Server> server;
@@ -117,7 +117,7 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
     SPEX_ASSIGN_OR_RETURN(next.credentials,
                           LinkCredentials(options.next_link, "next"));
     SPEX_ASSIGN_OR_RETURN(next.token, LinkToken(options.next_link));
-    state->next = std::make_unique<NextStage>(next, state->metrics.get());
+    state->next = std::make_unique<StageClientPool>(next, state->metrics.get());
   }
   state->core = std::make_unique<CloudCore>(options.core, state->registry.get(),
                                             state->metrics.get(),

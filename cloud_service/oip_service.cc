@@ -9,7 +9,7 @@ namespace spex {
 
 OipService::OipService(CloudCore* core, const TokenAuth* auth,
                        std::string version)
-    : core_(core), auth_(auth), version_(std::move(version)) {}
+    : core_(core), oip_(core), auth_(auth), version_(std::move(version)) {}
 
 bool OipService::Authorized(grpc::CallbackServerContext* context,
                             grpc::ServerUnaryReactor* reactor) const {
@@ -45,7 +45,7 @@ grpc::ServerUnaryReactor* OipService::ModelReady(
     inference::ModelReadyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!Authorized(context, reactor)) return reactor;
-  response->set_ready(core_->ModelReady(*request));
+  response->set_ready(oip_.ModelReady(*request));
   reactor->Finish(grpc::Status::OK);
   return reactor;
 }
@@ -69,7 +69,7 @@ grpc::ServerUnaryReactor* OipService::ModelMetadata(
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!Authorized(context, reactor)) return reactor;
   absl::StatusOr<inference::ModelMetadataResponse> metadata =
-      core_->ModelMetadata(*request);
+      oip_.ModelMetadata(*request);
   if (metadata.ok()) *response = *std::move(metadata);
   reactor->Finish(ToGrpcStatus(metadata.status()));
   return reactor;
@@ -81,7 +81,7 @@ grpc::ServerUnaryReactor* OipService::ModelInfer(
     inference::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!Authorized(context, reactor)) return reactor;
-  core_->ModelInfer(*request, [reactor, response](
+  oip_.ModelInfer(*request, [reactor, response](
                                   absl::Status status,
                                   inference::ModelInferResponse answer) {
     if (status.ok()) *response = std::move(answer);

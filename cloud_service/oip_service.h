@@ -1,12 +1,13 @@
 // The Open Inference Protocol's inference.GRPCInferenceService over gRPC's
-// callback API, on the same port as SplitInference: a thin adapter over
-// CloudCore (see oip_request.h for how models appear to its clients).
+// callback API, on the same port as SplitInference: a thin layer over
+// OipInference (oip_inference.h).
 #ifndef SPEX_CLOUD_SERVICE_OIP_SERVICE_H_
 #define SPEX_CLOUD_SERVICE_OIP_SERVICE_H_
 
 #include <string>
 
 #include "cloud_service/cloud_core.h"
+#include "cloud_service/oip_inference.h"
 #include "cloud_service/token_auth.h"
 #include "inference/open_inference_grpc.grpc.pb.h"
 
@@ -49,6 +50,7 @@ class OipService final : public inference::GRPCInferenceService::CallbackService
                   grpc::ServerUnaryReactor* reactor) const;
 
   CloudCore* const core_;
+  OipInference oip_;
   const TokenAuth* const auth_;
   const std::string version_;
 };

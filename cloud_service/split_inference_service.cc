@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/request_status.h"
 
 namespace spex {
 namespace {

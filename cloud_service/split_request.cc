@@ -121,8 +121,8 @@ void FillResults(const std::vector<float>& probabilities, int classes,
   for (int s = 0; s < samples; ++s) {
     v1::SampleResult* result = response->add_results();
     FillSampleResult(probabilities.data() + static_cast<size_t>(s) * classes,
-                     classes, static_cast<uint32_t>(top_k), result);
-    result->set_stage(static_cast<uint32_t>(stage));
+                     classes, static_cast<uint32_t>(top_k), Answerer{stage},
+                     result);
   }
 }
 

@@ -4,15 +4,21 @@
 #ifndef SPEX_CLOUD_SERVICE_SPLIT_REQUEST_H_
 #define SPEX_CLOUD_SERVICE_SPLIT_REQUEST_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "cloud_service/inference_engine.h"
 #include "cloud_service/model_registry.h"
 #include "spex/v1/split_inference.pb.h"
 
 namespace spex {
+
+// Gets a SplitInference request's answer: OK and the results, or the error;
+// the response always carries the request_id.
+using InferDone = std::function<void(absl::Status, v1::InferResponse)>;
 
 // The served model with this id. InvalidArgument when `model_id` is empty;
 // FailedPrecondition naming the served ids when none matches.

@@ -1,27 +1,28 @@
 // The edge agent as a library: an application links it to classify in
 // process; spex-edge's gRPC service is a thin layer over it.
 //
-// Each accepted sample takes one of `max_queued` preallocated slots (so
-// memory is bounded and the hot path allocates nothing for inputs), runs the
-// head and the exits at once on the caller's thread (a LocalClassifier from
-// a pool: a few microseconds, cheaper than waking another thread, which
-// cost 70 us a sample on the benchmark machine), and is answered:
-//   local     an exit was confident;
-//   cloud     otherwise the split activation went to the cloud
-//             (StageClient), which answered in time;
-//   fallback  the cloud could not (unreachable, deadline, breaker open,
-//             model mismatch, rejected, too many in flight): the deepest
-//             exit answers, with the reason.
+// Each accepted sample takes a slot (slot_pool.h: memory is bounded and the
+// hot path allocates nothing for inputs), runs the head and the exits at
+// once on the caller's thread (a LocalClassifier from a pool: a few
+// microseconds, cheaper than waking another thread, which cost 70 us a
+// sample on the benchmark machine), and is answered:
+//   local     an exit was confident (exit_policy.h says how sure is sure);
+//   cloud     otherwise the split activation went on (offload_route.h) to
+//             the next stage, which answered in time;
+//   fallback  the next stage could not (unreachable, deadline, breaker
+//             open, model mismatch, rejected, too many in flight): the
+//             deepest exit answers, with the reason.
 // Every accepted sample gets exactly one answer, also when the agent shuts
-// down. A fraction of local answers is audited: sent to the cloud as well,
-// in the background, to count how often the exit agrees with the full
-// network.
+// down. A fraction of local answers is audited: sent on as well, in the
+// background, to count how often the exit agrees with the full network.
+//
+// The next stage is the gRPC-free NextStage seam (common/stage/
+// next_stage.h): spex-edge passes a StageClient, tests a stage in process.
 //
 // Thread-safe.
 #ifndef SPEX_EDGE_AGENT_EDGE_AGENT_H_
 #define SPEX_EDGE_AGENT_EDGE_AGENT_H_
 
-#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -31,12 +32,13 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
-#include "absl/time/time.h"
 #include "common/model/model.h"
-#include "common/rpc/stage_client.h"
-#include "edge_agent/local_classifier.h"
-#include "common/policy/route_chooser.h"
 #include "common/policy/threshold_controller.h"
+#include "common/stage/next_stage.h"
+#include "edge_agent/exit_policy.h"
+#include "edge_agent/local_classifier.h"
+#include "edge_agent/offload_route.h"
+#include "edge_agent/slot_pool.h"
 #include "spex/v1/edge_inference.pb.h"
 
 namespace spex {
@@ -81,16 +83,15 @@ struct EdgeAgentOptions {
 
 class EdgeAgent {
  public:
-  using Done = std::function<void(v1::ClassifyResponse)>;
+  using Done = Slot::Done;
 
-  // `cloud` (null: never offload; every sample that is not confident is a
+  // `next` (null: never offload; every sample that is not confident is a
   // fallback), `metrics` (may be null) and `skip` outlive the agent. `skip`
-  // (may be null) reaches the stage after the cloud's in a chain: samples
+  // (may be null) reaches the stage after the next one in a chain: samples
   // go there instead, from the same cut, when the next stage refuses or
   // fails them before their deadline, or answers slower (route_chooser.h).
   EdgeAgent(std::shared_ptr<const Model> model, const EdgeAgentOptions& options,
-            StageClient* cloud, EdgeMetrics* metrics,
-            StageClient* skip = nullptr);
+            NextStage* next, EdgeMetrics* metrics, NextStage* skip = nullptr);
   // Drain().
   ~EdgeAgent();
 
@@ -98,11 +99,11 @@ class EdgeAgent {
   EdgeAgent& operator=(const EdgeAgent&) = delete;
 
   // Accepts one sample: `done` is then called exactly once with the answer,
-  // before Classify returns (local) or later on a cloud thread. Refusals
-  // (and `done` not called):
-  // InvalidArgument naming a wrong size, a value that is not finite, a
-  // missing input or a top_k above the class count; ResourceExhausted when
-  // max_queued samples are in the agent; Unavailable once draining.
+  // before Classify returns (local) or later on the next stage's thread.
+  // Refusals (and `done` not called): InvalidArgument naming a wrong size,
+  // a value that is not finite, a missing input or a top_k above the class
+  // count; ResourceExhausted when max_queued samples are in the agent;
+  // Unavailable once draining.
   absl::Status Classify(const v1::ClassifyRequest& request, Done done);
 
   // Refuses new samples and returns once every accepted one is answered.
@@ -110,86 +111,58 @@ class EdgeAgent {
 
   const Model& model() const { return *model_; }
   // Samples accepted and not yet answered.
-  int queued() const;
+  int queued() const { return slots_.in_use(); }
   // The first exit's threshold in force (moved by the controller, if any).
-  double threshold() const;
+  double threshold() const { return policy_.threshold(); }
 
  private:
-  struct Slot {
-    uint64_t request_id = 0;
-    uint32_t top_k = 0;
-    absl::Time accepted;
-    Done done;
-    // The deepest exit's answer, kept for a fallback.
-    int exit = 0;  // which of the head's exits
-    int exit_label = 0;
-    float exit_probability = 0.0f;
-    float* raw = nullptr;            // raw_width values
-    float* exit_probabilities = nullptr;  // classes values
-  };
-
-  // A classifier with its own copy of the rules, from the pool.
+  // A classifier with its own copy of the exit rules, from the pool.
   struct Runner {
     Runner(std::shared_ptr<const Model> model, std::vector<ExitRule> exit_rules,
            bool with_tail)
         : classifier(std::move(model), with_tail), rules(std::move(exit_rules)) {}
     LocalClassifier classifier;
-    std::vector<ExitRule> rules;  // thresholds refreshed from the controller
+    std::vector<ExitRule> rules;
+    LocalResult result;  // the last sample's, valid until the next
   };
   std::unique_ptr<Runner> TakeRunner();
   void ReturnRunner(std::unique_ptr<Runner> runner);
-  // Answers or offloads the slot's sample, as the placement says.
-  void Process(int slot, Runner& runner);
-  // Runs the head and exits on the slot's input and keeps the exit's answer
-  // in the slot (for AnswerFromExit). False, with the sample answered by an
-  // error, when no exit can answer.
-  bool RunExits(int slot, Runner& runner, LocalResult* local);
-  // Placement kCloud: sends the raw input. The reason when it cannot go.
-  std::optional<v1::FallbackReason> OffloadInput(int slot);
-  // Sends the slot's split activation to the next stage or, past it, to the
-  // skip stage; the reason when it can go to neither.
-  std::optional<v1::FallbackReason> OffloadSplit(
-      int slot, const v1::ActivationPayload& payload);
-  // One send, to the skip stage or the next; its outcome goes to
-  // OnSplitOutcome, which answers the slot (or sends it on to the skip
-  // stage when the next one failed it early).
-  std::optional<v1::FallbackReason> SendSplit(
-      int slot, bool skipping, const v1::ActivationPayload& payload);
-  void OnSplitOutcome(int slot, bool skipping,
-                      const std::shared_ptr<const v1::ActivationPayload>& kept,
-                      OffloadOutcome outcome);
+
+  // The request's fields against the model; the one check of its input.
+  absl::Status CheckRequest(const v1::ClassifyRequest& request) const;
+  // Answers or sends on the slot's sample, as the placement says.
+  void Process(Slot* slot, Runner& runner);
+  // Runs the head and exits on the slot's input and keeps the deciding
+  // exit's answer in the slot (for AnswerFromExit). Null, with the sample
+  // answered by an error, when the model has no exit to answer with.
+  const LocalResult* RunExits(Slot* slot, Runner& runner);
+  // Placement kCloud: sends the raw input as it arrived. The reason when it
+  // cannot go.
+  std::optional<v1::FallbackReason> OffloadInput(Slot* slot);
+  // The next stage's outcome for a sample sent on: its answer, or the
+  // exit's with the reason.
+  void OnOffloaded(Slot* slot, OffloadOutcome outcome);
   // Queue full and local_when_full: the exit answers without a slot.
   void AnswerWithoutSlot(const v1::ClassifyRequest& request, const Done& done);
-  void NoteThreshold();
-  // The model's number (from 1) of the head's exit `head_exit`.
-  uint32_t ExitNumber(int head_exit) const;
-  // Answers from the exit's stored probabilities (local or fallback).
-  void AnswerFromExit(int slot, v1::AnswerPath path, v1::FallbackReason reason);
-  void Answer(int slot, v1::ClassifyResponse response, v1::AnswerPath path,
+  // Answers from the deciding exit's stored probabilities.
+  void AnswerFromExit(Slot* slot, v1::AnswerPath path,
+                      v1::FallbackReason reason);
+  void Answer(Slot* slot, v1::ClassifyResponse response, v1::AnswerPath path,
               v1::FallbackReason reason);
-  void Audit(const LocalResult& local);
+  // Sends a local answer's split activation on, in the background, when
+  // the draw picks it: its outcome counts the exit's agreement.
+  void Audit(int label, absl::Span<const float> split);
 
   const std::shared_ptr<const Model> model_;
   const EdgeAgentOptions options_;
-  StageClient* const cloud_;
+  NextStage* const next_;
   EdgeMetrics* const metrics_;
-  StageClient* const skip_;
-  std::unique_ptr<RouteChooser> router_;  // with `skip_`
-  const std::vector<ExitRule> rules_;
-  const int raw_width_;
   const int classes_;
-  std::unique_ptr<ThresholdController> controller_;
-  std::atomic<double> logged_threshold_{0.0};
+  ExitPolicy policy_;
+  OffloadRoute route_;
+  SlotPool slots_;
 
-  // Slot storage, allocated once.
-  std::vector<float> raw_values_;
-  std::vector<float> exit_values_;
-  std::vector<Slot> slots_;
-
-  mutable absl::Mutex mutex_;
-  std::vector<int> free_slots_ ABSL_GUARDED_BY(mutex_);
-  int in_use_ ABSL_GUARDED_BY(mutex_) = 0;
-  bool draining_ ABSL_GUARDED_BY(mutex_) = false;
+  absl::Mutex mutex_;
   // Idle classifiers: as many are ever made as samples ran at once.
   std::vector<std::unique_ptr<Runner>> runners_ ABSL_GUARDED_BY(mutex_);
   std::mt19937_64 audit_random_ ABSL_GUARDED_BY(mutex_){std::random_device{}()};

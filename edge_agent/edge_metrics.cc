@@ -105,12 +105,12 @@ void EdgeMetrics::RecordAnswer(v1::AnswerPath path, v1::FallbackReason reason,
   }
 }
 
-void EdgeMetrics::AddNextStageError(grpc::StatusCode code) {
+void EdgeMetrics::AddNextStageError(absl::StatusCode code) {
   absl::MutexLock lock(&mutex_);
   prometheus::Counter*& counter = cloud_error_counters_[code];
   if (counter == nullptr) {
     counter = &cloud_errors_.Add(
-        {{"code", StatusCodeLabel(static_cast<absl::StatusCode>(code))}});
+        {{"code", StatusCodeLabel(code)}});
   }
   counter->Increment();
 }

@@ -13,8 +13,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
-#include "common/rpc/stage_client.h"
-#include "grpcpp/support/status.h"
+#include "common/rpc/stage_client_metrics.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
@@ -50,7 +49,7 @@ class EdgeMetrics : public StageClientMetrics {
   void ObserveNextStageRtt(double seconds) override {
     cloud_rtt_->Observe(seconds);
   }
-  void AddNextStageError(grpc::StatusCode code) override;
+  void AddNextStageError(absl::StatusCode code) override;
   void SetModelMismatch(bool mismatch) override {
     model_mismatch_->Set(mismatch);
   }
@@ -75,7 +74,7 @@ class EdgeMetrics : public StageClientMetrics {
   prometheus::Counter* audit_disagree_;
 
   absl::Mutex mutex_;
-  std::map<int, prometheus::Counter*> cloud_error_counters_
+  std::map<absl::StatusCode, prometheus::Counter*> cloud_error_counters_
       ABSL_GUARDED_BY(mutex_);
 };
 

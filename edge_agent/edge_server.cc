@@ -57,7 +57,7 @@ class SkipLinkMetrics : public StageClientMetrics {
   void AddOffloadBytes(int64_t bytes) override {
     metrics_->AddOffloadBytes(bytes);
   }
-  void AddNextStageError(grpc::StatusCode code) override {
+  void AddNextStageError(absl::StatusCode code) override {
     metrics_->AddNextStageError(code);
   }
   void ObserveNextStageRtt(double) override {}
@@ -89,11 +89,13 @@ struct EdgeServer::State {
   std::string cloud_token;
   std::unique_ptr<EdgeMetrics> metrics;
   std::unique_ptr<prometheus::Exposer> exposer;
-  std::unique_ptr<AgentBundle> bundle;
   std::unique_ptr<EdgeService> service;
   std::unique_ptr<grpc::Server> server;
   int tcp_port = 0;
-  absl::Mutex mutex;  // reloads and shutdown, one at a time
+  // Reloads and shutdown, one at a time.
+  absl::Mutex mutex;
+  // The agent serving now (set before the server starts).
+  std::unique_ptr<AgentBundle> bundle ABSL_GUARDED_BY(mutex);
   bool shut_down ABSL_GUARDED_BY(mutex) = false;
 
   absl::StatusOr<std::unique_ptr<AgentBundle>> MakeBundle() {

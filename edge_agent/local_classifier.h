@@ -1,38 +1,43 @@
 // The edge's inference on one sample: the model's input scaling, the head,
-// and its exit classifiers, with every buffer allocated once, so a sample
-// costs no allocation. One LocalClassifier per thread; the model is shared.
+// and its exit classifiers under the exit rule (common/model/exit_rule.h),
+// with every buffer allocated once, so a sample costs no allocation. One
+// LocalClassifier per thread; the model is shared.
 #ifndef SPEX_EDGE_AGENT_LOCAL_CLASSIFIER_H_
 #define SPEX_EDGE_AGENT_LOCAL_CLASSIFIER_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <vector>
 
-#include "absl/status/status.h"
 #include "absl/types/span.h"
+#include "common/model/exit_rule.h"
 #include "common/model/model.h"
 
 namespace spex {
 
-// How the edge decides that an exit is confident.
-struct ExitRule {
-  v1::ConfidenceMeasure measure = v1::CONFIDENCE_MEASURE_UNSPECIFIED;
-  float threshold = 0.0f;  // confident when confidence >= threshold
+// One sample as it arrived: 8-bit pixels, or float values (exactly one of
+// the two spans is set, the model's raw width long). Pixels stay bytes until
+// the first layer needs floats.
+struct RawInput {
+  static RawInput Pixels(absl::Span<const uint8_t> pixels) {
+    return {pixels, {}};
+  }
+  static RawInput Values(absl::Span<const float> values) {
+    return {{}, values};
+  }
+  bool is_pixels() const { return !pixels.empty(); }
+
+  absl::Span<const uint8_t> pixels;
+  absl::Span<const float> values;
 };
 
-// The model's calibrated rule for each exit in the head (the edge's), in
-// exit order.
-std::vector<ExitRule> CalibratedRules(const Model& model);
-
 struct LocalResult {
-  // The exit that answered (the first confident one), or the deepest exit
-  // when none was confident; -1 when the model has no exit.
-  int exit = -1;
-  bool confident = false;
-  int label = 0;
-  float confidence = 0.0f;    // by the exit's rule's measure
-  float probability = 0.0f;   // the label's softmax probability
-  // The answering exit's probabilities (classes values) and the split
+  // What the exit rule decided: the first confident exit, else the deepest
+  // (-1: the model has no exit), and its confidence.
+  ExitDecision decision;
+  int label = 0;  // the deciding exit's
+  // The deciding exit's probabilities (classes values) and the split
   // activation (split width values); both valid until the next Run.
   absl::Span<const float> probabilities;
   absl::Span<const float> split;
@@ -47,11 +52,10 @@ class LocalClassifier {
 
   const Model& model() const { return *model_; }
 
-  // Runs one raw sample (the model's raw width). `rules` has one entry per
-  // exit (an UNSPECIFIED measure never exits). InvalidArgument naming the
-  // index of a non-finite value or a wrong size.
-  absl::StatusOr<LocalResult> Run(absl::Span<const float> raw,
-                                  absl::Span<const ExitRule> rules);
+  // Runs one sample. REQUIRES: the input has the model's raw width and
+  // finite values (the caller checked them: the agent at admission), and
+  // `rules` has one entry per exit of the head.
+  LocalResult Run(const RawInput& input, absl::Span<const ExitRule> rules);
 
   // The tail on the split activation of the last Run: the whole network's
   // class probabilities, valid until the next call. Only when constructed

@@ -104,6 +104,24 @@ int64_t EncodedBytes(v1::Encoding encoding, int64_t width, int64_t samples) {
   return bytes;
 }
 
+absl::Status EncodePixels(int width, int samples,
+                          absl::Span<const uint8_t> pixels,
+                          v1::ActivationPayload* payload) {
+  SPEX_RETURN_IF_ERROR(CheckSizes(width, samples));
+  const size_t count = static_cast<size_t>(width) * samples;
+  if (pixels.size() != count) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%d pixels given for %d samples x %d", pixels.size(), samples, width));
+  }
+  payload->Clear();
+  payload->set_encoding(v1::ENCODING_UINT8);
+  payload->set_width(static_cast<uint32_t>(width));
+  payload->set_samples(static_cast<uint32_t>(samples));
+  payload->mutable_data()->assign(reinterpret_cast<const char*>(pixels.data()),
+                                  count);
+  return absl::OkStatus();
+}
+
 absl::Status EncodeActivations(v1::Encoding encoding, int width, int samples,
                                absl::Span<const float> values,
                                v1::ActivationPayload* payload) {

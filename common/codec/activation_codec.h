@@ -41,6 +41,13 @@ absl::Status EncodeActivations(v1::Encoding encoding, int width, int samples,
                                absl::Span<const float> values,
                                v1::ActivationPayload* payload);
 
+// Raw 8-bit samples (`samples` x `width` bytes, sample-major) as a uint8
+// payload, byte for byte: what EncodeActivations makes of the same values
+// as floats, without the round trip through them.
+absl::Status EncodePixels(int width, int samples,
+                          absl::Span<const uint8_t> pixels,
+                          v1::ActivationPayload* payload);
+
 // Decodes into `values` (resized to samples x width). InvalidArgument naming
 // the problem when the encoding is unknown, the data size is not
 // width x samples x element size, a parameter is missing, a scale is not

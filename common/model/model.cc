@@ -266,10 +266,22 @@ absl::Status InputTransform::Apply(absl::Span<const float> raw,
       return absl::InvalidArgumentError(
           absl::StrFormat("input value %d is %f", i, raw[i]));
     }
-    x[i] = raw[i] * scale + offset;
+  }
+  Transform(raw, x);
+  return absl::OkStatus();
+}
+
+void InputTransform::Transform(absl::Span<const float> raw, float* x) const {
+  for (int i = 0; i < raw_width; ++i) x[i] = raw[i] * scale + offset;
+  for (int i = raw_width; i < width; ++i) x[i] = 0.0f;
+}
+
+void InputTransform::Transform(absl::Span<const uint8_t> pixels,
+                               float* x) const {
+  for (int i = 0; i < raw_width; ++i) {
+    x[i] = static_cast<float>(pixels[i]) * scale + offset;
   }
   for (int i = raw_width; i < width; ++i) x[i] = 0.0f;
-  return absl::OkStatus();
 }
 
 Model::Model(v1::Model description, InputTransform input,

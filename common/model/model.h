@@ -16,6 +16,7 @@
 #ifndef SPEX_COMMON_MODEL_MODEL_H_
 #define SPEX_COMMON_MODEL_MODEL_H_
 
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
@@ -47,6 +48,11 @@ struct InputTransform {
   // `width` floats. InvalidArgument if raw has the wrong size or a
   // non-finite value (naming its index); x is then unspecified.
   absl::Status Apply(absl::Span<const float> raw, float* x) const;
+  // The same without the checks, for a caller that made them where the
+  // input arrived: REQUIRES raw.size() == raw_width, every value finite.
+  void Transform(absl::Span<const float> raw, float* x) const;
+  // 8-bit pixels, always finite: REQUIRES pixels.size() == raw_width.
+  void Transform(absl::Span<const uint8_t> pixels, float* x) const;
 };
 
 struct ModelOptions {

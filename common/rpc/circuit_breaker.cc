@@ -40,18 +40,12 @@ void CircuitBreaker::RecordFailure(absl::Time now) {
        consecutive_failures_ >= failure_threshold_)) {
     state_ = State::kOpen;
     opened_at_ = now;
-    ++opened_count_;
   }
 }
 
 CircuitBreaker::State CircuitBreaker::state() const {
   absl::MutexLock lock(&mutex_);
   return state_;
-}
-
-int CircuitBreaker::opened_count() const {
-  absl::MutexLock lock(&mutex_);
-  return opened_count_;
 }
 
 }  // namespace spex

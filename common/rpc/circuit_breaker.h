@@ -27,8 +27,6 @@ class CircuitBreaker {
   void RecordFailure(absl::Time now);
 
   State state() const;
-  // Times the breaker opened (for the state-change log).
-  int opened_count() const;
 
  private:
   const int failure_threshold_;
@@ -39,7 +37,6 @@ class CircuitBreaker {
   int consecutive_failures_ ABSL_GUARDED_BY(mutex_) = 0;
   absl::Time opened_at_ ABSL_GUARDED_BY(mutex_);
   bool probe_in_flight_ ABSL_GUARDED_BY(mutex_) = false;
-  int opened_count_ ABSL_GUARDED_BY(mutex_) = 0;
 };
 
 }  // namespace spex

@@ -7,11 +7,16 @@
 namespace spex {
 
 void FillSampleResult(const float* probs, int classes, uint32_t top_k,
-                      v1::SampleResult* result) {
+                      const Answerer& answerer, v1::SampleResult* result) {
   const int label =
       static_cast<int>(std::max_element(probs, probs + classes) - probs);
   result->set_label(static_cast<uint32_t>(label));
   result->set_confidence(probs[label]);
+  result->set_stage(static_cast<uint32_t>(answerer.stage));
+  if (answerer.exit > 0) result->set_exit(static_cast<uint32_t>(answerer.exit));
+  if (answerer.fallback_reason != v1::FALLBACK_REASON_UNSPECIFIED) {
+    result->set_fallback_reason(answerer.fallback_reason);
+  }
   if (top_k == 0) return;
   int order[256];
   std::vector<int> large;

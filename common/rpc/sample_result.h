@@ -1,6 +1,7 @@
-// A classifier's probabilities as an answer: label, confidence and the
-// top_k classes. One function for every stage, so that the edge, a middle
-// stage and the cloud order ties the same way.
+// A classifier's probabilities as an answer: label, confidence, the top_k
+// classes, and which stage and classifier gave it. The one result builder
+// of every stage, so that the edge, a middle stage and the cloud fill an
+// answer (and order ties) the same way.
 #ifndef SPEX_COMMON_RPC_SAMPLE_RESULT_H_
 #define SPEX_COMMON_RPC_SAMPLE_RESULT_H_
 
@@ -10,11 +11,21 @@
 
 namespace spex {
 
-// Label (the most probable class), its probability as the confidence, and
-// the top_k classes, most probable first (ties: lower class first; top_k
-// above `classes` lists them all). Allocates nothing up to 256 classes.
+// Who answers a sample.
+struct Answerer {
+  int stage = 1;  // from 1
+  // The model's number of the exit (from 1), or 0 for the final classifier.
+  int exit = 0;
+  // Set when the stage answers because the next one could not.
+  v1::FallbackReason fallback_reason = v1::FALLBACK_REASON_UNSPECIFIED;
+};
+
+// Label (the most probable class), its probability as the confidence, the
+// top_k classes, most probable first (ties: lower class first; top_k above
+// `classes` lists them all), and the answerer. Allocates nothing up to 256
+// classes.
 void FillSampleResult(const float* probabilities, int classes, uint32_t top_k,
-                      v1::SampleResult* result);
+                      const Answerer& answerer, v1::SampleResult* result);
 
 }  // namespace spex
 

@@ -162,7 +162,7 @@ void StageClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
       const int code = rejected ? response.status().code()
                                 : static_cast<int>(grpc::StatusCode::INTERNAL);
       if (metrics_ != nullptr) {
-        metrics_->AddNextStageError(static_cast<grpc::StatusCode>(code));
+        metrics_->AddNextStageError(static_cast<absl::StatusCode>(code));
       }
       LogWarning(absl::StrFormat("next stage %s rejected a request: %s",
                                  endpoints_[e].target,
@@ -170,7 +170,6 @@ void StageClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
       for (uint64_t id : ids) {
         OffloadOutcome failed;
         failed.reason = v1::FALLBACK_REASON_CLOUD_REJECTED;
-        failed.grpc_code = code;
         Outcome o = TakeLocked(id, failed);
         if (o.done) {
           RecordFailureLocked(absl::Now());
@@ -215,7 +214,5 @@ std::optional<v1::FallbackReason> StageClient::Offload(
   return impl_->Offload(std::move(payload), from_layer, top_k,
                         std::move(done));
 }
-
-int StageClient::ready_endpoints() const { return impl_->ready_endpoints(); }
 
 }  // namespace spex

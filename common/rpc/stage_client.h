@@ -1,5 +1,5 @@
-// A stage's way to its next stage (the edge's to the cloud, a middle
-// stage's to the one after): one long-lived SplitInference.InferStream per
+// The NextStage seam (common/stage/next_stage.h) over gRPC: the edge's way
+// to the cloud, a middle stage's to the one after. One long-lived SplitInference.InferStream per
 // endpoint, pipelined (many samples in flight; samples that wait while a
 // write is in flight go out together in one request), with a deadline per
 // sample, reconnection with exponential backoff and jitter, a circuit
@@ -16,35 +16,19 @@
 #ifndef SPEX_COMMON_RPC_STAGE_CLIENT_H_
 #define SPEX_COMMON_RPC_STAGE_CLIENT_H_
 
-#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
-#include "absl/status/status.h"
 #include "absl/time/time.h"
+#include "common/rpc/stage_client_metrics.h"
+#include "common/stage/next_stage.h"
 #include "grpcpp/security/credentials.h"
 #include "grpcpp/support/status.h"
-#include "spex/v1/edge_inference.pb.h"
 #include "spex/v1/split_inference.pb.h"
 
 namespace spex {
-
-// What a StageClient reports: each daemon's metrics implement it (under
-// the names its dashboards use).
-class StageClientMetrics {
- public:
-  virtual ~StageClientMetrics() = default;
-  virtual void SetOffloadsPending(size_t pending) = 0;
-  // One request's bytes on the wire.
-  virtual void AddOffloadBytes(int64_t bytes) = 0;
-  virtual void AddNextStageError(grpc::StatusCode code) = 0;
-  virtual void ObserveNextStageRtt(double seconds) = 0;
-  // Some endpoint's stream is open and serves the model.
-  virtual void SetNextStageUp(bool up) = 0;
-  virtual void SetModelMismatch(bool mismatch) = 0;
-};
 
 struct StageClientOptions {
   // host:port, or any gRPC target (dns:///name:port).
@@ -61,40 +45,23 @@ struct StageClientOptions {
   int max_pending = 1024;  // offloads in flight over all endpoints
 };
 
-struct OffloadOutcome {
-  bool ok = false;
-  v1::SampleResult result;  // when ok
-  v1::FallbackReason reason = v1::FALLBACK_REASON_UNSPECIFIED;  // when not
-  int grpc_code = 0;        // the next stage's code for CLOUD_REJECTED
-  absl::Duration round_trip;
-};
-
-class StageClient {
+class StageClient : public NextStage {
  public:
-  using Done = std::function<void(OffloadOutcome)>;
-
   // Starts connecting to every endpoint. `metrics` may be null; otherwise it
   // outlives the client.
   StageClient(StageClientOptions options, StageClientMetrics* metrics);
   // Ends the streams; every offload still pending gets CLOUD_UNREACHABLE.
-  ~StageClient();
+  ~StageClient() override;
 
   StageClient(const StageClient&) = delete;
   StageClient& operator=(const StageClient&) = delete;
 
-  // Sends one sample's encoded activation (a one-sample payload) after
-  // backbone layer `from_layer` (0: the raw input). When it cannot go out
-  // now, returns why (breaker open, no endpoint up, model mismatch, too many
-  // in flight) and never calls `done`; otherwise `done` gets exactly one
-  // outcome.
+  // NextStage. Refusals: breaker open, no endpoint up, model mismatch, too
+  // many in flight.
   std::optional<v1::FallbackReason> Offload(v1::ActivationPayload payload,
                                             uint32_t from_layer, uint32_t top_k,
-                                            Done done);
-
-  // Endpoints whose stream is open and whose model matches.
-  int ready_endpoints() const;
-  // How long an offload may wait for its answer.
-  absl::Duration deadline() const { return deadline_; }
+                                            Done done) override;
+  absl::Duration deadline() const override { return deadline_; }
 
  private:
   class Impl;

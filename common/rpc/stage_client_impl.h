@@ -32,7 +32,6 @@ class StageClient::Impl {
   std::optional<v1::FallbackReason> Offload(v1::ActivationPayload payload,
                                             uint32_t from_layer, uint32_t top_k,
                                             Done done);
-  int ready_endpoints() const;
 
  private:
   class Stream;
@@ -103,12 +102,13 @@ class StageClient::Impl {
     }
     void Cancel() { context_.TryCancel(); }
 
-    // Under the client's lock.
-    std::deque<uint64_t> queued;  // sample ids waiting to be written
-    bool writing = false;
-    v1::InferRequest request;     // the write buffer
+    // Sample ids waiting to be written.
+    std::deque<uint64_t> queued ABSL_GUARDED_BY(impl_->mutex_);
+    bool writing ABSL_GUARDED_BY(impl_->mutex_) = false;
+    v1::InferRequest request ABSL_GUARDED_BY(impl_->mutex_);  // write buffer
     // request_id -> the sample ids it carries, in payload order.
-    absl::flat_hash_map<uint64_t, std::vector<uint64_t>> in_flight;
+    absl::flat_hash_map<uint64_t, std::vector<uint64_t>> in_flight
+        ABSL_GUARDED_BY(impl_->mutex_);
 
    private:
     Impl* const impl_;

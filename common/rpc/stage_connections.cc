@@ -138,7 +138,8 @@ void StageClient::Impl::OnCheckDone(size_t e, grpc::Status status) {
           options_.model_id));
     }
   } else {
-    if (metrics_ != nullptr) metrics_->AddNextStageError(status.error_code());
+    if (metrics_ != nullptr) metrics_->AddNextStageError(
+        static_cast<absl::StatusCode>(status.error_code()));
     endpoint.rejected =
         status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
         status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
@@ -182,7 +183,8 @@ void StageClient::Impl::OnStreamDone(size_t e, const grpc::Status& status) {
     if (!outcomes.empty()) RecordFailureLocked(absl::Now());
     ScheduleRetryLocked(e, absl::Now());
     if (!stopping_) {
-      if (metrics_ != nullptr) metrics_->AddNextStageError(status.error_code());
+      if (metrics_ != nullptr) metrics_->AddNextStageError(
+        static_cast<absl::StatusCode>(status.error_code()));
       LogWarning(absl::StrFormat("next stage %s: disconnected (%s)", endpoint.target,
                                  status.error_message()));
     }
@@ -225,15 +227,6 @@ void StageClient::Impl::TimerLoop() {
     }
     Deliver(outcomes);
   }
-}
-
-int StageClient::Impl::ready_endpoints() const {
-  absl::MutexLock lock(&mutex_);
-  int ready = 0;
-  for (const Endpoint& endpoint : endpoints_) {
-    ready += endpoint.state == EndpointState::kReady;
-  }
-  return ready;
 }
 
 }  // namespace spex

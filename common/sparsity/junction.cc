@@ -136,25 +136,4 @@ absl::StatusOr<std::vector<JunctionSpec>> TopologyFromFanOut(
   return junctions;
 }
 
-absl::StatusOr<std::vector<JunctionSpec>> TopologyFromDensities(
-    absl::Span<const int> widths, absl::Span<const double> densities) {
-  if (widths.size() < 2) {
-    return absl::InvalidArgumentError(
-        "topology needs at least two layer widths (input and output)");
-  }
-  if (densities.size() != widths.size() - 1) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("topology has %d junctions but %d densities were given",
-                        widths.size() - 1, densities.size()));
-  }
-  std::vector<JunctionSpec> junctions;
-  for (size_t i = 0; i + 1 < widths.size(); ++i) {
-    SPEX_ASSIGN_OR_RETURN(JunctionSpec spec,
-                          JunctionFromDensity(static_cast<int>(i), widths[i],
-                                              widths[i + 1], densities[i]));
-    junctions.push_back(spec);
-  }
-  return junctions;
-}
-
 }  // namespace spex

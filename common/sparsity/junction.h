@@ -59,10 +59,6 @@ int NearestValidOutDegree(int n_in, int n_out, double density);
 absl::StatusOr<std::vector<JunctionSpec>> TopologyFromFanOut(
     absl::Span<const int> widths, absl::Span<const int> fan_out);
 
-// The same from one density per junction.
-absl::StatusOr<std::vector<JunctionSpec>> TopologyFromDensities(
-    absl::Span<const int> widths, absl::Span<const double> densities);
-
 }  // namespace spex
 
 #endif  // SPEX_COMMON_SPARSITY_JUNCTION_H_

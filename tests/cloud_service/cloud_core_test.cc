@@ -25,13 +25,14 @@ class CloudCoreTest : public testing::Test {
   void SetUp() override { Start(CloudCoreOptions()); }
 
   void Start(const CloudCoreOptions& options) {
-    core_.reset();
-    dir_ = ModelDirWithDefaultModel("cloud_core_test");
-    auto registry = ModelRegistry::Create(dir_, {}, &metrics_);
-    ASSERT_TRUE(registry.ok()) << registry.status();
-    registry_ = *std::move(registry);
-    core_ = std::make_unique<CloudCore>(options, registry_.get(), &metrics_);
-    model_ = registry_->Snapshot()->all().at(0).model;
+    cloud_.reset();
+    cloud_ = std::make_unique<TestCloud>("cloud_core_test", DefaultModelPath(),
+                                         options);
+    ASSERT_TRUE(cloud_->ok());
+    core_ = &cloud_->core();
+    registry_ = &cloud_->registry();
+    model_ = cloud_->model();
+    dir_ = cloud_->dir();
   }
 
   Answer Call(const v1::InferRequest& request,
@@ -39,11 +40,11 @@ class CloudCoreTest : public testing::Test {
     return Ask(*core_, request, default_model);
   }
 
-  CloudMetrics metrics_{"test"};
-  std::string dir_;
-  std::unique_ptr<ModelRegistry> registry_;
-  std::unique_ptr<CloudCore> core_;
+  std::unique_ptr<TestCloud> cloud_;
+  CloudCore* core_ = nullptr;
+  ModelRegistry* registry_ = nullptr;
   std::shared_ptr<const Model> model_;
+  std::string dir_;
 };
 
 TEST_F(CloudCoreTest, TailAnswersEqualTheInProcessModelForEveryEncoding) {

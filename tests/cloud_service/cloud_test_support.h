@@ -23,17 +23,69 @@ namespace spex {
 inline std::string DefaultModelPath() {
   return std::string(SPEX_SOURCE_DIR) + "/results/fashion-default.spex";
 }
+// The three-stage model: edge, fog and cloud.
+inline std::string ChainModelPath() {
+  return std::string(SPEX_SOURCE_DIR) + "/results/fashion-chain.spex";
+}
 
-// A fresh directory holding a copy of the default model.
-inline std::string ModelDirWithDefaultModel(const std::string& name) {
+// The model at `path`; a test that cannot load it fails, naming why.
+inline std::shared_ptr<const Model> LoadTestModel(const std::string& path) {
+  absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(path);
+  EXPECT_TRUE(model.ok()) << path << ": " << model.status();
+  return model.ok() ? *std::move(model) : nullptr;
+}
+
+// A fresh directory `name` in the test's temporary directory holding a copy
+// of the model file at `model_path`.
+inline std::string ModelDirWith(const std::string& name,
+                                const std::string& model_path) {
   const std::filesystem::path dir =
       std::filesystem::path(testing::TempDir()) /
       (name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  std::filesystem::copy_file(DefaultModelPath(), dir / "fashion-default.spex");
+  std::filesystem::copy_file(model_path,
+                             dir / std::filesystem::path(model_path).filename());
   return dir.string();
 }
+inline std::string ModelDirWithDefaultModel(const std::string& name) {
+  return ModelDirWith(name, DefaultModelPath());
+}
+
+// A CloudCore serving one model file (copied into a fresh directory
+// `name`), with its registry and metrics: the cloud the gRPC-free tests
+// drive. `next`: a middle stage's next stages (null: the last stage).
+class TestCloud {
+ public:
+  TestCloud(const std::string& name, const std::string& model_path,
+            const CloudCoreOptions& options = CloudCoreOptions(),
+            NextStages* next = nullptr)
+      : metrics_("test", /*middle_stage=*/next != nullptr),
+        dir_(ModelDirWith(name, model_path)) {
+    absl::StatusOr<std::unique_ptr<ModelRegistry>> registry =
+        ModelRegistry::Create(dir_, {}, &metrics_);
+    EXPECT_TRUE(registry.ok()) << registry.status();
+    if (!registry.ok()) return;
+    registry_ = *std::move(registry);
+    core_ = std::make_unique<CloudCore>(options, registry_.get(), &metrics_,
+                                        next);
+    model_ = registry_->Snapshot()->all().at(0).model;
+  }
+
+  bool ok() const { return core_ != nullptr; }
+  CloudCore& core() { return *core_; }
+  ModelRegistry& registry() { return *registry_; }
+  CloudMetrics& metrics() { return metrics_; }
+  const std::shared_ptr<const Model>& model() const { return model_; }
+  const std::string& dir() const { return dir_; }
+
+ private:
+  CloudMetrics metrics_;
+  const std::string dir_;
+  std::unique_ptr<ModelRegistry> registry_;
+  std::unique_ptr<CloudCore> core_;
+  std::shared_ptr<const Model> model_;
+};
 
 // CloudCore's answer to one SplitInference request, waited for.
 struct CoreAnswer {

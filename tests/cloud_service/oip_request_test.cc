@@ -4,6 +4,7 @@
 #include <future>
 
 #include "cloud_service/cloud_core.h"
+#include "cloud_service/oip_inference.h"
 #include "cloud_service/oip_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -22,18 +23,15 @@ struct OipAnswer {
 class OipRequestTest : public testing::Test {
  protected:
   void SetUp() override {
-    auto registry = ModelRegistry::Create(
-        ModelDirWithDefaultModel("oip_request_test"), {}, &metrics_);
-    ASSERT_TRUE(registry.ok());
-    registry_ = *std::move(registry);
-    core_ = std::make_unique<CloudCore>(CloudCoreOptions(), registry_.get(),
-                                        &metrics_);
-    model_ = registry_->Snapshot()->all().at(0).model;
+    ASSERT_TRUE(cloud_.ok());
+    core_ = &cloud_.core();
+    oip_ = std::make_unique<OipInference>(core_);
+    model_ = cloud_.model();
   }
 
   OipAnswer Call(const inference::ModelInferRequest& request) {
     std::promise<OipAnswer> promise;
-    core_->ModelInfer(request, [&promise](absl::Status status,
+    oip_->ModelInfer(request, [&promise](absl::Status status,
                                           inference::ModelInferResponse r) {
       promise.set_value({std::move(status), std::move(r)});
     });
@@ -69,9 +67,9 @@ class OipRequestTest : public testing::Test {
     }
   }
 
-  CloudMetrics metrics_{"test"};
-  std::unique_ptr<ModelRegistry> registry_;
-  std::unique_ptr<CloudCore> core_;
+  TestCloud cloud_{"oip_request_test", DefaultModelPath()};
+  CloudCore* core_ = nullptr;
+  std::unique_ptr<OipInference> oip_;
   std::shared_ptr<const Model> model_;
 };
 
@@ -158,24 +156,24 @@ TEST_F(OipRequestTest, TailTakesTheSplitActivation) {
 TEST_F(OipRequestTest, MetadataAndReadiness) {
   inference::ModelMetadataRequest request;
   request.set_name("fashion-default");
-  auto metadata = core_->ModelMetadata(request);
+  auto metadata = oip_->ModelMetadata(request);
   ASSERT_TRUE(metadata.ok());
   EXPECT_EQ(metadata->versions(0), model_->id());
   EXPECT_EQ(metadata->inputs(0).name(), "input");
   EXPECT_THAT(metadata->inputs(0).shape(), testing::ElementsAre(-1, 28, 28));
   EXPECT_EQ(metadata->outputs(0).name(), "probabilities");
   request.set_name("fashion-default-tail");
-  metadata = core_->ModelMetadata(request);
+  metadata = oip_->ModelMetadata(request);
   ASSERT_TRUE(metadata.ok());
   EXPECT_THAT(metadata->inputs(0).shape(), testing::ElementsAre(-1, 64));
   request.set_name("other");
-  EXPECT_EQ(core_->ModelMetadata(request).status().code(),
+  EXPECT_EQ(oip_->ModelMetadata(request).status().code(),
             absl::StatusCode::kNotFound);
   inference::ModelReadyRequest ready;
   ready.set_name("fashion-default");
-  EXPECT_TRUE(core_->ModelReady(ready));
+  EXPECT_TRUE(oip_->ModelReady(ready));
   ready.set_version("1");
-  EXPECT_FALSE(core_->ModelReady(ready));
+  EXPECT_FALSE(oip_->ModelReady(ready));
   EXPECT_TRUE(core_->Ready());
 }
 

@@ -1,7 +1,7 @@
 // A stage of a chain without gRPC: where a stage's work ends for each cut an
 // activation may come from, and CloudCore as the last stage of the
-// three-stage model, continuing from any of its cuts. (A middle stage needs
-// a next stage over gRPC: tests/integration/chain_test.cc runs the chain.)
+// three-stage model, continuing from any of its cuts (middle_stage_test.cc
+// has the stage before it).
 #include "cloud_service/cloud_core.h"
 #include "cloud_service/split_request.h"
 #include "gmock/gmock.h"
@@ -12,10 +12,6 @@ namespace spex {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string ChainModelPath() {
-  return std::string(SPEX_SOURCE_DIR) + "/results/fashion-chain.spex";
-}
 
 TEST(StagePlacementTest, EachStageEndsAtItsCutOrFinishesTheNetwork) {
   auto model = Model::Load(ChainModelPath());
@@ -40,16 +36,9 @@ TEST(StagePlacementTest, EachStageEndsAtItsCutOrFinishesTheNetwork) {
 class LastStageTest : public testing::Test {
  protected:
   void SetUp() override {
-    dir_ = testing::TempDir() + "/last_stage_" + std::to_string(::getpid());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
-    std::filesystem::copy_file(ChainModelPath(), dir_ + "/fashion-chain.spex");
-    auto registry = ModelRegistry::Create(dir_, {}, &metrics_);
-    ASSERT_TRUE(registry.ok()) << registry.status();
-    registry_ = *std::move(registry);
-    core_ = std::make_unique<CloudCore>(CloudCoreOptions(), registry_.get(),
-                                        &metrics_);
-    model_ = registry_->Snapshot()->all().at(0).model;
+    ASSERT_TRUE(cloud_.ok());
+    core_ = &cloud_.core();
+    model_ = cloud_.model();
   }
 
   // The activations after `layer` of test samples [0, count), as the stages
@@ -86,10 +75,8 @@ class LastStageTest : public testing::Test {
   }
 
 
-  CloudMetrics metrics_{"test"};
-  std::string dir_;
-  std::unique_ptr<ModelRegistry> registry_;
-  std::unique_ptr<CloudCore> core_;
+  TestCloud cloud_{"last_stage", ChainModelPath()};
+  CloudCore* core_ = nullptr;
   std::shared_ptr<const Model> model_;
 };
 

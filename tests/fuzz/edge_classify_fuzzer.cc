@@ -21,7 +21,7 @@ spex::EdgeAgent& TheAgent() {
     if (!model.ok()) std::abort();
     spex::EdgeAgentOptions options;
     options.audit_fraction = 0;
-    return new spex::EdgeAgent(*std::move(model), options, /*cloud=*/nullptr,
+    return new spex::EdgeAgent(*std::move(model), options, /*next=*/nullptr,
                                /*metrics=*/nullptr);
   }();
   return *agent;

@@ -10,6 +10,7 @@
 #include "cloud_service/cloud_core.h"
 #include "cloud_service/cloud_metrics.h"
 #include "cloud_service/model_registry.h"
+#include "cloud_service/oip_inference.h"
 #include "tests/fuzz/fuzz_support.h"
 
 namespace spex::fuzz {
@@ -18,6 +19,7 @@ struct FuzzCloud {
   CloudMetrics metrics{"fuzz"};
   std::unique_ptr<ModelRegistry> registry;
   std::unique_ptr<CloudCore> core;
+  std::unique_ptr<OipInference> oip;  // over `core`
   std::string model_id;  // the served model's
 };
 
@@ -29,6 +31,7 @@ inline FuzzCloud& TheCloud() {
     c->registry = *std::move(registry);
     c->core = std::make_unique<CloudCore>(CloudCoreOptions(), c->registry.get(),
                                           &c->metrics);
+    c->oip = std::make_unique<OipInference>(c->core.get());
     c->model_id = c->registry->Snapshot()->all().at(0).model->id();
     return c;
   }();

@@ -1,7 +1,7 @@
 // libFuzzer target over spex-cloud's Open Inference Protocol handling: any
-// ModelInferRequest message, straight into the gRPC-free CloudCore serving
-// the default model, gets exactly one answer: outputs, or an error status
-// naming the problem.
+// ModelInferRequest message, straight into the gRPC-free adapter over the
+// CloudCore serving the default model, gets exactly one answer: outputs, or
+// an error status naming the problem.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -15,7 +15,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
   absl::Notification answered;
   int answers = 0;
-  spex::fuzz::TheCloud().core->ModelInfer(
+  spex::fuzz::TheCloud().oip->ModelInfer(
       request, [&](absl::Status status, inference::ModelInferResponse response) {
         ++answers;
         if (status.ok() && response.outputs_size() == 0) std::abort();

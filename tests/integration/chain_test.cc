@@ -5,97 +5,20 @@
 // no answer and the chain heals when it returns; a slow link after the fog
 // makes the fog compute further; a fog serving another model gets nothing;
 // TLS and tokens hold between stages.
-#include <cmath>
-
-#include "common/model/confidence.h"
 #include "tests/integration/edge_test_support.h"
+#include "tests/support/chain_reference.h"
 
 namespace spex {
 namespace {
 
 using ::testing::HasSubstr;
 
-std::string ChainModelPath() {
-  return std::string(SPEX_SOURCE_DIR) + "/results/fashion-chain.spex";
-}
-
-std::string ChainModelDir(const std::string& name) {
-  const std::filesystem::path dir =
-      std::filesystem::path(testing::TempDir()) /
-      (name + "_" + std::to_string(::getpid()));
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  std::filesystem::copy_file(ChainModelPath(), dir / "fashion-chain.spex");
-  return dir.string();
-}
-
-// What the in-process model answers for one sample, the chain as deployed:
-// each stage runs its segment and its exits in order, the first sure exit
-// answers, and the activation crosses each cut as int8. `margin` is how
-// near the decision came to going another way (a confidence against its
-// threshold, the top two probabilities of the answer): below about 1e-5,
-// the different summation order of the daemons' batch kernels may flip it.
-struct ChainAnswer {
-  int label = 0;
-  int stage = 0;
-  int exit = 0;
-  double margin = 1;
-};
-
-ChainAnswer AnswerInProcess(const Model& model, const uint8_t* pixels) {
-  ChainAnswer answer;
-  const std::vector<float> raw(pixels, pixels + model.input().raw_width);
-  std::vector<float> x(model.input().width);
-  EXPECT_TRUE(model.input().Apply(raw, x.data()).ok());
-  const int classes = model.num_classes();
-  const auto settle = [&](const float* p, int stage, int exit) {
-    std::vector<float> sorted(p, p + classes);
-    std::sort(sorted.begin(), sorted.end(), std::greater<float>());
-    answer.label = static_cast<int>(std::max_element(p, p + classes) - p);
-    answer.stage = stage;
-    answer.exit = exit;
-    answer.margin = std::min(answer.margin,
-                             static_cast<double>(sorted[0] - sorted[1]));
-  };
-  for (int stage = 1; stage <= model.num_stages(); ++stage) {
-    const ModelPart& part = *model.Segment(model.boundaries()[stage - 1],
-                                           model.boundaries()[stage]);
-    Workspace workspace(part);
-    std::vector<float> y(part.output_width());
-    std::vector<float> exits(part.exits().size() * classes);
-    part.Forward(x.data(), y.data(), exits.empty() ? nullptr : exits.data(),
-                 &workspace);
-    for (size_t e = 0; e < part.exits().size(); ++e) {
-      const ExitBranchRuntime& exit = part.exits()[e];
-      const float* p = exits.data() + e * classes;
-      const float confidence =
-          Confidence(exit.confidence, absl::MakeConstSpan(p, classes));
-      answer.margin = std::min(
-          answer.margin, std::fabs(static_cast<double>(confidence) - exit.threshold));
-      if (confidence >= exit.threshold) {
-        settle(p, stage, exit.index + 1);
-        return answer;
-      }
-    }
-    if (stage == model.num_stages()) {
-      settle(y.data(), stage, 0);
-      return answer;
-    }
-    v1::ActivationPayload payload;
-    EXPECT_TRUE(EncodeActivations(v1::ENCODING_INT8, part.output_width(), 1, y,
-                                  &payload)
-                    .ok());
-    x.assign(part.output_width(), 0.0f);
-    EXPECT_TRUE(DecodeActivationsInto(payload, absl::MakeSpan(x)).ok());
-  }
-  return answer;
-}
-
 class ChainTest : public testing::Test {
  protected:
   void SetUp() override {
-    model_ = *Model::Load(ChainModelPath());
-    models_ = ChainModelDir("chain_models");
+    model_ = LoadTestModel(ChainModelPath());
+    ASSERT_NE(model_, nullptr);
+    models_ = ModelDirWith("chain_models", ChainModelPath());
   }
   // The last stage, then the fog in front of it (its --next at `next`).
   std::unique_ptr<CloudProcess> StartCloud(std::vector<std::string> flags = {}) {
@@ -396,7 +319,7 @@ TEST_F(ChainTest, FogServingAnotherModelGetsNoOffloads) {
 }
 
 TEST_F(ChainTest, TlsAndTokensBetweenEveryStage) {
-  const std::string dir = MakeTestCertificates("spex_chain_tls");
+  const std::string dir = Certificates().dir;
   std::ofstream(dir + "/cloud-tokens") << "fog-token\n";
   std::ofstream(dir + "/fog-token") << "fog-token\n";
   std::ofstream(dir + "/fog-tokens") << "edge-token\n";

@@ -91,7 +91,8 @@ class Load {
 class CloudLifecycleTest : public testing::Test {
  protected:
   void SetUp() override {
-    model_ = *Model::Load(DefaultModelPath());
+    model_ = LoadTestModel(DefaultModelPath());
+    ASSERT_NE(model_, nullptr);
     dir_ = ModelDirWithDefaultModel("cloud_lifecycle");
   }
   std::shared_ptr<const Model> model_;

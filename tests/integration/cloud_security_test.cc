@@ -12,6 +12,7 @@
 #include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/support/test_certificates.h"
 #include "tests/tools/run_tool.h"
 
 namespace spex {
@@ -26,49 +27,10 @@ std::string ReadText(const std::string& path) {
   return text.str();
 }
 
-// A CA, a server certificate for 127.0.0.1 signed by it, one for a service
-// name only (as in a cluster), a client certificate signed by it, and a
-// second CA that signed nothing here.
-struct Certificates {
-  std::string dir;
-  std::string Path(const std::string& name) const { return dir + "/" + name; }
-};
-
-const Certificates& TestCertificates() {
-  static const Certificates* certificates = [] {
-    auto* c = new Certificates{testing::TempDir() + "/spex_tls_" +
-                               std::to_string(::getpid())};
-    const std::string script = R"(set -e
-cd ")" + c->dir + R"("
-ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
-openssl req -x509 $ec -keyout ca.key -out ca.pem -days 2 -subj /CN=spex-test-ca
-openssl req -x509 $ec -keyout other-ca.key -out other-ca.pem -days 2 -subj /CN=other-ca
-printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' > server.ext
-openssl req $ec -keyout server.key -out server.csr -subj /CN=127.0.0.1
-openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile server.ext -out server.pem
-printf 'subjectAltName=DNS:spex-cloud.spex.svc\n' > named.ext
-openssl req $ec -keyout named.key -out named.csr -subj /CN=spex-cloud
-openssl x509 -req -in named.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile named.ext -out named.pem
-openssl req $ec -keyout client.key -out client.csr -subj /CN=edge-1
-openssl x509 -req -in client.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out client.pem
-openssl req $ec -keyout stranger.key -out stranger.csr -subj /CN=stranger
-openssl x509 -req -in stranger.csr -CA other-ca.pem -CAkey other-ca.key -CAcreateserial -days 2 -out stranger.pem
-)";
-    std::filesystem::create_directories(c->dir);
-    const std::string script_path = c->dir + "/make.sh";
-    std::ofstream(script_path) << script;
-    const int status =
-        std::system(("bash " + script_path + " >/dev/null 2>&1").c_str());
-    EXPECT_EQ(status, 0) << "openssl failed";
-    return c;
-  }();
-  return *certificates;
-}
-
 std::shared_ptr<grpc::ChannelCredentials> TlsCredentials(
     const std::string& client_cert = "", const std::string& client_key = "",
     const std::string& ca = "ca.pem") {
-  const Certificates& c = TestCertificates();
+  const TestCertificates& c = Certificates();
   grpc::SslCredentialsOptions options;
   options.pem_root_certs = ReadText(c.Path(ca));
   if (!client_cert.empty()) {
@@ -121,7 +83,7 @@ TEST(CloudSecurityTest, TokensAreRequiredExceptForHealth) {
 }
 
 TEST(CloudSecurityTest, TlsServesTrustingClientsOnly) {
-  const Certificates& c = TestCertificates();
+  const TestCertificates& c = Certificates();
   CloudProcess server(SPEX_CLOUD_BINARY, testing::TempDir(),
                       {"--tls_cert=" + c.Path("server.pem"),
                        "--tls_key=" + c.Path("server.key"),
@@ -139,7 +101,7 @@ TEST(CloudSecurityTest, TlsServesTrustingClientsOnly) {
 // A probe inside the pod asks 127.0.0.1, while the certificate names the
 // service: spex-health --server_name says which name to verify.
 TEST(CloudSecurityTest, HealthProbeVerifiesTheServiceName) {
-  const Certificates& c = TestCertificates();
+  const TestCertificates& c = Certificates();
   CloudProcess server(SPEX_CLOUD_BINARY, testing::TempDir(),
                       {"--tls_cert=" + c.Path("named.pem"),
                        "--tls_key=" + c.Path("named.key"),
@@ -156,7 +118,7 @@ TEST(CloudSecurityTest, HealthProbeVerifiesTheServiceName) {
 }
 
 TEST(CloudSecurityTest, MutualTlsNeedsAClientCertificateFromTheCa) {
-  const Certificates& c = TestCertificates();
+  const TestCertificates& c = Certificates();
   CloudProcess server(SPEX_CLOUD_BINARY, testing::TempDir(),
                       {"--tls_cert=" + c.Path("server.pem"),
                        "--tls_key=" + c.Path("server.key"),
@@ -172,7 +134,7 @@ TEST(CloudSecurityTest, MutualTlsNeedsAClientCertificateFromTheCa) {
 }
 
 TEST(CloudSecurityTest, StartupErrorsAreOneLineAndNonZero) {
-  const Certificates& c = TestCertificates();
+  const TestCertificates& c = Certificates();
   const std::string models = ModelDirWithDefaultModel("startup");
   struct Case {
     std::vector<std::string> flags;

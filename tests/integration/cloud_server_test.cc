@@ -27,7 +27,7 @@ using ::testing::HasSubstr;
 class CloudServerTest : public testing::Test {
  protected:
   static void SetUpTestSuite() {
-    model_ = *Model::Load(DefaultModelPath());
+    model_ = LoadTestModel(DefaultModelPath());
     server_ = new CloudProcess(
         SPEX_CLOUD_BINARY, testing::TempDir(),
         {"--plaintext", "--model_dir=" + ModelDirWithDefaultModel("cloud_server"),

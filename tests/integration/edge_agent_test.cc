@@ -23,13 +23,15 @@ TEST_F(EdgeAgentTest, AnswersEqualTheInProcessModel) {
   ExpectEveryAnswered(records);
 
   LocalClassifier classifier(model_);
-  const std::vector<ExitRule> rules = CalibratedRules(*model_);
+  const std::vector<ExitRule> rules =
+      ExitRulesFor(model_->head(), std::nullopt);
   int local = 0, cloud_answers = 0;
   for (const ReplayRecord& r : records) {
-    std::vector<float> raw(data.sample(r.id), data.sample(r.id) + data.width);
-    absl::StatusOr<LocalResult> exit = classifier.Run(raw, rules);
-    ASSERT_TRUE(exit.ok());
-    if (exit->confident) {
+    const LocalResult local_result = classifier.Run(
+        RawInput::Pixels(absl::MakeConstSpan(data.sample(r.id), data.width)),
+        rules);
+    const LocalResult* exit = &local_result;
+    if (exit->decision.confident) {
       ++local;
       EXPECT_EQ(r.path, v1::ANSWER_PATH_LOCAL) << "sample " << r.id;
       EXPECT_EQ(r.predicted, exit->label) << "sample " << r.id;
@@ -222,12 +224,15 @@ TEST_F(EdgeAgentTest, AuditCountsMatchADirectComputation) {
   // Every local answer is audited: the cloud's full-network label on the
   // same int8 split against the exit's.
   LocalClassifier classifier(model_);
-  const std::vector<ExitRule> rules = CalibratedRules(*model_);
+  const std::vector<ExitRule> rules =
+      ExitRulesFor(model_->head(), std::nullopt);
   int agree = 0, disagree = 0;
   for (const ReplayRecord& r : records) {
     if (r.path != v1::ANSWER_PATH_LOCAL) continue;
-    std::vector<float> raw(data.sample(r.id), data.sample(r.id) + data.width);
-    absl::StatusOr<LocalResult> exit = classifier.Run(raw, rules);
+    const LocalResult local = classifier.Run(
+        RawInput::Pixels(absl::MakeConstSpan(data.sample(r.id), data.width)),
+        rules);
+    const LocalResult* exit = &local;
     const v1::InferRequest request = MakeRequest(
         *model_, model_->split_after(), v1::ENCODING_INT8,
         std::vector<float>(exit->split.begin(), exit->split.end()), 0);

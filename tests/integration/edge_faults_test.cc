@@ -109,7 +109,7 @@ TEST_F(EdgeAgentTest, CloudServingAnotherModelGetsNoOffloads) {
 }
 
 TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
-  const std::string dir = MakeTestCertificates("spex_edge_tls");
+  const std::string dir = Certificates().dir;
   std::ofstream(dir + "/tokens") << "fleet-token\n";
   std::ofstream(dir + "/edge-token") << "fleet-token\n";
   std::ofstream(dir + "/wrong-token") << "guess\n";
@@ -142,8 +142,8 @@ TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
     EdgeProcess edge(TestSocket("mtls"),
                      {"--cloud=" + mtls_cloud.address(),
                       "--cloud_ca=" + dir + "/ca.pem",
-                      "--cloud_cert=" + dir + "/edge.pem",
-                      "--cloud_key=" + dir + "/edge.key", "--deadline=5s"});
+                      "--cloud_cert=" + dir + "/client.pem",
+                      "--cloud_key=" + dir + "/client.key", "--deadline=5s"});
     ASSERT_TRUE(edge.ok()) << edge.log();
     WaitForCloud(edge);
     const std::vector<ReplayRecord> records =

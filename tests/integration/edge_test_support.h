@@ -25,6 +25,7 @@
 #include "spex/v1/edge_inference.grpc.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
 #include "tests/integration/daemon_process.h"
+#include "tests/support/test_certificates.h"
 #include "tests/tools/run_tool.h"
 #include "tools/common/metrics_scrape.h"
 #include "tools/proxy/tcp_proxy.h"
@@ -69,29 +70,6 @@ inline void WaitForMetric(const EdgeProcess& edge, const std::string& name,
 // Waits (up to 5 s) until the agent has a cloud endpoint serving its model.
 inline void WaitForCloud(const EdgeProcess& edge) {
   WaitForMetric(edge, "spex_edge_cloud_up", 1);
-}
-
-// A fresh directory `name` holding a test CA (ca.pem), a server certificate
-// for 127.0.0.1 signed by it (server.pem, server.key) and a client
-// certificate (edge.pem, edge.key, CN edge-1), made with openssl.
-inline std::string MakeTestCertificates(const std::string& name) {
-  const std::string dir =
-      testing::TempDir() + "/" + name + "_" + std::to_string(::getpid());
-  std::filesystem::create_directories(dir);
-  const ToolRun made = RunTool(
-      "bash", "-c 'cd " + dir +
-                  " && ec=\"-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
-                  "-nodes\" && openssl req -x509 $ec -keyout ca.key -out ca.pem "
-                  "-days 2 -subj /CN=ca && printf "
-                  "\"subjectAltName=IP:127.0.0.1\\n\" > ext && openssl req $ec "
-                  "-keyout server.key -out server.csr -subj /CN=127.0.0.1 && "
-                  "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key "
-                  "-CAcreateserial -days 2 -extfile ext -out server.pem && "
-                  "openssl req $ec -keyout edge.key -out edge.csr -subj "
-                  "/CN=edge-1 && openssl x509 -req -in edge.csr -CA ca.pem "
-                  "-CAkey ca.key -CAcreateserial -days 2 -out edge.pem'");
-  EXPECT_EQ(made.exit_code, 0) << made.output;
-  return dir;
 }
 
 inline std::string TestSocket(const std::string& name) {
@@ -147,7 +125,8 @@ inline void ExpectEveryAnswered(const std::vector<ReplayRecord>& records) {
 class EdgeAgentTest : public testing::Test {
  protected:
   void SetUp() override {
-    model_ = *Model::Load(DefaultModelPath());
+    model_ = LoadTestModel(DefaultModelPath());
+    ASSERT_NE(model_, nullptr);
     models_ = ModelDirWithDefaultModel("edge_agent_models");
   }
   std::shared_ptr<const Model> model_;

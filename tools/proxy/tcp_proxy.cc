@@ -88,7 +88,7 @@ TcpProxy::~TcpProxy() {
   ::close(listener_);
   std::vector<std::thread> pumps;
   {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     pumps.swap(pumps_);
   }
   for (std::thread& pump : pumps) pump.join();
@@ -99,7 +99,7 @@ void TcpProxy::set_delay(absl::Duration delay) {
 }
 
 void TcpProxy::CutConnections() {
-  std::lock_guard<std::mutex> lock(mutex_);
+  absl::MutexLock lock(&mutex_);
   // shutdown, not close: the pumps still own the descriptors and close them
   // once both directions have ended.
   for (int fd : open_sockets_) ::shutdown(fd, SHUT_RDWR);
@@ -124,7 +124,7 @@ void TcpProxy::AcceptLoop() {
       ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &yes, sizeof(yes));
     }
     auto closed = std::make_shared<std::atomic<int>>(0);
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     open_sockets_.push_back(client);
     open_sockets_.push_back(upstream);
     pumps_.emplace_back([this, client, upstream, closed] {
@@ -185,7 +185,7 @@ void TcpProxy::Pump(int from, int to, std::atomic<int64_t>* counter,
   }
   ::shutdown(to, SHUT_WR);
   if (++*closed == 2) {
-    std::lock_guard<std::mutex> lock(mutex_);
+    absl::MutexLock lock(&mutex_);
     for (int fd : {from, to}) {
       open_sockets_.erase(std::remove(open_sockets_.begin(), open_sockets_.end(), fd),
                           open_sockets_.end());

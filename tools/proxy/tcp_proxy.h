@@ -10,12 +10,13 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 
 namespace spex {
@@ -60,9 +61,9 @@ class TcpProxy {
   std::atomic<int64_t> bytes_up_{0};
   std::atomic<int64_t> bytes_down_{0};
   std::atomic<int64_t> connections_{0};
-  std::mutex mutex_;
-  std::vector<int> open_sockets_;  // guarded by mutex_
-  std::vector<std::thread> pumps_;  // guarded by mutex_
+  absl::Mutex mutex_;
+  std::vector<int> open_sockets_ ABSL_GUARDED_BY(mutex_);
+  std::vector<std::thread> pumps_ ABSL_GUARDED_BY(mutex_);
   std::thread acceptor_;
 };
 

@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/model/confidence.h"
+#include "common/model/exit_rule.h"
 #include "tools/common/text_file.h"
 
 namespace spex {
@@ -39,7 +40,7 @@ PolicyPoint EvaluatePolicy(const Predictions& p, int exit,
   for (int i = 0; i < p.samples; ++i) {
     const auto probs = absl::MakeConstSpan(
         &p.exit_probs[exit][static_cast<size_t>(i) * p.classes], p.classes);
-    const bool leaves = Confidence(measure, probs) >= threshold;
+    const bool leaves = ReachesThreshold(Confidence(measure, probs), threshold);
     const bool final_right = p.FinalLabel(i) == p.labels[i];
     const bool exit_right = p.ExitLabel(exit, i) == p.labels[i];
     full_correct += final_right;

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/types/span.h"
 #include "common/model/confidence.h"
+#include "common/model/exit_rule.h"
 
 namespace spex {
 namespace {
@@ -68,14 +69,13 @@ ChainPoint Evaluate(const Table& t, const std::vector<int>& exit_stage,
   for (int i = 0; i < t.samples; ++i) {
     int stage = stages;
     bool right = t.final_right[i];
-    for (int e = 0; e < t.exits; ++e) {
-      const size_t k = static_cast<size_t>(i) * t.exits + e;
-      if (t.confidence[k] >= thresholds[e]) {
-        stage = exit_stage[e];
-        right = t.exit_right[k];
-        point.exit_fraction[e] += 1;
-        break;
-      }
+    const size_t row = static_cast<size_t>(i) * t.exits;
+    const int e = FirstConfidentExit(
+        absl::MakeConstSpan(t.confidence).subspan(row, t.exits), thresholds);
+    if (e >= 0) {
+      stage = exit_stage[e];
+      right = t.exit_right[row + e];
+      point.exit_fraction[e] += 1;
     }
     ++stage_answers[stage - 1];
     stage_right[stage - 1] += right;

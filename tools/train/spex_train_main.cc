@@ -16,21 +16,14 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/codec/activation_codec.h"
-#include "common/model/confidence.h"
 #include "common/model/model.h"
 #include "common/model/model_file.h"
-#include "common/model/model_init.h"
 #include "common/status/status_macros.h"
 #include "tools/common/args.h"
-#include "tools/common/json.h"
-#include "tools/common/model_summary.h"
-#include "tools/common/text_file.h"
-#include "tools/common/text_table.h"
 #include "tools/data/dataset.h"
-#include "tools/train/calibration.h"
 #include "tools/train/calibrate_chain.h"
-#include "tools/train/evaluate.h"
-#include "tools/train/train_report.h"
+#include "tools/train/calibrate_exit.h"
+#include "tools/train/train_workflow.h"
 #include "tools/train/trainer.h"
 
 namespace spex {
@@ -41,13 +34,6 @@ constexpr char kUsage[] =
     "--fo \"F1 ... Fn\" --out FILE [options]\n"
     "       spex-train calibrate --model FILE [--max-drop POINTS | "
     "--exit-fraction F] [options]\n";
-
-std::string StripExtension(const std::string& path) {
-  const size_t dot = path.rfind(".spex");
-  return dot != std::string::npos && dot + 5 == path.size() ? path.substr(0, dot)
-                                                            : path;
-}
-
 
 // Options after the command; every argument must be an option.
 absl::Status ParseNoPositional(Args* args, int argc, char** argv) {
@@ -97,21 +83,24 @@ absl::Status RunTrain(int argc, char** argv) {
     return absl::InvalidArgumentError(absl::StrCat(
         "train needs --config, --fo and --out\n", kUsage, args.Help()));
   }
-  SPEX_ASSIGN_OR_RETURN(const std::vector<int> config, args.GetInts("config"));
-  SPEX_ASSIGN_OR_RETURN(std::vector<int> fan_out, args.GetInts("fo"));
-  SPEX_ASSIGN_OR_RETURN(const std::vector<int> exit_layers, args.GetInts("exits"));
+  TrainSpec spec;
+  spec.dataset = args.Get("dataset");
+  spec.out = args.Get("out");
+  SPEX_ASSIGN_OR_RETURN(spec.config, args.GetInts("config"));
+  SPEX_ASSIGN_OR_RETURN(spec.fan_out, args.GetInts("fo"));
+  spec.dense = args.GetBool("dense");
+  SPEX_ASSIGN_OR_RETURN(spec.pattern, ParsePatternKind(args.Get("pattern")));
   SPEX_ASSIGN_OR_RETURN(const long split_after, args.GetInt("split-after"));
-  SPEX_ASSIGN_OR_RETURN(const std::vector<int> later_cuts, args.GetInts("later-cuts"));
-  SPEX_ASSIGN_OR_RETURN(const std::vector<double> exit_weights,
-                        args.GetDoubles("exit-weight"));
-  if (exit_weights.size() != 1 && exit_weights.size() != exit_layers.size()) {
+  spec.split_after = static_cast<int>(split_after);
+  SPEX_ASSIGN_OR_RETURN(spec.later_cuts, args.GetInts("later-cuts"));
+  SPEX_ASSIGN_OR_RETURN(spec.exit_layers, args.GetInts("exits"));
+  SPEX_ASSIGN_OR_RETURN(spec.exit_weights, args.GetDoubles("exit-weight"));
+  if (spec.exit_weights.size() != 1 &&
+      spec.exit_weights.size() != spec.exit_layers.size()) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--exit-weight: %d weights for %d exits; give one for all or one per exit",
-        exit_weights.size(), exit_layers.size()));
+        spec.exit_weights.size(), spec.exit_layers.size()));
   }
-  SPEX_ASSIGN_OR_RETURN(const PatternKind pattern, ParsePatternKind(args.Get("pattern")));
-  const bool dense = args.GetBool("dense");
-  TrainOptions options;
   SPEX_ASSIGN_OR_RETURN(const long epochs, args.GetInt("epochs"));
   SPEX_ASSIGN_OR_RETURN(const long batch, args.GetInt("batch"));
   SPEX_ASSIGN_OR_RETURN(const double lr, args.GetDouble("lr"));
@@ -119,113 +108,16 @@ absl::Status RunTrain(int argc, char** argv) {
   SPEX_ASSIGN_OR_RETURN(const long seed, args.GetInt("seed"));
   SPEX_ASSIGN_OR_RETURN(const long threads, args.GetInt("threads"));
   SPEX_ASSIGN_OR_RETURN(const long patience, args.GetInt("patience"));
-  SPEX_ASSIGN_OR_RETURN(const long validation_count, args.GetInt("validation"));
-  options.epochs = static_cast<int>(epochs);
-  options.batch_size = static_cast<int>(batch);
-  options.learning_rate = static_cast<float>(lr);
-  options.l2 = static_cast<float>(l2);
-  options.seed = static_cast<uint64_t>(seed);
-  options.threads = static_cast<int>(threads);
-  options.patience = static_cast<int>(patience);
-  const std::string out = args.Get("out");
-
-  SPEX_ASSIGN_OR_RETURN(Dataset all_train, LoadDataset(args.Get("dataset"), Split::kTrain));
-  SPEX_ASSIGN_OR_RETURN(const Dataset test, LoadDataset(args.Get("dataset"), Split::kTest));
-  if (validation_count < 1 || validation_count >= all_train.size()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--validation %d must be between 1 and the %d training samples",
-        validation_count, all_train.size() - 1));
-  }
-  Dataset train, validation;
-  SplitHoldOut(all_train, static_cast<int>(validation_count),
-               HoldOutSeed(options.seed), &train, &validation);
-
-  ModelTopology topology;
-  topology.input_shape = all_train.shape;
-  if (config.empty() || config[0] < all_train.width) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--config must start with the input width, at least %d", all_train.width));
-  }
-  if (config.size() < 3 || config.back() != all_train.classes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--config needs the input width, at least one hidden width and the "
-        "class count last (%d for %s)",
-        all_train.classes, args.Get("dataset")));
-  }
-  topology.padded_width = config[0] > all_train.width ? config[0] : 0;
-  topology.input_scale = 1.0f / 255.0f;
-  topology.backbone.widths = config;
-  if (dense) {
-    for (size_t j = 0; j < fan_out.size() && j + 1 < config.size(); ++j) {
-      fan_out[j] = config[j + 1];
-    }
-  }
-  topology.backbone.fan_out = fan_out;
-  topology.split_after = static_cast<int>(split_after);
-  topology.later_cuts = later_cuts;
-  for (size_t e = 0; e < exit_layers.size(); ++e) {
-    const double weight = exit_weights[exit_weights.size() == 1 ? 0 : e];
-    topology.exits.push_back({exit_layers[e], {all_train.classes}, {all_train.classes},
-                              static_cast<float>(weight)});
-  }
-  topology.class_names = all_train.class_names;
-  topology.pattern = pattern;
-  SPEX_ASSIGN_OR_RETURN(v1::Model model, InitializeModel(topology, options.seed));
-  // Check the whole structure before spending time on training.
-  {
-    v1::Model probe = model;
-    SerializeModel(&probe);
-    SPEX_RETURN_IF_ERROR(Model::FromProto(probe).status());
-  }
-
-  std::fprintf(stderr, "training %s on %s: %d train / %d validation samples, %d threads\n",
-               ChainTopologyString(topology.backbone).c_str(),
-               args.Get("dataset").c_str(), train.size(), validation.size(),
-               options.threads);
-  SPEX_ASSIGN_OR_RETURN(const TrainResult result,
-                        Train(train, validation, options, &model));
-
-  v1::TrainingInfo* info = model.mutable_training();
-  info->set_dataset(args.Get("dataset"));
-  info->set_seed(options.seed);
-  info->set_epochs(static_cast<uint32_t>(result.epochs.size()));
-  info->set_batch_size(options.batch_size);
-  info->set_learning_rate(options.learning_rate);
-  info->set_l2(options.l2);
-  info->set_train_samples(train.size());
-  info->set_validation_samples(validation.size());
-  std::vector<std::string> command(argv, argv + argc);
-  info->set_trainer(absl::StrJoin(command, " "));
-  // Test accuracies through the runtime path, then stored in the file.
-  {
-    v1::Model probe = model;
-    SerializeModel(&probe);
-    SPEX_ASSIGN_OR_RETURN(auto loaded, Model::FromProto(probe));
-    SPEX_ASSIGN_OR_RETURN(const Predictions predictions, Predict(*loaded, test));
-    info->set_final_test_accuracy(static_cast<float>(predictions.FinalAccuracy()));
-    for (int e = 0; e < static_cast<int>(loaded->full().exits().size()); ++e) {
-      info->add_exit_test_accuracy(static_cast<float>(predictions.ExitAccuracy(e)));
-    }
-  }
-  SPEX_RETURN_IF_ERROR(WriteModelFile(out, &model));
-  SPEX_ASSIGN_OR_RETURN(auto loaded, Model::Load(out));
-
-  TrainRun run;
-  run.dataset = args.Get("dataset");
-  run.topology = ChainTopologyString(topology.backbone);
-  run.pattern = dense ? "dense" : std::string(PatternKindName(pattern));
-  run.model_path = out;
-  run.model = loaded.get();
-  run.result = &result;
-  run.options = &options;
-  run.train_samples = train.size();
-  run.validation_samples = validation.size();
-  run.test = &test;
-  SPEX_ASSIGN_OR_RETURN(const Json report, TrainReportJson(run));
-  const std::string report_path = StripExtension(out) + ".report.json";
-  SPEX_RETURN_IF_ERROR(WriteTextFile(report_path, report.Dump() + "\n"));
-  std::fputs(TrainReportText(run, report_path).c_str(), stdout);
-  return absl::OkStatus();
+  SPEX_ASSIGN_OR_RETURN(spec.validation_samples, args.GetInt("validation"));
+  spec.options.epochs = static_cast<int>(epochs);
+  spec.options.batch_size = static_cast<int>(batch);
+  spec.options.learning_rate = static_cast<float>(lr);
+  spec.options.l2 = static_cast<float>(l2);
+  spec.options.seed = static_cast<uint64_t>(seed);
+  spec.options.threads = static_cast<int>(threads);
+  spec.options.patience = static_cast<int>(patience);
+  spec.command = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
+  return TrainModel(spec);
 }
 
 // --- calibrate -------------------------------------------------------------
@@ -293,14 +185,20 @@ absl::Status RunCalibrate(int argc, char** argv) {
                HoldOutSeed(proto.training().seed()), &train, &validation);
 
   SPEX_ASSIGN_OR_RETURN(const v1::Encoding encoding, ParseEncoding(args.Get("encoding")));
+  SPEX_ASSIGN_OR_RETURN(const double z, args.GetDouble("z"));
+  double max_drop_points = -1;
+  if (args.Given("max-drop")) {
+    SPEX_ASSIGN_OR_RETURN(max_drop_points, args.GetDouble("max-drop"));
+    if (!(max_drop_points >= 0 && max_drop_points <= 100)) {
+      return absl::InvalidArgumentError("--max-drop must be in [0, 100] points");
+    }
+  }
+  const std::string prefix =
+      args.Get("out-prefix").empty() ? OutputPrefix(path) : args.Get("out-prefix");
   if (chain) {
     ChainTarget target;
-    if (args.Given("max-drop")) {
-      SPEX_ASSIGN_OR_RETURN(target.max_drop_points, args.GetDouble("max-drop"));
-      if (!(target.max_drop_points >= 0 && target.max_drop_points <= 100)) {
-        return absl::InvalidArgumentError("--max-drop must be in [0, 100] points");
-      }
-    } else {
+    target.max_drop_points = max_drop_points;
+    if (!args.Given("max-drop")) {
       SPEX_ASSIGN_OR_RETURN(target.stage_budget, args.GetDoubles("stage-budget"));
       for (double b : target.stage_budget) {
         if (!(b >= 0 && b <= 1)) {
@@ -308,117 +206,23 @@ absl::Status RunCalibrate(int argc, char** argv) {
         }
       }
     }
-    SPEX_ASSIGN_OR_RETURN(target.z, args.GetDouble("z"));
+    target.z = z;
     target.judged_samples = test.size();
-    const std::string prefix =
-        args.Get("out-prefix").empty() ? StripExtension(path) : args.Get("out-prefix");
-    return CalibrateChain(path, prefix, proto, *model, validation, test, encoding,
-                          target);
+    return CalibrateChain(path, prefix, std::move(proto), *model, validation,
+                          test, encoding, target);
   }
-  CostModel cost;
-  cost.edge_macs = model->head().cost().macs;
-  cost.split_bytes = EncodedBytes(encoding, model->split_width(), 1);
   CalibrationTarget target;
-  if (args.Given("max-drop")) {
-    SPEX_ASSIGN_OR_RETURN(target.max_drop_points, args.GetDouble("max-drop"));
-    if (!(target.max_drop_points >= 0 && target.max_drop_points <= 100)) {
-      return absl::InvalidArgumentError("--max-drop must be in [0, 100] points");
-    }
-  } else {
+  target.max_drop_points = max_drop_points;
+  if (!args.Given("max-drop")) {
     SPEX_ASSIGN_OR_RETURN(target.exit_fraction, args.GetDouble("exit-fraction"));
     if (!(target.exit_fraction >= 0 && target.exit_fraction <= 1)) {
       return absl::InvalidArgumentError("--exit-fraction must be in [0, 1]");
     }
   }
-  SPEX_ASSIGN_OR_RETURN(target.z, args.GetDouble("z"));
+  target.z = z;
   target.judged_samples = test.size();
-
-  SPEX_ASSIGN_OR_RETURN(const Predictions on_validation, Predict(*model, validation));
-  std::vector<Sweep> sweeps;
-  for (v1::ConfidenceMeasure measure : {v1::CONFIDENCE_MEASURE_MAX_SOFTMAX,
-                                        v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY}) {
-    sweeps.push_back(SweepThresholds(on_validation, exit, measure, cost));
-  }
-  SPEX_ASSIGN_OR_RETURN(const CalibrationChoice choice,
-                        ChooseThreshold(sweeps, validation.size(), target));
-
-  const std::string prefix =
-      args.Get("out-prefix").empty() ? StripExtension(path) : args.Get("out-prefix");
-  for (const Sweep& sweep : sweeps) {
-    SPEX_RETURN_IF_ERROR(WriteSweepCsv(
-        absl::StrCat(prefix, ".calibration.", ConfidenceMeasureName(sweep.measure), ".csv"),
-        sweep));
-  }
-  const std::string svg_path = prefix + ".tradeoff.svg";
-  SPEX_RETURN_IF_ERROR(WriteTradeOffSvg(
-      svg_path,
-      absl::StrFormat("%s: exit after layer %d, %d validation samples", dataset_name,
-                      model->full().exits()[exit].after_layer, validation.size()),
-      sweeps, choice));
-
-  const std::string target_text =
-      target.max_drop_points >= 0
-          ? absl::StrFormat("max drop %.2f points", target.max_drop_points)
-          : absl::StrFormat("exit fraction %.3f", target.exit_fraction);
-  v1::ExitBranch* branch = proto.mutable_exits(exit);
-  branch->set_confidence(choice.measure);
-  branch->set_threshold(static_cast<float>(choice.validation.threshold));
-  proto.mutable_training()->set_calibration(absl::StrFormat(
-      "exit %d: %s >= %.3f for %s on %d validation samples (margin %.2f points, "
-      "z %.3f): validation exit %.1f %%, accuracy %.2f %%",
-      exit + 1, ConfidenceMeasureName(choice.measure), choice.validation.threshold,
-      target_text, validation.size(), 100 * choice.margin, target.z,
-      100 * choice.validation.exit_fraction, 100 * choice.validation.overall_accuracy));
-  SPEX_RETURN_IF_ERROR(WriteModelFile(path, &proto));
-
-  // The test set judges the choice: it played no part in it.
-  SPEX_ASSIGN_OR_RETURN(auto calibrated, Model::Load(path));
-  SPEX_ASSIGN_OR_RETURN(const Predictions on_test, Predict(*calibrated, test));
-  const PolicyPoint at_test = EvaluatePolicy(on_test, exit, choice.measure,
-                                             choice.validation.threshold, cost);
-  const auto point_json = [](const PolicyPoint& p, double full) {
-    return Json::Object()
-        .Set("exit_fraction", p.exit_fraction)
-        .Set("exit_accuracy", p.exit_accuracy)
-        .Set("overall_accuracy", p.overall_accuracy)
-        .Set("full_accuracy", full)
-        .Set("drop_points", 100 * p.drop)
-        .Set("bytes_sent_per_sample", p.bytes_sent_per_sample)
-        .Set("edge_macs_per_sample", p.edge_macs_per_sample);
-  };
-  Json json = Json::Object()
-                  .Set("model", path)
-                  .Set("model_id", calibrated->id())
-                  .Set("exit", exit + 1)
-                  .Set("target", target_text)
-                  .Set("measure", std::string(ConfidenceMeasureName(choice.measure)))
-                  .Set("threshold", choice.validation.threshold)
-                  .Set("margin_points", 100 * choice.margin)
-                  .Set("encoding", std::string(EncodingName(encoding)))
-                  .Set("validation", point_json(choice.validation, sweeps[0].full_accuracy))
-                  .Set("test", point_json(at_test, on_test.FinalAccuracy()));
-  SPEX_RETURN_IF_ERROR(WriteTextFile(prefix + ".calibration.json", json.Dump() + "\n"));
-
-  TextTable table({"", "validation", "test"});
-  const auto row = [&](const std::string& name, double v, double t, const char* format) {
-    table.AddRow({name, absl::StrFormat(format, v), absl::StrFormat(format, t)});
-  };
-  row("exit fraction %", 100 * choice.validation.exit_fraction, 100 * at_test.exit_fraction, "%.2f");
-  row("exit accuracy %", 100 * choice.validation.exit_accuracy, 100 * at_test.exit_accuracy, "%.2f");
-  row("overall accuracy %", 100 * choice.validation.overall_accuracy,
-      100 * at_test.overall_accuracy, "%.2f");
-  row("full network %", 100 * sweeps[0].full_accuracy, 100 * on_test.FinalAccuracy(), "%.2f");
-  row("drop (points)", 100 * choice.validation.drop, 100 * at_test.drop, "%.2f");
-  row("bytes sent/sample", choice.validation.bytes_sent_per_sample,
-      at_test.bytes_sent_per_sample, "%.1f");
-  std::printf("calibrated %s: exit %d, %s >= %.3f (%s, margin %.2f points)\n",
-              path.c_str(), exit + 1,
-              std::string(ConfidenceMeasureName(choice.measure)).c_str(),
-              choice.validation.threshold, target_text.c_str(), 100 * choice.margin);
-  std::fputs(table.Render().c_str(), stdout);
-  std::printf("wrote %s, %s.calibration.{json,max_softmax.csv,normalized_entropy.csv}\n",
-              svg_path.c_str(), prefix.c_str());
-  return absl::OkStatus();
+  return CalibrateExit(path, prefix, std::move(proto), *model, exit,
+                       dataset_name, validation, test, encoding, target);
 }
 
 }  // namespace

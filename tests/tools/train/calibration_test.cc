@@ -6,40 +6,21 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 
 #include "common/model/confidence.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/tools/train/synthetic_predictions.h"
 
 namespace spex {
 namespace {
 
 using ::testing::HasSubstr;
 
-// n samples of 4 classes. The exit's top probability is a uniform random
-// confidence c; it is right with probability c (so confidence means
-// something). The final classifier is right on `final_right` of them.
+// One exit, confidences in [0.25, 1].
 Predictions Synthetic(int n, double final_right, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  Predictions p;
-  p.samples = n;
-  p.classes = 4;
-  p.exit_probs.resize(1);
-  for (int i = 0; i < n; ++i) {
-    const int label = static_cast<int>(rng() % 4);
-    p.labels.push_back(static_cast<uint8_t>(label));
-    const double c = 0.25 + 0.75 * u(rng);
-    const int exit_label = u(rng) < c ? label : (label + 1) % 4;
-    const int final_label = u(rng) < final_right ? label : (label + 2) % 4;
-    for (int k = 0; k < 4; ++k) {
-      p.exit_probs[0].push_back(static_cast<float>(k == exit_label ? c : (1 - c) / 3));
-      p.final_probs.push_back(k == final_label ? 0.9f : 0.1f / 3);
-    }
-  }
-  return p;
+  return SyntheticPredictions(n, {0.25}, final_right, seed);
 }
 
 TEST(ConfidenceTest, Measures) {

@@ -2,10 +2,10 @@
 // synthetic predictions whose answers are known.
 #include "tools/train/chain_calibration.h"
 
-#include <random>
 
 #include "gtest/gtest.h"
 #include "tests/common/model/test_models.h"
+#include "tests/tools/train/synthetic_predictions.h"
 
 namespace spex {
 namespace {
@@ -24,33 +24,10 @@ std::shared_ptr<const Model> ChainModel() {
   return *model;
 }
 
-// n samples: exit e's top probability is a random confidence (exit 1 in
-// [0.25, 1], exit 2 in [0.4, 1]), right with that probability; the final
-// classifier is right on 95 % of them.
+// Exit 1's confidences in [0.25, 1], exit 2's in [0.4, 1]; the final
+// classifier right on 95 %.
 Predictions Synthetic(int n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  Predictions p;
-  p.samples = n;
-  p.classes = 4;
-  p.exit_probs.resize(2);
-  for (int i = 0; i < n; ++i) {
-    const int label = static_cast<int>(rng() % 4);
-    p.labels.push_back(static_cast<uint8_t>(label));
-    for (int e = 0; e < 2; ++e) {
-      const double low = e == 0 ? 0.25 : 0.4;
-      const double c = low + (1 - low) * u(rng);
-      const int answer = u(rng) < c ? label : (label + 1) % 4;
-      for (int k = 0; k < 4; ++k) {
-        p.exit_probs[e].push_back(static_cast<float>(k == answer ? c : (1 - c) / 3));
-      }
-    }
-    const int final_label = u(rng) < 0.95 ? label : (label + 2) % 4;
-    for (int k = 0; k < 4; ++k) {
-      p.final_probs.push_back(k == final_label ? 0.9f : 0.1f / 3);
-    }
-  }
-  return p;
+  return SyntheticPredictions(n, {0.25, 0.4}, 0.95, seed);
 }
 
 TEST(ChainCalibrationTest, EvaluatesWhereEachSampleIsAnswered) {

@@ -1,13 +1,14 @@
-#include "cloud_service/next_stage.h"
+#include "cloud_service/stage_client_pool.h"
 
 #include <utility>
 
 namespace spex {
 
-NextStage::NextStage(StageClientOptions options, StageClientMetrics* metrics)
+StageClientPool::StageClientPool(StageClientOptions options,
+                                 StageClientMetrics* metrics)
     : options_(std::move(options)), metrics_(metrics) {}
 
-StageClient& NextStage::For(const std::string& model_id) {
+NextStage& StageClientPool::For(const std::string& model_id) {
   absl::MutexLock lock(&mutex_);
   std::unique_ptr<StageClient>& client = clients_[model_id];
   if (client == nullptr) {

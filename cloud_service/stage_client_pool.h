@@ -1,11 +1,11 @@
-// A middle stage's way on: one StageClient per model to the next stage's
-// endpoints (a client checks at connect that the next stage serves its
-// model), made when the model is first served and kept for the process's
-// life.
+// A middle stage's ways on over gRPC (NextStages, common/stage/
+// next_stage.h): one StageClient per model to the next stage's endpoints (a
+// client checks at connect that the next stage serves its model), made when
+// the model is first served and kept for the process's life.
 //
 // Thread-safe.
-#ifndef SPEX_CLOUD_SERVICE_NEXT_STAGE_H_
-#define SPEX_CLOUD_SERVICE_NEXT_STAGE_H_
+#ifndef SPEX_CLOUD_SERVICE_STAGE_CLIENT_POOL_H_
+#define SPEX_CLOUD_SERVICE_STAGE_CLIENT_POOL_H_
 
 #include <memory>
 #include <string>
@@ -14,17 +14,18 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "common/rpc/stage_client.h"
+#include "common/stage/next_stage.h"
 
 namespace spex {
 
-class NextStage {
+class StageClientPool : public NextStages {
  public:
   // `options` without a model_id (each client gets its model's). `metrics`
   // may be null; otherwise it outlives this object.
-  NextStage(StageClientOptions options, StageClientMetrics* metrics);
+  StageClientPool(StageClientOptions options, StageClientMetrics* metrics);
 
   // The client for `model_id`, connecting from its first use.
-  StageClient& For(const std::string& model_id);
+  NextStage& For(const std::string& model_id) override;
 
  private:
   const StageClientOptions options_;
@@ -36,4 +37,4 @@ class NextStage {
 
 }  // namespace spex
 
-#endif  // SPEX_CLOUD_SERVICE_NEXT_STAGE_H_
+#endif  // SPEX_CLOUD_SERVICE_STAGE_CLIENT_POOL_H_

@@ -1,0 +1,128 @@
+#include "tools/train/train_workflow.h"
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "common/model/model.h"
+#include "common/model/model_file.h"
+#include "common/model/model_init.h"
+#include "common/status/status_macros.h"
+#include "tools/common/json.h"
+#include "tools/common/model_summary.h"
+#include "tools/common/text_file.h"
+#include "tools/train/evaluate.h"
+#include "tools/train/train_report.h"
+
+namespace spex {
+
+std::string OutputPrefix(const std::string& model_path) {
+  const size_t dot = model_path.rfind(".spex");
+  return dot != std::string::npos && dot + 5 == model_path.size()
+             ? model_path.substr(0, dot)
+             : model_path;
+}
+
+absl::Status TrainModel(const TrainSpec& spec) {
+  SPEX_ASSIGN_OR_RETURN(Dataset all_train, LoadDataset(spec.dataset, Split::kTrain));
+  SPEX_ASSIGN_OR_RETURN(const Dataset test, LoadDataset(spec.dataset, Split::kTest));
+  if (spec.validation_samples < 1 || spec.validation_samples >= all_train.size()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--validation %d must be between 1 and the %d training samples",
+        spec.validation_samples, all_train.size() - 1));
+  }
+  Dataset train, validation;
+  SplitHoldOut(all_train, static_cast<int>(spec.validation_samples),
+               HoldOutSeed(spec.options.seed), &train, &validation);
+
+  ModelTopology topology;
+  topology.input_shape = all_train.shape;
+  if (spec.config.empty() || spec.config[0] < all_train.width) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--config must start with the input width, at least %d", all_train.width));
+  }
+  if (spec.config.size() < 3 || spec.config.back() != all_train.classes) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--config needs the input width, at least one hidden width and the "
+        "class count last (%d for %s)",
+        all_train.classes, spec.dataset));
+  }
+  topology.padded_width = spec.config[0] > all_train.width ? spec.config[0] : 0;
+  topology.input_scale = 1.0f / 255.0f;
+  topology.backbone.widths = spec.config;
+  // A dense twin: every junction full, whatever --fo says.
+  std::vector<int> fan_out = spec.fan_out;
+  if (spec.dense) {
+    for (size_t j = 0; j < fan_out.size() && j + 1 < spec.config.size(); ++j) {
+      fan_out[j] = spec.config[j + 1];
+    }
+  }
+  topology.backbone.fan_out = fan_out;
+  topology.split_after = spec.split_after;
+  topology.later_cuts = spec.later_cuts;
+  for (size_t e = 0; e < spec.exit_layers.size(); ++e) {
+    const double weight = spec.exit_weights[spec.exit_weights.size() == 1 ? 0 : e];
+    topology.exits.push_back({spec.exit_layers[e], {all_train.classes}, {all_train.classes},
+                              static_cast<float>(weight)});
+  }
+  topology.class_names = all_train.class_names;
+  topology.pattern = spec.pattern;
+  SPEX_ASSIGN_OR_RETURN(v1::Model model, InitializeModel(topology, spec.options.seed));
+  // Check the whole structure before spending time on training.
+  {
+    v1::Model probe = model;
+    SerializeModel(&probe);
+    SPEX_RETURN_IF_ERROR(Model::FromProto(probe).status());
+  }
+
+  std::fprintf(stderr, "training %s on %s: %d train / %d validation samples, %d threads\n",
+               ChainTopologyString(topology.backbone).c_str(),
+               spec.dataset.c_str(), train.size(), validation.size(),
+               spec.options.threads);
+  SPEX_ASSIGN_OR_RETURN(const TrainResult result,
+                        Train(train, validation, spec.options, &model));
+
+  v1::TrainingInfo* info = model.mutable_training();
+  info->set_dataset(spec.dataset);
+  info->set_seed(spec.options.seed);
+  info->set_epochs(static_cast<uint32_t>(result.epochs.size()));
+  info->set_batch_size(spec.options.batch_size);
+  info->set_learning_rate(spec.options.learning_rate);
+  info->set_l2(spec.options.l2);
+  info->set_train_samples(train.size());
+  info->set_validation_samples(validation.size());
+  info->set_trainer(spec.command);
+  // Test accuracies through the runtime path, then stored in the file.
+  {
+    v1::Model probe = model;
+    SerializeModel(&probe);
+    SPEX_ASSIGN_OR_RETURN(auto loaded, Model::FromProto(probe));
+    SPEX_ASSIGN_OR_RETURN(const Predictions predictions, Predict(*loaded, test));
+    info->set_final_test_accuracy(static_cast<float>(predictions.FinalAccuracy()));
+    for (int e = 0; e < static_cast<int>(loaded->full().exits().size()); ++e) {
+      info->add_exit_test_accuracy(static_cast<float>(predictions.ExitAccuracy(e)));
+    }
+  }
+  SPEX_RETURN_IF_ERROR(WriteModelFile(spec.out, &model));
+  SPEX_ASSIGN_OR_RETURN(auto loaded, Model::Load(spec.out));
+
+  TrainRun run;
+  run.dataset = spec.dataset;
+  run.topology = ChainTopologyString(topology.backbone);
+  run.pattern = spec.dense ? "dense" : std::string(PatternKindName(spec.pattern));
+  run.model_path = spec.out;
+  run.model = loaded.get();
+  run.result = &result;
+  run.options = &spec.options;
+  run.train_samples = train.size();
+  run.validation_samples = validation.size();
+  run.test = &test;
+  SPEX_ASSIGN_OR_RETURN(const Json report, TrainReportJson(run));
+  const std::string report_path = OutputPrefix(spec.out) + ".report.json";
+  SPEX_RETURN_IF_ERROR(WriteTextFile(report_path, report.Dump() + "\n"));
+  std::fputs(TrainReportText(run, report_path).c_str(), stdout);
+  return absl::OkStatus();
+}
+
+}  // namespace spex
