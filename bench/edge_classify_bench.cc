@@ -33,10 +33,10 @@ int Run(const std::string& path) {
   absl::StatusOr<std::shared_ptr<const Model>> model = Model::Load(path);
   absl::StatusOr<Dataset> data = LoadDataset("fashion-mnist", Split::kTest);
   if (!model.ok() || !data.ok()) {
-    std::fprintf(stderr, "%s\n",
-                 std::string((model.ok() ? data.status() : model.status())
-                                 .message())
-                     .c_str());
+    std::fprintf(
+        stderr, "%s\n",
+        std::string((model.ok() ? data.status() : model.status()).message())
+            .c_str());
     return 1;
   }
   EdgeAgentOptions options;
@@ -48,9 +48,11 @@ int Run(const std::string& path) {
     request.set_pixels(data->sample(i), data->width);
     std::promise<void> answered;
     const auto start = Clock::now();
-    if (!agent.Classify(request, [&answered](v1::ClassifyResponse) {
-                answered.set_value();
-              }).ok()) {
+    if (!agent
+             .Classify(
+                 request,
+                 [&answered](v1::ClassifyResponse) { answered.set_value(); })
+             .ok()) {
       return 1;
     }
     answered.get_future().wait();
@@ -72,7 +74,8 @@ int Run(const std::string& path) {
     const auto start = Clock::now();
     (void)classifier.Run(input, rules);
     runs.push_back(
-        std::chrono::duration<double, std::micro>(Clock::now() - start).count());
+        std::chrono::duration<double, std::micro>(Clock::now() - start)
+            .count());
   }
   Print("local_classifier_us", runs);
   return 0;

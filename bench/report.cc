@@ -184,8 +184,8 @@ void PrintReport(const std::vector<Measurement>& results,
   check_peak("best tile", kTiles);
   for (int batch : {1, 64}) {
     check("best spex",
-          {"spex_random", "spex_block", "spex_tile4", "spex_tile8"}, 0.5,
-          batch, "dense", 1.0);
+          {"spex_random", "spex_block", "spex_tile4", "spex_tile8"}, 0.5, batch,
+          "dense", 1.0);
   }
 }
 

@@ -52,7 +52,9 @@ int Run(const std::string& path) {
   AlignedVector<float> y(static_cast<size_t>(classes) * kColumns);
   std::vector<float> sample(width), out(classes);
   Workspace single(tail), batch(tail, kColumns);
-  std::printf("| batch | single path us | batch pass us | us/sample single | us/sample batch |\n");
+  std::printf(
+      "| batch | single path us | batch pass us | us/sample single | us/sample "
+      "batch |\n");
   std::printf("|---|---|---|---|---|\n");
   std::vector<std::string> json;
   for (int b : {1, 2, 3, 4, 8, 16, 24, 32, 48, 64}) {
@@ -67,8 +69,8 @@ int Run(const std::string& path) {
         repeats);
     const double batch_us = MedianMicros(
         [&] {
-          tail.ForwardBatch(b, x.data(), kColumns, y.data(), kColumns,
-                            nullptr, 0, &batch);
+          tail.ForwardBatch(b, x.data(), kColumns, y.data(), kColumns, nullptr,
+                            0, &batch);
         },
         repeats);
     std::printf("| %d | %.1f | %.1f | %.2f | %.2f |\n", b, single_us, batch_us,

@@ -47,9 +47,9 @@ void CloudCore::Infer(const v1::InferRequest& request,
     return refuse(kUnknownModel, std::move(draining));
   }
   const std::shared_ptr<const ServedModels> served = registry_->Snapshot();
-  absl::StatusOr<const ServedModel*> model = ResolveModel(
-      *served,
-      request.model_id().empty() ? default_model_id : request.model_id());
+  absl::StatusOr<const ServedModel*> model =
+      ResolveModel(*served, request.model_id().empty() ? default_model_id
+                                                       : request.model_id());
   if (!model.ok()) return refuse(kUnknownModel, model.status());
   const std::string& name = (*model)->name;
   absl::StatusOr<SplitJob> plan = PrepareSplitJob(

@@ -8,8 +8,8 @@
 #include "absl/flags/flag.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "common/codec/activation_codec.h"
 #include "cloud_service/cloud_server.h"
+#include "common/codec/activation_codec.h"
 #include "common/daemon/daemon_main.h"
 #include "common/logging/log.h"
 
@@ -134,7 +134,8 @@ int main(int argc, char** argv) {
   options.core.max_samples_per_request =
       absl::GetFlag(FLAGS_max_samples_per_request);
   int workers = absl::GetFlag(FLAGS_workers);
-  if (workers <= 0) workers = static_cast<int>(std::thread::hardware_concurrency());
+  if (workers <= 0)
+    workers = static_cast<int>(std::thread::hardware_concurrency());
   options.core.engine.workers = workers > 0 ? workers : 1;
   options.core.engine.batch_window = absl::GetFlag(FLAGS_batch_window);
   options.core.engine.max_queued_samples =
@@ -189,15 +190,17 @@ int main(int argc, char** argv) {
   if (options.core.stage.placement.stage < 0 ||
       (!options.next_endpoints.empty() &&
        options.core.stage.placement.stage < 2)) {
-    return Fail("--stage: a middle stage (--next) is stage 2 or later; the "
-                "edge is stage 1");
+    return Fail(
+        "--stage: a middle stage (--next) is stage 2 or later; the "
+        "edge is stage 1");
   }
 
   if (options.core.max_samples_per_request < 1 ||
       options.core.engine.max_queued_samples <
           options.core.max_samples_per_request) {
-    return Fail("--max_samples_per_request must be >= 1 and at most "
-                "--max_queued_samples");
+    return Fail(
+        "--max_samples_per_request must be >= 1 and at most "
+        "--max_queued_samples");
   }
 
   absl::StatusOr<std::unique_ptr<spex::CloudServer>> server =

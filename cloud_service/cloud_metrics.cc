@@ -86,14 +86,16 @@ CloudMetrics::CloudMetrics(const std::string& version, bool middle_stage)
                             .Add({});
   forwarded_bytes_ = &prometheus::BuildCounter()
                           .Name("spex_cloud_forwarded_bytes_total")
-                          .Help("Serialized bytes of the requests sent to the "
-                                "next stage")
+                          .Help(
+                              "Serialized bytes of the requests sent to the "
+                              "next stage")
                           .Register(*registry_)
                           .Add({});
   forwards_pending_ = &prometheus::BuildGauge()
                            .Name("spex_cloud_forwards_pending")
-                           .Help("Samples sent to the next stage and not yet "
-                                 "answered")
+                           .Help(
+                               "Samples sent to the next stage and not yet "
+                               "answered")
                            .Register(*registry_)
                            .Add({});
   next_stage_rtt_ = &prometheus::BuildHistogram()
@@ -103,14 +105,16 @@ CloudMetrics::CloudMetrics(const std::string& version, bool middle_stage)
                          .Add({}, LatencyBuckets());
   next_stage_up_ = &prometheus::BuildGauge()
                         .Name("spex_cloud_next_stage_up")
-                        .Help("1 when a next-stage endpoint is connected and "
-                              "serves the model")
+                        .Help(
+                            "1 when a next-stage endpoint is connected and "
+                            "serves the model")
                         .Register(*registry_)
                         .Add({});
   next_stage_mismatch_ = &prometheus::BuildGauge()
                               .Name("spex_cloud_next_stage_model_mismatch")
-                              .Help("1 when a next-stage endpoint serves "
-                                    "another model")
+                              .Help(
+                                  "1 when a next-stage endpoint serves "
+                                  "another model")
                               .Register(*registry_)
                               .Add({});
 }
@@ -149,8 +153,7 @@ void CloudMetrics::AddNextStageError(absl::StatusCode code) {
   absl::MutexLock lock(&mutex_);
   prometheus::Counter*& counter = next_stage_error_counters_[code];
   if (counter == nullptr) {
-    counter = &next_stage_errors_.Add(
-        {{"code", StatusCodeLabel(code)}});
+    counter = &next_stage_errors_.Add({{"code", StatusCodeLabel(code)}});
   }
   counter->Increment();
 }
@@ -160,7 +163,8 @@ prometheus::Counter& CloudMetrics::RequestCounter(const std::string& model,
   absl::MutexLock lock(&mutex_);
   prometheus::Counter*& counter = request_counters_[{model, code}];
   if (counter == nullptr) {
-    counter = &requests_.Add({{"model", model}, {"code", StatusCodeLabel(code)}});
+    counter =
+        &requests_.Add({{"model", model}, {"code", StatusCodeLabel(code)}});
   }
   return *counter;
 }

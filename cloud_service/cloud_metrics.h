@@ -18,12 +18,12 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/rpc/stage_client_metrics.h"
-#include "spex/v1/split_inference.pb.h"
 #include "prometheus/counter.h"
 #include "prometheus/family.h"
 #include "prometheus/gauge.h"
 #include "prometheus/histogram.h"
 #include "prometheus/registry.h"
+#include "spex/v1/split_inference.pb.h"
 
 namespace spex {
 

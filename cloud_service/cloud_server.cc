@@ -8,9 +8,9 @@
 #include "cloud_service/cloud_metrics.h"
 #include "cloud_service/directory_watcher.h"
 #include "cloud_service/model_registry.h"
-#include "cloud_service/stage_client_pool.h"
 #include "cloud_service/oip_service.h"
 #include "cloud_service/split_inference_service.h"
+#include "cloud_service/stage_client_pool.h"
 #include "cloud_service/token_auth.h"
 #include "common/daemon/config_files.h"
 #include "common/logging/log.h"
@@ -59,8 +59,9 @@ absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
   grpc::SslServerCredentialsOptions ssl;
   ssl.pem_key_cert_pairs.push_back({std::move(key), std::move(cert)});
   if (!options.tls_client_ca_file.empty()) {
-    SPEX_ASSIGN_OR_RETURN(ssl.pem_root_certs,
-                          ReadPemFile(options.tls_client_ca_file, "TLS client CA"));
+    SPEX_ASSIGN_OR_RETURN(
+        ssl.pem_root_certs,
+        ReadPemFile(options.tls_client_ca_file, "TLS client CA"));
     ssl.client_certificate_request =
         GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
   }
@@ -97,7 +98,8 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
   SPEX_ASSIGN_OR_RETURN(std::shared_ptr<grpc::ServerCredentials> credentials,
                         Credentials(options));
   if (!options.token_file.empty()) {
-    SPEX_ASSIGN_OR_RETURN(TokenAuth auth, TokenAuth::FromFile(options.token_file));
+    SPEX_ASSIGN_OR_RETURN(TokenAuth auth,
+                          TokenAuth::FromFile(options.token_file));
     state->auth = std::make_unique<TokenAuth>(std::move(auth));
   }
   if (options.model_dir.empty()) {
@@ -119,9 +121,9 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
     SPEX_ASSIGN_OR_RETURN(next.token, LinkToken(options.next_link));
     state->next = std::make_unique<StageClientPool>(next, state->metrics.get());
   }
-  state->core = std::make_unique<CloudCore>(options.core, state->registry.get(),
-                                            state->metrics.get(),
-                                            state->next.get());
+  state->core =
+      std::make_unique<CloudCore>(options.core, state->registry.get(),
+                                  state->metrics.get(), state->next.get());
   state->split_service = std::make_unique<SplitInferenceService>(
       state->core.get(), state->auth.get());
   state->oip_service = std::make_unique<OipService>(
@@ -224,8 +226,9 @@ void CloudServer::Shutdown() {
   state_->core->BeginDrain();
   state_->split_service->Drain();
   const absl::Time deadline = absl::Now() + state_->options.drain_timeout;
-  const bool drained = state_->core->WaitUntilIdle(deadline) &&
-                       state_->split_service->WaitUntilStreamsFinished(deadline);
+  const bool drained =
+      state_->core->WaitUntilIdle(deadline) &&
+      state_->split_service->WaitUntilStreamsFinished(deadline);
   if (!drained) {
     LogWarning("drain timeout: cancelling the calls still open");
   }

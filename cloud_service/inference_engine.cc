@@ -17,8 +17,8 @@ struct PartScratch {
   std::shared_ptr<const Model> model;
   const ModelPart* part = nullptr;
   std::unique_ptr<Workspace> workspace;
-  AlignedVector<float> x;  // input_width x kMaxBatchColumns
-  AlignedVector<float> y;  // output_width x kMaxBatchColumns
+  AlignedVector<float> x;      // input_width x kMaxBatchColumns
+  AlignedVector<float> y;      // output_width x kMaxBatchColumns
   AlignedVector<float> exits;  // exits x classes x kMaxBatchColumns
 };
 
@@ -176,8 +176,8 @@ std::vector<InferenceJob> InferenceEngine::NextBatch() {
     // another model part would wake this worker again and again.
     const int missing = kMaxBatchColumns - samples;
     const size_t scanned = queue_.size();
-    auto enough = [this, missing, scanned]()
-                      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    auto enough = [this, missing,
+                   scanned]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       return (queued_samples_ >= missing && queue_.size() > scanned) ||
              stopping_;
     };
@@ -231,7 +231,8 @@ void InferenceEngine::WorkerLoop() {
       const size_t end = std::min(rows.size(), begin + kMaxBatchColumns);
       const std::vector<const float*> pass_rows(rows.begin() + begin,
                                                 rows.begin() + end);
-      const std::vector<float*> pass_out(out.begin() + begin, out.begin() + end);
+      const std::vector<float*> pass_out(out.begin() + begin,
+                                         out.begin() + end);
       const std::vector<float*> pass_exits =
           run_exits ? std::vector<float*>(exit_out.begin() + begin,
                                           exit_out.begin() + end)

@@ -69,7 +69,8 @@ class StageAnswer {
       metrics->RecordStageAnswer(name_, stage_, static_cast<int>(result.exit()),
                                  result.fallback_reason());
     }
-    if (controller != nullptr) controller->ObserveLatency(absl::Now() - arrived_);
+    if (controller != nullptr)
+      controller->ObserveLatency(absl::Now() - arrived_);
     v1::InferResponse answered;
     {
       absl::MutexLock lock(&mutex_);
@@ -140,9 +141,9 @@ MiddleStage::MiddleStage(const StageOptions& options,
 
 MiddleStage::~MiddleStage() = default;
 
-void MiddleStage::Attach(SplitJob* plan, RequestRecord record,
-                         std::string name, int stage, int top_k,
-                         v1::InferResponse response, InferDone done) {
+void MiddleStage::Attach(SplitJob* plan, RequestRecord record, std::string name,
+                         int stage, int top_k, v1::InferResponse response,
+                         InferDone done) {
   // The routing keeps what it needs of the plan (the job's inputs go to the
   // engine); the model stays alive with it.
   SplitJob kept;
@@ -151,10 +152,9 @@ void MiddleStage::Attach(SplitJob* plan, RequestRecord record,
   kept.job.samples = plan->job.samples;
   kept.from_layer = plan->from_layer;
   kept.to_layer = plan->to_layer;
-  auto answer = std::make_shared<StageAnswer>(record, std::move(name), stage,
-                                              top_k, std::move(kept),
-                                              std::move(response),
-                                              std::move(done));
+  auto answer = std::make_shared<StageAnswer>(
+      record, std::move(name), stage, top_k, std::move(kept),
+      std::move(response), std::move(done));
   plan->job.done = [this, answer](JobOutput output) {
     answer->set_output(std::move(output));
     Route(answer);

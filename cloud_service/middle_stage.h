@@ -70,9 +70,8 @@ class MiddleStage {
   // Makes `plan`'s job (which ends at this stage's cut) route its samples
   // once computed; `done` then gets the request's answers. `name` and
   // `stage`: the model's served name and this stage's number for it.
-  void Attach(SplitJob* plan, RequestRecord record, std::string name,
-              int stage, int top_k, v1::InferResponse response,
-              InferDone done);
+  void Attach(SplitJob* plan, RequestRecord record, std::string name, int stage,
+              int top_k, v1::InferResponse response, InferDone done);
 
  private:
   // Each sample: the first confident exit answers, or it goes on.
@@ -96,7 +95,7 @@ class MiddleStage {
   NextStages* const next_;
   InferenceEngine* const engine_;
   CloudMetrics* const metrics_;
-  std::unique_ptr<RouteChooser> router_;            // adaptive only
+  std::unique_ptr<RouteChooser> router_;             // adaptive only
   std::unique_ptr<ThresholdController> controller_;  // with an objective
 };
 

@@ -34,9 +34,10 @@ const ServedModel* ServedModels::FindByName(const std::string& name) const {
 
 std::string ServedModels::Describe() const {
   if (models_.empty()) return "none";
-  return absl::StrJoin(models_, ", ", [](std::string* out, const ServedModel& m) {
-    absl::StrAppend(out, m.name, " (", m.model->id(), ")");
-  });
+  return absl::StrJoin(models_, ", ",
+                       [](std::string* out, const ServedModel& m) {
+                         absl::StrAppend(out, m.name, " (", m.model->id(), ")");
+                       });
 }
 
 ModelRegistry::ModelRegistry(std::string directory, ModelOptions options,
@@ -61,8 +62,8 @@ absl::Status ModelRegistry::Reload() {
   std::error_code error;
   fs::directory_iterator it(directory_, error);
   if (error) {
-    const std::string message = absl::StrFormat(
-        "model directory '%s': %s", directory_, error.message());
+    const std::string message = absl::StrFormat("model directory '%s': %s",
+                                                directory_, error.message());
     if (error == std::errc::no_such_file_or_directory) {
       return absl::NotFoundError(message);
     }
@@ -98,15 +99,17 @@ absl::Status ModelRegistry::Reload() {
           Model::Load(key, options_);
       if (model.ok()) {
         state.model = *std::move(model);
-        LogInfo(absl::StrFormat("model %s loaded from %s",
-                                state.model->id(), key));
+        LogInfo(
+            absl::StrFormat("model %s loaded from %s", state.model->id(), key));
       } else {
         if (metrics_ != nullptr) metrics_->AddModelLoadError();
         // Keep serving what this path held before, if it was good.
         if (previous != files_.end() && previous->second.model != nullptr) {
           state.model = previous->second.model;
-          LogError(absl::StrCat("skipped bad model file, keeping its previous "
-                                "version: ", model.status().message()));
+          LogError(
+              absl::StrCat("skipped bad model file, keeping its previous "
+                           "version: ",
+                           model.status().message()));
         } else {
           LogError(absl::StrCat("skipped bad model file: ",
                                 model.status().message()));
@@ -120,9 +123,10 @@ absl::Status ModelRegistry::Reload() {
             return m.model->id() == state.model->id();
           });
       if (duplicate) {
-        LogWarning(absl::StrFormat("%s holds model %s, already served from "
-                                   "another file; serving it once",
-                                   key, state.model->id()));
+        LogWarning(
+            absl::StrFormat("%s holds model %s, already served from "
+                            "another file; serving it once",
+                            key, state.model->id()));
       } else {
         served.push_back({name, key, state.model});
       }

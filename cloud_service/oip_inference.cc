@@ -31,8 +31,8 @@ void OipInference::ModelInfer(const inference::ModelInferRequest& request,
       ResolveOipModel(*served, request.model_name(), request.model_version());
   if (!model.ok()) return refuse(kUnknownModel, model.status());
   const std::string name = model->served->name;
-  absl::StatusOr<InferenceJob> job = PrepareOipJob(
-      request, *model, core_->options().max_samples_per_request);
+  absl::StatusOr<InferenceJob> job =
+      PrepareOipJob(request, *model, core_->options().max_samples_per_request);
   if (!job.ok()) return refuse(name, job.status());
   const int samples = job->samples;
   // The request is copied only when it is accepted: the callback outlives

@@ -28,15 +28,14 @@ std::string ShapeString(const google::protobuf::RepeatedField<int64_t>& shape) {
 
 // The request's values for its one input, as floats.
 absl::StatusOr<std::vector<float>> InputValues(
-    const inference::ModelInferRequest& request, size_t count,
-    bool uint8) {
+    const inference::ModelInferRequest& request, size_t count, bool uint8) {
   const auto& tensor = request.inputs(0);
   std::vector<float> values(count);
   if (!request.raw_input_contents().empty()) {
     if (request.raw_input_contents_size() != 1) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "raw_input_contents: %d entries for 1 input",
-          request.raw_input_contents_size()));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("raw_input_contents: %d entries for 1 input",
+                          request.raw_input_contents_size()));
     }
     if (tensor.has_contents()) {
       return absl::InvalidArgumentError(absl::StrFormat(
@@ -70,9 +69,9 @@ absl::StatusOr<std::vector<float>> InputValues(
     for (size_t i = 0; i < count; ++i) {
       const uint32_t v = contents.uint_contents(static_cast<int>(i));
       if (v > 255) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "input '%s': value %d at %d does not fit UINT8", tensor.name(), v,
-            i));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("input '%s': value %d at %d does not fit UINT8",
+                            tensor.name(), v, i));
       }
       values[i] = static_cast<float>(v);
     }
@@ -109,8 +108,8 @@ absl::StatusOr<OipModel> ResolveOipModel(const ServedModels& served,
   }
   if (!version.empty() && version != model.served->model->id()) {
     return absl::NotFoundError(absl::StrFormat(
-        "model '%s' has no version '%s'; its only version is %s", name,
-        version, model.served->model->id()));
+        "model '%s' has no version '%s'; its only version is %s", name, version,
+        model.served->model->id()));
   }
   return model;
 }
@@ -155,8 +154,7 @@ inference::ModelMetadataResponse OipMetadata(const OipModel& model) {
   properties["model_id"] = m.id();
   properties["split_after"] = std::to_string(m.split_after());
   properties["accepted_input_datatypes"] = model.tail ? "FP32" : "UINT8,FP32";
-  properties["class_names"] =
-      absl::StrJoin(m.description().class_names(), ",");
+  properties["class_names"] = absl::StrJoin(m.description().class_names(), ",");
   return metadata;
 }
 
@@ -180,9 +178,9 @@ absl::StatusOr<InferenceJob> PrepareOipJob(
   const auto& tensor = request.inputs(0);
   const std::string expected_name = model.tail ? kTailInput : kWholeInput;
   if (tensor.name() != expected_name) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "input '%s': model '%s' takes one input named '%s'", tensor.name(),
-        model.name, expected_name));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("input '%s': model '%s' takes one input named '%s'",
+                        tensor.name(), model.name, expected_name));
   }
   const bool uint8 = tensor.datatype() == "UINT8";
   if (!(tensor.datatype() == "FP32" || (uint8 && !model.tail))) {
@@ -223,9 +221,9 @@ absl::StatusOr<InferenceJob> PrepareOipJob(
   if (model.tail) {
     for (size_t i = 0; i < count; ++i) {
       if (!std::isfinite((*values)[i])) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "input '%s': sample %d, index %d is %f", tensor.name(), i / width,
-            i % width, (*values)[i]));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("input '%s': sample %d, index %d is %f",
+                            tensor.name(), i / width, i % width, (*values)[i]));
       }
     }
     job.part = &m.tail();
@@ -236,10 +234,10 @@ absl::StatusOr<InferenceJob> PrepareOipJob(
   job.part = &m.full();
   job.inputs.resize(static_cast<size_t>(batch) * input.width);
   for (int64_t s = 0; s < batch; ++s) {
-    absl::Status status = input.Apply(
-        absl::MakeConstSpan(*values).subspan(static_cast<size_t>(s) * width,
-                                             width),
-        job.inputs.data() + static_cast<size_t>(s) * input.width);
+    absl::Status status =
+        input.Apply(absl::MakeConstSpan(*values).subspan(
+                        static_cast<size_t>(s) * width, width),
+                    job.inputs.data() + static_cast<size_t>(s) * input.width);
     if (!status.ok()) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "input '%s': sample %d: %s", tensor.name(), s, status.message()));

@@ -2,8 +2,8 @@
 
 #include <utility>
 
-#include "common/rpc/grpc_status.h"
 #include "cloud_service/split_inference_service.h"
+#include "common/rpc/grpc_status.h"
 
 namespace spex {
 
@@ -81,12 +81,12 @@ grpc::ServerUnaryReactor* OipService::ModelInfer(
     inference::ModelInferResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   if (!Authorized(context, reactor)) return reactor;
-  oip_.ModelInfer(*request, [reactor, response](
-                                  absl::Status status,
-                                  inference::ModelInferResponse answer) {
-    if (status.ok()) *response = std::move(answer);
-    reactor->Finish(ToGrpcStatus(status));
-  });
+  oip_.ModelInfer(*request,
+                  [reactor, response](absl::Status status,
+                                      inference::ModelInferResponse answer) {
+                    if (status.ok()) *response = std::move(answer);
+                    reactor->Finish(ToGrpcStatus(status));
+                  });
   return reactor;
 }
 

@@ -13,7 +13,8 @@
 
 namespace spex {
 
-class OipService final : public inference::GRPCInferenceService::CallbackService {
+class OipService final
+    : public inference::GRPCInferenceService::CallbackService {
  public:
   // `core` and `auth` (null: no token required) outlive the service.
   OipService(CloudCore* core, const TokenAuth* auth, std::string version);

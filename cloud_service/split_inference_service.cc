@@ -39,12 +39,12 @@ grpc::ServerUnaryReactor* SplitInferenceService::Infer(
     reactor->Finish(ToGrpcStatus(auth));
     return reactor;
   }
-  core_->Infer(*request, MetadataValue(context, kModelIdMetadata),
-               [reactor, response](absl::Status status,
-                                   v1::InferResponse answer) {
-                 if (status.ok()) *response = std::move(answer);
-                 reactor->Finish(ToGrpcStatus(status));
-               });
+  core_->Infer(
+      *request, MetadataValue(context, kModelIdMetadata),
+      [reactor, response](absl::Status status, v1::InferResponse answer) {
+        if (status.ok()) *response = std::move(answer);
+        reactor->Finish(ToGrpcStatus(status));
+      });
   return reactor;
 }
 
@@ -52,8 +52,8 @@ grpc::ServerBidiReactor<v1::InferRequest, v1::InferResponse>*
 SplitInferenceService::InferStream(grpc::CallbackServerContext* context) {
   // The stream's model, named once in metadata or by a request (which then
   // names it for the requests after it). Touched only by the reading side.
-  auto model_id = std::make_shared<std::string>(
-      MetadataValue(context, kModelIdMetadata));
+  auto model_id =
+      std::make_shared<std::string>(MetadataValue(context, kModelIdMetadata));
   CloudCore* core = core_;
   return new PipelinedStream<v1::InferRequest, v1::InferResponse>(
       &streams_, CheckAuth(context, auth_),

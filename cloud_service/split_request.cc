@@ -21,9 +21,9 @@ absl::StatusOr<const ServedModel*> ResolveModel(const ServedModels& served,
   }
   const ServedModel* model = served.FindById(model_id);
   if (model == nullptr) {
-    return absl::FailedPreconditionError(absl::StrFormat(
-        "model %s is not served here; served: %s", model_id,
-        served.Describe()));
+    return absl::FailedPreconditionError(
+        absl::StrFormat("model %s is not served here; served: %s", model_id,
+                        served.Describe()));
   }
   return model;
 }
@@ -73,14 +73,14 @@ absl::StatusOr<SplitJob> PrepareSplitJob(const v1::InferRequest& request,
   }
   if (payload.samples() < 1 ||
       payload.samples() > static_cast<uint32_t>(max_samples)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "activation: %d samples; a request carries 1 to %d",
-        payload.samples(), max_samples));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("activation: %d samples; a request carries 1 to %d",
+                        payload.samples(), max_samples));
   }
   if (request.top_k() > static_cast<uint32_t>(model.num_classes())) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "top_k: %d, but model %s has %d classes", request.top_k(),
-        served.name, model.num_classes()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("top_k: %d, but model %s has %d classes",
+                        request.top_k(), served.name, model.num_classes()));
   }
   const int samples = static_cast<int>(payload.samples());
   SplitJob split;
@@ -98,13 +98,12 @@ absl::StatusOr<SplitJob> PrepareSplitJob(const v1::InferRequest& request,
     job.inputs.resize(static_cast<size_t>(samples) * input.width);
     for (int s = 0; s < samples; ++s) {
       absl::Status status = input.Apply(
-          absl::MakeConstSpan(raw).subspan(static_cast<size_t>(s) *
-                                               input.raw_width,
-                                           input.raw_width),
+          absl::MakeConstSpan(raw).subspan(
+              static_cast<size_t>(s) * input.raw_width, input.raw_width),
           job.inputs.data() + static_cast<size_t>(s) * input.width);
       if (!status.ok()) {
-        return absl::InvalidArgumentError(absl::StrFormat(
-            "activation: sample %d: %s", s, status.message()));
+        return absl::InvalidArgumentError(
+            absl::StrFormat("activation: sample %d: %s", s, status.message()));
       }
     }
   } else {
@@ -137,9 +136,8 @@ v1::ModelInfo DescribeModel(const ServedModel& served, int max_samples,
   info.set_input_width(static_cast<uint32_t>(model.input().raw_width));
   info.set_split_after(static_cast<uint32_t>(model.split_after()));
   info.set_split_width(static_cast<uint32_t>(model.split_width()));
-  for (v1::Encoding encoding :
-       {v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16, v1::ENCODING_INT8,
-        v1::ENCODING_UINT8}) {
+  for (v1::Encoding encoding : {v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16,
+                                v1::ENCODING_INT8, v1::ENCODING_UINT8}) {
     info.add_encodings(encoding);
   }
   *info.mutable_class_names() = description.class_names();

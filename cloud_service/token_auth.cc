@@ -5,8 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
-#include "common/hash/sha256.h"
 #include "common/daemon/config_files.h"
+#include "common/hash/sha256.h"
 
 namespace spex {
 namespace {
@@ -42,7 +42,8 @@ absl::StatusOr<TokenAuth> TokenAuth::FromText(absl::string_view text,
 
 TokenAuth TokenAuth::FromTokens(const std::vector<std::string>& tokens) {
   TokenAuth auth;
-  for (const std::string& token : tokens) auth.digests_.push_back(Digest(token));
+  for (const std::string& token : tokens)
+    auth.digests_.push_back(Digest(token));
   return auth;
 }
 

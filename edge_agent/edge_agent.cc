@@ -31,12 +31,12 @@ EdgeAgent::EdgeAgent(std::shared_ptr<const Model> model,
       classes_(model_->num_classes()),
       policy_(*model_, options_.threshold, options_.controller, metrics),
       route_(next, skip, options_.encoding),
-      slots_(options_.max_queued, model_->input().raw_width, classes_,
-             model_->split_width(),
-             metrics == nullptr ? std::function<void(int)>()
-                                : [metrics](int depth) {
-                                    metrics->SetQueueDepth(depth);
-                                  }) {}
+      slots_(
+          options_.max_queued, model_->input().raw_width, classes_,
+          model_->split_width(),
+          metrics == nullptr
+              ? std::function<void(int)>()
+              : [metrics](int depth) { metrics->SetQueueDepth(depth); }) {}
 
 EdgeAgent::~EdgeAgent() { Drain(); }
 
@@ -73,9 +73,9 @@ absl::Status EdgeAgent::CheckRequest(const v1::ClassifyRequest& request) const {
       size = static_cast<size_t>(request.values().values_size());
       for (int i = 0; i < request.values().values_size(); ++i) {
         if (!std::isfinite(request.values().values(i))) {
-          return absl::InvalidArgumentError(absl::StrFormat(
-              "values: entry %d is %f; inputs must be finite", i,
-              request.values().values(i)));
+          return absl::InvalidArgumentError(
+              absl::StrFormat("values: entry %d is %f; inputs must be finite",
+                              i, request.values().values(i)));
         }
       }
       break;
@@ -132,9 +132,9 @@ void EdgeAgent::AnswerWithoutSlot(const v1::ClassifyRequest& request,
   if (local.decision.exit >= 0) {
     const bool confident = local.decision.confident;
     path = confident ? v1::ANSWER_PATH_LOCAL : v1::ANSWER_PATH_FALLBACK;
-    const v1::FallbackReason reason =
-        confident ? v1::FALLBACK_REASON_UNSPECIFIED
-                  : v1::FALLBACK_REASON_QUEUE_FULL;
+    const v1::FallbackReason reason = confident
+                                          ? v1::FALLBACK_REASON_UNSPECIFIED
+                                          : v1::FALLBACK_REASON_QUEUE_FULL;
     FillSampleResult(
         local.probabilities.data(), classes_, request.top_k(),
         Answerer{1, model_->head().exits()[local.decision.exit].index + 1,
@@ -170,7 +170,8 @@ void EdgeAgent::Process(Slot* slot, Runner& runner) {
   const LocalResult* local = RunExits(slot, runner);
   if (local == nullptr) return;
   if (local->decision.confident && options_.early_exit) {
-    AnswerFromExit(slot, v1::ANSWER_PATH_LOCAL, v1::FALLBACK_REASON_UNSPECIFIED);
+    AnswerFromExit(slot, v1::ANSWER_PATH_LOCAL,
+                   v1::FALLBACK_REASON_UNSPECIFIED);
     // After the answer, from the runner's buffers (still this thread's).
     Audit(local->label, local->split);
     return;
@@ -187,8 +188,9 @@ void EdgeAgent::Process(Slot* slot, Runner& runner) {
   std::copy(local->split.begin(), local->split.end(), slot->split.begin());
   const std::optional<v1::FallbackReason> refused = route_.Send(
       slot->split, static_cast<uint32_t>(model_->split_after()), slot->top_k,
-      slots_.in_use(),
-      [this, slot](OffloadOutcome outcome) { OnOffloaded(slot, std::move(outcome)); });
+      slots_.in_use(), [this, slot](OffloadOutcome outcome) {
+        OnOffloaded(slot, std::move(outcome));
+      });
   if (refused.has_value()) {
     AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, *refused);
   }
@@ -212,7 +214,8 @@ const LocalResult* EdgeAgent::RunExits(Slot* slot, Runner& runner) {
   std::copy(local.probabilities.begin(), local.probabilities.end(),
             slot->exit_probabilities.begin());
   slot->exit = local.decision.exit;
-  if (metrics_ != nullptr) metrics_->ObserveConfidence(local.decision.confidence);
+  if (metrics_ != nullptr)
+    metrics_->ObserveConfidence(local.decision.confidence);
   policy_.ObserveDecision(!(local.decision.confident && options_.early_exit));
   return &local;
 }
@@ -229,21 +232,20 @@ std::optional<v1::FallbackReason> EdgeAgent::OffloadInput(Slot* slot) {
                               slot->input.values, &payload);
   if (!encoded.ok()) return v1::FALLBACK_REASON_CLOUD_REJECTED;
   // From layer 0: the next stage runs the whole network.
-  return next_->Offload(std::move(payload), 0, slot->top_k,
-                        [this, slot](OffloadOutcome outcome) {
-                          if (outcome.ok) {
-                            OnOffloaded(slot, std::move(outcome));
-                            return;
-                          }
-                          // The cloud could not: the device computes the
-                          // exit's answer now.
-                          std::unique_ptr<Runner> runner = TakeRunner();
-                          if (RunExits(slot, *runner) != nullptr) {
-                            AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK,
-                                           outcome.reason);
-                          }
-                          ReturnRunner(std::move(runner));
-                        });
+  return next_->Offload(
+      std::move(payload), 0, slot->top_k, [this, slot](OffloadOutcome outcome) {
+        if (outcome.ok) {
+          OnOffloaded(slot, std::move(outcome));
+          return;
+        }
+        // The cloud could not: the device computes the
+        // exit's answer now.
+        std::unique_ptr<Runner> runner = TakeRunner();
+        if (RunExits(slot, *runner) != nullptr) {
+          AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
+        }
+        ReturnRunner(std::move(runner));
+      });
 }
 
 void EdgeAgent::OnOffloaded(Slot* slot, OffloadOutcome outcome) {
@@ -306,14 +308,13 @@ void EdgeAgent::Audit(int label, absl::Span<const float> split) {
   EdgeMetrics* metrics = metrics_;
   // Not answered through a slot: the answer went out already, and an audit
   // the next stage cannot take (busy, down) is simply not counted.
-  (void)next_->Offload(std::move(payload),
-                       static_cast<uint32_t>(model_->split_after()), 0,
-                       [metrics, exit_label](OffloadOutcome outcome) {
-                         if (outcome.ok && metrics != nullptr) {
-                           metrics->RecordAudit(outcome.result.label() ==
-                                                exit_label);
-                         }
-                       });
+  (void)next_->Offload(
+      std::move(payload), static_cast<uint32_t>(model_->split_after()), 0,
+      [metrics, exit_label](OffloadOutcome outcome) {
+        if (outcome.ok && metrics != nullptr) {
+          metrics->RecordAudit(outcome.result.label() == exit_label);
+        }
+      });
 }
 
 }  // namespace spex

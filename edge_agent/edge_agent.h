@@ -120,7 +120,8 @@ class EdgeAgent {
   struct Runner {
     Runner(std::shared_ptr<const Model> model, std::vector<ExitRule> exit_rules,
            bool with_tail)
-        : classifier(std::move(model), with_tail), rules(std::move(exit_rules)) {}
+        : classifier(std::move(model), with_tail),
+          rules(std::move(exit_rules)) {}
     LocalClassifier classifier;
     std::vector<ExitRule> rules;
     LocalResult result;  // the last sample's, valid until the next

@@ -23,22 +23,26 @@ ABSL_FLAG(std::string, socket_mode, "0660",
 ABSL_FLAG(std::string, socket_group, "",
           "Group that owns the socket (with --socket_mode 0660, its members "
           "may connect); empty keeps the daemon's group.");
-ABSL_FLAG(std::string, tcp_listen, "",
-          "Also serve the local API on this TCP address (e.g. 127.0.0.1:50061; "
-          "port 0 picks one, see --port_file). Unauthenticated: keep it local.");
+ABSL_FLAG(
+    std::string, tcp_listen, "",
+    "Also serve the local API on this TCP address (e.g. 127.0.0.1:50061; "
+    "port 0 picks one, see --port_file). Unauthenticated: keep it local.");
 ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9465",
           "Address of the Prometheus metrics endpoint; empty disables it.");
-ABSL_FLAG(std::string, cloud, "",
-          "Comma-separated spex-cloud endpoints (host:port or dns:///name:port); "
-          "round robin over those up. Empty: never offload.");
-ABSL_FLAG(std::string, skip_to, "",
-          "In a chain: endpoints of the stage after --cloud's (comma-separated, "
-          "same TLS and token flags). A sample goes there instead when --cloud "
-          "refuses it or answers slower (measured round trips).");
+ABSL_FLAG(
+    std::string, cloud, "",
+    "Comma-separated spex-cloud endpoints (host:port or dns:///name:port); "
+    "round robin over those up. Empty: never offload.");
+ABSL_FLAG(
+    std::string, skip_to, "",
+    "In a chain: endpoints of the stage after --cloud's (comma-separated, "
+    "same TLS and token flags). A sample goes there instead when --cloud "
+    "refuses it or answers slower (measured round trips).");
 ABSL_FLAG(bool, cloud_plaintext, false,
           "Talk to the cloud without TLS (required when not giving TLS files, "
           "so that plain text is never an accident).");
-ABSL_FLAG(std::string, cloud_ca, "", "PEM CA bundle to verify the cloud "
+ABSL_FLAG(std::string, cloud_ca, "",
+          "PEM CA bundle to verify the cloud "
           "with; empty uses the system's roots.");
 ABSL_FLAG(std::string, cloud_cert, "", "PEM client certificate (mutual TLS).");
 ABSL_FLAG(std::string, cloud_key, "", "PEM client key (mutual TLS).");
@@ -75,9 +79,10 @@ ABSL_FLAG(double, threshold_min, 0.0,
           "Lowest threshold the adaptive threshold may set.");
 ABSL_FLAG(double, threshold_max, 1.0,
           "Highest threshold the adaptive threshold may set.");
-ABSL_FLAG(int, max_queued, 256,
-          "Samples accepted and not yet answered (most wait for the cloud); "
-          "beyond, Classify gets RESOURCE_EXHAUSTED (or see --local_when_full).");
+ABSL_FLAG(
+    int, max_queued, 256,
+    "Samples accepted and not yet answered (most wait for the cloud); "
+    "beyond, Classify gets RESOURCE_EXHAUSTED (or see --local_when_full).");
 ABSL_FLAG(bool, local_when_full, false,
           "When --max_queued samples are in the agent, answer new ones from "
           "the exit at once (local, or fallback with reason queue_full) "
@@ -85,8 +90,9 @@ ABSL_FLAG(bool, local_when_full, false,
 ABSL_FLAG(double, audit_fraction, 0.01,
           "Fraction of local answers also sent to the cloud, to count how "
           "often the exit agrees with the full network.");
-ABSL_FLAG(int, breaker_failures, 5,
-          "Consecutive cloud failures that stop offloading for --breaker_open.");
+ABSL_FLAG(
+    int, breaker_failures, 5,
+    "Consecutive cloud failures that stop offloading for --breaker_open.");
 ABSL_FLAG(absl::Duration, breaker_open, absl::Seconds(2),
           "How long offloading stays stopped before one probe is let through.");
 ABSL_FLAG(absl::Duration, reconnect_backoff_max, absl::Seconds(5),
@@ -183,7 +189,8 @@ int main(int argc, char** argv) {
   const absl::Duration objective = absl::GetFlag(FLAGS_latency_objective);
   if (budget >= 0 || objective > absl::ZeroDuration()) {
     if (budget >= 0 && objective > absl::ZeroDuration()) {
-      return Fail("--offload_budget and --latency_objective exclude each other");
+      return Fail(
+          "--offload_budget and --latency_objective exclude each other");
     }
     spex::ThresholdControllerOptions controller;
     controller.target =
@@ -203,8 +210,8 @@ int main(int argc, char** argv) {
   options.agent.max_queued = absl::GetFlag(FLAGS_max_queued);
   options.agent.local_when_full = absl::GetFlag(FLAGS_local_when_full);
   options.agent.audit_fraction = absl::GetFlag(FLAGS_audit_fraction);
-  if (options.agent.max_queued < 1 ||
-      !(options.agent.audit_fraction >= 0 && options.agent.audit_fraction <= 1)) {
+  if (options.agent.max_queued < 1 || !(options.agent.audit_fraction >= 0 &&
+                                        options.agent.audit_fraction <= 1)) {
     return Fail("--max_queued is at least 1, --audit_fraction in [0, 1]");
   }
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);

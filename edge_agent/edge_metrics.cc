@@ -28,8 +28,9 @@ EdgeMetrics::EdgeMetrics(const std::string& version)
   }
   auto& fallbacks = prometheus::BuildCounter()
                         .Name("spex_edge_fallbacks_total")
-                        .Help("Answers from the exit because the cloud could "
-                              "not answer, by reason")
+                        .Help(
+                            "Answers from the exit because the cloud could "
+                            "not answer, by reason")
                         .Register(*registry_);
   for (int reason = 1; reason < static_cast<int>(fallbacks_.size()); ++reason) {
     fallbacks_[reason] = &fallbacks.Add(
@@ -46,8 +47,8 @@ EdgeMetrics::EdgeMetrics(const std::string& version)
                      .Help("The exit's confidence per sample")
                      .Register(*registry_)
                      .Add({}, prometheus::Histogram::BucketBoundaries{
-                                  0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8,
-                                  0.85, 0.9, 0.95, 0.98, 0.99, 1.0});
+                                  0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85,
+                                  0.9, 0.95, 0.98, 0.99, 1.0});
   offload_bytes_ = &prometheus::BuildCounter()
                         .Name("spex_edge_offload_bytes_total")
                         .Help("Serialized request bytes sent to the cloud")
@@ -70,8 +71,9 @@ EdgeMetrics::EdgeMetrics(const std::string& version)
                            .Add({});
   cloud_up_ = &prometheus::BuildGauge()
                    .Name("spex_edge_cloud_up")
-                   .Help("1 when a cloud endpoint serving this model is "
-                         "connected")
+                   .Help(
+                       "1 when a cloud endpoint serving this model is "
+                       "connected")
                    .Register(*registry_)
                    .Add({});
   cloud_rtt_ = &prometheus::BuildHistogram()
@@ -86,8 +88,9 @@ EdgeMetrics::EdgeMetrics(const std::string& version)
                          .Add({});
   auto& audit = prometheus::BuildCounter()
                     .Name("spex_edge_audit_total")
-                    .Help("Locally answered samples also sent to the cloud, "
-                          "by whether the exit and the full network agreed")
+                    .Help(
+                        "Locally answered samples also sent to the cloud, "
+                        "by whether the exit and the full network agreed")
                     .Register(*registry_);
   audit_agree_ = &audit.Add({{"agree", "true"}});
   audit_disagree_ = &audit.Add({{"agree", "false"}});
@@ -109,8 +112,7 @@ void EdgeMetrics::AddNextStageError(absl::StatusCode code) {
   absl::MutexLock lock(&mutex_);
   prometheus::Counter*& counter = cloud_error_counters_[code];
   if (counter == nullptr) {
-    counter = &cloud_errors_.Add(
-        {{"code", StatusCodeLabel(code)}});
+    counter = &cloud_errors_.Add({{"code", StatusCodeLabel(code)}});
   }
   counter->Increment();
 }

@@ -53,13 +53,15 @@ class EdgeMetrics : public StageClientMetrics {
   void SetModelMismatch(bool mismatch) override {
     model_mismatch_->Set(mismatch);
   }
-  void RecordAudit(bool agree) { (agree ? audit_agree_ : audit_disagree_)->Increment(); }
+  void RecordAudit(bool agree) {
+    (agree ? audit_agree_ : audit_disagree_)->Increment();
+  }
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
-  std::array<prometheus::Counter*, 4> requests_{};        // by AnswerPath
-  std::array<prometheus::Histogram*, 4> latency_{};       // by AnswerPath
-  std::array<prometheus::Counter*, 7> fallbacks_{};       // by FallbackReason
+  std::array<prometheus::Counter*, 4> requests_{};   // by AnswerPath
+  std::array<prometheus::Histogram*, 4> latency_{};  // by AnswerPath
+  std::array<prometheus::Counter*, 7> fallbacks_{};  // by FallbackReason
   prometheus::Histogram* head_seconds_;
   prometheus::Histogram* confidence_;
   prometheus::Counter* offload_bytes_;

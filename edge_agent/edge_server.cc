@@ -117,9 +117,9 @@ struct EdgeServer::State {
             std::make_unique<StageClient>(skip, bundle->skip_metrics.get());
       }
     }
-    bundle->agent = std::make_shared<EdgeAgent>(
-        model, options.agent, bundle->cloud.get(), metrics.get(),
-        bundle->skip.get());
+    bundle->agent =
+        std::make_shared<EdgeAgent>(model, options.agent, bundle->cloud.get(),
+                                    metrics.get(), bundle->skip.get());
     LogInfo(absl::StrFormat("model %s loaded from %s", model->id(),
                             options.model_path));
     return bundle;

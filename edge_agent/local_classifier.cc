@@ -45,10 +45,9 @@ LocalResult LocalClassifier::Run(const RawInput& input,
   result.probabilities = absl::MakeConstSpan(
       exit_probs_.data() + static_cast<size_t>(result.decision.exit) * classes,
       static_cast<size_t>(classes));
-  result.label = static_cast<int>(
-      std::max_element(result.probabilities.begin(),
-                       result.probabilities.end()) -
-      result.probabilities.begin());
+  result.label = static_cast<int>(std::max_element(result.probabilities.begin(),
+                                                   result.probabilities.end()) -
+                                  result.probabilities.begin());
   return result;
 }
 

@@ -54,9 +54,8 @@ std::optional<v1::FallbackReason> OffloadRoute::SendTo(
     bool skipping, absl::Span<const float> activation, uint32_t from_layer,
     uint32_t top_k, const SharedDone& done) {
   v1::ActivationPayload payload;
-  absl::Status encoded =
-      EncodeActivations(encoding_, static_cast<int>(activation.size()), 1,
-                        activation, &payload);
+  absl::Status encoded = EncodeActivations(
+      encoding_, static_cast<int>(activation.size()), 1, activation, &payload);
   if (!encoded.ok()) {
     // An activation the encoding cannot carry (float16 overflow): the
     // sample's own stage answers it rather than it being lost.

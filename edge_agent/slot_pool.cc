@@ -20,8 +20,10 @@ SlotPool::SlotPool(int slots, int raw_width, int classes, int split_width,
   absl::MutexLock lock(&mutex_);
   for (size_t s = n; s-- > 0;) {
     Slot& slot = slots_[s];
-    slot.pixel_storage = absl::MakeSpan(pixels_).subspan(s * raw_width, raw_width);
-    slot.value_storage = absl::MakeSpan(values_).subspan(s * raw_width, raw_width);
+    slot.pixel_storage =
+        absl::MakeSpan(pixels_).subspan(s * raw_width, raw_width);
+    slot.value_storage =
+        absl::MakeSpan(values_).subspan(s * raw_width, raw_width);
     slot.exit_probabilities =
         absl::MakeSpan(exit_probabilities_).subspan(s * classes, classes);
     slot.split = absl::MakeSpan(splits_).subspan(s * split_width, split_width);

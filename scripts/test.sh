@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The one test command: installs what is missing, then builds and runs every
 # test three ways:
-#   1. x86-64 (or the host's architecture), warnings as errors;
+#   1. x86-64 (or the host's architecture), warnings as errors, after a
+#      clang-format check of every C++ source;
 #   2. the same under AddressSanitizer + UndefinedBehaviorSanitizer;
 #   3. the common library and the edge agent cross-built for aarch64 and
 #      packaged for a device (scripts/cross-arm64.sh), their tests run under
@@ -40,7 +41,17 @@ ctest_args=(--output-on-failure --timeout 600 -j "$jobs")
 
 step() { echo; echo "=== $* ($((SECONDS - started)) s elapsed)"; }
 
+# The C++ sources in the project's one style (.clang-format, clang-format 14):
+# a file that differs fails the run, naming the lines.
+check_format() {
+  step "clang-format check"
+  find common edge_agent cloud_service tools bench tests \
+      \( -name '*.cc' -o -name '*.h' \) -not -path '*/corpus/*' -print0 |
+    xargs -0 clang-format-14 --dry-run -Werror
+}
+
 run_native() {
+  check_format
   step "native build and tests"
   cmake -S . -B build/native -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo
   cmake --build build/native -j "$jobs"

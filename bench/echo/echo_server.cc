@@ -158,8 +158,8 @@ class AsyncEchoStream {
   grpc::ServerCompletionQueue* cq_;
   grpc::ServerContext context_;
   grpc::ServerAsyncReaderWriter<v1::InferResponse, v1::InferRequest> stream_;
-  Tag tags_[4] = {{this, kAccepted}, {this, kRead}, {this, kWritten},
-                  {this, kFinished}};
+  Tag tags_[4] = {
+      {this, kAccepted}, {this, kRead}, {this, kWritten}, {this, kFinished}};
   v1::InferRequest request_;
   absl::Mutex mutex_;
   std::deque<v1::InferResponse> writes_ ABSL_GUARDED_BY(mutex_);
@@ -174,7 +174,8 @@ int Run(int argc, char** argv) {
   args.Option("listen", "127.0.0.1:0", "address to serve on")
       .Option("port_file", "", "write the bound port here once serving")
       .Option("api", "callback", "callback | async")
-      .Option("service", "split", "split (SplitInference) | edge (EdgeInference)")
+      .Option("service", "split",
+              "split (SplitInference) | edge (EdgeInference)")
       .Option("threads", "2", "completion-queue threads (--api=async)");
   if (absl::Status status = args.Parse(argc, argv, 1); !status.ok()) {
     std::fprintf(stderr, "spex-echo-server: %s\n\n%s",
@@ -189,8 +190,9 @@ int Run(int argc, char** argv) {
   }
   const long threads = args.GetInt("threads").value_or(2);
   if ((api != "callback" && api != "async") || threads < 1) {
-    std::fprintf(stderr, "spex-echo-server: --api is callback or async, "
-                         "--threads at least 1\n");
+    std::fprintf(stderr,
+                 "spex-echo-server: --api is callback or async, "
+                 "--threads at least 1\n");
     return 2;
   }
   grpc::ServerBuilder builder;

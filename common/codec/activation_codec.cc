@@ -27,9 +27,10 @@ absl::Status CheckSizes(int width, int samples) {
         "activation width %d is outside [1, %d]", width, kMaxJunctionWidth));
   }
   if (samples < 1 || int64_t{width} * samples > kMaxActivationValues) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "activation payload of %d samples x %d values is outside [1, %d] values",
-        samples, width, kMaxActivationValues));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("activation payload of %d samples x %d values is "
+                        "outside [1, %d] values",
+                        samples, width, kMaxActivationValues));
   }
   return absl::OkStatus();
 }
@@ -138,8 +139,8 @@ absl::Status EncodeActivations(v1::Encoding encoding, int width, int samples,
   for (size_t i = 0; i < count; ++i) {
     if (!std::isfinite(values[i])) {
       return absl::InvalidArgumentError(
-          absl::StrFormat("activation of sample %d, index %d is %f",
-                          i / width, i % width, values[i]));
+          absl::StrFormat("activation of sample %d, index %d is %f", i / width,
+                          i % width, values[i]));
     }
     if (encoding == v1::ENCODING_FLOAT16 &&
         std::fabs(values[i]) > kFloat16Max) {
@@ -204,9 +205,9 @@ absl::Status DecodeActivationsInto(const v1::ActivationPayload& payload,
                                    absl::Span<float> values) {
   const int element = BytesPerValue(payload.encoding());
   if (element == 0) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "activation payload: unknown or missing encoding %d",
-        payload.encoding()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("activation payload: unknown or missing encoding %d",
+                        payload.encoding()));
   }
   if (payload.width() > static_cast<uint32_t>(kMaxJunctionWidth) ||
       payload.samples() > static_cast<uint32_t>(kMaxActivationValues)) {

@@ -41,8 +41,8 @@ uint16_t FloatToHalf(float value) {
     if (rest > halfway || (rest == halfway && (half & 1u))) ++half;
     return static_cast<uint16_t>(sign | half);
   }
-  uint32_t half = (static_cast<uint32_t>(exponent) << 10) |
-                  ((magnitude >> 13) & 0x3ffu);
+  uint32_t half =
+      (static_cast<uint32_t>(exponent) << 10) | ((magnitude >> 13) & 0x3ffu);
   const uint32_t rest = magnitude & 0x1fffu;
   // A carry out of the significand correctly bumps the exponent, up to Inf.
   if (rest > 0x1000u || (rest == 0x1000u && (half & 1u))) ++half;
@@ -55,7 +55,8 @@ float HalfToFloat(uint16_t half) {
   const uint32_t significand = half & 0x3ffu;
   if (exponent == 0) {
     // Zero or subnormal: significand x 2^-24, exact in binary32.
-    const float magnitude = static_cast<float>(significand) * (1.0f / 16777216.0f);
+    const float magnitude =
+        static_cast<float>(significand) * (1.0f / 16777216.0f);
     return sign != 0 ? -magnitude : magnitude;
   }
   if (exponent == 31) {

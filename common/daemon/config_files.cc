@@ -11,8 +11,9 @@ absl::StatusOr<std::string> ReadConfigFile(const std::string& path,
   constexpr int64_t kMaxConfigFileBytes = 1 << 20;
   absl::StatusOr<std::string> bytes = ReadFileBytes(path, kMaxConfigFileBytes);
   if (!bytes.ok()) {
-    return absl::Status(bytes.status().code(), absl::StrFormat(
-        "%s: %s", what, bytes.status().message()));
+    return absl::Status(
+        bytes.status().code(),
+        absl::StrFormat("%s: %s", what, bytes.status().message()));
   }
   return bytes;
 }

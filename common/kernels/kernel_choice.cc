@@ -56,14 +56,16 @@ double DenseCrossover(WeightFormat format) {
 
 WeightFormat ChooseSingleFormat(const JunctionSpec& spec, PatternKind kind) {
   const WeightFormat sparse = SparseFormatOf(kind);
-  return spec.density() < DenseCrossover(sparse) ? sparse : WeightFormat::kDense;
+  return spec.density() < DenseCrossover(sparse) ? sparse
+                                                 : WeightFormat::kDense;
 }
 
 WeightFormat ChooseBatchFormat(const JunctionSpec& spec, PatternKind kind) {
   const WeightFormat sparse = SparseFormatOf(kind);
   if (spec.dense()) return WeightFormat::kDense;
   if (TileGroupSizeOfFormat(sparse) > 0) return sparse;
-  return spec.density() < kRowBatchDenseCrossover ? sparse : WeightFormat::kDense;
+  return spec.density() < kRowBatchDenseCrossover ? sparse
+                                                  : WeightFormat::kDense;
 }
 
 absl::StatusOr<KernelChoice> ChooseKernels(const JunctionSpec& spec,
@@ -96,7 +98,8 @@ absl::StatusOr<KernelChoice> ChooseKernels(const JunctionSpec& spec,
           IsaName(*isa)));
     }
     // Every ISA this binary has provides every format (kernel_table.inc).
-    const KernelInfo* single = BestKernelFor(ChooseSingleFormat(spec, kind), isa);
+    const KernelInfo* single =
+        BestKernelFor(ChooseSingleFormat(spec, kind), isa);
     const KernelInfo* batch = BestKernelFor(ChooseBatchFormat(spec, kind), isa);
     if (single == nullptr || batch == nullptr) {
       return absl::FailedPreconditionError(

@@ -38,8 +38,12 @@ class Sell8Row {
         d_in(p.d_in) {}
 
   SPEX_KERNEL_INLINE int Input(int k) const { return indices_[k * kSliceRows]; }
-  SPEX_KERNEL_INLINE float Weight(int k) const { return weights_[k * kSliceRows]; }
-  SPEX_KERNEL_INLINE int TileStart(int t) const { return static_cast<int>(tile_starts_[t]); }
+  SPEX_KERNEL_INLINE float Weight(int k) const {
+    return weights_[k * kSliceRows];
+  }
+  SPEX_KERNEL_INLINE int TileStart(int t) const {
+    return static_cast<int>(tile_starts_[t]);
+  }
 
  private:
   const uint16_t* indices_;
@@ -62,9 +66,15 @@ class Block8Row {
         lane_(o % kSliceRows),
         d_in(p.d_in) {}
 
-  SPEX_KERNEL_INLINE int Input(int k) const { return BlockCodeInput(codes_[k], lane_); }
-  SPEX_KERNEL_INLINE float Weight(int k) const { return weights_[k * kSliceRows]; }
-  SPEX_KERNEL_INLINE int TileStart(int t) const { return static_cast<int>(tile_starts_[t]); }
+  SPEX_KERNEL_INLINE int Input(int k) const {
+    return BlockCodeInput(codes_[k], lane_);
+  }
+  SPEX_KERNEL_INLINE float Weight(int k) const {
+    return weights_[k * kSliceRows];
+  }
+  SPEX_KERNEL_INLINE int TileStart(int t) const {
+    return static_cast<int>(tile_starts_[t]);
+  }
 
  private:
   const uint16_t* codes_;
@@ -89,7 +99,9 @@ class TileGroup {
         count(p.d_in) {}
 
   SPEX_KERNEL_INLINE int Input(int k) const { return indices_[k]; }
-  SPEX_KERNEL_INLINE float Weight(int k, int r) const { return weights_[k * G + r]; }
+  SPEX_KERNEL_INLINE float Weight(int k, int r) const {
+    return weights_[k * G + r];
+  }
 
  private:
   const uint16_t* indices_;
@@ -109,7 +121,9 @@ class DenseGroup {
         count(p.n_in) {}
 
   SPEX_KERNEL_INLINE int Input(int k) const { return k; }
-  SPEX_KERNEL_INLINE float Weight(int k, int r) const { return weights_[r * n_in_ + k]; }
+  SPEX_KERNEL_INLINE float Weight(int k, int r) const {
+    return weights_[r * n_in_ + k];
+  }
 
  private:
   const float* weights_;
@@ -127,9 +141,11 @@ class DenseGroup {
 // in y between input tiles. The first and last tiles always run, so every
 // output is written even when a row has no connection in them.
 template <class Row, size_t kTileColumns, class Accumulate>
-SPEX_KERNEL_INLINE void RunFeatureMajor(const PackedWeights& p, bool relu, size_t batch,
-                            const float* x, size_t x_stride, float* y,
-                            size_t y_stride, Accumulate accumulate) {
+SPEX_KERNEL_INLINE void RunFeatureMajor(const PackedWeights& p, bool relu,
+                                        size_t batch, const float* x,
+                                        size_t x_stride, float* y,
+                                        size_t y_stride,
+                                        Accumulate accumulate) {
   for (size_t j0 = 0; j0 < batch; j0 += kTileColumns) {
     const size_t width = std::min(kTileColumns, batch - j0);
     for (int t = 0; t < p.n_tiles; ++t) {

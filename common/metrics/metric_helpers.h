@@ -4,9 +4,8 @@
 #ifndef SPEX_COMMON_METRICS_METRIC_HELPERS_H_
 #define SPEX_COMMON_METRICS_METRIC_HELPERS_H_
 
-#include <string>
-
 #include <memory>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

@@ -11,7 +11,8 @@ float Confidence(v1::ConfidenceMeasure measure, absl::Span<const float> probs) {
     for (float p : probs) {
       if (p > 0.0f) entropy -= double{p} * std::log(double{p});
     }
-    const double normalized = entropy / std::log(static_cast<double>(probs.size()));
+    const double normalized =
+        entropy / std::log(static_cast<double>(probs.size()));
     return static_cast<float>(std::clamp(1.0 - normalized, 0.0, 1.0));
   }
   return *std::max_element(probs.begin(), probs.end());

@@ -41,7 +41,8 @@ absl::StatusOr<Pattern> LayerPattern(const v1::Layer& layer,
     }
     case v1::PATTERN_KIND_RANDOM: {
       if (indices.size() != spec.connections()) {
-        return FieldError("indices",
+        return FieldError(
+            "indices",
             absl::StrFormat("%d entries, a random pattern of %d outputs x %d "
                             "inputs needs %d",
                             indices.size(), spec.n_out, spec.d_in,
@@ -54,7 +55,8 @@ absl::StatusOr<Pattern> LayerPattern(const v1::Layer& layer,
     case v1::PATTERN_KIND_BLOCK: {
       const int64_t needed = int64_t{spec.n_out / kBlockWidth} * spec.d_in;
       if (spec.n_out % kBlockWidth != 0 || indices.size() != needed) {
-        return FieldError("indices",
+        return FieldError(
+            "indices",
             absl::StrFormat("%d entries, a block pattern of %d outputs x %d "
                             "inputs needs %d/8 slices x %d codes",
                             indices.size(), spec.n_out, spec.d_in, spec.n_out,
@@ -80,7 +82,8 @@ absl::StatusOr<Pattern> LayerPattern(const v1::Layer& layer,
       const int g = TileGroupSize(*kind);
       const int64_t needed = int64_t{spec.n_out / g} * spec.d_in;
       if (spec.n_out % g != 0 || indices.size() != needed) {
-        return FieldError("indices",
+        return FieldError(
+            "indices",
             absl::StrFormat("%d entries, a tile pattern of %d outputs x %d "
                             "inputs needs %d/%d tiles x %d inputs",
                             indices.size(), spec.n_out, spec.d_in, spec.n_out,
@@ -91,7 +94,8 @@ absl::StatusOr<Pattern> LayerPattern(const v1::Layer& layer,
       break;
     }
     default:
-      return FieldError("pattern",
+      return FieldError(
+          "pattern",
           absl::StrFormat("unknown or missing value %d", layer.pattern()));
   }
   if (!pattern.ok()) {
@@ -101,4 +105,3 @@ absl::StatusOr<Pattern> LayerPattern(const v1::Layer& layer,
 }
 
 }  // namespace spex
-

@@ -47,8 +47,9 @@ absl::StatusOr<Activation> ActivationOf(const v1::Layer& layer,
                                                        : Activation::kIdentity;
     case v1::ACTIVATION_SOFTMAX:
       if (!last) {
-        return LayerError(where, "activation",
-                          "softmax is allowed only on a classifier's last layer");
+        return LayerError(
+            where, "activation",
+            "softmax is allowed only on a classifier's last layer");
       }
       return Activation::kSoftmax;
     default:
@@ -96,9 +97,10 @@ absl::StatusOr<std::shared_ptr<const SparseLayer>> BuildLayer(
                         spec.n_in, spec.d_out, spec.n_out, spec.d_in));
   }
   if (layer.weights_size() != spec.connections()) {
-    return LayerError(where, "weights",
-                      absl::StrFormat("%d entries, n_out x d_in = %d needed",
-                                      layer.weights_size(), spec.connections()));
+    return LayerError(
+        where, "weights",
+        absl::StrFormat("%d entries, n_out x d_in = %d needed",
+                        layer.weights_size(), spec.connections()));
   }
   if (layer.bias_size() != spec.n_out) {
     return LayerError(where, "bias",
@@ -149,9 +151,9 @@ absl::StatusOr<InputTransform> InputTransform::FromSpec(
   if (input.padded_width() != 0) {
     if (input.padded_width() < raw_width ||
         input.padded_width() > static_cast<uint32_t>(kMaxJunctionWidth)) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "input: padded_width: %d is outside [%d, %d]", input.padded_width(),
-          raw_width, kMaxJunctionWidth));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("input: padded_width: %d is outside [%d, %d]",
+                          input.padded_width(), raw_width, kMaxJunctionWidth));
     }
     transform.width = static_cast<int>(input.padded_width());
   }
@@ -195,17 +197,18 @@ absl::StatusOr<ExitBranchRuntime> BuildExit(const v1::ExitBranch& exit,
                                       exit.layers_size(), kMaxExitLayers));
   }
   if (!std::isfinite(exit.loss_weight()) || exit.loss_weight() < 0) {
-    return LayerError(where, "loss_weight",
-                      absl::StrFormat("%f (must be finite and >= 0)",
-                                      exit.loss_weight()));
+    return LayerError(
+        where, "loss_weight",
+        absl::StrFormat("%f (must be finite and >= 0)", exit.loss_weight()));
   }
   if (!v1::ConfidenceMeasure_IsValid(exit.confidence())) {
     return LayerError(where, "confidence",
                       absl::StrFormat("unknown value %d", exit.confidence()));
   }
   if (!(exit.threshold() >= 0.0f && exit.threshold() <= 1.0f)) {
-    return LayerError(where, "threshold",
-                      absl::StrFormat("%f is outside [0, 1]", exit.threshold()));
+    return LayerError(
+        where, "threshold",
+        absl::StrFormat("%f is outside [0, 1]", exit.threshold()));
   }
   if (exit.confidence() == v1::CONFIDENCE_MEASURE_UNSPECIFIED &&
       exit.threshold() != 0.0f) {
@@ -317,7 +320,8 @@ const ModelPart* Model::Segment(int from_layer, int to_layer) const {
 absl::StatusOr<std::shared_ptr<const Model>> Model::Load(
     const std::string& path, const ModelOptions& options) {
   SPEX_ASSIGN_OR_RETURN(const v1::Model proto, ReadModelFile(path));
-  absl::StatusOr<std::shared_ptr<const Model>> model = FromProto(proto, options);
+  absl::StatusOr<std::shared_ptr<const Model>> model =
+      FromProto(proto, options);
   if (!model.ok()) {
     return absl::Status(model.status().code(),
                         absl::StrCat(path, ": ", model.status().message()));
@@ -344,9 +348,9 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
 
   const int n_layers = proto.layers_size();
   if (n_layers < 2 || n_layers > kMaxBackboneLayers) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "layers: %d backbone layers; a split model has 2 to %d", n_layers,
-        kMaxBackboneLayers));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("layers: %d backbone layers; a split model has 2 to %d",
+                        n_layers, kMaxBackboneLayers));
   }
   LayerList backbone;
   int width = input.width;
@@ -398,9 +402,9 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
   }
   const int classes = backbone.back()->n_out();
   if (!proto.class_names().empty() && proto.class_names_size() != classes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "class_names: %d names for %d classes", proto.class_names_size(),
-        classes));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("class_names: %d names for %d classes",
+                        proto.class_names_size(), classes));
   }
 
   // Every segment between two boundaries: a handful of parts sharing the
@@ -419,12 +423,11 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
           inside.back().after_layer -= from;
         }
       }
-      std::string name =
-          from == 0 && to == n_layers        ? "full"
-          : from == 0 && to == split_after   ? "head"
-          : from == split_after && to == n_layers ? "tail"
-                                             : absl::StrFormat("layers %d-%d",
-                                                               from + 1, to);
+      std::string name = from == 0 && to == n_layers      ? "full"
+                         : from == 0 && to == split_after ? "head"
+                         : from == split_after && to == n_layers
+                             ? "tail"
+                             : absl::StrFormat("layers %d-%d", from + 1, to);
       segments[i * n + j] = std::make_unique<const ModelPart>(
           std::move(name), std::move(layers), std::move(inside));
     }

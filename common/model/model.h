@@ -83,7 +83,9 @@ class Model {
   const std::string& id() const { return description_.model_id(); }
   const InputTransform& input() const { return input_; }
   int num_classes() const { return full().output_width(); }
-  int split_after() const { return static_cast<int>(description_.split_after()); }
+  int split_after() const {
+    return static_cast<int>(description_.split_after());
+  }
   int split_width() const { return head().output_width(); }
   int num_layers() const { return boundaries_.back(); }
 
@@ -111,7 +113,8 @@ class Model {
   const v1::Model& description() const { return description_; }
 
  private:
-  Model(v1::Model description, InputTransform input, std::vector<int> boundaries,
+  Model(v1::Model description, InputTransform input,
+        std::vector<int> boundaries,
         std::vector<std::unique_ptr<const ModelPart>> segments);
 
   const v1::Model description_;

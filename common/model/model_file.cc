@@ -1,12 +1,12 @@
 #include "common/model/model_file.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
-#include <sys/stat.h>
-
 #include <vector>
 
 #include "absl/strings/escaping.h"
@@ -120,9 +120,10 @@ absl::Status CheckEntryCounts(
                            static_cast<uint32_t>(available) < length)) {
           break;  // truncated: the parser names it
         }
-        SPEX_RETURN_IF_ERROR(nested(
-            absl::string_view(static_cast<const char*>(data), length),
-            absl::StrFormat("%s%s %d: ", context, nested_name, ++nested_index)));
+        SPEX_RETURN_IF_ERROR(
+            nested(absl::string_view(static_cast<const char*>(data), length),
+                   absl::StrFormat("%s%s %d: ", context, nested_name,
+                                   ++nested_index)));
         in.Skip(static_cast<int>(length));
         continue;
       }
@@ -134,8 +135,7 @@ absl::Status CheckEntryCounts(
 
 absl::Status CheckExitEntryCounts(absl::string_view bytes,
                                   const std::string& context) {
-  static constexpr FieldLimit kExitLimits[] = {
-      {2, kMaxExitLayers, "layers"}};
+  static constexpr FieldLimit kExitLimits[] = {{2, kMaxExitLayers, "layers"}};
   return CheckEntryCounts(bytes, kExitLimits, context, 0, "", nullptr);
 }
 
@@ -266,8 +266,8 @@ absl::StatusOr<std::string> ReadFileBytes(const std::string& path,
   const bool failed = std::ferror(file) != 0;
   std::fclose(file);
   if (failed || read != bytes.size()) {
-    return absl::DataLossError(absl::StrFormat(
-        "'%s': read %d of %d bytes", path, read, bytes.size()));
+    return absl::DataLossError(
+        absl::StrFormat("'%s': read %d of %d bytes", path, read, bytes.size()));
   }
   return bytes;
 }

@@ -44,7 +44,8 @@ PatternKind JunctionKind(const JunctionSpec& spec, PatternKind kind) {
 absl::Status AddChain(const ChainTopology& chain, PatternKind kind,
                       uint64_t seed, uint64_t salt, const std::string& where,
                       google::protobuf::RepeatedPtrField<v1::Layer>* layers) {
-  if (chain.widths.size() < 2 || chain.fan_out.size() + 1 != chain.widths.size()) {
+  if (chain.widths.size() < 2 ||
+      chain.fan_out.size() + 1 != chain.widths.size()) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "%s: %d widths and %d fan-outs; a chain of n junctions has n + 1 "
         "widths and n fan-outs",
@@ -52,8 +53,8 @@ absl::Status AddChain(const ChainTopology& chain, PatternKind kind,
   }
   for (size_t j = 0; j + 1 < chain.widths.size(); ++j) {
     const int n_in = chain.widths[j], n_out = chain.widths[j + 1];
-    absl::StatusOr<JunctionSpec> spec =
-        JunctionFromFanOut(static_cast<int>(j) + 1, n_in, n_out, chain.fan_out[j]);
+    absl::StatusOr<JunctionSpec> spec = JunctionFromFanOut(
+        static_cast<int>(j) + 1, n_in, n_out, chain.fan_out[j]);
     if (!spec.ok()) {
       return absl::InvalidArgumentError(
           absl::StrCat(where, ": ", spec.status().message()));
@@ -68,8 +69,9 @@ absl::Status AddChain(const ChainTopology& chain, PatternKind kind,
       layer->set_pattern(v1::PATTERN_KIND_DENSE);
     } else {
       const PatternKind junction_kind = JunctionKind(*spec, kind);
-      SPEX_ASSIGN_OR_RETURN(const Pattern pattern,
-                            GeneratePattern(*spec, junction_kind, pattern_seed));
+      SPEX_ASSIGN_OR_RETURN(
+          const Pattern pattern,
+          GeneratePattern(*spec, junction_kind, pattern_seed));
       layer->set_pattern_seed(pattern_seed);
       switch (junction_kind) {
         case PatternKind::kBlock:
@@ -88,7 +90,8 @@ absl::Status AddChain(const ChainTopology& chain, PatternKind kind,
           break;
         case PatternKind::kRandom:
           layer->set_pattern(v1::PATTERN_KIND_RANDOM);
-          for (uint32_t input : pattern.row_indices()) layer->add_indices(input);
+          for (uint32_t input : pattern.row_indices())
+            layer->add_indices(input);
           break;
       }
     }
@@ -125,9 +128,9 @@ absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
     const ExitTopology& exit = topology.exits[e];
     if (exit.after_layer < 1 ||
         exit.after_layer >= static_cast<int>(topology.backbone.widths.size())) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "exit %d: after_layer %d is not a backbone layer", e + 1,
-          exit.after_layer));
+      return absl::InvalidArgumentError(
+          absl::StrFormat("exit %d: after_layer %d is not a backbone layer",
+                          e + 1, exit.after_layer));
     }
     v1::ExitBranch* branch = model.add_exits();
     branch->set_after_layer(static_cast<uint32_t>(exit.after_layer));
@@ -137,8 +140,8 @@ absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
     chain.widths.insert(chain.widths.end(), exit.widths.begin(),
                         exit.widths.end());
     chain.fan_out = exit.fan_out;
-    SPEX_RETURN_IF_ERROR(AddChain(chain, topology.pattern, seed,
-                                  1000 * (e + 1), absl::StrCat("exit ", e + 1),
+    SPEX_RETURN_IF_ERROR(AddChain(chain, topology.pattern, seed, 1000 * (e + 1),
+                                  absl::StrCat("exit ", e + 1),
                                   branch->mutable_layers()));
   }
   for (const std::string& name : topology.class_names) {

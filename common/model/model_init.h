@@ -36,7 +36,7 @@ struct ModelTopology {
   int padded_width = 0;          // 0: no padding
   float input_scale = 1.0f;
   float input_offset = 0.0f;
-  ChainTopology backbone;        // backbone.widths[0] = the padded input
+  ChainTopology backbone;  // backbone.widths[0] = the padded input
   int split_after = 1;
   std::vector<int> later_cuts;  // the chain's further cuts (model.proto)
   std::vector<ExitTopology> exits;

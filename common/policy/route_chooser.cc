@@ -31,9 +31,8 @@ RouteChooser::Route RouteChooser::Choose(int queued) {
   }
   if (options_.can_compute_here) {
     if (here_ < 0) return Route::kHere;
-    const double waiting =
-        1.0 + static_cast<double>(std::max(0, queued)) /
-                  std::max(1, options_.workers);
+    const double waiting = 1.0 + static_cast<double>(std::max(0, queued)) /
+                                     std::max(1, options_.workers);
     if (here_ * waiting < best_cost) best = Route::kHere;
   }
   return best;

@@ -37,7 +37,7 @@ struct RouteChooserOptions {
   bool can_compute_here = false;  // this stage may run the remaining layers
   double smoothing = 0.05;        // weight of each new observation
   int probe_every = 20;
-  int workers = 1;                // this stage's inference workers
+  int workers = 1;  // this stage's inference workers
 };
 
 class RouteChooser {

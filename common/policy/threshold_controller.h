@@ -36,7 +36,7 @@ namespace spex {
 struct ThresholdControllerOptions {
   enum class Target { kOffloadBudget, kLatency };
   Target target = Target::kOffloadBudget;
-  double offload_budget = 0.2;                     // fraction in [0, 1]
+  double offload_budget = 0.2;                      // fraction in [0, 1]
   absl::Duration latency = absl::Milliseconds(50);  // objective
   double latency_quantile = 0.99;
   double gain = 0.002;  // threshold change per unit error and sample
@@ -54,7 +54,9 @@ class ThresholdController {
   ThresholdController(const ThresholdControllerOptions& options,
                       double initial_threshold);
 
-  double threshold() const { return threshold_.load(std::memory_order_relaxed); }
+  double threshold() const {
+    return threshold_.load(std::memory_order_relaxed);
+  }
 
   // Budget target: one sample's decision (offloaded = not confident).
   void ObserveDecision(bool offloaded);

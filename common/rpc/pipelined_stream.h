@@ -74,8 +74,8 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
 
   // `set` outlives the stream. A non-OK `admission` (a refused token) ends
   // the stream at once with that status.
-  PipelinedStream(StreamSet* set, const absl::Status& admission,
-                  Handler handle, Refusal refuse)
+  PipelinedStream(StreamSet* set, const absl::Status& admission, Handler handle,
+                  Refusal refuse)
       : set_(set), handle_(std::move(handle)), refuse_(std::move(refuse)) {
     set_->Add(this);  // may drain it at once
     absl::MutexLock lock(&mutex_);
@@ -145,7 +145,8 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
   }
 
  private:
-  void QueueWriteLocked(Response response) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+  void QueueWriteLocked(Response response)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     if (write_failed_ || finished_) return;
     writes_.push_back(std::move(response));
     if (!writing_) StartNextWriteLocked();

@@ -27,11 +27,10 @@ void FillSampleResult(const float* probs, int classes, uint32_t top_k,
   }
   std::iota(indices, indices + classes, 0);
   const int k = std::min<int>(static_cast<int>(top_k), classes);
-  std::partial_sort(indices, indices + k, indices + classes,
-                    [probs](int a, int b) {
-                      return probs[a] > probs[b] ||
-                             (probs[a] == probs[b] && a < b);
-                    });
+  std::partial_sort(
+      indices, indices + k, indices + classes, [probs](int a, int b) {
+        return probs[a] > probs[b] || (probs[a] == probs[b] && a < b);
+      });
   for (int i = 0; i < k; ++i) {
     v1::ClassProbability* entry = result->add_top_k();
     entry->set_class_index(static_cast<uint32_t>(indices[i]));

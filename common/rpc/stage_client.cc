@@ -79,8 +79,8 @@ std::optional<v1::FallbackReason> StageClient::Impl::Offload(
   if (!breaker_.Allow(now)) return v1::FALLBACK_REASON_BREAKER_OPEN;
   next_endpoint_ = chosen + 1;
   const uint64_t id = next_id_++;
-  pending_[id] = Pending{std::move(done), chosen, from_layer, top_k, now,
-                         std::move(payload)};
+  pending_[id] = Pending{std::move(done), chosen, from_layer,
+                         top_k,           now,    std::move(payload)};
   deadlines_.emplace_back(now + options_.deadline, id);
   if (metrics_ != nullptr) metrics_->SetOffloadsPending(pending_.size());
   Stream* stream = endpoints_[chosen].stream;
@@ -202,7 +202,8 @@ void StageClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {
   Deliver(outcomes);
 }
 
-StageClient::StageClient(StageClientOptions options, StageClientMetrics* metrics)
+StageClient::StageClient(StageClientOptions options,
+                         StageClientMetrics* metrics)
     : deadline_(options.deadline),
       impl_(std::make_unique<Impl>(std::move(options), metrics)) {}
 
@@ -211,8 +212,7 @@ StageClient::~StageClient() = default;
 std::optional<v1::FallbackReason> StageClient::Offload(
     v1::ActivationPayload payload, uint32_t from_layer, uint32_t top_k,
     Done done) {
-  return impl_->Offload(std::move(payload), from_layer, top_k,
-                        std::move(done));
+  return impl_->Offload(std::move(payload), from_layer, top_k, std::move(done));
 }
 
 }  // namespace spex

@@ -1,11 +1,11 @@
 // The NextStage seam (common/stage/next_stage.h) over gRPC: the edge's way
-// to the cloud, a middle stage's to the one after. One long-lived SplitInference.InferStream per
-// endpoint, pipelined (many samples in flight; samples that wait while a
-// write is in flight go out together in one request), with a deadline per
-// sample, reconnection with exponential backoff and jitter, a circuit
-// breaker, round-robin over the endpoints that are up, and a model check
-// (GetModelInfo) at every connect: an endpoint serving another model gets no
-// offloads until it serves this one.
+// to the cloud, a middle stage's to the one after. One long-lived
+// SplitInference.InferStream per endpoint, pipelined (many samples in flight;
+// samples that wait while a write is in flight go out together in one request),
+// with a deadline per sample, reconnection with exponential backoff and jitter,
+// a circuit breaker, round-robin over the endpoints that are up, and a model
+// check (GetModelInfo) at every connect: an endpoint serving another model gets
+// no offloads until it serves this one.
 //
 // Every accepted offload gets exactly one outcome, from whichever comes
 // first: the next stage's answer, its error, the deadline, or the stream's

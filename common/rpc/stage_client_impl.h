@@ -42,12 +42,12 @@ class StageClient::Impl {
     std::shared_ptr<grpc::Channel> channel;
     std::unique_ptr<v1::SplitInference::Stub> stub;
     EndpointState state = EndpointState::kWaiting;
-    absl::Time retry_at;                 // kWaiting / kMismatch
+    absl::Time retry_at;  // kWaiting / kMismatch
     absl::Duration backoff;
     std::unique_ptr<grpc::ClientContext> check_context;
     v1::GetModelInfoRequest check_request;
     v1::GetModelInfoResponse check_response;
-    Stream* stream = nullptr;            // owned by itself until OnDone
+    Stream* stream = nullptr;  // owned by itself until OnDone
     bool mismatch_logged = false;
     // The last check was refused for the agent's credentials
     // (UNAUTHENTICATED, PERMISSION_DENIED): fallbacks say cloud_rejected,
@@ -134,7 +134,8 @@ class StageClient::Impl {
   void UpdateUpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   // The breaker's bookkeeping, with one log line when it opens or closes.
   void RecordSuccessLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
-  void RecordFailureLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
+  void RecordFailureLocked(absl::Time now)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   static void Deliver(std::vector<Outcome>& outcomes);
 
   const StageClientOptions options_;

@@ -32,14 +32,14 @@ StageClient::Impl::Impl(StageClientOptions options, StageClientMetrics* metrics)
     arguments.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
     arguments.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
     // Reconnection is this client's job (with its own backoff).
-    arguments.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
-                     static_cast<int>(absl::ToInt64Milliseconds(
-                         options_.backoff_initial)));
-    arguments.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
-                     static_cast<int>(absl::ToInt64Milliseconds(
-                         options_.backoff_max)));
-    endpoint.channel = grpc::CreateCustomChannel(
-        target, options_.credentials, arguments);
+    arguments.SetInt(
+        GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.backoff_initial)));
+    arguments.SetInt(
+        GRPC_ARG_MAX_RECONNECT_BACKOFF_MS,
+        static_cast<int>(absl::ToInt64Milliseconds(options_.backoff_max)));
+    endpoint.channel =
+        grpc::CreateCustomChannel(target, options_.credentials, arguments);
     endpoint.stub = v1::SplitInference::NewStub(endpoint.channel);
     endpoint.backoff = options_.backoff_initial;
     endpoints_.push_back(std::move(endpoint));
@@ -55,7 +55,8 @@ StageClient::Impl::~Impl() {
     stopping_ = true;
     for (Endpoint& endpoint : endpoints_) {
       if (endpoint.stream != nullptr) endpoint.stream->Cancel();
-      if (endpoint.check_context != nullptr) endpoint.check_context->TryCancel();
+      if (endpoint.check_context != nullptr)
+        endpoint.check_context->TryCancel();
     }
     auto idle = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
       return live_calls_ == 0;
@@ -132,14 +133,16 @@ void StageClient::Impl::OnCheckDone(size_t e, grpc::Status status) {
     if (!endpoint.mismatch_logged) {
       endpoint.mismatch_logged = true;
       LogWarning(absl::StrFormat(
-          "next stage %s: serves another model (%s); answering locally until it "
+          "next stage %s: serves another model (%s); answering locally until "
+          "it "
           "serves %s",
           endpoint.target, status.ok() ? "no match" : status.error_message(),
           options_.model_id));
     }
   } else {
-    if (metrics_ != nullptr) metrics_->AddNextStageError(
-        static_cast<absl::StatusCode>(status.error_code()));
+    if (metrics_ != nullptr)
+      metrics_->AddNextStageError(
+          static_cast<absl::StatusCode>(status.error_code()));
     endpoint.rejected =
         status.error_code() == grpc::StatusCode::UNAUTHENTICATED ||
         status.error_code() == grpc::StatusCode::PERMISSION_DENIED;
@@ -183,10 +186,11 @@ void StageClient::Impl::OnStreamDone(size_t e, const grpc::Status& status) {
     if (!outcomes.empty()) RecordFailureLocked(absl::Now());
     ScheduleRetryLocked(e, absl::Now());
     if (!stopping_) {
-      if (metrics_ != nullptr) metrics_->AddNextStageError(
-        static_cast<absl::StatusCode>(status.error_code()));
-      LogWarning(absl::StrFormat("next stage %s: disconnected (%s)", endpoint.target,
-                                 status.error_message()));
+      if (metrics_ != nullptr)
+        metrics_->AddNextStageError(
+            static_cast<absl::StatusCode>(status.error_code()));
+      LogWarning(absl::StrFormat("next stage %s: disconnected (%s)",
+                                 endpoint.target, status.error_message()));
     }
     UpdateUpLocked();
   }
@@ -215,7 +219,8 @@ void StageClient::Impl::TimerLoop() {
         }
       }
       // Forget answered samples at the front so the deque stays short.
-      while (!deadlines_.empty() && !pending_.contains(deadlines_.front().second)) {
+      while (!deadlines_.empty() &&
+             !pending_.contains(deadlines_.front().second)) {
         deadlines_.pop_front();
       }
       for (size_t e = 0; e < endpoints_.size(); ++e) {

@@ -81,8 +81,8 @@ int TileGroupSize(PatternKind kind) {
 absl::StatusOr<PatternKind> TileKindOfGroupSize(int group_size) {
   if (group_size == 4) return PatternKind::kTile4;
   if (group_size == 8) return PatternKind::kTile8;
-  return absl::InvalidArgumentError(absl::StrFormat(
-      "tile group size %d unsupported (4 or 8)", group_size));
+  return absl::InvalidArgumentError(
+      absl::StrFormat("tile group size %d unsupported (4 or 8)", group_size));
 }
 
 absl::Status CheckTileFits(const JunctionSpec& spec, int group_size) {
@@ -101,7 +101,8 @@ absl::Status CheckTileFits(const JunctionSpec& spec, int group_size) {
       spec.DebugString(), group_size, group_size,
       fitting.empty()
           ? std::string("no tile group size fits (use random or block)")
-          : absl::StrCat("group sizes that fit: ", absl::StrJoin(fitting, ", "))));
+          : absl::StrCat("group sizes that fit: ",
+                         absl::StrJoin(fitting, ", "))));
 }
 
 absl::string_view PatternKindName(PatternKind kind) {
@@ -146,7 +147,8 @@ absl::StatusOr<Pattern> Pattern::FromTileInputs(const JunctionSpec& spec,
                                                 int group_size,
                                                 std::vector<uint32_t> inputs) {
   SPEX_RETURN_IF_ERROR(CheckSpec(spec));
-  SPEX_ASSIGN_OR_RETURN(const PatternKind kind, TileKindOfGroupSize(group_size));
+  SPEX_ASSIGN_OR_RETURN(const PatternKind kind,
+                        TileKindOfGroupSize(group_size));
   SPEX_RETURN_IF_ERROR(CheckTileFits(spec, group_size));
   const int n_tiles = spec.n_out / group_size;
   if (inputs.size() != static_cast<size_t>(n_tiles) * spec.d_in) {

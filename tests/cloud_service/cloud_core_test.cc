@@ -76,9 +76,9 @@ TEST_F(CloudCoreTest, RawInputRunsTheWholeModel) {
   // The whole model and head-then-tail agree on the label.
   const Answer whole =
       Call(MakeRequest(*model_, 0, v1::ENCODING_UINT8, raw, 1));
-  const Answer split = Call(MakeRequest(*model_, model_->split_after(),
-                                        v1::ENCODING_FLOAT32,
-                                        SplitActivations(*model_, raw), 2));
+  const Answer split =
+      Call(MakeRequest(*model_, model_->split_after(), v1::ENCODING_FLOAT32,
+                       SplitActivations(*model_, raw), 2));
   for (int s = 0; s < 9; ++s) {
     EXPECT_EQ(whole.response.results(s).label(),
               split.response.results(s).label());
@@ -96,18 +96,19 @@ TEST_F(CloudCoreTest, ConcurrentRequestsBatchAndEachGetsItsOwnAnswer) {
   const int width = model_->split_width();
   std::vector<v1::InferRequest> requests;
   for (int r = 0; r < kRequests; ++r) {
-    requests.push_back(MakeRequest(
-        *model_, model_->split_after(), v1::ENCODING_INT8,
-        std::vector<float>(split.begin() + r * width,
-                           split.begin() + (r + 1) * width),
-        1000 + r));
+    requests.push_back(
+        MakeRequest(*model_, model_->split_after(), v1::ENCODING_INT8,
+                    std::vector<float>(split.begin() + r * width,
+                                       split.begin() + (r + 1) * width),
+                    1000 + r));
   }
   std::vector<std::promise<Answer>> promises(kRequests);
   for (int r = 0; r < kRequests; ++r) {
-    core_->Infer(requests[r], "", [&promises, r](absl::Status status,
-                                                 v1::InferResponse response) {
-      promises[r].set_value({std::move(status), std::move(response)});
-    });
+    core_->Infer(
+        requests[r], "",
+        [&promises, r](absl::Status status, v1::InferResponse response) {
+          promises[r].set_value({std::move(status), std::move(response)});
+        });
   }
   for (int r = 0; r < kRequests; ++r) {
     const Answer answer = promises[r].get_future().get();
@@ -144,8 +145,7 @@ TEST_F(CloudCoreTest, ModelNamedByTheStreamOrTheCall) {
 }
 
 TEST_F(CloudCoreTest, EveryRefusalNamesTheProblem) {
-  const std::vector<float> split =
-      SplitActivations(*model_, RawSamples(0, 2));
+  const std::vector<float> split = SplitActivations(*model_, RawSamples(0, 2));
   const v1::InferRequest good = MakeRequest(*model_, model_->split_after(),
                                             v1::ENCODING_FLOAT32, split, 9);
   struct Case {
@@ -158,8 +158,8 @@ TEST_F(CloudCoreTest, EveryRefusalNamesTheProblem) {
   {
     v1::InferRequest r = good;
     r.set_model_id(std::string(64, 'a'));
-    cases.push_back({"unknown model", r,
-                     absl::StatusCode::kFailedPrecondition, model_->id()});
+    cases.push_back({"unknown model", r, absl::StatusCode::kFailedPrecondition,
+                     model_->id()});
   }
   {
     v1::InferRequest r = good;
@@ -177,8 +177,8 @@ TEST_F(CloudCoreTest, EveryRefusalNamesTheProblem) {
   {
     v1::InferRequest r = good;
     r.mutable_activation()->set_data("garbage bytes");
-    cases.push_back({"garbage", r, absl::StatusCode::kInvalidArgument,
-                     "13 data bytes"});
+    cases.push_back(
+        {"garbage", r, absl::StatusCode::kInvalidArgument, "13 data bytes"});
   }
   {
     v1::InferRequest r = good;
@@ -203,21 +203,20 @@ TEST_F(CloudCoreTest, EveryRefusalNamesTheProblem) {
   {
     v1::InferRequest r = good;
     r.mutable_activation()->set_samples(0);
-    cases.push_back({"no samples", r, absl::StatusCode::kInvalidArgument,
-                     "0 samples"});
+    cases.push_back(
+        {"no samples", r, absl::StatusCode::kInvalidArgument, "0 samples"});
   }
   {
-    v1::InferRequest r = MakeRequest(*model_, 0, v1::ENCODING_UINT8,
-                                     RawSamples(0, 1025), 9);
-    cases.push_back({"too many samples", r,
-                     absl::StatusCode::kInvalidArgument,
+    v1::InferRequest r =
+        MakeRequest(*model_, 0, v1::ENCODING_UINT8, RawSamples(0, 1025), 9);
+    cases.push_back({"too many samples", r, absl::StatusCode::kInvalidArgument,
                      "1025 samples; a request carries 1 to 1024"});
   }
   {
     v1::InferRequest r = good;
     r.mutable_activation()->set_encoding(static_cast<v1::Encoding>(99));
-    cases.push_back({"unknown encoding", r,
-                     absl::StatusCode::kInvalidArgument, "unknown"});
+    cases.push_back(
+        {"unknown encoding", r, absl::StatusCode::kInvalidArgument, "unknown"});
   }
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
@@ -233,8 +232,8 @@ TEST_F(CloudCoreTest, BeyondTheQueueBoundIsResourceExhausted) {
   CloudCoreOptions options;
   options.engine.max_queued_samples = 8;
   Start(options);
-  const Answer answer = Call(
-      MakeRequest(*model_, 0, v1::ENCODING_UINT8, RawSamples(0, 9), 1));
+  const Answer answer =
+      Call(MakeRequest(*model_, 0, v1::ENCODING_UINT8, RawSamples(0, 9), 1));
   EXPECT_EQ(answer.status.code(), absl::StatusCode::kResourceExhausted);
   EXPECT_THAT(std::string(answer.status.message()), HasSubstr("overloaded"));
   EXPECT_TRUE(

@@ -39,13 +39,12 @@ inline std::shared_ptr<const Model> LoadTestModel(const std::string& path) {
 // of the model file at `model_path`.
 inline std::string ModelDirWith(const std::string& name,
                                 const std::string& model_path) {
-  const std::filesystem::path dir =
-      std::filesystem::path(testing::TempDir()) /
-      (name + "_" + std::to_string(::getpid()));
+  const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) /
+                                    (name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
-  std::filesystem::copy_file(model_path,
-                             dir / std::filesystem::path(model_path).filename());
+  std::filesystem::copy_file(
+      model_path, dir / std::filesystem::path(model_path).filename());
   return dir.string();
 }
 inline std::string ModelDirWithDefaultModel(const std::string& name) {
@@ -67,8 +66,8 @@ class TestCloud {
     EXPECT_TRUE(registry.ok()) << registry.status();
     if (!registry.ok()) return;
     registry_ = *std::move(registry);
-    core_ = std::make_unique<CloudCore>(options, registry_.get(), &metrics_,
-                                        next);
+    core_ =
+        std::make_unique<CloudCore>(options, registry_.get(), &metrics_, next);
     model_ = registry_->Snapshot()->all().at(0).model;
   }
 
@@ -171,8 +170,7 @@ inline std::vector<float> ReferenceProbabilities(
   EXPECT_TRUE(DecodeActivations(request.activation(), &values).ok());
   const bool raw = request.from_layer() == 0;
   const ModelPart& part = raw ? model.full() : model.tail();
-  const int width =
-      raw ? model.input().raw_width : model.split_width();
+  const int width = raw ? model.input().raw_width : model.split_width();
   const int samples = static_cast<int>(values.size()) / width;
   Workspace workspace(part);
   std::vector<float> x(part.input_width());
@@ -180,9 +178,8 @@ inline std::vector<float> ReferenceProbabilities(
   for (int s = 0; s < samples; ++s) {
     const float* v = values.data() + static_cast<size_t>(s) * width;
     if (raw) {
-      EXPECT_TRUE(model.input()
-                      .Apply(absl::MakeConstSpan(v, width), x.data())
-                      .ok());
+      EXPECT_TRUE(
+          model.input().Apply(absl::MakeConstSpan(v, width), x.data()).ok());
     } else {
       std::copy(v, v + width, x.begin());
     }

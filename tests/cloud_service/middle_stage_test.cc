@@ -94,11 +94,13 @@ TEST_F(MiddleStageTest, AnswersWhatTheNextStageFails) {
     v1::FallbackReason expected;
   };
   const std::vector<Case> cases = {
-      {{Behavior::kRefuse, v1::FALLBACK_REASON_BREAKER_OPEN}, false,
+      {{Behavior::kRefuse, v1::FALLBACK_REASON_BREAKER_OPEN},
+       false,
        v1::FALLBACK_REASON_BREAKER_OPEN},
       {{Behavior::kFail, v1::FALLBACK_REASON_CLOUD_UNREACHABLE,
         absl::Milliseconds(2)},
-       true, v1::FALLBACK_REASON_CLOUD_UNREACHABLE},
+       true,
+       v1::FALLBACK_REASON_CLOUD_UNREACHABLE},
       {{Behavior::kSilent}, true, v1::FALLBACK_REASON_DEADLINE},
   };
   const int count = 120;

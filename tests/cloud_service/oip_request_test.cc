@@ -1,11 +1,12 @@
 // The Open Inference Protocol through CloudCore: the whole model and its
 // tail, typed and raw contents, and each refusal named.
+#include "cloud_service/oip_request.h"
+
 #include <cstring>
 #include <future>
 
 #include "cloud_service/cloud_core.h"
 #include "cloud_service/oip_inference.h"
-#include "cloud_service/oip_request.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/cloud_service/cloud_test_support.h"
@@ -32,7 +33,7 @@ class OipRequestTest : public testing::Test {
   OipAnswer Call(const inference::ModelInferRequest& request) {
     std::promise<OipAnswer> promise;
     oip_->ModelInfer(request, [&promise](absl::Status status,
-                                          inference::ModelInferResponse r) {
+                                         inference::ModelInferResponse r) {
       promise.set_value({std::move(status), std::move(r)});
     });
     return promise.get_future().get();
@@ -77,8 +78,8 @@ TEST_F(OipRequestTest, WholeModelTypedAndRawGiveTheModelsAnswers) {
   const std::vector<float> raw = RawSamples(10, 5);
   const std::vector<float> reference = ReferenceProbabilities(
       *model_, MakeRequest(*model_, 0, v1::ENCODING_UINT8, raw, 1));
-  for (const std::string form : {"UINT8 typed", "UINT8 raw", "FP32 typed",
-                                 "FP32 raw"}) {
+  for (const std::string form :
+       {"UINT8 typed", "UINT8 raw", "FP32 typed", "FP32 raw"}) {
     SCOPED_TRACE(form);
     inference::ModelInferRequest request;
     request.set_model_name("fashion-default");
@@ -103,7 +104,8 @@ TEST_F(OipRequestTest, WholeModelTypedAndRawGiveTheModelsAnswers) {
     } else {
       for (float v : raw) {
         if (uint8) {
-          input->mutable_contents()->add_uint_contents(static_cast<uint32_t>(v));
+          input->mutable_contents()->add_uint_contents(
+              static_cast<uint32_t>(v));
         } else {
           input->mutable_contents()->add_fp32_contents(v);
         }
@@ -186,7 +188,8 @@ TEST_F(OipRequestTest, EveryRefusalNamesTheProblem) {
     input->set_datatype("UINT8");
     input->add_shape(1);
     input->add_shape(784);
-    for (int i = 0; i < 784; ++i) input->mutable_contents()->add_uint_contents(7);
+    for (int i = 0; i < 784; ++i)
+      input->mutable_contents()->add_uint_contents(7);
     return request;
   };
   ASSERT_TRUE(Call(base()).status.ok());
@@ -215,7 +218,9 @@ TEST_F(OipRequestTest, EveryRefusalNamesTheProblem) {
       [](auto* r) { r->mutable_inputs(0)->set_shape(1, 783); });
   add("count", absl::StatusCode::kInvalidArgument, "783 uint_contents",
       [](auto* r) {
-        r->mutable_inputs(0)->mutable_contents()->mutable_uint_contents()
+        r->mutable_inputs(0)
+            ->mutable_contents()
+            ->mutable_uint_contents()
             ->RemoveLast();
       });
   add("byte range", absl::StatusCode::kInvalidArgument,
@@ -225,19 +230,19 @@ TEST_F(OipRequestTest, EveryRefusalNamesTheProblem) {
   add("raw and typed", absl::StatusCode::kInvalidArgument,
       "both contents and raw_input_contents",
       [](auto* r) { r->add_raw_input_contents(std::string(784, '\0')); });
-  add("output", absl::StatusCode::kInvalidArgument,
-      "'logits' is not an output",
+  add("output", absl::StatusCode::kInvalidArgument, "'logits' is not an output",
       [](auto* r) { r->add_outputs()->set_name("logits"); });
   add("two inputs", absl::StatusCode::kInvalidArgument, "inputs: 2 tensors",
       [](auto* r) { *r->add_inputs() = r->inputs(0); });
-  add("NaN", absl::StatusCode::kInvalidArgument, "input value 3 is nan", [](auto* r) {
-    auto* input = r->mutable_inputs(0);
-    input->set_datatype("FP32");
-    input->mutable_contents()->clear_uint_contents();
-    for (int i = 0; i < 784; ++i) {
-      input->mutable_contents()->add_fp32_contents(i == 3 ? NAN : 0.5f);
-    }
-  });
+  add("NaN", absl::StatusCode::kInvalidArgument, "input value 3 is nan",
+      [](auto* r) {
+        auto* input = r->mutable_inputs(0);
+        input->set_datatype("FP32");
+        input->mutable_contents()->clear_uint_contents();
+        for (int i = 0; i < 784; ++i) {
+          input->mutable_contents()->add_fp32_contents(i == 3 ? NAN : 0.5f);
+        }
+      });
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const OipAnswer answer = Call(c.request);

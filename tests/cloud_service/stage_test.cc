@@ -49,12 +49,13 @@ class LastStageTest : public testing::Test {
     const std::vector<float> raw = RawSamples(0, count);
     std::vector<float> x(model_->input().width), y(part.output_width()), out;
     for (int s = 0; s < count; ++s) {
-      EXPECT_TRUE(model_->input()
-                      .Apply(absl::MakeConstSpan(raw).subspan(
-                                 static_cast<size_t>(s) * model_->input().raw_width,
-                                 model_->input().raw_width),
-                             x.data())
-                      .ok());
+      EXPECT_TRUE(
+          model_->input()
+              .Apply(absl::MakeConstSpan(raw).subspan(
+                         static_cast<size_t>(s) * model_->input().raw_width,
+                         model_->input().raw_width),
+                     x.data())
+              .ok());
       part.Forward(x.data(), y.data(), nullptr, &workspace);
       out.insert(out.end(), y.begin(), y.end());
     }
@@ -73,7 +74,6 @@ class LastStageTest : public testing::Test {
                     .ok());
     return request;
   }
-
 
   TestCloud cloud_{"last_stage", ChainModelPath()};
   CloudCore* core_ = nullptr;
@@ -95,7 +95,8 @@ TEST_F(LastStageTest, ContinuesFromEveryCutWithTheFinalClassifier) {
     const int width = model_->WidthAfter(cut);
     for (int s = 0; s < 20; ++s) {
       rest.Forward(values.data() + s * width, y.data(), nullptr, &workspace);
-      const int label = static_cast<int>(std::max_element(y.begin(), y.end()) - y.begin());
+      const int label =
+          static_cast<int>(std::max_element(y.begin(), y.end()) - y.begin());
       EXPECT_EQ(response.results(s).label(), static_cast<uint32_t>(label));
       EXPECT_NEAR(response.results(s).confidence(), y[label], 1e-5);
       EXPECT_EQ(response.results(s).stage(), 3u);
@@ -112,15 +113,18 @@ TEST_F(LastStageTest, AnActivationFromNoCutIsRefusedNamingTheCuts) {
   request.set_from_layer(2);
   const auto [status, response] = Ask(*core_, request);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(status.message()),
-              HasSubstr("from_layer: 2 is not served; model fashion-chain takes "
-                        "activations after layers 1, 3 (its cuts) or raw inputs (0)"));
+  EXPECT_THAT(
+      std::string(status.message()),
+      HasSubstr("from_layer: 2 is not served; model fashion-chain takes "
+                "activations after layers 1, 3 (its cuts) or raw inputs (0)"));
   request.set_from_layer(5);  // the last layer: nothing left to run
-  EXPECT_EQ(Ask(*core_, request).status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Ask(*core_, request).status.code(),
+            absl::StatusCode::kInvalidArgument);
   request.set_from_layer(1);  // a cut, but the fog's width
-  EXPECT_THAT(std::string(Ask(*core_, request).status.message()),
-              HasSubstr("width 128, but model fashion-chain takes 64 values per "
-                        "sample at from_layer 1"));
+  EXPECT_THAT(
+      std::string(Ask(*core_, request).status.message()),
+      HasSubstr("width 128, but model fashion-chain takes 64 values per "
+                "sample at from_layer 1"));
 }
 
 TEST_F(LastStageTest, ModelInfoNamesTheCutsAndThisStage) {

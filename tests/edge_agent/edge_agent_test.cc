@@ -131,8 +131,7 @@ TEST_F(EdgeAgentCoreTest, FallbacksCarryTheNextStagesFailure) {
         absl::Milliseconds(5)},
        v1::FALLBACK_REASON_CLOUD_REJECTED},
       {{Behavior::kSilent}, v1::FALLBACK_REASON_DEADLINE},
-      {{Behavior::kAnswer, v1::FALLBACK_REASON_UNSPECIFIED,
-        absl::Seconds(2)},
+      {{Behavior::kAnswer, v1::FALLBACK_REASON_UNSPECIFIED, absl::Seconds(2)},
        v1::FALLBACK_REASON_DEADLINE},
   };
   for (const Case& c : cases) {
@@ -261,9 +260,9 @@ TEST_F(EdgeAgentCoreTest, QueueFullAndDrain) {
     EXPECT_EQ(answer.get_future().get().fallback_reason(),
               v1::FALLBACK_REASON_DEADLINE);
   }
-  EXPECT_EQ(agent->Classify(Request(3), [](v1::ClassifyResponse) { FAIL(); })
-                .code(),
-            absl::StatusCode::kUnavailable);
+  EXPECT_EQ(
+      agent->Classify(Request(3), [](v1::ClassifyResponse) { FAIL(); }).code(),
+      absl::StatusCode::kUnavailable);
 
   options.local_when_full = true;
   agent = std::make_unique<EdgeAgent>(model_, options, &silent, nullptr);

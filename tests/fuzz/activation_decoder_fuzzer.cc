@@ -16,16 +16,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!payload.ParseFromArray(data, static_cast<int>(size))) return 0;
   std::vector<float> values;
   if (!spex::DecodeActivations(payload, &values).ok()) return 0;
-  if (values.size() != size_t{payload.width()} * payload.samples()) std::abort();
+  if (values.size() != size_t{payload.width()} * payload.samples())
+    std::abort();
   for (float v : values) {
     if (!std::isfinite(v)) std::abort();
   }
   // What decodes must encode again, to the same values (int8 re-quantises,
   // so only its shape is compared).
   spex::v1::ActivationPayload again;
-  if (!spex::EncodeActivations(payload.encoding(),
-                               static_cast<int>(payload.width()),
-                               static_cast<int>(payload.samples()), values, &again)
+  if (!spex::EncodeActivations(
+           payload.encoding(), static_cast<int>(payload.width()),
+           static_cast<int>(payload.samples()), values, &again)
            .ok()) {
     std::abort();
   }

@@ -20,7 +20,7 @@ struct FuzzCloud {
   std::unique_ptr<ModelRegistry> registry;
   std::unique_ptr<CloudCore> core;
   std::unique_ptr<OipInference> oip;  // over `core`
-  std::string model_id;  // the served model's
+  std::string model_id;               // the served model's
 };
 
 inline FuzzCloud& TheCloud() {

@@ -17,9 +17,9 @@ namespace spex::fuzz {
 // SPEX_MODEL (environment) or the repository's default model.
 inline std::string DefaultModelFile() {
   const char* model = std::getenv("SPEX_MODEL");
-  return model != nullptr ? model
-                          : std::string(SPEX_SOURCE_DIR) +
-                                "/results/fashion-default.spex";
+  return model != nullptr
+             ? model
+             : std::string(SPEX_SOURCE_DIR) + "/results/fashion-default.spex";
 }
 
 inline std::string ModelDirectory() {

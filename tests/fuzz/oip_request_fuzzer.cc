@@ -16,7 +16,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   absl::Notification answered;
   int answers = 0;
   spex::fuzz::TheCloud().oip->ModelInfer(
-      request, [&](absl::Status status, inference::ModelInferResponse response) {
+      request,
+      [&](absl::Status status, inference::ModelInferResponse response) {
         ++answers;
         if (status.ok() && response.outputs_size() == 0) std::abort();
         if (!status.ok() && status.message().empty()) std::abort();

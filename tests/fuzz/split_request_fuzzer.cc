@@ -23,7 +23,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       [&](absl::Status status, spex::v1::InferResponse response) {
         ++answers;
         if (status.ok() &&
-            response.results_size() != static_cast<int>(request.activation().samples())) {
+            response.results_size() !=
+                static_cast<int>(request.activation().samples())) {
           std::abort();
         }
         if (!status.ok() && status.message().empty()) std::abort();

@@ -17,9 +17,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const absl::string_view input(reinterpret_cast<const char*>(data), size);
   const size_t nul = input.find('\0');
   const absl::string_view text = input.substr(0, nul);
-  const absl::string_view authorization =
-      nul == absl::string_view::npos ? absl::string_view() : input.substr(nul + 1);
-  absl::StatusOr<spex::TokenAuth> auth = spex::TokenAuth::FromText(text, "fuzz");
+  const absl::string_view authorization = nul == absl::string_view::npos
+                                              ? absl::string_view()
+                                              : input.substr(nul + 1);
+  absl::StatusOr<spex::TokenAuth> auth =
+      spex::TokenAuth::FromText(text, "fuzz");
   if (!auth.ok()) {
     if (auth.status().message().empty()) std::abort();
     return 0;
@@ -30,7 +32,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     const absl::string_view token = authorization.substr(7);
     for (absl::string_view line : absl::StrSplit(text, '\n')) {
       line = absl::StripAsciiWhitespace(line);
-      if (!line.empty() && !absl::StartsWith(line, "#") && line == token) listed = true;
+      if (!line.empty() && !absl::StartsWith(line, "#") && line == token)
+        listed = true;
     }
   }
   if (auth->Check(authorization).ok() != listed) std::abort();

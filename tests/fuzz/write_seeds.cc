@@ -34,16 +34,19 @@ class Corpus {
 
 void WriteSeeds(const std::string& root) {
   Corpus corpus(root);
-  absl::StatusOr<std::shared_ptr<const Model>> loaded = Model::Load(DefaultModelPath());
+  absl::StatusOr<std::shared_ptr<const Model>> loaded =
+      Model::Load(DefaultModelPath());
   if (!loaded.ok()) {
-    std::fprintf(stderr, "%s\n", std::string(loaded.status().message()).c_str());
+    std::fprintf(stderr, "%s\n",
+                 std::string(loaded.status().message()).c_str());
     std::exit(1);
   }
   const Model& model = **loaded;
   const std::vector<float> raw = RawSamples(0, 3);
   const std::vector<float> split = SplitActivations(model, raw);
   const std::vector<float> one_raw(raw.begin(), raw.begin() + 784);
-  const std::vector<float> one_split(split.begin(), split.begin() + model.split_width());
+  const std::vector<float> one_split(split.begin(),
+                                     split.begin() + model.split_width());
 
   for (v1::Encoding encoding :
        {v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16, v1::ENCODING_INT8}) {
@@ -54,7 +57,8 @@ void WriteSeeds(const std::string& root) {
     corpus.Write("split_request", name + "-3",
                  MakeRequest(model, model.split_after(), encoding, split, 2)
                      .SerializeAsString());
-    v1::InferRequest no_id = MakeRequest(model, model.split_after(), encoding, split, 3);
+    v1::InferRequest no_id =
+        MakeRequest(model, model.split_after(), encoding, split, 3);
     no_id.clear_model_id();
     corpus.Write("split_request", name + "-3-no-id", no_id.SerializeAsString());
     corpus.Write("activation_decoder", name,
@@ -63,7 +67,8 @@ void WriteSeeds(const std::string& root) {
                      .SerializeAsString());
   }
   corpus.Write("split_request", "uint8-raw",
-               MakeRequest(model, 0, v1::ENCODING_UINT8, one_raw, 5).SerializeAsString());
+               MakeRequest(model, 0, v1::ENCODING_UINT8, one_raw, 5)
+                   .SerializeAsString());
   corpus.Write("activation_decoder", "uint8",
                MakeRequest(model, 0, v1::ENCODING_UINT8, one_raw, 6)
                    .activation()
@@ -106,7 +111,8 @@ void WriteSeeds(const std::string& root) {
   v1::ClassifyRequest pixels;
   pixels.set_request_id(7);
   pixels.set_top_k(3);
-  for (float v : one_raw) pixels.mutable_pixels()->push_back(static_cast<char>(v));
+  for (float v : one_raw)
+    pixels.mutable_pixels()->push_back(static_cast<char>(v));
   corpus.Write("edge_classify", "pixels", pixels.SerializeAsString());
   v1::ClassifyRequest values;
   values.set_request_id(8);
@@ -116,9 +122,10 @@ void WriteSeeds(const std::string& root) {
   // Small valid models (the default one is 480 KB: slow to mutate), one
   // with tile patterns (format version 2), one a chain of three stages
   // with an exit in the middle one (format version 3).
-  corpus.Write("model_loader", "small",
-               MakeTestModel(TestTopologies(PatternKind::kRandom).front().topology, 1)
-                   .SerializeAsString());
+  corpus.Write(
+      "model_loader", "small",
+      MakeTestModel(TestTopologies(PatternKind::kRandom).front().topology, 1)
+          .SerializeAsString());
   corpus.Write("model_loader", "small-tile4",
                MakeTestModel(TestTopologies(PatternKind::kTile4)[1].topology, 1)
                    .SerializeAsString());

@@ -21,7 +21,8 @@ class ChainTest : public testing::Test {
     models_ = ModelDirWith("chain_models", ChainModelPath());
   }
   // The last stage, then the fog in front of it (its --next at `next`).
-  std::unique_ptr<CloudProcess> StartCloud(std::vector<std::string> flags = {}) {
+  std::unique_ptr<CloudProcess> StartCloud(
+      std::vector<std::string> flags = {}) {
     flags.insert(flags.begin(), {"--plaintext", "--model_dir=" + models_});
     return std::make_unique<CloudProcess>(SPEX_CLOUD_BINARY, testing::TempDir(),
                                           flags);
@@ -54,9 +55,10 @@ TEST_F(ChainTest, ThreeStagesAnswerTheTestSetAsTheInProcessModel) {
   std::unique_ptr<CloudProcess> fog =
       StartFog(cloud->address(), {"--next_plaintext", "--next_deadline=10s"});
   ASSERT_TRUE(fog->ok()) << fog->log();
-  EdgeProcess edge(TestSocket("chain"),
-                   {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
-                    "--cloud_plaintext", "--deadline=10s", "--audit_fraction=0"});
+  EdgeProcess edge(
+      TestSocket("chain"),
+      {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
+       "--cloud_plaintext", "--deadline=10s", "--audit_fraction=0"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForNextStage(*fog);
   WaitForCloud(edge);
@@ -85,8 +87,8 @@ TEST_F(ChainTest, ThreeStagesAnswerTheTestSetAsTheInProcessModel) {
   }
   EXPECT_LT(borderline, 10);
   RecordProperty("answers_per_stage",
-                 absl::StrCat(per_stage[1], " ", per_stage[2], " ", per_stage[3],
-                              ", borderline ", borderline));
+                 absl::StrCat(per_stage[1], " ", per_stage[2], " ",
+                              per_stage[3], ", borderline ", borderline));
   // Each stage answers a share, the edge the most (the calibration's
   // figures: about 77 %, 18 % and 5 %).
   EXPECT_GT(per_stage[1], 7000);
@@ -95,12 +97,17 @@ TEST_F(ChainTest, ThreeStagesAnswerTheTestSetAsTheInProcessModel) {
   EXPECT_NEAR(correct / static_cast<double>(data.size()),
               model_->description().training().final_test_accuracy(), 0.006);
   // The stages' metrics count the same answers.
-  EXPECT_EQ(Metric(*fog, "spex_cloud_stage_answers_total{exit=\"2\",model=\"fashion-chain\",stage=\"2\"}"),
+  EXPECT_EQ(Metric(*fog,
+                   "spex_cloud_stage_answers_total{exit=\"2\",model=\"fashion-"
+                   "chain\",stage=\"2\"}"),
             per_stage[2]);
-  EXPECT_EQ(Metric(*cloud, "spex_cloud_stage_answers_total{exit=\"0\",model=\"fashion-chain\",stage=\"3\"}"),
+  EXPECT_EQ(Metric(*cloud,
+                   "spex_cloud_stage_answers_total{exit=\"0\",model=\"fashion-"
+                   "chain\",stage=\"3\"}"),
             per_stage[3]);
   EXPECT_EQ(Metric(*fog, "spex_cloud_forwarded_samples_total"), per_stage[3]);
-  EXPECT_GT(Metric(*fog, "spex_cloud_forwarded_bytes_total"), 134 * per_stage[3]);
+  EXPECT_GT(Metric(*fog, "spex_cloud_forwarded_bytes_total"),
+            134 * per_stage[3]);
 }
 
 TEST_F(ChainTest, FogKilledMidReplayEverySampleAnsweredThenTheChainHeals) {
@@ -151,13 +158,14 @@ TEST_F(ChainTest, SlowLinkAfterTheFogMakesItComputeFurtherOrAnswerWithItsExit) {
   std::unique_ptr<TcpProxy> proxy = StartProxy(cloud->port());
   for (const std::string fallback : {"compute", "exit"}) {
     SCOPED_TRACE(fallback);
-    std::unique_ptr<CloudProcess> fog =
-        StartFog(proxy->address(), {"--next_plaintext", "--next_deadline=50ms",
-                                    "--fallback=" + fallback});
+    std::unique_ptr<CloudProcess> fog = StartFog(
+        proxy->address(),
+        {"--next_plaintext", "--next_deadline=50ms", "--fallback=" + fallback});
     ASSERT_TRUE(fog->ok()) << fog->log();
-    EdgeProcess edge(TestSocket("chain_slow_" + fallback),
-                     {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
-                      "--cloud_plaintext", "--deadline=5s"});
+    EdgeProcess edge(
+        TestSocket("chain_slow_" + fallback),
+        {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
+         "--cloud_plaintext", "--deadline=5s"});
     ASSERT_TRUE(edge.ok()) << edge.log();
     WaitForNextStage(*fog);
     WaitForCloud(edge);
@@ -180,8 +188,9 @@ TEST_F(ChainTest, SlowLinkAfterTheFogMakesItComputeFurtherOrAnswerWithItsExit) {
       EXPECT_EQ(r.exit, fallback == "compute" ? 0 : 2) << "sample " << r.id;
     }
     EXPECT_GT(fog_fallbacks, 20);
-    EXPECT_GT(Metric(*fog, "spex_cloud_stage_fallbacks_total{reason=\"deadline\"}"),
-              0);
+    EXPECT_GT(
+        Metric(*fog, "spex_cloud_stage_fallbacks_total{reason=\"deadline\"}"),
+        0);
   }
 }
 
@@ -194,12 +203,13 @@ TEST_F(ChainTest, AdaptiveFogComputesFurtherWhenTheNextStageIsSlow) {
   ASSERT_TRUE(cloud->ok()) << cloud->log();
   std::unique_ptr<TcpProxy> proxy = StartProxy(cloud->port());
   std::unique_ptr<CloudProcess> fog =
-      StartFog(proxy->address(), {"--next_plaintext", "--next_deadline=5s",
-                                  "--policy=adaptive"});
+      StartFog(proxy->address(),
+               {"--next_plaintext", "--next_deadline=5s", "--policy=adaptive"});
   ASSERT_TRUE(fog->ok()) << fog->log();
-  EdgeProcess edge(TestSocket("chain_adaptive"),
-                   {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
-                    "--cloud_plaintext", "--deadline=5s", "--audit_fraction=0"});
+  EdgeProcess edge(
+      TestSocket("chain_adaptive"),
+      {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
+       "--cloud_plaintext", "--deadline=5s", "--audit_fraction=0"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForNextStage(*fog);
   WaitForCloud(edge);
@@ -220,8 +230,9 @@ TEST_F(ChainTest, AdaptiveFogComputesFurtherWhenTheNextStageIsSlow) {
   }
   EXPECT_GT(computed_here, 3 * at_cloud) << computed_here << " vs " << at_cloud;
   EXPECT_GT(at_cloud, 0);  // the probes
-  EXPECT_EQ(Metric(*fog, "spex_cloud_stage_fallbacks_total{reason=\"next_slower\"}"),
-            computed_here);
+  EXPECT_EQ(
+      Metric(*fog, "spex_cloud_stage_fallbacks_total{reason=\"next_slower\"}"),
+      computed_here);
 }
 
 // The edge skips the fog when it cannot take samples (down) or answers
@@ -234,10 +245,10 @@ TEST_F(ChainTest, EdgeSkipsAFogThatIsDownOrSlow) {
       StartFog(cloud->address(), {"--next_plaintext"});
   ASSERT_TRUE(fog->ok()) << fog->log();
   std::unique_ptr<TcpProxy> proxy = StartProxy(fog->port());
-  EdgeProcess edge(TestSocket("chain_skip"),
-                   {"--model=" + ChainModelPath(), "--cloud=" + proxy->address(),
-                    "--skip_to=" + cloud->address(), "--cloud_plaintext",
-                    "--deadline=2s"});
+  EdgeProcess edge(
+      TestSocket("chain_skip"),
+      {"--model=" + ChainModelPath(), "--cloud=" + proxy->address(),
+       "--skip_to=" + cloud->address(), "--cloud_plaintext", "--deadline=2s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForNextStage(*fog);
   WaitForCloud(edge);
@@ -274,9 +285,10 @@ TEST_F(ChainTest, EdgeSkipsAFogThatIsDownOrSlow) {
 TEST_F(ChainTest, EdgeSkipsAFogThatRefusesSamples) {
   std::unique_ptr<CloudProcess> cloud = StartCloud();
   ASSERT_TRUE(cloud->ok()) << cloud->log();
-  std::unique_ptr<CloudProcess> fog = StartFog(
-      cloud->address(), {"--next_plaintext", "--workers=1",
-                         "--max_queued_samples=1", "--max_samples_per_request=1"});
+  std::unique_ptr<CloudProcess> fog =
+      StartFog(cloud->address(),
+               {"--next_plaintext", "--workers=1", "--max_queued_samples=1",
+                "--max_samples_per_request=1"});
   ASSERT_TRUE(fog->ok()) << fog->log();
   EdgeProcess edge(TestSocket("chain_refusing"),
                    {"--model=" + ChainModelPath(), "--cloud=" + fog->address(),
@@ -298,11 +310,10 @@ TEST_F(ChainTest, FogServingAnotherModelGetsNoOffloads) {
   // The fog serves only the default (two-stage) model.
   std::unique_ptr<CloudProcess> cloud = StartCloud();
   ASSERT_TRUE(cloud->ok()) << cloud->log();
-  CloudProcess fog(SPEX_CLOUD_BINARY, testing::TempDir(),
-                   {"--plaintext",
-                    "--model_dir=" + ModelDirWithDefaultModel("chain_other"),
-                    "--stage=2", "--next=" + cloud->address(),
-                    "--next_plaintext"});
+  CloudProcess fog(
+      SPEX_CLOUD_BINARY, testing::TempDir(),
+      {"--plaintext", "--model_dir=" + ModelDirWithDefaultModel("chain_other"),
+       "--stage=2", "--next=" + cloud->address(), "--next_plaintext"});
   ASSERT_TRUE(fog.ok()) << fog.log();
   EdgeProcess edge(TestSocket("chain_other"),
                    {"--model=" + ChainModelPath(), "--cloud=" + fog.address(),
@@ -332,18 +343,18 @@ TEST_F(ChainTest, TlsAndTokensBetweenEveryStage) {
   CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(), cloud_flags);
   ASSERT_TRUE(cloud.ok()) << cloud.log();
   std::vector<std::string> fog_flags = tls;
-  fog_flags.insert(fog_flags.end(),
-                   {"--token_file=" + dir + "/fog-tokens", "--stage=2",
-                    "--next=" + cloud.address(), "--next_ca=" + dir + "/ca.pem",
-                    "--next_token_file=" + dir + "/fog-token",
-                    "--next_deadline=5s"});
+  fog_flags.insert(
+      fog_flags.end(),
+      {"--token_file=" + dir + "/fog-tokens", "--stage=2",
+       "--next=" + cloud.address(), "--next_ca=" + dir + "/ca.pem",
+       "--next_token_file=" + dir + "/fog-token", "--next_deadline=5s"});
   CloudProcess fog(SPEX_CLOUD_BINARY, testing::TempDir(), fog_flags);
   ASSERT_TRUE(fog.ok()) << fog.log();
-  EdgeProcess edge(TestSocket("chain_tls"),
-                   {"--model=" + ChainModelPath(), "--cloud=" + fog.address(),
-                    "--cloud_ca=" + dir + "/ca.pem",
-                    "--cloud_token_file=" + dir + "/edge-token",
-                    "--deadline=5s"});
+  EdgeProcess edge(
+      TestSocket("chain_tls"),
+      {"--model=" + ChainModelPath(), "--cloud=" + fog.address(),
+       "--cloud_ca=" + dir + "/ca.pem",
+       "--cloud_token_file=" + dir + "/edge-token", "--deadline=5s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForNextStage(fog);
   WaitForCloud(edge);
@@ -360,17 +371,18 @@ TEST_F(ChainTest, TlsAndTokensBetweenEveryStage) {
   // A fog without the cloud's token: its forwards are refused, and it
   // answers them itself, saying why.
   std::vector<std::string> wrong_flags = tls;
-  wrong_flags.insert(wrong_flags.end(),
-                     {"--token_file=" + dir + "/fog-tokens", "--stage=2",
-                      "--next=" + cloud.address(), "--next_ca=" + dir + "/ca.pem",
-                      "--next_token_file=" + dir + "/edge-token"});
+  wrong_flags.insert(
+      wrong_flags.end(),
+      {"--token_file=" + dir + "/fog-tokens", "--stage=2",
+       "--next=" + cloud.address(), "--next_ca=" + dir + "/ca.pem",
+       "--next_token_file=" + dir + "/edge-token"});
   CloudProcess wrong(SPEX_CLOUD_BINARY, testing::TempDir(), wrong_flags);
   ASSERT_TRUE(wrong.ok()) << wrong.log();
-  EdgeProcess edge2(TestSocket("chain_tls_wrong"),
-                    {"--model=" + ChainModelPath(), "--cloud=" + wrong.address(),
-                     "--cloud_ca=" + dir + "/ca.pem",
-                     "--cloud_token_file=" + dir + "/edge-token",
-                     "--deadline=5s"});
+  EdgeProcess edge2(
+      TestSocket("chain_tls_wrong"),
+      {"--model=" + ChainModelPath(), "--cloud=" + wrong.address(),
+       "--cloud_ca=" + dir + "/ca.pem",
+       "--cloud_token_file=" + dir + "/edge-token", "--deadline=5s"});
   ASSERT_TRUE(edge2.ok()) << edge2.log();
   WaitForCloud(edge2);
   const std::vector<ReplayRecord> refused =

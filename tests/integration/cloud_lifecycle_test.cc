@@ -26,8 +26,8 @@ namespace {
 using ::testing::HasSubstr;
 
 std::string Scrape(int port) {
-  return RunTool("curl", "-sf http://127.0.0.1:" + std::to_string(port) +
-                             "/metrics")
+  return RunTool("curl",
+                 "-sf http://127.0.0.1:" + std::to_string(port) + "/metrics")
       .output;
 }
 
@@ -100,22 +100,24 @@ class CloudLifecycleTest : public testing::Test {
 };
 
 TEST_F(CloudLifecycleTest, HotReloadUnderLoadFailsNoRequest) {
-  CloudProcess server(SPEX_CLOUD_BINARY, testing::TempDir(),
-                      {"--plaintext", "--model_dir=" + dir_,
-                       "--reload_debounce=100ms"});
+  CloudProcess server(
+      SPEX_CLOUD_BINARY, testing::TempDir(),
+      {"--plaintext", "--model_dir=" + dir_, "--reload_debounce=100ms"});
   ASSERT_TRUE(server.ok()) << server.log();
   Load load(server.Channel(), *model_, 4);
   const std::string path = dir_ + "/fashion-default.spex";
   for (int round = 0; round < 4; ++round) {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     // Replace the file the way an operator's deploy does: copy, rename.
-    std::filesystem::copy_file(DefaultModelPath(), path + ".new",
-                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(
+        DefaultModelPath(), path + ".new",
+        std::filesystem::copy_options::overwrite_existing);
     std::filesystem::rename(path + ".new", path);
     server.Signal(SIGHUP);
     // Add and remove a second copy (another name, the same model).
-    std::filesystem::copy_file(DefaultModelPath(), dir_ + "/copy.spex",
-                               std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::copy_file(
+        DefaultModelPath(), dir_ + "/copy.spex",
+        std::filesystem::copy_options::overwrite_existing);
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
     std::filesystem::remove(dir_ + "/copy.spex");
   }
@@ -140,8 +142,8 @@ TEST_F(CloudLifecycleTest, BadModelFileIsReportedAndSkipped) {
   EXPECT_THAT(metrics, HasSubstr("spex_cloud_models_loaded 1"));
   // A second bad file arriving later is reported by the watcher.
   std::ofstream(dir_ + "/also-broken.spex") << "\x22";
-  for (int i = 0; i < 100 && server.log().find("also-broken") ==
-                                 std::string::npos; ++i) {
+  for (int i = 0;
+       i < 100 && server.log().find("also-broken") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   EXPECT_THAT(server.log(), HasSubstr("also-broken.spex"));
@@ -162,8 +164,8 @@ TEST_F(CloudLifecycleTest, SigtermAnswersEverythingInFlightAndExitsZero) {
   grpc::ClientContext context;
   context.AddMetadata("spex-model-id", model_->id());
   auto stream = stub->InferStream(&context);
-  const v1::InferRequest base = MakeRequest(
-      *model_, 0, v1::ENCODING_UINT8, RawSamples(0, 1), 0);
+  const v1::InferRequest base =
+      MakeRequest(*model_, 0, v1::ENCODING_UINT8, RawSamples(0, 1), 0);
   constexpr int kRequests = 400;
   for (int r = 0; r < kRequests; ++r) {
     v1::InferRequest request = base;
@@ -201,9 +203,9 @@ TEST_F(CloudLifecycleTest, SigtermAnswersEverythingInFlightAndExitsZero) {
 
 TEST_F(CloudLifecycleTest, HealthFollowsTheModels) {
   std::filesystem::remove(dir_ + "/fashion-default.spex");
-  CloudProcess server(SPEX_CLOUD_BINARY, testing::TempDir(),
-                      {"--plaintext", "--model_dir=" + dir_,
-                       "--reload_debounce=50ms"});
+  CloudProcess server(
+      SPEX_CLOUD_BINARY, testing::TempDir(),
+      {"--plaintext", "--model_dir=" + dir_, "--reload_debounce=50ms"});
   ASSERT_TRUE(server.ok()) << server.log();
   auto health = grpc::health::v1::Health::NewStub(server.Channel());
   auto check = [&](const std::string& service) {
@@ -225,8 +227,9 @@ TEST_F(CloudLifecycleTest, HealthFollowsTheModels) {
             grpc::health::v1::HealthCheckResponse::SERVING);
   EXPECT_EQ(check(""), grpc::health::v1::HealthCheckResponse::SERVING);
   // The probe containers and Kubernetes use says the same.
-  ToolRun probe = RunTool(SPEX_HEALTH_BINARY, "--target=" + server.address() +
-                                                  " --service=spex.v1.SplitInference");
+  ToolRun probe =
+      RunTool(SPEX_HEALTH_BINARY, "--target=" + server.address() +
+                                      " --service=spex.v1.SplitInference");
   EXPECT_EQ(probe.exit_code, 0) << probe.output;
   EXPECT_THAT(probe.output, HasSubstr("SERVING"));
   server.Signal(SIGTERM);
@@ -241,8 +244,8 @@ TEST_F(CloudLifecycleTest, ReflectionListsTheServices) {
   CloudProcess server(SPEX_CLOUD_BINARY, testing::TempDir(),
                       {"--plaintext", "--model_dir=" + dir_});
   ASSERT_TRUE(server.ok()) << server.log();
-  auto stub = grpc::reflection::v1alpha::ServerReflection::NewStub(
-      server.Channel());
+  auto stub =
+      grpc::reflection::v1alpha::ServerReflection::NewStub(server.Channel());
   grpc::ClientContext context;
   auto stream = stub->ServerReflectionInfo(&context);
   grpc::reflection::v1alpha::ServerReflectionRequest request;
@@ -254,10 +257,9 @@ TEST_F(CloudLifecycleTest, ReflectionListsTheServices) {
   for (const auto& service : response.list_services_response().service()) {
     services.push_back(service.name());
   }
-  EXPECT_THAT(services, testing::IsSupersetOf(
-                            {"spex.v1.SplitInference",
-                             "inference.GRPCInferenceService",
-                             "grpc.health.v1.Health"}));
+  EXPECT_THAT(services, testing::IsSupersetOf({"spex.v1.SplitInference",
+                                               "inference.GRPCInferenceService",
+                                               "grpc.health.v1.Health"}));
   stream->WritesDone();
   stream->Finish();
 }
@@ -267,9 +269,9 @@ TEST_F(CloudLifecycleTest, MetricsCountRequestsAndPassPromtool) {
                       {"--plaintext", "--model_dir=" + dir_});
   ASSERT_TRUE(server.ok()) << server.log();
   auto stub = v1::SplitInference::NewStub(server.Channel());
-  const v1::InferRequest good = MakeRequest(
-      *model_, model_->split_after(), v1::ENCODING_INT8,
-      SplitActivations(*model_, RawSamples(0, 3)), 1);
+  const v1::InferRequest good =
+      MakeRequest(*model_, model_->split_after(), v1::ENCODING_INT8,
+                  SplitActivations(*model_, RawSamples(0, 3)), 1);
   for (int i = 0; i < 5; ++i) {
     grpc::ClientContext context;
     v1::InferResponse response;
@@ -286,8 +288,9 @@ TEST_F(CloudLifecycleTest, MetricsCountRequestsAndPassPromtool) {
                                  "model=\"fashion-default\"} 5"));
   EXPECT_THAT(metrics, HasSubstr("spex_cloud_requests_total{code=\"INVALID_"
                                  "ARGUMENT\",model=\"fashion-default\"} 1"));
-  EXPECT_THAT(metrics,
-              HasSubstr("spex_cloud_samples_total{model=\"fashion-default\"} 15"));
+  EXPECT_THAT(
+      metrics,
+      HasSubstr("spex_cloud_samples_total{model=\"fashion-default\"} 15"));
   EXPECT_THAT(metrics, HasSubstr("spex_cloud_request_seconds_count 6"));
   EXPECT_THAT(metrics, HasSubstr("spex_cloud_batch_size_bucket"));
   EXPECT_THAT(metrics, HasSubstr("spex_cloud_inflight 0"));

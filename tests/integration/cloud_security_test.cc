@@ -6,10 +6,10 @@
 #include <sstream>
 
 #include "gmock/gmock.h"
+#include "grpc/health/v1/health.grpc.pb.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "spex/v1/split_inference.grpc.pb.h"
-#include "grpc/health/v1/health.grpc.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
 #include "tests/integration/daemon_process.h"
 #include "tests/support/test_certificates.h"
@@ -102,17 +102,17 @@ TEST(CloudSecurityTest, TlsServesTrustingClientsOnly) {
 // service: spex-health --server_name says which name to verify.
 TEST(CloudSecurityTest, HealthProbeVerifiesTheServiceName) {
   const TestCertificates& c = Certificates();
-  CloudProcess server(SPEX_CLOUD_BINARY, testing::TempDir(),
-                      {"--tls_cert=" + c.Path("named.pem"),
-                       "--tls_key=" + c.Path("named.key"),
-                       "--model_dir=" + ModelDirWithDefaultModel("named")});
+  CloudProcess server(
+      SPEX_CLOUD_BINARY, testing::TempDir(),
+      {"--tls_cert=" + c.Path("named.pem"), "--tls_key=" + c.Path("named.key"),
+       "--model_dir=" + ModelDirWithDefaultModel("named")});
   ASSERT_TRUE(server.ok()) << server.log();
   const std::string probe = "--timeout_ms=1500 --ca=" + c.Path("ca.pem") +
                             " --target=" + server.address();
   ToolRun wrong_name = RunTool(SPEX_HEALTH_BINARY, probe);
   EXPECT_EQ(wrong_name.exit_code, 1) << wrong_name.output;
-  ToolRun named = RunTool(SPEX_HEALTH_BINARY,
-                          probe + " --server_name=spex-cloud.spex.svc");
+  ToolRun named =
+      RunTool(SPEX_HEALTH_BINARY, probe + " --server_name=spex-cloud.spex.svc");
   EXPECT_EQ(named.exit_code, 0) << named.output;
   EXPECT_THAT(named.output, HasSubstr("SERVING"));
 }
@@ -181,15 +181,33 @@ namespace {
 
 TEST(CloudCommandLineTest, HelpExplainsEachFlagAndFlagfilesWork) {
   const std::string help = RunTool(SPEX_CLOUD_BINARY, "--help").output;
-  for (const char* flag :
-       {"--model_dir", "--listen", "--metrics_listen", "--plaintext",
-        "--tls_cert", "--tls_key", "--tls_client_ca", "--token_file",
-        "--workers", "--batch_window", "--max_queued_samples",
-        "--max_samples_per_request", "--max_message_bytes",
-        "--reload_debounce", "--drain_timeout", "--port_file", "--stage",
-        "--next", "--next_plaintext", "--next_ca", "--next_cert", "--next_key",
-        "--next_token_file", "--next_deadline", "--fallback", "--threshold",
-        "--encoding"}) {
+  for (const char* flag : {"--model_dir",
+                           "--listen",
+                           "--metrics_listen",
+                           "--plaintext",
+                           "--tls_cert",
+                           "--tls_key",
+                           "--tls_client_ca",
+                           "--token_file",
+                           "--workers",
+                           "--batch_window",
+                           "--max_queued_samples",
+                           "--max_samples_per_request",
+                           "--max_message_bytes",
+                           "--reload_debounce",
+                           "--drain_timeout",
+                           "--port_file",
+                           "--stage",
+                           "--next",
+                           "--next_plaintext",
+                           "--next_ca",
+                           "--next_cert",
+                           "--next_key",
+                           "--next_token_file",
+                           "--next_deadline",
+                           "--fallback",
+                           "--threshold",
+                           "--encoding"}) {
     EXPECT_THAT(help, HasSubstr(std::string(flag) + " (")) << flag;
   }
   const std::string flagfile = testing::TempDir() + "/cloud.flags";

@@ -30,7 +30,8 @@ class CloudServerTest : public testing::Test {
     model_ = LoadTestModel(DefaultModelPath());
     server_ = new CloudProcess(
         SPEX_CLOUD_BINARY, testing::TempDir(),
-        {"--plaintext", "--model_dir=" + ModelDirWithDefaultModel("cloud_server"),
+        {"--plaintext",
+         "--model_dir=" + ModelDirWithDefaultModel("cloud_server"),
          "--workers=2"});
     ASSERT_TRUE(server_->ok()) << server_->log();
   }
@@ -88,12 +89,12 @@ TEST_F(CloudServerTest, StreamPipelinesHundredsOfRequestsNamingTheModelOnce) {
   std::map<uint64_t, v1::InferRequest> sent;
   // Every request goes out before any answer is read: all are in flight.
   for (int r = 0; r < kRequests; ++r) {
-    v1::InferRequest request = MakeRequest(
-        *model_, model_->split_after(), v1::ENCODING_INT8,
-        std::vector<float>(split.begin() + r * width,
-                           split.begin() + (r + 1) * width),
-        100000 + r);
-    request.clear_model_id();  // named once, in the metadata
+    v1::InferRequest request =
+        MakeRequest(*model_, model_->split_after(), v1::ENCODING_INT8,
+                    std::vector<float>(split.begin() + r * width,
+                                       split.begin() + (r + 1) * width),
+                    100000 + r);
+    request.clear_model_id();                    // named once, in the metadata
     if (r % 50 == 7) request.set_from_layer(3);  // a bad one now and then
     ASSERT_TRUE(stream->Write(request));
     sent[request.request_id()] = request;
@@ -126,9 +127,9 @@ TEST_F(CloudServerTest, StreamWithoutAModelGetsANamedErrorPerRequest) {
   auto stub = Stub();
   grpc::ClientContext context;
   auto stream = stub->InferStream(&context);
-  v1::InferRequest request = MakeRequest(
-      *model_, model_->split_after(), v1::ENCODING_INT8,
-      SplitActivations(*model_, RawSamples(0, 1)), 1);
+  v1::InferRequest request =
+      MakeRequest(*model_, model_->split_after(), v1::ENCODING_INT8,
+                  SplitActivations(*model_, RawSamples(0, 1)), 1);
   request.clear_model_id();
   ASSERT_TRUE(stream->Write(request));
   v1::InferResponse response;
@@ -188,8 +189,8 @@ TEST_F(CloudServerTest, BadRequestsGetNamedErrors) {
 
 TEST_F(CloudServerTest, GarbageMessageBytesAreRejectedAndTheServerLives) {
   grpc::GenericStub generic(server_->Channel());
-  for (const std::string& bytes :
-       {std::string("\xff\xff\xff\xff\x0f garbage"), std::string(100, '\x0a')}) {
+  for (const std::string& bytes : {std::string("\xff\xff\xff\xff\x0f garbage"),
+                                   std::string(100, '\x0a')}) {
     grpc::ClientContext context;
     grpc::Slice slice(bytes);
     grpc::ByteBuffer request(&slice, 1), response;
@@ -243,7 +244,8 @@ TEST_F(CloudServerTest, ModelInfoAndTheOpenInferenceProtocol) {
   input->set_datatype("UINT8");
   for (int d : {4, 28, 28}) input->add_shape(d);
   std::string bytes;
-  for (float v : raw) bytes.push_back(static_cast<char>(static_cast<uint8_t>(v)));
+  for (float v : raw)
+    bytes.push_back(static_cast<char>(static_cast<uint8_t>(v)));
   request.add_raw_input_contents(bytes);
   grpc::ClientContext context;
   inference::ModelInferResponse response;
@@ -267,14 +269,13 @@ namespace spex {
 namespace {
 
 TEST_F(CloudServerTest, PythonClientWithStubsGeneratedFromTheProtos) {
-  const std::string work = testing::TempDir() + "/spex_python_client_" +
-                           std::to_string(::getpid());
+  const std::string work =
+      testing::TempDir() + "/spex_python_client_" + std::to_string(::getpid());
   std::filesystem::create_directories(work);
   const ToolRun python = RunTool(
-      "/usr/bin/python3", std::string(SPEX_SOURCE_DIR) +
-                              "/tests/integration/python_client.py " +
-                              server_->address() + " " + SPEX_SOURCE_DIR +
-                              "/proto " + work);
+      "/usr/bin/python3",
+      std::string(SPEX_SOURCE_DIR) + "/tests/integration/python_client.py " +
+          server_->address() + " " + SPEX_SOURCE_DIR + "/proto " + work);
   EXPECT_EQ(python.exit_code, 0) << python.output;
   EXPECT_THAT(python.output, HasSubstr("OIP labels equal SplitInference's"));
 }

@@ -5,8 +5,8 @@
 #ifndef SPEX_TESTS_INTEGRATION_DAEMON_PROCESS_H_
 #define SPEX_TESTS_INTEGRATION_DAEMON_PROCESS_H_
 
-#include <signal.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -30,8 +30,9 @@ class DaemonProcess {
   // when it exits or does not come up.
   DaemonProcess(const std::string& binary, const std::string& work_dir,
                 std::vector<std::string> flags)
-      : port_file_(work_dir + "/spex_daemon_ports." + std::to_string(::getpid()) +
-                   "." + std::to_string(counter_++)),
+      : port_file_(work_dir + "/spex_daemon_ports." +
+                   std::to_string(::getpid()) + "." +
+                   std::to_string(counter_++)),
         log_file_(port_file_ + ".log") {
     ::unlink(port_file_.c_str());
     std::vector<std::string> args = {binary, "--metrics_listen=127.0.0.1:0",
@@ -39,8 +40,8 @@ class DaemonProcess {
     args.insert(args.end(), flags.begin(), flags.end());
     pid_ = ::fork();
     if (pid_ == 0) {
-      const int log = ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
-                             0644);
+      const int log =
+          ::open(log_file_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
       ::dup2(log, 2);
       std::vector<char*> argv;
       for (std::string& arg : args) argv.push_back(arg.data());

@@ -13,9 +13,9 @@ TEST_F(EdgeAgentTest, AnswersEqualTheInProcessModel) {
   CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
                      {"--plaintext", "--model_dir=" + models_});
   ASSERT_TRUE(cloud.ok()) << cloud.log();
-  EdgeProcess edge(TestSocket("answers"),
-                   {"--cloud=" + cloud.address(), "--cloud_plaintext",
-                    "--deadline=5s"});
+  EdgeProcess edge(
+      TestSocket("answers"),
+      {"--cloud=" + cloud.address(), "--cloud_plaintext", "--deadline=5s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
   const Dataset data = FirstSamples(2000);
@@ -44,8 +44,8 @@ TEST_F(EdgeAgentTest, AnswersEqualTheInProcessModel) {
         *model_, model_->split_after(), v1::ENCODING_INT8,
         std::vector<float>(exit->split.begin(), exit->split.end()), 0);
     const std::vector<float> p = ReferenceProbabilities(*model_, request);
-    const int label = static_cast<int>(std::max_element(p.begin(), p.end()) -
-                                       p.begin());
+    const int label =
+        static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
     if (r.predicted != label) {  // only a tie may differ (batch vs single)
       EXPECT_NEAR(p[r.predicted], p[label], 1e-5) << "sample " << r.id;
     }
@@ -81,14 +81,16 @@ TEST_F(EdgeAgentTest, PlacementsAnswerWithTheWholeNetwork) {
     v1::AnswerPath path;
   };
   const std::vector<Case> cases = {
-      {"edge", {"--placement=edge", "--early_exit=false"}, v1::ANSWER_PATH_LOCAL},
+      {"edge",
+       {"--placement=edge", "--early_exit=false"},
+       v1::ANSWER_PATH_LOCAL},
       {"cloud",
        {"--placement=cloud", "--cloud=" + cloud.address(), "--cloud_plaintext",
         "--deadline=5s"},
        v1::ANSWER_PATH_CLOUD},
       {"split",
-       {"--early_exit=false", "--encoding=float32", "--cloud=" + cloud.address(),
-        "--cloud_plaintext", "--deadline=5s"},
+       {"--early_exit=false", "--encoding=float32",
+        "--cloud=" + cloud.address(), "--cloud_plaintext", "--deadline=5s"},
        v1::ANSWER_PATH_CLOUD},
   };
   for (const Case& c : cases) {
@@ -100,7 +102,8 @@ TEST_F(EdgeAgentTest, PlacementsAnswerWithTheWholeNetwork) {
     ExpectEveryAnswered(records);
     EXPECT_EQ(CountPath(records, c.path), data.size());
     int same = 0;
-    for (const ReplayRecord& r : records) same += r.predicted == whole_network[r.id];
+    for (const ReplayRecord& r : records)
+      same += r.predicted == whole_network[r.id];
     // Batched passes in the cloud may round a near tie the other way.
     EXPECT_GE(same, data.size() - 2);
   }
@@ -123,16 +126,17 @@ TEST_F(EdgeAgentTest, FullQueueIsResourceExhaustedOrAnsweredLocally) {
   const Dataset& data = FashionTestSet();
   for (bool local_when_full : {false, true}) {
     SCOPED_TRACE(local_when_full ? "local when full" : "refuse when full");
-    std::vector<std::string> flags = {
-        "--cloud=" + proxy->address(), "--cloud_plaintext", "--threshold=1",
-        "--max_queued=4", "--deadline=2s"};
+    std::vector<std::string> flags = {"--cloud=" + proxy->address(),
+                                      "--cloud_plaintext", "--threshold=1",
+                                      "--max_queued=4", "--deadline=2s"};
     if (local_when_full) flags.push_back("--local_when_full");
-    EdgeProcess edge(TestSocket(local_when_full ? "full_local" : "full"), flags);
+    EdgeProcess edge(TestSocket(local_when_full ? "full_local" : "full"),
+                     flags);
     ASSERT_TRUE(edge.ok()) << edge.log();
     WaitForCloud(edge);
     proxy->set_delay(absl::Milliseconds(200));
-    auto stub = v1::EdgeInference::NewStub(grpc::CreateChannel(
-        edge.target(), grpc::InsecureChannelCredentials()));
+    auto stub = v1::EdgeInference::NewStub(
+        grpc::CreateChannel(edge.target(), grpc::InsecureChannelCredentials()));
     std::vector<std::future<std::pair<grpc::Status, v1::ClassifyResponse>>>
         calls;
     for (int i = 0; i < 16; ++i) {
@@ -155,7 +159,8 @@ TEST_F(EdgeAgentTest, FullQueueIsResourceExhaustedOrAnsweredLocally) {
         continue;
       }
       cloud_answers += response.path() == v1::ANSWER_PATH_CLOUD;
-      queue_full += response.fallback_reason() == v1::FALLBACK_REASON_QUEUE_FULL;
+      queue_full +=
+          response.fallback_reason() == v1::FALLBACK_REASON_QUEUE_FULL;
     }
     EXPECT_LE(cloud_answers, 16);
     EXPECT_GT(cloud_answers, 0);
@@ -172,8 +177,8 @@ TEST_F(EdgeAgentTest, FullQueueIsResourceExhaustedOrAnsweredLocally) {
 TEST_F(EdgeAgentTest, BadInputIsNamed) {
   EdgeProcess edge(TestSocket("bad_input"), {});
   ASSERT_TRUE(edge.ok()) << edge.log();
-  auto stub = v1::EdgeInference::NewStub(grpc::CreateChannel(
-      edge.target(), grpc::InsecureChannelCredentials()));
+  auto stub = v1::EdgeInference::NewStub(
+      grpc::CreateChannel(edge.target(), grpc::InsecureChannelCredentials()));
   auto classify = [&](const v1::ClassifyRequest& request) {
     grpc::ClientContext context;
     v1::ClassifyResponse response;
@@ -237,8 +242,8 @@ TEST_F(EdgeAgentTest, AuditCountsMatchADirectComputation) {
         *model_, model_->split_after(), v1::ENCODING_INT8,
         std::vector<float>(exit->split.begin(), exit->split.end()), 0);
     const std::vector<float> p = ReferenceProbabilities(*model_, request);
-    const int full = static_cast<int>(std::max_element(p.begin(), p.end()) -
-                                      p.begin());
+    const int full =
+        static_cast<int>(std::max_element(p.begin(), p.end()) - p.begin());
     (full == exit->label ? agree : disagree)++;
   }
   // Audits finish in the background: wait for the counts to settle.
@@ -265,8 +270,8 @@ TEST_F(EdgeAgentTest, SigtermAnswersEverySampleInFlightAndExitsZero) {
                     "--threshold=1", "--max_queued=1024"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
-  auto stub = v1::EdgeInference::NewStub(grpc::CreateChannel(
-      edge.target(), grpc::InsecureChannelCredentials()));
+  auto stub = v1::EdgeInference::NewStub(
+      grpc::CreateChannel(edge.target(), grpc::InsecureChannelCredentials()));
   grpc::ClientContext context;
   auto stream = stub->ClassifyStream(&context);
   const Dataset& data = FashionTestSet();

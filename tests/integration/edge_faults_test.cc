@@ -14,10 +14,10 @@ TEST_F(EdgeAgentTest, CloudKilledMidReplayEverySampleAnsweredThenReconnects) {
       std::vector<std::string>{"--plaintext", "--model_dir=" + models_});
   ASSERT_TRUE(cloud->ok()) << cloud->log();
   const int port = cloud->port();
-  EdgeProcess edge(TestSocket("killed"),
-                   {"--cloud=" + cloud->address(), "--cloud_plaintext",
-                    "--deadline=300ms", "--breaker_open=200ms",
-                    "--reconnect_backoff_max=300ms"});
+  EdgeProcess edge(
+      TestSocket("killed"),
+      {"--cloud=" + cloud->address(), "--cloud_plaintext", "--deadline=300ms",
+       "--breaker_open=200ms", "--reconnect_backoff_max=300ms"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
   const Dataset data = FirstSamples(5000);
@@ -53,10 +53,10 @@ TEST_F(EdgeAgentTest, SlowLinkAnswersByTheDeadline) {
                      {"--plaintext", "--model_dir=" + models_});
   ASSERT_TRUE(cloud.ok()) << cloud.log();
   std::unique_ptr<TcpProxy> proxy = StartProxy(cloud.port());
-  EdgeProcess edge(TestSocket("slow"),
-                   {"--cloud=" + proxy->address(), "--cloud_plaintext",
-                    "--deadline=100ms", "--breaker_failures=20",
-                    "--breaker_open=10s"});
+  EdgeProcess edge(
+      TestSocket("slow"),
+      {"--cloud=" + proxy->address(), "--cloud_plaintext", "--deadline=100ms",
+       "--breaker_failures=20", "--breaker_open=10s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   // Connect first (the model check), then slow the link beyond the deadline.
   WaitForCloud(edge);
@@ -65,8 +65,8 @@ TEST_F(EdgeAgentTest, SlowLinkAnswersByTheDeadline) {
       ReplayOrDie(FirstSamples(300), edge.target());
   ExpectEveryAnswered(records);
   EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
-  const int late =
-      CountPath(records, v1::ANSWER_PATH_FALLBACK, v1::FALLBACK_REASON_DEADLINE);
+  const int late = CountPath(records, v1::ANSWER_PATH_FALLBACK,
+                             v1::FALLBACK_REASON_DEADLINE);
   EXPECT_GE(late, 20);
   // After 20 deadlines in a row the breaker stops offloading: the later
   // unsure samples (about a quarter of them all) are answered at once
@@ -86,8 +86,8 @@ TEST_F(EdgeAgentTest, CloudServingAnotherModelGetsNoOffloads) {
   // Another model: the same network with other class names, so another id.
   v1::Model other = *ReadModelFile(DefaultModelPath());
   other.set_class_names(0, "something else");
-  const std::string other_dir = testing::TempDir() + "/spex_other_model_" +
-                                std::to_string(::getpid());
+  const std::string other_dir =
+      testing::TempDir() + "/spex_other_model_" + std::to_string(::getpid());
   std::filesystem::create_directories(other_dir);
   ASSERT_TRUE(WriteModelFile(other_dir + "/other.spex", &other).ok());
   CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
@@ -113,17 +113,16 @@ TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
   std::ofstream(dir + "/tokens") << "fleet-token\n";
   std::ofstream(dir + "/edge-token") << "fleet-token\n";
   std::ofstream(dir + "/wrong-token") << "guess\n";
-  CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
-                     {"--tls_cert=" + dir + "/server.pem",
-                      "--tls_key=" + dir + "/server.key",
-                      "--token_file=" + dir + "/tokens",
-                      "--model_dir=" + models_});
+  CloudProcess cloud(
+      SPEX_CLOUD_BINARY, testing::TempDir(),
+      {"--tls_cert=" + dir + "/server.pem", "--tls_key=" + dir + "/server.key",
+       "--token_file=" + dir + "/tokens", "--model_dir=" + models_});
   ASSERT_TRUE(cloud.ok()) << cloud.log();
   {
-    EdgeProcess edge(TestSocket("tls"),
-                     {"--cloud=" + cloud.address(), "--cloud_ca=" + dir + "/ca.pem",
-                      "--cloud_token_file=" + dir + "/edge-token",
-                      "--deadline=5s"});
+    EdgeProcess edge(
+        TestSocket("tls"),
+        {"--cloud=" + cloud.address(), "--cloud_ca=" + dir + "/ca.pem",
+         "--cloud_token_file=" + dir + "/edge-token", "--deadline=5s"});
     ASSERT_TRUE(edge.ok()) << edge.log();
     WaitForCloud(edge);
     const std::vector<ReplayRecord> records =
@@ -133,17 +132,17 @@ TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
   }
   {
     // Mutual TLS: the cloud asks for a client certificate from its CA.
-    CloudProcess mtls_cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
-                            {"--tls_cert=" + dir + "/server.pem",
-                             "--tls_key=" + dir + "/server.key",
-                             "--tls_client_ca=" + dir + "/ca.pem",
-                             "--model_dir=" + models_});
+    CloudProcess mtls_cloud(
+        SPEX_CLOUD_BINARY, testing::TempDir(),
+        {"--tls_cert=" + dir + "/server.pem",
+         "--tls_key=" + dir + "/server.key",
+         "--tls_client_ca=" + dir + "/ca.pem", "--model_dir=" + models_});
     ASSERT_TRUE(mtls_cloud.ok()) << mtls_cloud.log();
-    EdgeProcess edge(TestSocket("mtls"),
-                     {"--cloud=" + mtls_cloud.address(),
-                      "--cloud_ca=" + dir + "/ca.pem",
-                      "--cloud_cert=" + dir + "/client.pem",
-                      "--cloud_key=" + dir + "/client.key", "--deadline=5s"});
+    EdgeProcess edge(
+        TestSocket("mtls"),
+        {"--cloud=" + mtls_cloud.address(), "--cloud_ca=" + dir + "/ca.pem",
+         "--cloud_cert=" + dir + "/client.pem",
+         "--cloud_key=" + dir + "/client.key", "--deadline=5s"});
     ASSERT_TRUE(edge.ok()) << edge.log();
     WaitForCloud(edge);
     const std::vector<ReplayRecord> records =
@@ -151,22 +150,26 @@ TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
     ExpectEveryAnswered(records);
     EXPECT_GT(CountPath(records, v1::ANSWER_PATH_CLOUD), 30);
   }
-  EdgeProcess wrong(TestSocket("tls_wrong"),
-                    {"--cloud=" + cloud.address(), "--cloud_ca=" + dir + "/ca.pem",
-                     "--cloud_token_file=" + dir + "/wrong-token"});
+  EdgeProcess wrong(
+      TestSocket("tls_wrong"),
+      {"--cloud=" + cloud.address(), "--cloud_ca=" + dir + "/ca.pem",
+       "--cloud_token_file=" + dir + "/wrong-token"});
   ASSERT_TRUE(wrong.ok()) << wrong.log();
   // Once the cloud has refused the token, the fallbacks say so.
-  WaitForMetric(wrong, "spex_edge_cloud_errors_total{code=\"UNAUTHENTICATED\"}", 1);
+  WaitForMetric(wrong, "spex_edge_cloud_errors_total{code=\"UNAUTHENTICATED\"}",
+                1);
   const std::vector<ReplayRecord> records =
       ReplayOrDie(FirstSamples(200), wrong.target());
   ExpectEveryAnswered(records);
   EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
   for (const ReplayRecord& r : records) {
     if (r.path != v1::ANSWER_PATH_FALLBACK) continue;
-    EXPECT_EQ(r.reason, v1::FALLBACK_REASON_CLOUD_REJECTED) << "sample " << r.id;
+    EXPECT_EQ(r.reason, v1::FALLBACK_REASON_CLOUD_REJECTED)
+        << "sample " << r.id;
   }
-  EXPECT_GT(wrong.Metric("spex_edge_cloud_errors_total{code=\"UNAUTHENTICATED\"}"),
-            0);
+  EXPECT_GT(
+      wrong.Metric("spex_edge_cloud_errors_total{code=\"UNAUTHENTICATED\"}"),
+      0);
 }
 
 // Scaling out: the agent spreads its offloads over every replica it is
@@ -188,8 +191,9 @@ TEST_F(EdgeAgentTest, SpreadsOverReplicasAndFailsOverWhenOneDies) {
                         "spex_cloud_samples_total{model=\"fashion-default\"}")
         .value_or(0);
   };
-  EdgeProcess edge(TestSocket("endpoints"),
-                   {"--cloud=" + endpoints, "--cloud_plaintext", "--deadline=2s"});
+  EdgeProcess edge(
+      TestSocket("endpoints"),
+      {"--cloud=" + endpoints, "--cloud_plaintext", "--deadline=2s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all up

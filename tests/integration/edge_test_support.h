@@ -33,7 +33,6 @@
 
 namespace spex {
 
-
 // spex-edge on a Unix socket in the test's directory (and an ephemeral TCP
 // port, the port file's first line), offloading to `cloud`.
 class EdgeProcess : public DaemonProcess {
@@ -51,9 +50,9 @@ class EdgeProcess : public DaemonProcess {
  private:
   static std::vector<std::string> WithDefaults(const std::string& socket,
                                                std::vector<std::string> flags) {
-    flags.insert(flags.begin(), {"--model=" + DefaultModelPath(),
-                                 "--socket=" + socket,
-                                 "--tcp_listen=127.0.0.1:0"});
+    flags.insert(flags.begin(),
+                 {"--model=" + DefaultModelPath(), "--socket=" + socket,
+                  "--tcp_listen=127.0.0.1:0"});
     return flags;
   }
   std::string socket_;
@@ -93,8 +92,8 @@ inline Dataset FirstSamples(int count) {
 }
 
 inline std::vector<ReplayRecord> ReplayOrDie(const Dataset& data,
-                                      const std::string& target,
-                                      int streams = 4, double rate = 0) {
+                                             const std::string& target,
+                                             int streams = 4, double rate = 0) {
   ReplayOptions options;
   options.target = target;
   options.streams = streams;
@@ -105,8 +104,9 @@ inline std::vector<ReplayRecord> ReplayOrDie(const Dataset& data,
   return records.ok() ? *records : std::vector<ReplayRecord>();
 }
 
-inline int CountPath(const std::vector<ReplayRecord>& records, v1::AnswerPath path,
-              v1::FallbackReason reason = v1::FALLBACK_REASON_UNSPECIFIED) {
+inline int CountPath(
+    const std::vector<ReplayRecord>& records, v1::AnswerPath path,
+    v1::FallbackReason reason = v1::FALLBACK_REASON_UNSPECIFIED) {
   int count = 0;
   for (const ReplayRecord& r : records) {
     count += r.path == path &&
@@ -117,8 +117,7 @@ inline int CountPath(const std::vector<ReplayRecord>& records, v1::AnswerPath pa
 
 inline void ExpectEveryAnswered(const std::vector<ReplayRecord>& records) {
   for (const ReplayRecord& r : records) {
-    ASSERT_GE(r.predicted, 0) << "sample " << r.id << " unanswered "
-                              << r.error;
+    ASSERT_GE(r.predicted, 0) << "sample " << r.id << " unanswered " << r.error;
   }
 }
 
@@ -132,7 +131,6 @@ class EdgeAgentTest : public testing::Test {
   std::shared_ptr<const Model> model_;
   std::string models_;
 };
-
 
 }  // namespace spex
 

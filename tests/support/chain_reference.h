@@ -43,8 +43,8 @@ inline ChainAnswer AnswerInProcess(const Model& model, const uint8_t* pixels) {
     answer.label = static_cast<int>(std::max_element(p, p + classes) - p);
     answer.stage = stage;
     answer.exit = exit;
-    answer.margin = std::min(answer.margin,
-                             static_cast<double>(sorted[0] - sorted[1]));
+    answer.margin =
+        std::min(answer.margin, static_cast<double>(sorted[0] - sorted[1]));
   };
   for (int stage = 1; stage <= model.num_stages(); ++stage) {
     const ModelPart& part = *model.Segment(model.boundaries()[stage - 1],
@@ -60,12 +60,12 @@ inline ChainAnswer AnswerInProcess(const Model& model, const uint8_t* pixels) {
     for (int e = 0; e < static_cast<int>(rules.size()) &&
                     (!decision.confident || e <= decision.exit);
          ++e) {
-      const float confidence = Confidence(
-          rules[e].measure,
-          absl::MakeConstSpan(exits.data() + e * classes, classes));
-      answer.margin =
-          std::min(answer.margin, std::fabs(static_cast<double>(confidence) -
-                                            rules[e].threshold));
+      const float confidence =
+          Confidence(rules[e].measure,
+                     absl::MakeConstSpan(exits.data() + e * classes, classes));
+      answer.margin = std::min(
+          answer.margin,
+          std::fabs(static_cast<double>(confidence) - rules[e].threshold));
     }
     if (decision.confident) {
       settle(exits.data() + decision.exit * classes, stage,

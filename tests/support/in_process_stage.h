@@ -113,7 +113,9 @@ class ScriptedStage : public NextStage {
   // `answering` (may be null unless the script answers) outlives this.
   ScriptedStage(NextStage* answering, Script script,
                 absl::Duration deadline = absl::Milliseconds(200))
-      : answering_(answering), deadline_(deadline), script_(script),
+      : answering_(answering),
+        deadline_(deadline),
+        script_(script),
         timer_([this] { TimerLoop(); }) {}
 
   // Runs every task still due at once (each sample offloaded gets its one

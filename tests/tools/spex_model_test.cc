@@ -4,8 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
-#include <limits>
 #include <fstream>
+#include <limits>
 #include <string>
 
 #include "gmock/gmock.h"
@@ -29,7 +29,8 @@ class SpexModelToolTest : public testing::Test {
     dir_ = std::filesystem::path(testing::TempDir()) /
            ("spex_model_tool_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
-    model_ = *InitializeModel(TestTopologies(PatternKind::kBlock)[1].topology, 5);
+    model_ =
+        *InitializeModel(TestTopologies(PatternKind::kBlock)[1].topology, 5);
     model_.mutable_exits(1)->set_confidence(v1::CONFIDENCE_MEASURE_MAX_SOFTMAX);
     model_.mutable_exits(1)->set_threshold(0.875f);
     path_ = (dir_ / "model.spex").string();
@@ -46,8 +47,9 @@ TEST_F(SpexModelToolTest, InspectPrintsTheSummaryTable) {
   const ToolRun run = RunSpexModel("inspect " + path_);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("model_id  " + model_.model_id()));
-  EXPECT_THAT(run.output, HasSubstr("split     after layer 2: 32 values per sample = "
-                                    "128 B float32; 64 B float16; 38 B int8"));
+  EXPECT_THAT(run.output,
+              HasSubstr("split     after layer 2: 32 values per sample = "
+                        "128 B float32; 64 B float16; 38 B int8"));
   EXPECT_THAT(run.output, HasSubstr("block"));
   EXPECT_THAT(run.output, HasSubstr("max_softmax"));
   EXPECT_THAT(run.output, HasSubstr("0.8750"));
@@ -60,15 +62,18 @@ TEST_F(SpexModelToolTest, InspectJsonCarriesTheSameFacts) {
   // stdout alone: the log line on stderr is not part of the document.
   const ToolRun run = RunSpexModel("inspect --json " + path_, false);
   ASSERT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_THAT(run.output, HasSubstr("\"model_id\": \"" + model_.model_id() + "\""));
+  EXPECT_THAT(run.output,
+              HasSubstr("\"model_id\": \"" + model_.model_id() + "\""));
   EXPECT_THAT(run.output, HasSubstr("\"split_width\": 32"));
   EXPECT_THAT(run.output, HasSubstr("\"head\": {\n      \"macs\": 1792"));
   EXPECT_THAT(run.output, HasSubstr("\"threshold\": 0.875"));
   // Valid JSON as far as Python's parser is concerned.
   const std::string json_path = (dir_ / "summary.json").string();
   std::ofstream(json_path) << run.output;
-  EXPECT_EQ(std::system(("python3 -c 'import json,sys; json.load(open(sys.argv[1]))' " +
-                         json_path).c_str()),
+  EXPECT_EQ(std::system(
+                ("python3 -c 'import json,sys; json.load(open(sys.argv[1]))' " +
+                 json_path)
+                    .c_str()),
             0);
 }
 
@@ -92,12 +97,17 @@ TEST_F(SpexModelToolTest, InspectShowsAChainsStages) {
   ASSERT_EQ(run.exit_code, 0) << run.output;
   const std::string json_path = (dir_ / "chain.json").string();
   std::ofstream(json_path) << run.output;
-  EXPECT_EQ(std::system(("python3 -c 'import json, sys; s = json.load(open(sys.argv[1]))[\"stages\"]; "
-                         "assert [x[\"last_layer\"] for x in s] == [1, 3, 5], s; "
-                         "assert s[1][\"runs_on\"] == \"fog\" and s[1][\"cut_bytes_int8\"] == 70, s; "
-                         "assert s[1][\"cost\"][\"macs\"] == 1216 and s[2][\"runs_on\"] == \"cloud\", s' " +
-                         json_path).c_str()),
-            0);
+  EXPECT_EQ(
+      std::system(("python3 -c 'import json, sys; s = "
+                   "json.load(open(sys.argv[1]))[\"stages\"]; "
+                   "assert [x[\"last_layer\"] for x in s] == [1, 3, 5], s; "
+                   "assert s[1][\"runs_on\"] == \"fog\" and "
+                   "s[1][\"cut_bytes_int8\"] == 70, s; "
+                   "assert s[1][\"cost\"][\"macs\"] == 1216 and "
+                   "s[2][\"runs_on\"] == \"cloud\", s' " +
+                   json_path)
+                      .c_str()),
+      0);
 }
 
 TEST_F(SpexModelToolTest, VerifyAcceptsGoodAndRejectsBadFiles) {
@@ -111,7 +121,8 @@ TEST_F(SpexModelToolTest, VerifyAcceptsGoodAndRejectsBadFiles) {
   ASSERT_TRUE(WriteModelFile(bad_path, &bad).ok());
   run = RunSpexModel("verify " + bad_path);
   EXPECT_EQ(run.exit_code, 1);
-  EXPECT_THAT(run.output, HasSubstr("INVALID: " + bad_path + ": layer 2: d_out"));
+  EXPECT_THAT(run.output,
+              HasSubstr("INVALID: " + bad_path + ": layer 2: d_out"));
 
   std::ofstream(bad_path, std::ios::binary | std::ios::trunc) << "garbage";
   run = RunSpexModel("verify " + bad_path);

@@ -23,35 +23,46 @@ ToolRun RunTrainer(const std::string& arguments) {
 }
 
 TEST(SpexTrainToolTest, TrainsCalibratesAndReports) {
-  const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) /
-                                    ("spex_train_tool_" + std::to_string(::getpid()));
+  const std::filesystem::path dir =
+      std::filesystem::path(testing::TempDir()) /
+      ("spex_train_tool_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string model = (dir / "m.spex").string();
   ToolRun run = RunTrainer(
       "train --dataset fashion-mnist --config '784 32 64 10' --fo '4 16 10' "
-      "--split-after 1 --exits 1 --epochs 1 --validation 2000 --out " + model);
+      "--split-after 1 --exits 1 --epochs 1 --validation 2000 --out " +
+      model);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("epoch 1/1"));
   EXPECT_THAT(run.output, HasSubstr("test accuracy"));
   // The report carries every field docs/TRAINING.md promises.
   const std::string report = (dir / "m.report.json").string();
-  EXPECT_EQ(std::system(("python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); "
-                         "keys = [\"dataset\", \"topology\", \"pattern\", \"fan_out\", \"density\", "
-                         "\"density_overall\", \"params\", \"params_dense_equivalent\", \"macs\", "
-                         "\"model_bytes\", \"split_width\", \"split_bytes\", \"exits\", "
-                         "\"final_test_accuracy\", \"epoch_seconds\", \"model_id\"]; "
-                         "missing = [k for k in keys if k not in r]; "
-                         "assert not missing, missing; "
-                         "assert r[\"final_test_accuracy\"] > 0.6, r[\"final_test_accuracy\"]; "
-                         "assert r[\"split_bytes\"][\"int8\"] == 38' " + report).c_str()),
-            0);
+  EXPECT_EQ(
+      std::system(
+          ("python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); "
+           "keys = [\"dataset\", \"topology\", \"pattern\", \"fan_out\", "
+           "\"density\", "
+           "\"density_overall\", \"params\", \"params_dense_equivalent\", "
+           "\"macs\", "
+           "\"model_bytes\", \"split_width\", \"split_bytes\", \"exits\", "
+           "\"final_test_accuracy\", \"epoch_seconds\", \"model_id\"]; "
+           "missing = [k for k in keys if k not in r]; "
+           "assert not missing, missing; "
+           "assert r[\"final_test_accuracy\"] > 0.6, "
+           "r[\"final_test_accuracy\"]; "
+           "assert r[\"split_bytes\"][\"int8\"] == 38' " +
+           report)
+              .c_str()),
+      0);
 
   run = RunTrainer("calibrate --model " + model + " --max-drop 1");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("calibrated " + model));
-  for (const char* suffix : {".calibration.json", ".calibration.max_softmax.csv",
-                             ".calibration.normalized_entropy.csv", ".tradeoff.svg"}) {
-    EXPECT_TRUE(std::filesystem::exists(dir / (std::string("m") + suffix))) << suffix;
+  for (const char* suffix :
+       {".calibration.json", ".calibration.max_softmax.csv",
+        ".calibration.normalized_entropy.csv", ".tradeoff.svg"}) {
+    EXPECT_TRUE(std::filesystem::exists(dir / (std::string("m") + suffix)))
+        << suffix;
   }
   // The threshold is now the model's default, and the file still loads.
   auto loaded = Model::Load(model);
@@ -59,11 +70,14 @@ TEST(SpexTrainToolTest, TrainsCalibratesAndReports) {
   const v1::ExitBranch& exit = (*loaded)->description().exits(0);
   EXPECT_NE(exit.confidence(), v1::CONFIDENCE_MEASURE_UNSPECIFIED);
   EXPECT_GT(exit.threshold(), 0.0f);
-  EXPECT_THAT((*loaded)->description().training().calibration(), HasSubstr("validation"));
+  EXPECT_THAT((*loaded)->description().training().calibration(),
+              HasSubstr("validation"));
 
   EXPECT_EQ(RunTrainer("train --config '784 10'").exit_code, 2);
   EXPECT_EQ(RunTrainer("calibrate --model " + (dir / "missing.spex").string() +
-                       " --max-drop 1").exit_code, 1);
+                       " --max-drop 1")
+                .exit_code,
+            1);
   EXPECT_EQ(RunTrainer("frobnicate").exit_code, 2);
   std::filesystem::remove_all(dir);
 }
@@ -72,14 +86,17 @@ TEST(SpexTrainToolTest, TrainsCalibratesAndReports) {
 // first two stages with its own loss weight, both thresholds calibrated
 // together, the per-stage figures reported.
 TEST(SpexTrainToolTest, TrainsAndCalibratesAChain) {
-  const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) /
-                                    ("spex_train_chain_" + std::to_string(::getpid()));
+  const std::filesystem::path dir =
+      std::filesystem::path(testing::TempDir()) /
+      ("spex_train_chain_" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string model = (dir / "c.spex").string();
   ToolRun run = RunTrainer(
-      "train --dataset fashion-mnist --config '784 32 64 32 10' --fo '4 16 16 10' "
+      "train --dataset fashion-mnist --config '784 32 64 32 10' --fo '4 16 16 "
+      "10' "
       "--split-after 1 --later-cuts 2 --exits '1 2' --exit-weight '0.5 1' "
-      "--epochs 1 --validation 2000 --out " + model);
+      "--epochs 1 --validation 2000 --out " +
+      model);
   ASSERT_EQ(run.exit_code, 0) << run.output;
   auto trained = Model::Load(model);
   ASSERT_TRUE(trained.ok()) << trained.status();
@@ -92,26 +109,35 @@ TEST(SpexTrainToolTest, TrainsAndCalibratesAChain) {
   EXPECT_THAT(run.output, HasSubstr("exit 1 >= "));
   EXPECT_THAT(run.output, HasSubstr("exit 2 >= "));
   EXPECT_THAT(run.output, HasSubstr("mean stage"));
-  EXPECT_EQ(std::system(("python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); "
-                         "stages = r[\"test\"][\"stages\"]; "
-                         "assert len(stages) == 3, stages; "
-                         "assert abs(sum(s[\"answered_fraction\"] for s in stages) - 1) < 1e-9; "
-                         "assert \"bytes_per_sample\" in stages[0]; "
-                         "assert len(r[\"exits\"]) == 2' " +
-                         (dir / "c.calibration.json").string()).c_str()),
-            0);
+  EXPECT_EQ(
+      std::system(
+          ("python3 -c 'import json, sys; r = json.load(open(sys.argv[1])); "
+           "stages = r[\"test\"][\"stages\"]; "
+           "assert len(stages) == 3, stages; "
+           "assert abs(sum(s[\"answered_fraction\"] for s in stages) - 1) < "
+           "1e-9; "
+           "assert \"bytes_per_sample\" in stages[0]; "
+           "assert len(r[\"exits\"]) == 2' " +
+           (dir / "c.calibration.json").string())
+              .c_str()),
+      0);
   auto calibrated = Model::Load(model);
   ASSERT_TRUE(calibrated.ok()) << calibrated.status();
   for (const v1::ExitBranch& exit : (*calibrated)->description().exits()) {
     EXPECT_NE(exit.confidence(), v1::CONFIDENCE_MEASURE_UNSPECIFIED);
   }
-  run = RunTrainer("calibrate --model " + model + " --exit all --stage-budget '0.5 0.2'");
+  run = RunTrainer("calibrate --model " + model +
+                   " --exit all --stage-budget '0.5 0.2'");
   EXPECT_EQ(run.exit_code, 0) << run.output;
   // One budget per cut, and no exit fraction with --exit all.
-  EXPECT_EQ(RunTrainer("calibrate --model " + model + " --exit all --stage-budget 0.5")
-                .exit_code, 2);
-  EXPECT_EQ(RunTrainer("calibrate --model " + model + " --exit all --exit-fraction 0.5")
-                .exit_code, 2);
+  EXPECT_EQ(RunTrainer("calibrate --model " + model +
+                       " --exit all --stage-budget 0.5")
+                .exit_code,
+            2);
+  EXPECT_EQ(RunTrainer("calibrate --model " + model +
+                       " --exit all --exit-fraction 0.5")
+                .exit_code,
+            2);
   std::filesystem::remove_all(dir);
 }
 

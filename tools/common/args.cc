@@ -35,7 +35,8 @@ absl::Status Args::Parse(int argc, char** argv, int first) {
     }
     auto it = specs_.find(name);
     if (it == specs_.end()) {
-      return absl::InvalidArgumentError(absl::StrCat("unknown option --", name));
+      return absl::InvalidArgumentError(
+          absl::StrCat("unknown option --", name));
     }
     if (it->second.flag) {
       if (inline_value && value != "true" && value != "false") {
@@ -46,7 +47,8 @@ absl::Status Args::Parse(int argc, char** argv, int first) {
     } else {
       if (!inline_value) {
         if (i + 1 >= argc) {
-          return absl::InvalidArgumentError(absl::StrCat("--", name, " needs a value"));
+          return absl::InvalidArgumentError(
+              absl::StrCat("--", name, " needs a value"));
         }
         value = argv[++i];
       }
@@ -65,7 +67,9 @@ bool Args::GetBool(const std::string& name) const {
   return specs_.at(name).value == "true";
 }
 
-bool Args::Given(const std::string& name) const { return specs_.at(name).given; }
+bool Args::Given(const std::string& name) const {
+  return specs_.at(name).given;
+}
 
 absl::StatusOr<long> Args::GetInt(const std::string& name) const {
   int64_t value;
@@ -121,7 +125,8 @@ std::string Args::Help() const {
     std::string left = "  --" + name + (spec.flag ? "" : " V");
     if (left.size() < 26) left.resize(26, ' ');
     absl::StrAppend(&out, left, " ", spec.help);
-    if (!spec.flag && !spec.value.empty()) absl::StrAppend(&out, " [", spec.value, "]");
+    if (!spec.flag && !spec.value.empty())
+      absl::StrAppend(&out, " [", spec.value, "]");
     out += '\n';
   }
   return out;

@@ -15,14 +15,15 @@ namespace spex {
 class Json {
  public:
   Json() : kind_(Kind::kNull) {}
-  Json(bool value) : kind_(Kind::kBool), bool_(value) {}  // NOLINT
-  Json(int value) : Json(static_cast<int64_t>(value)) {}  // NOLINT
-  Json(unsigned value) : Json(static_cast<int64_t>(value)) {}  // NOLINT
-  Json(int64_t value) : kind_(Kind::kInt), int_(value) {}  // NOLINT
+  Json(bool value) : kind_(Kind::kBool), bool_(value) {}        // NOLINT
+  Json(int value) : Json(static_cast<int64_t>(value)) {}        // NOLINT
+  Json(unsigned value) : Json(static_cast<int64_t>(value)) {}   // NOLINT
+  Json(int64_t value) : kind_(Kind::kInt), int_(value) {}       // NOLINT
   Json(double value) : kind_(Kind::kDouble), double_(value) {}  // NOLINT
-  Json(float value) : Json(static_cast<double>(value)) {}  // NOLINT
-  Json(std::string value) : kind_(Kind::kString), string_(std::move(value)) {}  // NOLINT
-  Json(const char* value) : Json(std::string(value)) {}  // NOLINT
+  Json(float value) : Json(static_cast<double>(value)) {}       // NOLINT
+  Json(std::string value)
+      : kind_(Kind::kString), string_(std::move(value)) {}  // NOLINT
+  Json(const char* value) : Json(std::string(value)) {}     // NOLINT
 
   static Json Object();
   static Json Array();

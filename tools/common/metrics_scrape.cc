@@ -33,8 +33,8 @@ std::optional<std::string> HttpGet(const std::string& address,
   }
   ::freeaddrinfo(found);
   if (fd < 0) return std::nullopt;
-  const std::string request = "GET " + path + " HTTP/1.0\r\nHost: " + host +
-                              "\r\n\r\n";
+  const std::string request =
+      "GET " + path + " HTTP/1.0\r\nHost: " + host + "\r\n\r\n";
   if (::send(fd, request.data(), request.size(), 0) !=
       static_cast<ssize_t>(request.size())) {
     ::close(fd);

@@ -134,29 +134,31 @@ Json ModelSummaryJson(const Model& model) {
   Json layers = Json::Array();
   for (const LayerRow& row : LayerRows(model)) {
     const PartCost cost = LayerCost(*row.layer);
-    layers.Push(Json::Object()
-                    .Set("part", row.part)
-                    .Set("layer", row.name)
-                    .Set("n_in", row.description->n_in())
-                    .Set("n_out", row.description->n_out())
-                    .Set("d_in", row.description->d_in())
-                    .Set("d_out", row.description->d_out())
-                    .Set("pattern", PatternName(*row.description))
-                    .Set("density", row.layer->spec().density())
-                    .Set("activation",
-                         std::string(ActivationName(row.layer->activation())))
-                    .Set("params", cost.params)
-                    .Set("macs", cost.macs)
-                    .Set("bytes", cost.bytes)
-                    .Set("kernel_single", std::string(row.layer->single_kernel().name))
-                    .Set("kernel_batch", std::string(row.layer->batch_kernel().name)));
+    layers.Push(
+        Json::Object()
+            .Set("part", row.part)
+            .Set("layer", row.name)
+            .Set("n_in", row.description->n_in())
+            .Set("n_out", row.description->n_out())
+            .Set("d_in", row.description->d_in())
+            .Set("d_out", row.description->d_out())
+            .Set("pattern", PatternName(*row.description))
+            .Set("density", row.layer->spec().density())
+            .Set("activation",
+                 std::string(ActivationName(row.layer->activation())))
+            .Set("params", cost.params)
+            .Set("macs", cost.macs)
+            .Set("bytes", cost.bytes)
+            .Set("kernel_single", std::string(row.layer->single_kernel().name))
+            .Set("kernel_batch", std::string(row.layer->batch_kernel().name)));
   }
   json.Set("layers", std::move(layers));
   Json exits = Json::Array();
   for (const v1::ExitBranch& exit : d.exits()) {
     exits.Push(Json::Object()
                    .Set("after_layer", exit.after_layer())
-                   .Set("confidence", std::string(ConfidenceMeasureName(exit.confidence())))
+                   .Set("confidence",
+                        std::string(ConfidenceMeasureName(exit.confidence())))
                    .Set("threshold", exit.threshold())
                    .Set("loss_weight", exit.loss_weight()));
   }
@@ -194,9 +196,9 @@ std::string ModelSummaryText(const Model& model) {
   const v1::Model& d = model.description();
   std::string out;
   absl::StrAppend(&out, "model_id  ", model.id(), "\n");
-  absl::StrAppend(&out, "input     ", absl::StrJoin(model.input().shape, "x"),
-                  absl::StrFormat(" x %g %+g", model.input().scale,
-                                  model.input().offset));
+  absl::StrAppend(
+      &out, "input     ", absl::StrJoin(model.input().shape, "x"),
+      absl::StrFormat(" x %g %+g", model.input().scale, model.input().offset));
   if (model.input().width != model.input().raw_width) {
     absl::StrAppend(&out, ", zero-padded to ", model.input().width);
   }
@@ -214,21 +216,20 @@ std::string ModelSummaryText(const Model& model) {
   out += "\n\n";
 
   TextTable layers({"part", "layer", "n_in", "n_out", "pattern", "d_in",
-                    "d_out", "density", "activation", "params", "MACs",
-                    "bytes", "kernel (1 / batch)"});
+                    "d_out", "density", "activation", "params", "MACs", "bytes",
+                    "kernel (1 / batch)"});
   for (const LayerRow& row : LayerRows(model)) {
     const PartCost cost = LayerCost(*row.layer);
-    layers.AddRow({row.part, row.name, absl::StrCat(row.description->n_in()),
-                   absl::StrCat(row.description->n_out()),
-                   PatternName(*row.description),
-                   absl::StrCat(row.description->d_in()),
-                   absl::StrCat(row.description->d_out()),
-                   absl::StrFormat("%.4f", row.layer->spec().density()),
-                   std::string(ActivationName(row.layer->activation())),
-                   Thousands(cost.params), Thousands(cost.macs),
-                   Thousands(cost.bytes),
-                   absl::StrCat(row.layer->single_kernel().name, " / ",
-                                row.layer->batch_kernel().name)});
+    layers.AddRow(
+        {row.part, row.name, absl::StrCat(row.description->n_in()),
+         absl::StrCat(row.description->n_out()), PatternName(*row.description),
+         absl::StrCat(row.description->d_in()),
+         absl::StrCat(row.description->d_out()),
+         absl::StrFormat("%.4f", row.layer->spec().density()),
+         std::string(ActivationName(row.layer->activation())),
+         Thousands(cost.params), Thousands(cost.macs), Thousands(cost.bytes),
+         absl::StrCat(row.layer->single_kernel().name, " / ",
+                      row.layer->batch_kernel().name)});
   }
   out += layers.Render();
   out += '\n';
@@ -258,8 +259,8 @@ std::string ModelSummaryText(const Model& model) {
            first == last ? absl::StrCat(first) : absl::StrCat(first, "-", last),
            Thousands(cost.macs), Thousands(cost.params), Thousands(cost.bytes),
            s < model.num_stages()
-               ? absl::StrCat(EncodedBytes(v1::ENCODING_INT8,
-                                           model.WidthAfter(last), 1))
+               ? absl::StrCat(
+                     EncodedBytes(v1::ENCODING_INT8, model.WidthAfter(last), 1))
                : std::string("-")});
     }
     out += stages.Render();
@@ -285,18 +286,20 @@ std::string ModelSummaryText(const Model& model) {
   }
   const v1::TrainingInfo& t = d.training();
   if (!t.dataset().empty()) {
-    absl::StrAppend(
-        &out, "\ntraining  ", t.dataset(), ", ", t.epochs(), " epochs, seed ",
-        t.seed(), ", ", t.train_samples(), " train / ", t.validation_samples(),
-        " validation samples; test accuracy ",
-        absl::StrFormat("%.2f %%", 100 * t.final_test_accuracy()));
+    absl::StrAppend(&out, "\ntraining  ", t.dataset(), ", ", t.epochs(),
+                    " epochs, seed ", t.seed(), ", ", t.train_samples(),
+                    " train / ", t.validation_samples(),
+                    " validation samples; test accuracy ",
+                    absl::StrFormat("%.2f %%", 100 * t.final_test_accuracy()));
     for (int e = 0; e < t.exit_test_accuracy_size(); ++e) {
       absl::StrAppend(&out, absl::StrFormat(", exit %d %.2f %%", e + 1,
                                             100 * t.exit_test_accuracy(e)));
     }
     out += '\n';
-    if (!t.calibration().empty()) absl::StrAppend(&out, "threshold ", t.calibration(), "\n");
-    if (!t.trainer().empty()) absl::StrAppend(&out, "made by   ", t.trainer(), "\n");
+    if (!t.calibration().empty())
+      absl::StrAppend(&out, "threshold ", t.calibration(), "\n");
+    if (!t.trainer().empty())
+      absl::StrAppend(&out, "made by   ", t.trainer(), "\n");
   }
   return out;
 }

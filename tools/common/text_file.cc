@@ -16,7 +16,8 @@ absl::Status WriteTextFile(const std::string& path, const std::string& text) {
   }
   const size_t written = std::fwrite(text.data(), 1, text.size(), file);
   if (std::fclose(file) != 0 || written != text.size()) {
-    return absl::DataLossError(absl::StrFormat("cannot write %s (disk full?)", path));
+    return absl::DataLossError(
+        absl::StrFormat("cannot write %s (disk full?)", path));
   }
   return absl::OkStatus();
 }

@@ -37,14 +37,17 @@ std::string DatasetDirectory(const std::string& name) {
   const char* dir = std::getenv("SPEX_MNIST_DIGITS_DIR");
   if (dir != nullptr) return dir;
   const char* home = std::getenv("HOME");
-  return absl::StrCat(home != nullptr ? home : ".", "/.cache/spex/mnist-digits");
+  return absl::StrCat(home != nullptr ? home : ".",
+                      "/.cache/spex/mnist-digits");
 }
 
 absl::StatusOr<Dataset> LoadIdxDataset(const std::string& dir,
                                        const std::string& prefix,
                                        const std::string& name) {
-  const std::string images_path = absl::StrCat(dir, "/", prefix, "-images-idx3-ubyte.gz");
-  const std::string labels_path = absl::StrCat(dir, "/", prefix, "-labels-idx1-ubyte.gz");
+  const std::string images_path =
+      absl::StrCat(dir, "/", prefix, "-images-idx3-ubyte.gz");
+  const std::string labels_path =
+      absl::StrCat(dir, "/", prefix, "-labels-idx1-ubyte.gz");
   absl::StatusOr<IdxArray> images = ReadIdxFile(images_path);
   if (!images.ok()) return images.status();
   absl::StatusOr<IdxArray> labels = ReadIdxFile(labels_path);
@@ -68,11 +71,13 @@ absl::StatusOr<Dataset> LoadIdxDataset(const std::string& dir,
   dataset.pixels = std::move(images->values);
   dataset.labels = std::move(labels->values);
   int max_label = 0;
-  for (uint8_t label : dataset.labels) max_label = std::max<int>(max_label, label);
+  for (uint8_t label : dataset.labels)
+    max_label = std::max<int>(max_label, label);
   dataset.classes = max_label + 1;
   if (dataset.classes != 10) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: labels span %d classes, expected 10", labels_path, dataset.classes));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: labels span %d classes, expected 10", labels_path,
+                        dataset.classes));
   }
   if (name == "fashion-mnist") {
     dataset.class_names = FashionClassNames();
@@ -93,9 +98,9 @@ absl::StatusOr<Dataset> LoadDataset(const std::string& name, Split split) {
   absl::StatusOr<Dataset> dataset =
       LoadIdxDataset(DatasetDirectory(name), prefix, name);
   if (!dataset.ok()) {
-    return absl::Status(dataset.status().code(),
-                        absl::StrCat(dataset.status().message(), "; ",
-                                     Provider(name)));
+    return absl::Status(
+        dataset.status().code(),
+        absl::StrCat(dataset.status().message(), "; ", Provider(name)));
   }
   return dataset;
 }
@@ -115,7 +120,8 @@ void SplitHoldOut(const Dataset& all, int count, uint64_t seed, Dataset* rest,
   }
   for (int i = 0; i < all.size(); ++i) {
     Dataset* to = hold[i] ? held_out : rest;
-    to->pixels.insert(to->pixels.end(), all.sample(i), all.sample(i) + all.width);
+    to->pixels.insert(to->pixels.end(), all.sample(i),
+                      all.sample(i) + all.width);
     to->labels.push_back(all.labels[i]);
   }
 }

@@ -52,9 +52,9 @@ absl::StatusOr<IdxArray> ReadIdxFile(const std::string& path) {
         absl::StrFormat("%s: truncated before the IDX header ended", path));
   }
   if (magic[0] != 0 || magic[1] != 0 || magic[3] < 1 || magic[3] > 4) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: not an IDX file (magic %02x %02x %02x %02x)", path, magic[0],
-        magic[1], magic[2], magic[3]));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: not an IDX file (magic %02x %02x %02x %02x)", path,
+                        magic[0], magic[1], magic[2], magic[3]));
   }
   if (magic[2] != kUnsignedByteType) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -114,7 +114,8 @@ absl::Status WriteIdxFile(const std::string& path, const IdxArray& array) {
       header.push_back(static_cast<uint8_t>(dim >> shift));
     }
   }
-  if (gzwrite(file.get(), header.data(), static_cast<unsigned>(header.size())) !=
+  if (gzwrite(file.get(), header.data(),
+              static_cast<unsigned>(header.size())) !=
           static_cast<int>(header.size()) ||
       (!array.values.empty() &&
        gzwrite(file.get(), array.values.data(),

@@ -44,10 +44,9 @@ int Run(int argc, char** argv) {
       grpc::InsecureChannelCredentials();
   if (!args.Get("ca").empty()) {
     grpc::SslCredentialsOptions ssl;
-    for (auto [flag, field] :
-         {std::pair{"ca", &ssl.pem_root_certs},
-          std::pair{"cert", &ssl.pem_cert_chain},
-          std::pair{"key", &ssl.pem_private_key}}) {
+    for (auto [flag, field] : {std::pair{"ca", &ssl.pem_root_certs},
+                               std::pair{"cert", &ssl.pem_cert_chain},
+                               std::pair{"key", &ssl.pem_private_key}}) {
       if (args.Get(flag).empty()) continue;
       absl::StatusOr<std::string> pem = ReadPemFile(args.Get(flag), flag);
       if (!pem.ok()) {
@@ -72,9 +71,9 @@ int Run(int argc, char** argv) {
   request.set_service(args.Get("service"));
   grpc::health::v1::HealthCheckResponse response;
   const grpc::Status status = stub->Check(&context, request, &response);
-  const std::string what =
-      args.Get("service").empty() ? args.Get("target")
-                                  : args.Get("target") + " " + args.Get("service");
+  const std::string what = args.Get("service").empty()
+                               ? args.Get("target")
+                               : args.Get("target") + " " + args.Get("service");
   if (!status.ok()) {
     std::printf("%s: no answer (%s)\n", what.c_str(),
                 status.error_message().c_str());

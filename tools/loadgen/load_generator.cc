@@ -129,8 +129,8 @@ class StreamLoad final
 
 double Percentile(std::vector<double>* values, double q) {
   if (values->empty()) return 0;
-  const size_t k = std::min(values->size() - 1,
-                            static_cast<size_t>(q * values->size()));
+  const size_t k =
+      std::min(values->size() - 1, static_cast<size_t>(q * values->size()));
   std::nth_element(values->begin(), values->begin() + k, values->end());
   return (*values)[k];
 }
@@ -140,16 +140,17 @@ absl::StatusOr<LoadResult> RunPass(
     const LoadOptions& options,
     const std::vector<std::unique_ptr<v1::SplitInference::Stub>>& stubs,
     int64_t samples) {
-  const int per_request =
-      std::max<int>(1, static_cast<int>(options.request.activation().samples()));
+  const int per_request = std::max<int>(
+      1, static_cast<int>(options.request.activation().samples()));
   const int64_t requests = std::max<int64_t>(1, samples / per_request);
   std::vector<std::unique_ptr<StreamLoad>> streams;
   const auto start = Clock::now();
   for (int s = 0; s < options.streams; ++s) {
-    const int64_t share = requests / options.streams +
-                          (s < requests % options.streams ? 1 : 0);
+    const int64_t share =
+        requests / options.streams + (s < requests % options.streams ? 1 : 0);
     streams.push_back(std::make_unique<StreamLoad>(
-        stubs[s].get(), options.request, options.depth, std::max<int64_t>(1, share)));
+        stubs[s].get(), options.request, options.depth,
+        std::max<int64_t>(1, share)));
   }
   LoadResult result;
   std::vector<double> latencies;
@@ -160,8 +161,7 @@ absl::StatusOr<LoadResult> RunPass(
           "stream to %s failed: %s", options.target, status.error_message()));
     }
   }
-  result.seconds =
-      std::chrono::duration<double>(Clock::now() - start).count();
+  result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   for (auto& stream : streams) {
     result.requests += stream->answered();
     result.errors += stream->errors();

@@ -15,10 +15,10 @@
 namespace spex {
 
 struct LoadOptions {
-  std::string target;      // host:port
+  std::string target;  // host:port
   int streams = 1;
-  int depth = 8;           // requests in flight per stream
-  int64_t samples = 10000; // measured samples, after a warm-up of a tenth
+  int depth = 8;            // requests in flight per stream
+  int64_t samples = 10000;  // measured samples, after a warm-up of a tenth
   // Sent with every request (request_id is overwritten): the layer and one
   // payload of samples_per_request samples. Its model_id goes once per
   // stream, in the `spex-model-id` metadata.

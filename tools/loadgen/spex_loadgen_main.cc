@@ -21,8 +21,8 @@ namespace spex {
 namespace {
 
 absl::StatusOr<v1::InferRequest> MakeRequest(const Model& model,
-                                             v1::Encoding encoding,
-                                             int samples, bool raw_input) {
+                                             v1::Encoding encoding, int samples,
+                                             bool raw_input) {
   SPEX_ASSIGN_OR_RETURN(Dataset data,
                         LoadDataset("fashion-mnist", Split::kTest));
   const InputTransform& input = model.input();
@@ -53,8 +53,9 @@ int Run(int argc, char** argv) {
   Args args;
   args.Option("target", "127.0.0.1:50051", "server address host:port")
       .Option("name", "spex-cloud", "the \"target\" label in the output")
-      .Option("model", "results/fashion-default.spex",
-              "model whose head makes the payload (its id named once per stream)")
+      .Option(
+          "model", "results/fashion-default.spex",
+          "model whose head makes the payload (its id named once per stream)")
       .Option("encoding", "int8", "float32 | float16 | int8 | uint8")
       .Flag("raw_input", "send raw images (from_layer 0) instead of the split")
       .Option("streams", "8", "concurrent streams, one connection each")

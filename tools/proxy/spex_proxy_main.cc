@@ -55,7 +55,8 @@ int Run(int argc, char** argv) {
   std::vector<std::pair<double, double>> schedule;
   for (absl::string_view step :
        absl::StrSplit(args.Get("schedule"), ',', absl::SkipEmpty())) {
-    std::pair<absl::string_view, absl::string_view> parts = absl::StrSplit(step, ':');
+    std::pair<absl::string_view, absl::string_view> parts =
+        absl::StrSplit(step, ':');
     double at = 0, ms = -1;
     if (!absl::SimpleAtod(parts.first, &at) || at < 0 ||
         (parts.second != "cut" &&
@@ -68,17 +69,19 @@ int Run(int argc, char** argv) {
   if (parsed.ok() && (args.Get("upstream").empty() || !port.ok() ||
                       !delay.ok() || *delay < 0)) {
     parsed = absl::InvalidArgumentError(
-        "--upstream is required; --listen_port and --delay_ms are numbers >= 0");
+        "--upstream is required; --listen_port and --delay_ms are numbers >= "
+        "0");
   }
   if (!parsed.ok()) {
-    std::fprintf(stderr, "spex-proxy: %s\n\n%s", std::string(parsed.message()).c_str(),
-                 args.Help().c_str());
+    std::fprintf(stderr, "spex-proxy: %s\n\n%s",
+                 std::string(parsed.message()).c_str(), args.Help().c_str());
     return 2;
   }
   absl::StatusOr<std::unique_ptr<TcpProxy>> proxy =
       TcpProxy::Start(args.Get("upstream"), static_cast<int>(*port));
   if (!proxy.ok()) {
-    std::fprintf(stderr, "spex-proxy: %s\n", std::string(proxy.status().message()).c_str());
+    std::fprintf(stderr, "spex-proxy: %s\n",
+                 std::string(proxy.status().message()).c_str());
     return 1;
   }
   (*proxy)->set_delay(absl::Milliseconds(*delay));
@@ -92,7 +95,8 @@ int Run(int argc, char** argv) {
   while (!stop_requested) {
     absl::SleepFor(absl::Milliseconds(100));
     const double elapsed = absl::ToDoubleSeconds(absl::Now() - start);
-    while (next_step < schedule.size() && schedule[next_step].first <= elapsed) {
+    while (next_step < schedule.size() &&
+           schedule[next_step].first <= elapsed) {
       const double ms = schedule[next_step].second;
       if (ms < 0) {
         (*proxy)->CutConnections();

@@ -48,7 +48,8 @@ int Connect(const std::string& host, const std::string& port) {
 absl::StatusOr<std::unique_ptr<TcpProxy>> TcpProxy::Start(
     const std::string& upstream, int listen_port) {
   const size_t colon = upstream.rfind(':');
-  if (colon == std::string::npos || colon == 0 || colon + 1 == upstream.size()) {
+  if (colon == std::string::npos || colon == 0 ||
+      colon + 1 == upstream.size()) {
     return absl::InvalidArgumentError(
         absl::StrFormat("upstream '%s' is not host:port", upstream));
   }
@@ -59,18 +60,20 @@ absl::StatusOr<std::unique_ptr<TcpProxy>> TcpProxy::Start(
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   address.sin_port = htons(static_cast<uint16_t>(listen_port));
-  if (::bind(listener, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0 ||
+  if (::bind(listener, reinterpret_cast<sockaddr*>(&address),
+             sizeof(address)) != 0 ||
       ::listen(listener, 64) != 0) {
     const int error = errno;
     ::close(listener);
-    return absl::UnavailableError(absl::StrFormat(
-        "cannot listen on 127.0.0.1:%d: %s", listen_port, std::strerror(error)));
+    return absl::UnavailableError(
+        absl::StrFormat("cannot listen on 127.0.0.1:%d: %s", listen_port,
+                        std::strerror(error)));
   }
   socklen_t length = sizeof(address);
   ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
-  return std::unique_ptr<TcpProxy>(new TcpProxy(
-      upstream.substr(0, colon), upstream.substr(colon + 1), listener,
-      ntohs(address.sin_port)));
+  return std::unique_ptr<TcpProxy>(
+      new TcpProxy(upstream.substr(0, colon), upstream.substr(colon + 1),
+                   listener, ntohs(address.sin_port)));
 }
 
 TcpProxy::TcpProxy(std::string host, std::string port, int listener,
@@ -168,7 +171,8 @@ void TcpProxy::Pump(int from, int to, std::atomic<int64_t>* counter,
     if (!held.empty()) {
       timeout_ms = static_cast<int>(std::max<int64_t>(
           0, std::chrono::duration_cast<std::chrono::milliseconds>(
-                 held.front().due - now).count()));
+                 held.front().due - now)
+                 .count()));
       timeout_ms = std::min(timeout_ms, 1);
     }
     pollfd pfd{from, POLLIN, 0};
@@ -187,8 +191,9 @@ void TcpProxy::Pump(int from, int to, std::atomic<int64_t>* counter,
   if (++*closed == 2) {
     absl::MutexLock lock(&mutex_);
     for (int fd : {from, to}) {
-      open_sockets_.erase(std::remove(open_sockets_.begin(), open_sockets_.end(), fd),
-                          open_sockets_.end());
+      open_sockets_.erase(
+          std::remove(open_sockets_.begin(), open_sockets_.end(), fd),
+          open_sockets_.end());
       ::close(fd);
     }
   }

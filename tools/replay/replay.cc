@@ -7,9 +7,9 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "common/rpc/answer_names.h"
 #include "grpcpp/grpcpp.h"
 #include "spex/v1/edge_inference.grpc.pb.h"
-#include "common/rpc/answer_names.h"
 #include "tools/common/json.h"
 
 namespace spex {
@@ -39,8 +39,8 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
   std::atomic<bool> broken{false};
   std::string broken_message;
   absl::Mutex broken_mutex;
-  auto channel = grpc::CreateChannel(options.target,
-                                     grpc::InsecureChannelCredentials());
+  auto channel =
+      grpc::CreateChannel(options.target, grpc::InsecureChannelCredentials());
   if (!channel->WaitForConnected(std::chrono::system_clock::now() +
                                  std::chrono::seconds(10))) {
     return absl::UnavailableError(absl::StrFormat(
@@ -123,9 +123,9 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
   for (std::thread& t : streams) t.join();
   if (broken && answered == 0) {
     absl::MutexLock lock(&broken_mutex);
-    return absl::UnavailableError(absl::StrFormat(
-        "the edge agent at %s ended the stream: %s", options.target,
-        broken_message));
+    return absl::UnavailableError(
+        absl::StrFormat("the edge agent at %s ended the stream: %s",
+                        options.target, broken_message));
   }
   for (int id = 0; id < total; ++id) {
     records[id].id = id;
@@ -162,8 +162,9 @@ ReplaySummary Summarize(const std::vector<ReplayRecord>& records,
   for (double& fraction : summary.stage_fraction) {
     fraction /= summary.answered;
   }
-  summary.accuracy =
-      summary.answered > 0 ? static_cast<double>(correct) / summary.answered : 0;
+  summary.accuracy = summary.answered > 0
+                         ? static_cast<double>(correct) / summary.answered
+                         : 0;
   auto fill = [&](v1::AnswerPath path, PathSummary* out) {
     out->samples = static_cast<int>(latencies[path].size());
     out->fraction = summary.answered > 0

@@ -17,10 +17,10 @@ namespace spex {
 struct ReplayOptions {
   std::string target;  // "unix:/run/spex/edge.sock" or "host:port"
   int streams = 1;
-  int depth = 8;       // samples in flight per stream
-  double rate = 0;     // samples per second over all streams; 0: flat out
+  int depth = 8;    // samples in flight per stream
+  double rate = 0;  // samples per second over all streams; 0: flat out
   uint32_t top_k = 0;
-  int repeat = 1;      // send the dataset this many times (ids go on)
+  int repeat = 1;  // send the dataset this many times (ids go on)
 };
 
 // One sample's answer as the replay saw it.
@@ -58,9 +58,9 @@ struct PathSummary {
 };
 
 struct ReplaySummary {
-  int samples = 0;   // sent
-  int answered = 0;  // answers received (with a label)
-  int refused = 0;   // answered with an error
+  int samples = 0;      // sent
+  int answered = 0;     // answers received (with a label)
+  int refused = 0;      // answered with an error
   double accuracy = 0;  // over the answered
   PathSummary local, cloud, fallback;
   // Answers per stage of a chain (index 0: stage 1, the edge), over the

@@ -16,8 +16,8 @@
 #include "absl/strings/str_format.h"
 #include "tools/common/args.h"
 #include "tools/common/json.h"
-#include "tools/common/progress.h"
 #include "tools/common/metrics_scrape.h"
+#include "tools/common/progress.h"
 #include "tools/replay/replay.h"
 
 namespace spex {
@@ -59,11 +59,12 @@ int Run(int argc, char** argv) {
   absl::StatusOr<double> rate = args.GetDouble("rate");
   absl::StatusOr<long> top_k = args.GetInt("top_k");
   absl::StatusOr<long> repeat = args.GetInt("repeat");
-  for (const absl::Status& s : {limit.status(), streams.status(),
-                                depth.status(), rate.status(), top_k.status(),
-                                repeat.status()}) {
+  for (const absl::Status& s :
+       {limit.status(), streams.status(), depth.status(), rate.status(),
+        top_k.status(), repeat.status()}) {
     if (!s.ok()) {
-      std::fprintf(stderr, "spex-replay: %s\n", std::string(s.message()).c_str());
+      std::fprintf(stderr, "spex-replay: %s\n",
+                   std::string(s.message()).c_str());
       return 2;
     }
   }
@@ -98,13 +99,13 @@ int Run(int argc, char** argv) {
   Progress progress("replay", static_cast<long>(data->size()) * options.repeat,
                     bench_target.empty());
   const auto start = std::chrono::steady_clock::now();
-  absl::StatusOr<std::vector<ReplayRecord>> records = Replay(
-      *data, options, [&](int answered) {
+  absl::StatusOr<std::vector<ReplayRecord>> records =
+      Replay(*data, options, [&](int answered) {
         progress.Update(answered, absl::StrFormat("%d answered", answered));
       });
-  const double seconds = std::chrono::duration<double>(
-                             std::chrono::steady_clock::now() - start)
-                             .count();
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+          .count();
   if (!records.ok()) {
     std::fprintf(stderr, "spex-replay: %s\n",
                  std::string(records.status().message()).c_str());
@@ -114,23 +115,26 @@ int Run(int argc, char** argv) {
   if (!bench_target.empty()) {
     std::vector<double> latencies;
     for (const ReplayRecord& r : *records) {
-      if (r.predicted >= 0) latencies.push_back(static_cast<double>(r.latency_us));
+      if (r.predicted >= 0)
+        latencies.push_back(static_cast<double>(r.latency_us));
     }
     std::sort(latencies.begin(), latencies.end());
     auto at = [&](double q) {
       return latencies.empty()
                  ? 0.0
-                 : latencies[std::min(latencies.size() - 1,
-                                      static_cast<size_t>(q * latencies.size()))];
+                 : latencies[std::min(
+                       latencies.size() - 1,
+                       static_cast<size_t>(q * latencies.size()))];
     };
-    std::printf("{\"target\": %s, \"streams\": %d, \"samples_per_s\": %.0f, "
-                "\"p50_us\": %.0f, \"p99_us\": %.0f}\n",
-                JsonQuote(bench_target).c_str(), options.streams,
-                summary.answered / seconds, at(0.50), at(0.99));
+    std::printf(
+        "{\"target\": %s, \"streams\": %d, \"samples_per_s\": %.0f, "
+        "\"p50_us\": %.0f, \"p99_us\": %.0f}\n",
+        JsonQuote(bench_target).c_str(), options.streams,
+        summary.answered / seconds, at(0.50), at(0.99));
     return summary.answered == summary.samples ? 0 : 1;
   }
-  progress.Finish(absl::StrFormat("%d answered in %.1f s", summary.answered,
-                                  seconds));
+  progress.Finish(
+      absl::StrFormat("%d answered in %.1f s", summary.answered, seconds));
   double bytes_per_offload = 0;
   const int offloaded = summary.cloud.samples + summary.fallback.samples;
   if (!metrics.empty() && offloaded > 0) {
@@ -140,7 +144,8 @@ int Run(int argc, char** argv) {
   }
   if (!args.Get("out").empty()) {
     std::ofstream out(args.Get("out"));
-    for (const ReplayRecord& record : *records) out << RecordJson(record) << "\n";
+    for (const ReplayRecord& record : *records)
+      out << RecordJson(record) << "\n";
   }
   const std::string json = absl::StrFormat(
       "{\"samples\": %d, \"answered\": %d, \"refused\": %d, \"accuracy\": "
@@ -152,7 +157,8 @@ int Run(int argc, char** argv) {
       summary.local.fraction, summary.cloud.fraction, summary.fallback.fraction,
       bytes_per_offload, PathJson(summary.local), PathJson(summary.cloud),
       PathJson(summary.fallback), seconds);
-  if (!args.Get("summary").empty()) std::ofstream(args.Get("summary")) << json << "\n";
+  if (!args.Get("summary").empty())
+    std::ofstream(args.Get("summary")) << json << "\n";
   std::printf(
       "samples sent %d, answered %d (refused %d) in %.1f s\n"
       "accuracy %.2f %%\n"
@@ -173,7 +179,8 @@ int Run(int argc, char** argv) {
     std::printf("by stage    %s\n", stages.c_str());
   }
   if (!metrics.empty()) {
-    std::printf("offloaded bytes per offloaded sample %.1f\n", bytes_per_offload);
+    std::printf("offloaded bytes per offloaded sample %.1f\n",
+                bytes_per_offload);
   }
   return summary.answered + summary.refused == summary.samples ? 0 : 1;
 }

@@ -13,16 +13,24 @@ namespace {
 
 constexpr int kSteps = 200;
 
-
 std::string XmlEscape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -56,7 +64,8 @@ PolicyPoint EvaluatePolicy(const Predictions& p, int exit,
   }
   const double n = p.samples;
   point.exit_fraction = exited / n;
-  point.exit_accuracy = exited > 0 ? static_cast<double>(exit_correct) / exited : 1.0;
+  point.exit_accuracy =
+      exited > 0 ? static_cast<double>(exit_correct) / exited : 1.0;
   point.overall_accuracy = overall_correct / n;
   point.drop = (full_correct - overall_correct) / n;
   const double mean = d_sum / n;
@@ -73,8 +82,8 @@ Sweep SweepThresholds(const Predictions& p, int exit,
   sweep.full_accuracy = p.FinalAccuracy();
   sweep.exit_accuracy = p.ExitAccuracy(exit);
   for (int s = 0; s <= kSteps; ++s) {
-    sweep.points.push_back(
-        EvaluatePolicy(p, exit, measure, static_cast<double>(s) / kSteps, cost));
+    sweep.points.push_back(EvaluatePolicy(
+        p, exit, measure, static_cast<double>(s) / kSteps, cost));
   }
   return sweep;
 }
@@ -94,8 +103,8 @@ absl::StatusOr<CalibrationChoice> ChooseThreshold(
   // The drop measured on validation is off from the truth by about its
   // standard error, and the judging set's measurement by about as much
   // again, scaled by the sizes: z * stderr * sqrt(1 + n_val / n_judged).
-  const double noise =
-      std::sqrt(1.0 + static_cast<double>(validation_samples) / target.judged_samples);
+  const double noise = std::sqrt(1.0 + static_cast<double>(validation_samples) /
+                                           target.judged_samples);
   bool found = false;
   CalibrationChoice best;
   for (const Sweep& sweep : sweeps) {
@@ -108,7 +117,8 @@ absl::StatusOr<CalibrationChoice> ChooseThreshold(
         ok = point.exit_fraction <= target.exit_fraction;
       }
       // Most samples exiting wins; among equals, the higher threshold.
-      if (ok && (!found || point.exit_fraction > best.validation.exit_fraction)) {
+      if (ok &&
+          (!found || point.exit_fraction > best.validation.exit_fraction)) {
         best = {sweep.measure, point, margin};
         found = true;
       }
@@ -156,40 +166,45 @@ absl::Status WriteTradeOffSvg(const std::string& path, const std::string& title,
     return top + (hi - accuracy) / (hi - lo) * plot_h;
   };
   std::string svg = absl::StrFormat(
-      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+      "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" "
+      "height=\"%.0f\" "
       "font-family=\"sans-serif\" font-size=\"12\">\n"
       "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n"
-      "<text x=\"%.0f\" y=\"24\" font-size=\"15\" font-weight=\"bold\">%s</text>\n",
+      "<text x=\"%.0f\" y=\"24\" font-size=\"15\" "
+      "font-weight=\"bold\">%s</text>\n",
       width, height, left, XmlEscape(title));
   // Grid and ticks.
   for (int t = 0; t <= 10; ++t) {
     const double x = px(t / 10.0);
-    absl::StrAppendFormat(&svg,
-                          "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                          "stroke=\"#e5e5e5\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
-                          "text-anchor=\"middle\">%d%%</text>\n",
-                          x, top, x, top + plot_h, x, top + plot_h + 16, t * 10);
+    absl::StrAppendFormat(
+        &svg,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+        "stroke=\"#e5e5e5\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
+        "text-anchor=\"middle\">%d%%</text>\n",
+        x, top, x, top + plot_h, x, top + plot_h + 16, t * 10);
   }
   const int y_steps = static_cast<int>(std::lround((hi - lo) * 100));
   const int y_every = std::max(1, y_steps / 10);
   for (int t = 0; t <= y_steps; t += y_every) {
     const double a = lo + t / 100.0;
-    absl::StrAppendFormat(&svg,
-                          "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                          "stroke=\"#e5e5e5\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
-                          "text-anchor=\"end\">%.0f%%</text>\n",
-                          left, py(a), left + plot_w, py(a), left - 6, py(a) + 4,
-                          a * 100);
+    absl::StrAppendFormat(
+        &svg,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+        "stroke=\"#e5e5e5\"/>\n<text x=\"%.1f\" y=\"%.1f\" "
+        "text-anchor=\"end\">%.0f%%</text>\n",
+        left, py(a), left + plot_w, py(a), left - 6, py(a) + 4, a * 100);
   }
   absl::StrAppendFormat(
       &svg,
-      "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"none\" "
+      "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" "
+      "fill=\"none\" "
       "stroke=\"#333\"/>\n"
       "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\">samples sent to the "
       "cloud (1 - exit fraction)</text>\n"
       "<text transform=\"translate(18 %.1f) rotate(-90)\" "
       "text-anchor=\"middle\">overall accuracy (validation)</text>\n",
-      left, top, plot_w, plot_h, left + plot_w / 2, height - 14, top + plot_h / 2);
+      left, top, plot_w, plot_h, left + plot_w / 2, height - 14,
+      top + plot_h / 2);
   // The full network: what offloading everything gives.
   const double full = sweeps.front().full_accuracy;
   absl::StrAppendFormat(&svg,
@@ -204,17 +219,19 @@ absl::Status WriteTradeOffSvg(const std::string& path, const std::string& title,
       absl::StrAppendFormat(&points, "%.1f,%.1f ", px(1 - p.exit_fraction),
                             py(p.overall_accuracy));
     }
-    absl::StrAppendFormat(&svg,
-                          "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
-                          "points=\"%s\"/>\n",
-                          colours[s % 3], points);
-    absl::StrAppendFormat(&svg,
-                          "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
-                          "stroke=\"%s\" stroke-width=\"2\"/>\n<text x=\"%.1f\" "
-                          "y=\"%.1f\">%s</text>\n",
-                          left + plot_w + 12, legend_y, left + plot_w + 32, legend_y,
-                          colours[s % 3], left + plot_w + 38, legend_y + 4,
-                          std::string(ConfidenceMeasureName(sweeps[s].measure)));
+    absl::StrAppendFormat(
+        &svg,
+        "<polyline fill=\"none\" stroke=\"%s\" stroke-width=\"2\" "
+        "points=\"%s\"/>\n",
+        colours[s % 3], points);
+    absl::StrAppendFormat(
+        &svg,
+        "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" "
+        "stroke=\"%s\" stroke-width=\"2\"/>\n<text x=\"%.1f\" "
+        "y=\"%.1f\">%s</text>\n",
+        left + plot_w + 12, legend_y, left + plot_w + 32, legend_y,
+        colours[s % 3], left + plot_w + 38, legend_y + 4,
+        std::string(ConfidenceMeasureName(sweeps[s].measure)));
     legend_y += 20;
   }
   absl::StrAppendFormat(

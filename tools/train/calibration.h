@@ -30,8 +30,8 @@ struct PolicyPoint {
 };
 
 struct CostModel {
-  int64_t edge_macs = 0;     // head and exit, run for every sample
-  int64_t split_bytes = 0;   // one sample's encoded split activation
+  int64_t edge_macs = 0;    // head and exit, run for every sample
+  int64_t split_bytes = 0;  // one sample's encoded split activation
 };
 
 // The policy's figures on `predictions` for exit `exit`.
@@ -42,7 +42,7 @@ PolicyPoint EvaluatePolicy(const Predictions& predictions, int exit,
 struct Sweep {
   v1::ConfidenceMeasure measure;
   double full_accuracy = 0;
-  double exit_accuracy = 0;  // the exit alone, on every sample
+  double exit_accuracy = 0;         // the exit alone, on every sample
   std::vector<PolicyPoint> points;  // thresholds 0, 0.005, ..., 1
 };
 

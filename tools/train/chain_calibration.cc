@@ -91,9 +91,10 @@ ChainPoint Evaluate(const Table& t, const std::vector<int>& exit_stage,
   double crossing = 1.0;
   for (int s = 0; s < stages; ++s) {
     point.stage_fraction.push_back(stage_answers[s] / n);
-    point.stage_accuracy.push_back(
-        stage_answers[s] > 0 ? static_cast<double>(stage_right[s]) / stage_answers[s]
-                             : 1.0);
+    point.stage_accuracy.push_back(stage_answers[s] > 0
+                                       ? static_cast<double>(stage_right[s]) /
+                                             stage_answers[s]
+                                       : 1.0);
     crossing -= stage_answers[s] / n;
     if (s + 1 < stages) point.crossing.push_back(std::max(0.0, crossing));
   }
@@ -134,8 +135,8 @@ absl::StatusOr<ChainPoint> ChooseChainThresholds(const Model& model,
   const int exits = static_cast<int>(exit_stage.size());
   if (exits == 0) return absl::FailedPreconditionError("the model has no exit");
   // As calibration.h: the margin covers the validation and judging noise.
-  const double noise = std::sqrt(
-      1.0 + static_cast<double>(validation.samples) / target.judged_samples);
+  const double noise = std::sqrt(1.0 + static_cast<double>(validation.samples) /
+                                           target.judged_samples);
   // Lexicographic: how far the target is missed, then what it optimises
   // (the mean stage, or minus the accuracy).
   const auto score = [&](const ChainPoint& p) {
@@ -152,18 +153,21 @@ absl::StatusOr<ChainPoint> ChooseChainThresholds(const Model& model,
   };
   bool found = false;
   ChainPoint best;
-  for (v1::ConfidenceMeasure measure : {v1::CONFIDENCE_MEASURE_MAX_SOFTMAX,
-                                        v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY}) {
+  for (v1::ConfidenceMeasure measure :
+       {v1::CONFIDENCE_MEASURE_MAX_SOFTMAX,
+        v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY}) {
     const Table table = TableFor(validation, measure);
     std::vector<double> thresholds(exits, 1.0);  // start: no exit answers
-    ChainPoint current = Evaluate(table, exit_stage, stages, measure, thresholds);
+    ChainPoint current =
+        Evaluate(table, exit_stage, stages, measure, thresholds);
     for (int round = 0; round < kMaxRounds; ++round) {
       bool moved = false;
       for (int e = 0; e < exits; ++e) {
         for (int s = 0; s <= kSteps; ++s) {
           std::vector<double> trial = current.thresholds;
           trial[e] = static_cast<double>(s) / kSteps;
-          ChainPoint point = Evaluate(table, exit_stage, stages, measure, trial);
+          ChainPoint point =
+              Evaluate(table, exit_stage, stages, measure, trial);
           if (score(point) < score(current)) {
             current = std::move(point);
             moved = true;

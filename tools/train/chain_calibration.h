@@ -25,11 +25,11 @@ namespace spex {
 // The chain's policy at one set of thresholds.
 struct ChainPoint {
   v1::ConfidenceMeasure measure = v1::CONFIDENCE_MEASURE_MAX_SOFTMAX;
-  std::vector<double> thresholds;       // one per exit
-  std::vector<double> exit_fraction;    // answered by each exit
-  std::vector<double> stage_fraction;   // answered at each stage
-  std::vector<double> stage_accuracy;   // of those answers (1 if none)
-  std::vector<double> crossing;         // fraction crossing each cut
+  std::vector<double> thresholds;      // one per exit
+  std::vector<double> exit_fraction;   // answered by each exit
+  std::vector<double> stage_fraction;  // answered at each stage
+  std::vector<double> stage_accuracy;  // of those answers (1 if none)
+  std::vector<double> crossing;        // fraction crossing each cut
   double overall_accuracy = 0;
   double full_accuracy = 0;
   double drop = 0;         // full - overall

@@ -59,8 +59,10 @@ absl::StatusOr<Predictions> Predict(const Model& model, const Dataset& data) {
   for (int start = 0; start < out.samples; start += kBatch) {
     const int batch = std::min(kBatch, out.samples - start);
     for (int j = 0; j < batch; ++j) {
-      SPEX_RETURN_IF_ERROR(InputOf(model, data, start + j, &raw, sample.data()));
-      for (int i = 0; i < width; ++i) x[static_cast<size_t>(i) * kBatch + j] = sample[i];
+      SPEX_RETURN_IF_ERROR(
+          InputOf(model, data, start + j, &raw, sample.data()));
+      for (int i = 0; i < width; ++i)
+        x[static_cast<size_t>(i) * kBatch + j] = sample[i];
     }
     full.ForwardBatch(batch, x.data(), kBatch, y.data(), kBatch,
                       exits > 0 ? exit_y.data() : nullptr, kBatch, &workspace);
@@ -85,14 +87,15 @@ absl::StatusOr<double> SplitAgreement(const Model& model, const Dataset& data,
   const ModelPart& full = model.full();
   Workspace head_ws(head), tail_ws(tail), full_ws(full);
   std::vector<float> x(model.input().width), raw, split(head.output_width());
-  std::vector<float> received, y(model.num_classes()), y_full(model.num_classes());
+  std::vector<float> received, y(model.num_classes()),
+      y_full(model.num_classes());
   v1::ActivationPayload payload;
   int agree = 0;
   for (int i = 0; i < data.size(); ++i) {
     SPEX_RETURN_IF_ERROR(InputOf(model, data, i, &raw, x.data()));
     head.Forward(x.data(), split.data(), nullptr, &head_ws);
-    SPEX_RETURN_IF_ERROR(EncodeActivations(encoding, head.output_width(), 1,
-                                           split, &payload));
+    SPEX_RETURN_IF_ERROR(
+        EncodeActivations(encoding, head.output_width(), 1, split, &payload));
     v1::ActivationPayload wire;
     if (!wire.ParseFromString(payload.SerializeAsString())) {
       return absl::InternalError("payload did not survive serialisation");

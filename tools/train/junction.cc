@@ -50,8 +50,10 @@ absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::FromLayer(
   if (j->dense_) return j;
 
   SPEX_ASSIGN_OR_RETURN(Pattern pattern, LayerPattern(layer, j->spec_));
-  j->row_inputs_.assign(pattern.row_indices().begin(), pattern.row_indices().end());
-  SPEX_ASSIGN_OR_RETURN(KernelChoice forward, ChooseKernels(j->spec_, pattern.kind()));
+  j->row_inputs_.assign(pattern.row_indices().begin(),
+                        pattern.row_indices().end());
+  SPEX_ASSIGN_OR_RETURN(KernelChoice forward,
+                        ChooseKernels(j->spec_, pattern.kind()));
   j->forward_kernel_ = forward.batch;
   j->tile_group_ = TileGroupSizeOfFormat(forward.batch->format);
   // Pack once with each weight replaced by its (1-based) index: the packed
@@ -63,9 +65,11 @@ absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::FromLayer(
     return absl::InvalidArgumentError("junction too large to train");
   }
   std::vector<float> numbered(static_cast<size_t>(s.connections()));
-  for (size_t c = 0; c < numbered.size(); ++c) numbered[c] = static_cast<float>(c + 1);
-  SPEX_ASSIGN_OR_RETURN(j->forward_pack_,
-                        PackWeights(pattern, numbered, j->bias_, forward.batch->format));
+  for (size_t c = 0; c < numbered.size(); ++c)
+    numbered[c] = static_cast<float>(c + 1);
+  SPEX_ASSIGN_OR_RETURN(
+      j->forward_pack_,
+      PackWeights(pattern, numbered, j->bias_, forward.batch->format));
   NumberedSources(j->forward_pack_, &j->forward_source_);
   // A tile junction's dx scatters through the forward pack
   // (tile_input_gradient.h); the others run the kernels on the transpose.
@@ -114,7 +118,8 @@ JunctionGradients TrainJunction::NewGradients() const {
 
 void TrainJunction::Prepare() {
   if (dense_) return;
-  const auto gather = [this](const std::vector<uint32_t>& source, float* packed) {
+  const auto gather = [this](const std::vector<uint32_t>& source,
+                             float* packed) {
     for (size_t at = 0; at < source.size(); ++at) {
       packed[at] = source[at] == 0 ? 0.0f : weights_[source[at] - 1];
     }
@@ -148,7 +153,8 @@ void TrainJunction::Backward(int batch, const float* x, const float* dy,
         grad_out * in.transpose();
     if (dx != nullptr) {
       Map(dx, spec_.n_in, batch).noalias() =
-          MapConst(weights_.data(), spec_.n_out, spec_.n_in).transpose() * grad_out;
+          MapConst(weights_.data(), spec_.n_out, spec_.n_in).transpose() *
+          grad_out;
     }
     return;
   }

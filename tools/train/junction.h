@@ -8,8 +8,9 @@
 // outputs), and backward for its weights as one dot product over the batch
 // per connection. A tile junction (tile4/tile8 patterns) runs its dW tile by
 // tile, each x row loaded once for the tile's rows, and dx by scattering
-// through the forward pack (tile_input_gradient.h). A dense junction (every output reads every input, or any
-// junction under --dense) uses Eigen's GEMM for all three.
+// through the forward pack (tile_input_gradient.h). A dense junction (every
+// output reads every input, or any junction under --dense) uses Eigen's GEMM
+// for all three.
 #ifndef SPEX_TOOLS_TRAIN_JUNCTION_H_
 #define SPEX_TOOLS_TRAIN_JUNCTION_H_
 
@@ -83,7 +84,7 @@ class TrainJunction {
   int tile_group_ = 0;  // g when forward_pack_ is in a tile format, else 0
   const KernelInfo* forward_kernel_ = nullptr;
   const KernelInfo* backward_kernel_ = nullptr;  // null for tiles
-  PackedWeights forward_pack_;   // W, for forward
+  PackedWeights forward_pack_;                   // W, for forward
   PackedWeights backward_pack_;  // W^T with zero bias, for dx (not tiles)
   // 1 + the connection whose weight each packed slot holds; 0 for padding.
   std::vector<uint32_t> forward_source_;

@@ -79,7 +79,8 @@ BatchState TrainNetwork::NewState(int capacity) const {
   BatchState s;
   s.capacity = capacity;
   size_t widest = backbone_.front()->n_in();
-  s.backbone.emplace_back(static_cast<size_t>(backbone_.front()->n_in()) * capacity);
+  s.backbone.emplace_back(static_cast<size_t>(backbone_.front()->n_in()) *
+                          capacity);
   for (const auto& j : backbone_) {
     s.backbone.emplace_back(static_cast<size_t>(j->n_out()) * capacity);
     s.grad_at.emplace_back(static_cast<size_t>(j->n_out()) * capacity);
@@ -95,8 +96,8 @@ BatchState TrainNetwork::NewState(int capacity) const {
       widest = std::max<size_t>(widest, j->n_out());
     }
   }
-  for (auto* buffer : {&s.grad_a, &s.grad_b, &s.grad_exit_a, &s.grad_exit_b,
-                       &s.grad_side}) {
+  for (auto* buffer :
+       {&s.grad_a, &s.grad_b, &s.grad_exit_a, &s.grad_exit_b, &s.grad_side}) {
     buffer->resize(widest * capacity);
   }
   return s;
@@ -104,7 +105,8 @@ BatchState TrainNetwork::NewState(int capacity) const {
 
 void TrainNetwork::Forward(int batch, BatchState* s) const {
   for (size_t l = 0; l < backbone_.size(); ++l) {
-    backbone_[l]->Forward(batch, s->backbone[l].data(), s->backbone[l + 1].data());
+    backbone_[l]->Forward(batch, s->backbone[l].data(),
+                          s->backbone[l + 1].data());
   }
   for (size_t e = 0; e < exits_.size(); ++e) {
     const float* in = s->backbone[exits_[e].after_layer].data();
@@ -124,7 +126,8 @@ LossReport TrainNetwork::Step(int batch, const uint8_t* labels,
   const int n_classes = classes();
   const size_t n_layers = backbone_.size();
   for (size_t l = 0; l < n_layers; ++l) {
-    std::fill_n(s->grad_at[l].begin(), static_cast<size_t>(backbone_[l]->n_out()) * batch, 0.0f);
+    std::fill_n(s->grad_at[l].begin(),
+                static_cast<size_t>(backbone_[l]->n_out()) * batch, 0.0f);
   }
 
   // Exits first: each adds its gradient at the backbone layer it reads.
@@ -152,9 +155,9 @@ LossReport TrainNetwork::Step(int batch, const uint8_t* labels,
 
   // The backbone, from the classifier down.
   float* dy = s->grad_a.data();
-  report.final_loss = SoftmaxCrossEntropy(
-      s->backbone.back().data(), n_classes, batch, labels, 1.0f, loss_scale, dy,
-      &report.final_correct);
+  report.final_loss =
+      SoftmaxCrossEntropy(s->backbone.back().data(), n_classes, batch, labels,
+                          1.0f, loss_scale, dy, &report.final_correct);
   {
     float* at = s->grad_at[n_layers - 1].data();
     const size_t n = static_cast<size_t>(n_classes) * batch;
@@ -210,8 +213,8 @@ void TrainNetwork::WriteTo(v1::Model* model) const {
   }
   for (size_t e = 0; e < exits_.size(); ++e) {
     for (size_t l = 0; l < exits_[e].layers.size(); ++l) {
-      exits_[e].layers[l]->WriteTo(
-          model->mutable_exits(static_cast<int>(e))->mutable_layers(static_cast<int>(l)));
+      exits_[e].layers[l]->WriteTo(model->mutable_exits(static_cast<int>(e))
+                                       ->mutable_layers(static_cast<int>(l)));
     }
   }
 }

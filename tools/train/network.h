@@ -16,7 +16,8 @@ namespace spex {
 struct BatchState {
   int capacity = 0;
   std::vector<TrainBuffer> backbone;  // [0] the input, [l] layer l's output
-  std::vector<std::vector<TrainBuffer>> exits;  // [e][l] exit e's layer l output
+  std::vector<std::vector<TrainBuffer>>
+      exits;  // [e][l] exit e's layer l output
   TrainBuffer grad_a, grad_b, grad_exit_a, grad_exit_b, grad_side;
   std::vector<TrainBuffer> grad_at;  // gradient arriving at backbone output l
   std::vector<JunctionGradients> backbone_gradients;
@@ -24,8 +25,8 @@ struct BatchState {
 };
 
 struct LossReport {
-  double final_loss = 0;            // summed over the batch
-  std::vector<double> exit_loss;    // summed over the batch
+  double final_loss = 0;          // summed over the batch
+  std::vector<double> exit_loss;  // summed over the batch
   int final_correct = 0;
   std::vector<int> exit_correct;
 };

@@ -35,14 +35,16 @@ inline __m512 ReduceSixteen(__m512 acc[16]) {
   }
   for (int i = 0; i < 4; ++i) {
     // Per 128-bit lane: the lane's total for connections 4i .. 4i+3.
-    quads[i] = _mm512_add_ps(
-        _mm512_shuffle_ps(pairs[2 * i], pairs[2 * i + 1], _MM_SHUFFLE(1, 0, 1, 0)),
-        _mm512_shuffle_ps(pairs[2 * i], pairs[2 * i + 1], _MM_SHUFFLE(3, 2, 3, 2)));
+    quads[i] = _mm512_add_ps(_mm512_shuffle_ps(pairs[2 * i], pairs[2 * i + 1],
+                                               _MM_SHUFFLE(1, 0, 1, 0)),
+                             _mm512_shuffle_ps(pairs[2 * i], pairs[2 * i + 1],
+                                               _MM_SHUFFLE(3, 2, 3, 2)));
   }
   for (int i = 0; i < 2; ++i) {
-    octs[i] = _mm512_add_ps(
-        _mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1], _MM_SHUFFLE(2, 0, 2, 0)),
-        _mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1], _MM_SHUFFLE(3, 1, 3, 1)));
+    octs[i] = _mm512_add_ps(_mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1],
+                                                 _MM_SHUFFLE(2, 0, 2, 0)),
+                            _mm512_shuffle_f32x4(quads[2 * i], quads[2 * i + 1],
+                                                 _MM_SHUFFLE(3, 1, 3, 1)));
   }
   return _mm512_add_ps(
       _mm512_shuffle_f32x4(octs[0], octs[1], _MM_SHUFFLE(2, 0, 2, 0)),
@@ -58,7 +60,8 @@ int AccumulateTileSixteens(const float* dy_tile, const float* x, size_t batch,
                            const uint32_t* inputs, int count, float* dw) {
   constexpr int kConnections = 16 / G;
   const size_t full = batch / 16 * 16;
-  const __mmask16 tail_mask = static_cast<__mmask16>((1u << (batch - full)) - 1);
+  const __mmask16 tail_mask =
+      static_cast<__mmask16>((1u << (batch - full)) - 1);
   int k = 0;
   for (; k + kConnections <= count; k += kConnections) {
     __m512 acc[16];
@@ -93,9 +96,9 @@ int AccumulateTileSixteens(const float* dy_tile, const float* x, size_t batch,
 
 }  // namespace
 
-void AccumulateTileGradients(const float* dy_tile, const float* x,
-                             size_t batch, const uint32_t* inputs, int count,
-                             int group_size, float* dw) {
+void AccumulateTileGradients(const float* dy_tile, const float* x, size_t batch,
+                             const uint32_t* inputs, int count, int group_size,
+                             float* dw) {
   int k = 0;
 #if defined(__AVX512F__)
   if (group_size == 4) {
@@ -118,7 +121,8 @@ void AccumulateRowGradients(const float* dy_row, const float* x, size_t batch,
 #if defined(__AVX512F__)
   // Sixteen connections at a time, the row's dy chunk loaded once for all.
   const size_t full = batch / 16 * 16;
-  const __mmask16 tail_mask = static_cast<__mmask16>((1u << (batch - full)) - 1);
+  const __mmask16 tail_mask =
+      static_cast<__mmask16>((1u << (batch - full)) - 1);
   for (; k + 16 <= count; k += 16) {
     __m512 acc[16];
     for (int c = 0; c < 16; ++c) acc[c] = _mm512_setzero_ps();
@@ -126,7 +130,8 @@ void AccumulateRowGradients(const float* dy_row, const float* x, size_t batch,
       const __m512 g = _mm512_loadu_ps(dy_row + j);
       for (int c = 0; c < 16; ++c) {
         acc[c] = _mm512_fmadd_ps(
-            g, _mm512_loadu_ps(x + static_cast<size_t>(inputs[k + c]) * batch + j),
+            g,
+            _mm512_loadu_ps(x + static_cast<size_t>(inputs[k + c]) * batch + j),
             acc[c]);
       }
     }
@@ -135,12 +140,14 @@ void AccumulateRowGradients(const float* dy_row, const float* x, size_t batch,
       for (int c = 0; c < 16; ++c) {
         acc[c] = _mm512_fmadd_ps(
             g,
-            _mm512_maskz_loadu_ps(tail_mask,
-                                  x + static_cast<size_t>(inputs[k + c]) * batch + full),
+            _mm512_maskz_loadu_ps(
+                tail_mask,
+                x + static_cast<size_t>(inputs[k + c]) * batch + full),
             acc[c]);
       }
     }
-    _mm512_storeu_ps(dw + k, _mm512_add_ps(_mm512_loadu_ps(dw + k), ReduceSixteen(acc)));
+    _mm512_storeu_ps(
+        dw + k, _mm512_add_ps(_mm512_loadu_ps(dw + k), ReduceSixteen(acc)));
   }
 #endif
   for (; k < count; ++k) {

@@ -18,9 +18,9 @@ void AccumulateRowGradients(const float* dy_row, const float* x, size_t batch,
 // holds the tile's group_size dy rows one after another, dw row r (at dw + r
 // * count) receives row r's gradients. Each x row is loaded once for the
 // whole tile instead of once per row.
-void AccumulateTileGradients(const float* dy_tile, const float* x,
-                             size_t batch, const uint32_t* inputs, int count,
-                             int group_size, float* dw);
+void AccumulateTileGradients(const float* dy_tile, const float* x, size_t batch,
+                             const uint32_t* inputs, int count, int group_size,
+                             float* dw);
 
 }  // namespace spex
 

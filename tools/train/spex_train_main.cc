@@ -46,7 +46,6 @@ absl::Status ParseNoPositional(Args* args, int argc, char** argv) {
   return absl::OkStatus();
 }
 
-
 // --- train -----------------------------------------------------------------
 
 Args TrainArgs() {
@@ -58,8 +57,9 @@ Args TrainArgs() {
       .Option("later-cuts", "",
               "further cuts of a chain: the last layer of each middle stage")
       .Option("exits", "", "backbone layers with a linear exit after them")
-      .Option("exit-weight", "1",
-              "loss weight of each exit (final: 1); one for all, or one per exit")
+      .Option(
+          "exit-weight", "1",
+          "loss weight of each exit (final: 1); one for all, or one per exit")
       .Option("pattern", "random",
               "random, block, tile4 or tile8 (sparse junctions the kind "
               "cannot fit use random)")
@@ -70,7 +70,8 @@ Args TrainArgs() {
       .Option("l2", "0.00008", "L2 penalty on weights")
       .Option("seed", "1", "seed of patterns, weights, order and hold-out")
       .Option("threads", "1", "threads per mini-batch")
-      .Option("patience", "0", "stop after this many epochs without gain (0: off)")
+      .Option("patience", "0",
+              "stop after this many epochs without gain (0: off)")
       .Option("validation", "5000", "training samples held out for validation")
       .Option("out", "", "model file to write");
   return args;
@@ -79,7 +80,8 @@ Args TrainArgs() {
 absl::Status RunTrain(int argc, char** argv) {
   Args args = TrainArgs();
   SPEX_RETURN_IF_ERROR(ParseNoPositional(&args, argc, argv));
-  if (args.Get("config").empty() || args.Get("fo").empty() || args.Get("out").empty()) {
+  if (args.Get("config").empty() || args.Get("fo").empty() ||
+      args.Get("out").empty()) {
     return absl::InvalidArgumentError(absl::StrCat(
         "train needs --config, --fo and --out\n", kUsage, args.Help()));
   }
@@ -97,9 +99,10 @@ absl::Status RunTrain(int argc, char** argv) {
   SPEX_ASSIGN_OR_RETURN(spec.exit_weights, args.GetDoubles("exit-weight"));
   if (spec.exit_weights.size() != 1 &&
       spec.exit_weights.size() != spec.exit_layers.size()) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--exit-weight: %d weights for %d exits; give one for all or one per exit",
-        spec.exit_weights.size(), spec.exit_layers.size()));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--exit-weight: %d weights for %d exits; give one for "
+                        "all or one per exit",
+                        spec.exit_weights.size(), spec.exit_layers.size()));
   }
   SPEX_ASSIGN_OR_RETURN(const long epochs, args.GetInt("epochs"));
   SPEX_ASSIGN_OR_RETURN(const long batch, args.GetInt("batch"));
@@ -116,7 +119,8 @@ absl::Status RunTrain(int argc, char** argv) {
   spec.options.seed = static_cast<uint64_t>(seed);
   spec.options.threads = static_cast<int>(threads);
   spec.options.patience = static_cast<int>(patience);
-  spec.command = absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
+  spec.command =
+      absl::StrJoin(std::vector<std::string>(argv, argv + argc), " ");
   return TrainModel(spec);
 }
 
@@ -125,12 +129,15 @@ absl::Status RunTrain(int argc, char** argv) {
 Args CalibrateArgs() {
   Args args;
   args.Option("model", "", "model file (updated in place)")
-      .Option("dataset", "", "dataset (default: the one the model was trained on)")
+      .Option("dataset", "",
+              "dataset (default: the one the model was trained on)")
       .Option("max-drop", "", "largest accuracy loss allowed, in points")
-      .Option("exit-fraction", "", "or: the fraction of samples that should exit")
-      .Option("exit", "0",
-              "which exit, from 1 (0: the last in the head, nearest the split); "
-              "all: every exit together, for a chain of stages")
+      .Option("exit-fraction", "",
+              "or: the fraction of samples that should exit")
+      .Option(
+          "exit", "0",
+          "which exit, from 1 (0: the last in the head, nearest the split); "
+          "all: every exit together, for a chain of stages")
       .Option("stage-budget", "",
               "with --exit all, instead of --max-drop: the largest fraction of "
               "samples crossing each cut")
@@ -172,37 +179,46 @@ absl::Status RunCalibrate(int argc, char** argv) {
     }
     if (exit_flag > 0) exit = static_cast<int>(exit_flag) - 1;
   }
-  const std::string dataset_name =
-      args.Get("dataset").empty() ? proto.training().dataset() : args.Get("dataset");
-  SPEX_ASSIGN_OR_RETURN(const Dataset all_train, LoadDataset(dataset_name, Split::kTrain));
-  SPEX_ASSIGN_OR_RETURN(const Dataset test, LoadDataset(dataset_name, Split::kTest));
+  const std::string dataset_name = args.Get("dataset").empty()
+                                       ? proto.training().dataset()
+                                       : args.Get("dataset");
+  SPEX_ASSIGN_OR_RETURN(const Dataset all_train,
+                        LoadDataset(dataset_name, Split::kTrain));
+  SPEX_ASSIGN_OR_RETURN(const Dataset test,
+                        LoadDataset(dataset_name, Split::kTest));
   if (proto.training().validation_samples() == 0) {
     return absl::FailedPreconditionError(
         path + " records no validation hold-out (training.validation_samples)");
   }
   Dataset train, validation;
-  SplitHoldOut(all_train, static_cast<int>(proto.training().validation_samples()),
+  SplitHoldOut(all_train,
+               static_cast<int>(proto.training().validation_samples()),
                HoldOutSeed(proto.training().seed()), &train, &validation);
 
-  SPEX_ASSIGN_OR_RETURN(const v1::Encoding encoding, ParseEncoding(args.Get("encoding")));
+  SPEX_ASSIGN_OR_RETURN(const v1::Encoding encoding,
+                        ParseEncoding(args.Get("encoding")));
   SPEX_ASSIGN_OR_RETURN(const double z, args.GetDouble("z"));
   double max_drop_points = -1;
   if (args.Given("max-drop")) {
     SPEX_ASSIGN_OR_RETURN(max_drop_points, args.GetDouble("max-drop"));
     if (!(max_drop_points >= 0 && max_drop_points <= 100)) {
-      return absl::InvalidArgumentError("--max-drop must be in [0, 100] points");
+      return absl::InvalidArgumentError(
+          "--max-drop must be in [0, 100] points");
     }
   }
-  const std::string prefix =
-      args.Get("out-prefix").empty() ? OutputPrefix(path) : args.Get("out-prefix");
+  const std::string prefix = args.Get("out-prefix").empty()
+                                 ? OutputPrefix(path)
+                                 : args.Get("out-prefix");
   if (chain) {
     ChainTarget target;
     target.max_drop_points = max_drop_points;
     if (!args.Given("max-drop")) {
-      SPEX_ASSIGN_OR_RETURN(target.stage_budget, args.GetDoubles("stage-budget"));
+      SPEX_ASSIGN_OR_RETURN(target.stage_budget,
+                            args.GetDoubles("stage-budget"));
       for (double b : target.stage_budget) {
         if (!(b >= 0 && b <= 1)) {
-          return absl::InvalidArgumentError("--stage-budget fractions are in [0, 1]");
+          return absl::InvalidArgumentError(
+              "--stage-budget fractions are in [0, 1]");
         }
       }
     }
@@ -214,7 +230,8 @@ absl::Status RunCalibrate(int argc, char** argv) {
   CalibrationTarget target;
   target.max_drop_points = max_drop_points;
   if (!args.Given("max-drop")) {
-    SPEX_ASSIGN_OR_RETURN(target.exit_fraction, args.GetDouble("exit-fraction"));
+    SPEX_ASSIGN_OR_RETURN(target.exit_fraction,
+                          args.GetDouble("exit-fraction"));
     if (!(target.exit_fraction >= 0 && target.exit_fraction <= 1)) {
       return absl::InvalidArgumentError("--exit-fraction must be in [0, 1]");
     }
@@ -237,7 +254,8 @@ int main(int argc, char** argv) {
     status = spex::RunCalibrate(argc, argv);
   } else if (command == "--help" || command == "-h") {
     std::printf("%s\ntrain options:\n%s\ncalibrate options:\n%s", spex::kUsage,
-                spex::TrainArgs().Help().c_str(), spex::CalibrateArgs().Help().c_str());
+                spex::TrainArgs().Help().c_str(),
+                spex::CalibrateArgs().Help().c_str());
     return 0;
   } else {
     std::fprintf(stderr, "%s", spex::kUsage);

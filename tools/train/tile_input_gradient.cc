@@ -27,7 +27,7 @@ void ScatterTileColumns(const PackedWeights& p, int q, size_t batch,
           mask, dy + static_cast<size_t>(q * G + r) * batch + j + 16 * v);
     }
   }
-  auto one = [&](size_t k, __m512 (&t)[V]) {
+  auto one = [&](size_t k, __m512(&t)[V]) {
     for (int r = 0; r < G; ++r) {
       const __m512 wr = _mm512_set1_ps(w[k * G + r]);
       for (int v = 0; v < V; ++v) t[v] = _mm512_fmadd_ps(wr, g[r][v], t[v]);

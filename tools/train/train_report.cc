@@ -91,7 +91,8 @@ absl::StatusOr<Json> TrainReportJson(const TrainRun& run) {
   report.Set("final_test_accuracy", info.final_test_accuracy());
   Json agreement = Json::Object();
   for (v1::Encoding encoding : {v1::ENCODING_INT8, v1::ENCODING_FLOAT16}) {
-    SPEX_ASSIGN_OR_RETURN(const double agree, SplitAgreement(m, *run.test, encoding));
+    SPEX_ASSIGN_OR_RETURN(const double agree,
+                          SplitAgreement(m, *run.test, encoding));
     agreement.Set(std::string(EncodingName(encoding)), agree);
   }
   report.Set("split_label_agreement", std::move(agreement));
@@ -113,34 +114,43 @@ absl::StatusOr<Json> TrainReportJson(const TrainRun& run) {
   return report;
 }
 
-std::string TrainReportText(const TrainRun& run, const std::string& report_path) {
+std::string TrainReportText(const TrainRun& run,
+                            const std::string& report_path) {
   const Model& m = *run.model;
   const v1::Model& d = m.description();
   const v1::TrainingInfo& info = d.training();
   const Sparsity sparsity = SparsityOf(d);
   TextTable table({"", ""});
-  table.AddRow({"model", absl::StrCat(run.model_path, " (", m.id().substr(0, 16), "...)")});
+  table.AddRow({"model", absl::StrCat(run.model_path, " (",
+                                      m.id().substr(0, 16), "...)")});
   table.AddRow({"topology", absl::StrCat(run.topology, ", ", run.pattern)});
-  table.AddRow({"density overall", absl::StrFormat("%.4f", sparsity.overall())});
-  table.AddRow({"parameters", absl::StrFormat("%d (dense: %d)", m.full().cost().params,
-                                              sparsity.dense_params)});
+  table.AddRow(
+      {"density overall", absl::StrFormat("%.4f", sparsity.overall())});
+  table.AddRow(
+      {"parameters", absl::StrFormat("%d (dense: %d)", m.full().cost().params,
+                                     sparsity.dense_params)});
   table.AddRow({"MACs/sample", absl::StrFormat("head %d, exits %d, tail %d",
                                                m.head().backbone_cost().macs,
                                                m.head().exits_cost().macs,
                                                m.tail().cost().macs)});
-  table.AddRow({"split", absl::StrFormat("%d values: %d B int8, raw input %d B",
-                                         m.split_width(),
-                                         EncodedBytes(v1::ENCODING_INT8, m.split_width(), 1),
-                                         m.input().raw_width)});
-  table.AddRow({"test accuracy",
-                absl::StrFormat("final %.2f %%", 100 * info.final_test_accuracy())});
+  table.AddRow(
+      {"split",
+       absl::StrFormat("%d values: %d B int8, raw input %d B", m.split_width(),
+                       EncodedBytes(v1::ENCODING_INT8, m.split_width(), 1),
+                       m.input().raw_width)});
+  table.AddRow(
+      {"test accuracy",
+       absl::StrFormat("final %.2f %%", 100 * info.final_test_accuracy())});
   for (int e = 0; e < info.exit_test_accuracy_size(); ++e) {
-    table.AddRow({absl::StrFormat("exit %d (after layer %d)", e + 1, d.exits(e).after_layer()),
-                  absl::StrFormat("%.2f %%", 100 * info.exit_test_accuracy(e))});
+    table.AddRow(
+        {absl::StrFormat("exit %d (after layer %d)", e + 1,
+                         d.exits(e).after_layer()),
+         absl::StrFormat("%.2f %%", 100 * info.exit_test_accuracy(e))});
   }
-  table.AddRow({"epochs", absl::StrFormat("%d (best %d), %.2f s each",
-                                          run.result->epochs.size(), run.result->best_epoch,
-                                          MeanEpochSeconds(*run.result))});
+  table.AddRow(
+      {"epochs",
+       absl::StrFormat("%d (best %d), %.2f s each", run.result->epochs.size(),
+                       run.result->best_epoch, MeanEpochSeconds(*run.result))});
   table.AddRow({"report", report_path});
   return table.Render();
 }

@@ -33,7 +33,8 @@ struct TrainRun {
 absl::StatusOr<Json> TrainReportJson(const TrainRun& run);
 
 // The headline figures as a two-column table.
-std::string TrainReportText(const TrainRun& run, const std::string& report_path);
+std::string TrainReportText(const TrainRun& run,
+                            const std::string& report_path);
 
 }  // namespace spex
 

@@ -25,9 +25,12 @@ std::string OutputPrefix(const std::string& model_path) {
 }
 
 absl::Status TrainModel(const TrainSpec& spec) {
-  SPEX_ASSIGN_OR_RETURN(Dataset all_train, LoadDataset(spec.dataset, Split::kTrain));
-  SPEX_ASSIGN_OR_RETURN(const Dataset test, LoadDataset(spec.dataset, Split::kTest));
-  if (spec.validation_samples < 1 || spec.validation_samples >= all_train.size()) {
+  SPEX_ASSIGN_OR_RETURN(Dataset all_train,
+                        LoadDataset(spec.dataset, Split::kTrain));
+  SPEX_ASSIGN_OR_RETURN(const Dataset test,
+                        LoadDataset(spec.dataset, Split::kTest));
+  if (spec.validation_samples < 1 ||
+      spec.validation_samples >= all_train.size()) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "--validation %d must be between 1 and the %d training samples",
         spec.validation_samples, all_train.size() - 1));
@@ -39,8 +42,9 @@ absl::Status TrainModel(const TrainSpec& spec) {
   ModelTopology topology;
   topology.input_shape = all_train.shape;
   if (spec.config.empty() || spec.config[0] < all_train.width) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--config must start with the input width, at least %d", all_train.width));
+    return absl::InvalidArgumentError(
+        absl::StrFormat("--config must start with the input width, at least %d",
+                        all_train.width));
   }
   if (spec.config.size() < 3 || spec.config.back() != all_train.classes) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -62,13 +66,17 @@ absl::Status TrainModel(const TrainSpec& spec) {
   topology.split_after = spec.split_after;
   topology.later_cuts = spec.later_cuts;
   for (size_t e = 0; e < spec.exit_layers.size(); ++e) {
-    const double weight = spec.exit_weights[spec.exit_weights.size() == 1 ? 0 : e];
-    topology.exits.push_back({spec.exit_layers[e], {all_train.classes}, {all_train.classes},
+    const double weight =
+        spec.exit_weights[spec.exit_weights.size() == 1 ? 0 : e];
+    topology.exits.push_back({spec.exit_layers[e],
+                              {all_train.classes},
+                              {all_train.classes},
                               static_cast<float>(weight)});
   }
   topology.class_names = all_train.class_names;
   topology.pattern = spec.pattern;
-  SPEX_ASSIGN_OR_RETURN(v1::Model model, InitializeModel(topology, spec.options.seed));
+  SPEX_ASSIGN_OR_RETURN(v1::Model model,
+                        InitializeModel(topology, spec.options.seed));
   // Check the whole structure before spending time on training.
   {
     v1::Model probe = model;
@@ -76,10 +84,11 @@ absl::Status TrainModel(const TrainSpec& spec) {
     SPEX_RETURN_IF_ERROR(Model::FromProto(probe).status());
   }
 
-  std::fprintf(stderr, "training %s on %s: %d train / %d validation samples, %d threads\n",
-               ChainTopologyString(topology.backbone).c_str(),
-               spec.dataset.c_str(), train.size(), validation.size(),
-               spec.options.threads);
+  std::fprintf(
+      stderr,
+      "training %s on %s: %d train / %d validation samples, %d threads\n",
+      ChainTopologyString(topology.backbone).c_str(), spec.dataset.c_str(),
+      train.size(), validation.size(), spec.options.threads);
   SPEX_ASSIGN_OR_RETURN(const TrainResult result,
                         Train(train, validation, spec.options, &model));
 
@@ -98,10 +107,13 @@ absl::Status TrainModel(const TrainSpec& spec) {
     v1::Model probe = model;
     SerializeModel(&probe);
     SPEX_ASSIGN_OR_RETURN(auto loaded, Model::FromProto(probe));
-    SPEX_ASSIGN_OR_RETURN(const Predictions predictions, Predict(*loaded, test));
-    info->set_final_test_accuracy(static_cast<float>(predictions.FinalAccuracy()));
+    SPEX_ASSIGN_OR_RETURN(const Predictions predictions,
+                          Predict(*loaded, test));
+    info->set_final_test_accuracy(
+        static_cast<float>(predictions.FinalAccuracy()));
     for (int e = 0; e < static_cast<int>(loaded->full().exits().size()); ++e) {
-      info->add_exit_test_accuracy(static_cast<float>(predictions.ExitAccuracy(e)));
+      info->add_exit_test_accuracy(
+          static_cast<float>(predictions.ExitAccuracy(e)));
     }
   }
   SPEX_RETURN_IF_ERROR(WriteModelFile(spec.out, &model));
@@ -110,7 +122,8 @@ absl::Status TrainModel(const TrainSpec& spec) {
   TrainRun run;
   run.dataset = spec.dataset;
   run.topology = ChainTopologyString(topology.backbone);
-  run.pattern = spec.dense ? "dense" : std::string(PatternKindName(spec.pattern));
+  run.pattern =
+      spec.dense ? "dense" : std::string(PatternKindName(spec.pattern));
   run.model_path = spec.out;
   run.model = loaded.get();
   run.result = &result;

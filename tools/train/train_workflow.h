@@ -27,8 +27,8 @@ struct TrainSpec {
   std::vector<double> exit_weights;  // one for all exits, or one per exit
   TrainOptions options;
   long validation_samples = 0;  // held out of the training split
-  std::string out;      // the model file
-  std::string command;  // the command line, recorded in the file
+  std::string out;              // the model file
+  std::string command;          // the command line, recorded in the file
 };
 
 absl::Status TrainModel(const TrainSpec& spec);

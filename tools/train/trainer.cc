@@ -84,14 +84,14 @@ Accuracies Evaluate(const TrainNetwork& network, const InputMap& input,
   }
   result.final_accuracy = static_cast<double>(correct) / data.size();
   for (int e = 0; e < network.num_exits(); ++e) {
-    result.exit_accuracy[e] = static_cast<double>(exit_correct[e]) / data.size();
+    result.exit_accuracy[e] =
+        static_cast<double>(exit_correct[e]) / data.size();
   }
   return result;
 }
 
-void AdamUpdate(TrainBuffer& params, const TrainBuffer& grads,
-                TrainBuffer& m, TrainBuffer& v, float step_size,
-                float l2) {
+void AdamUpdate(TrainBuffer& params, const TrainBuffer& grads, TrainBuffer& m,
+                TrainBuffer& v, float step_size, float l2) {
   for (size_t i = 0; i < params.size(); ++i) {
     const float g = grads[i] + 2.0f * l2 * params[i];
     m[i] = kBeta1 * m[i] + (1.0f - kBeta1) * g;
@@ -160,7 +160,8 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
   // feature-major row strides the L1 sets badly: 28 instead of 39 GMAC/s
   // measured at 256 columns); GEMM takes the thread's whole share.
   const int per_thread = (options.batch_size + threads - 1) / threads;
-  const int micro = network->all_dense() ? per_thread : std::min(per_thread, kMicroBatch);
+  const int micro =
+      network->all_dense() ? per_thread : std::min(per_thread, kMicroBatch);
   std::vector<BatchState> states;
   for (int t = 0; t < threads; ++t) states.push_back(network->NewState(micro));
   BatchState eval_state = network->NewState(kEvalBatch);
@@ -189,7 +190,8 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
   std::iota(order.begin(), order.end(), 0);
   SeededRandom shuffle(options.seed ^ 0x5eed5eed5eedull);
   long iteration = 0;
-  const int batches = (train.size() + options.batch_size - 1) / options.batch_size;
+  const int batches =
+      (train.size() + options.batch_size - 1) / options.batch_size;
   int epochs_without_gain = 0;
   std::vector<uint8_t> labels(options.batch_size);
   std::vector<LossReport> reports(threads);
@@ -203,7 +205,8 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
     for (int b = 0; b < batches; ++b) {
       const int first = b * options.batch_size;
       const int batch = std::min(options.batch_size, train.size() - first);
-      for (int j = 0; j < batch; ++j) labels[j] = train.labels[order[first + j]];
+      for (int j = 0; j < batch; ++j)
+        labels[j] = train.labels[order[first + j]];
       // Summed over each thread's micro-batches.
       std::fill(reports.begin(), reports.end(), LossReport());
       const auto work = [&](int t) {
@@ -212,7 +215,8 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
         for (JunctionGradients* g : gradients_of(s)) g->Zero();
         for (int m = lo; m < hi; m += micro) {
           const int columns = std::min(micro, hi - m);
-          input.Gather(train, order.data() + first + m, columns, s.backbone[0].data());
+          input.Gather(train, order.data() + first + m, columns,
+                       s.backbone[0].data());
           const LossReport r = network->Step(columns, labels.data() + m,
                                              static_cast<float>(batch), &s);
           reports[t].final_loss += r.final_loss;
@@ -249,10 +253,12 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
       loss_sum += batch_loss;
       seen += batch;
       ++iteration;
-      const float lr = options.learning_rate /
-                       (1.0f + options.lr_decay * static_cast<float>(iteration - 1));
+      const float lr =
+          options.learning_rate /
+          (1.0f + options.lr_decay * static_cast<float>(iteration - 1));
       const float step_size =
-          lr * std::sqrt(1.0f - std::pow(kBeta2, static_cast<float>(iteration))) /
+          lr *
+          std::sqrt(1.0f - std::pow(kBeta2, static_cast<float>(iteration))) /
           (1.0f - std::pow(kBeta1, static_cast<float>(iteration)));
       for (size_t j = 0; j < junctions.size(); ++j) {
         AdamUpdate(junctions[j]->weights(), total[j]->weights, adam[j].m_w,
@@ -262,31 +268,36 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
       }
       network->Prepare();
       const double elapsed = std::chrono::duration<double>(
-          std::chrono::steady_clock::now() - started).count();
+                                 std::chrono::steady_clock::now() - started)
+                                 .count();
       progress.Update(b + 1, absl::StrFormat("loss %.4f, %.0f samples/s",
                                              loss_sum / seen, seen / elapsed));
     }
     EpochStats stats;
     stats.epoch = epoch;
     stats.seconds = std::chrono::duration<double>(
-        std::chrono::steady_clock::now() - started).count();
+                        std::chrono::steady_clock::now() - started)
+                        .count();
     stats.train_loss = loss_sum / seen;
     stats.train_accuracy = static_cast<double>(correct) / seen;
     const Accuracies val = Evaluate(*network, input, validation, &eval_state);
     stats.validation_accuracy = val.final_accuracy;
     stats.validation_exit_accuracy = val.exit_accuracy;
     std::string exits;
-    for (double a : val.exit_accuracy) exits += absl::StrFormat(", exit %.2f %%", 100 * a);
+    for (double a : val.exit_accuracy)
+      exits += absl::StrFormat(", exit %.2f %%", 100 * a);
     progress.Finish(absl::StrFormat(
-        "loss %.4f, %.0f samples/s, %.1f s; validation %.2f %%%s", stats.train_loss,
-        seen / stats.seconds, stats.seconds, 100 * val.final_accuracy, exits));
+        "loss %.4f, %.0f samples/s, %.1f s; validation %.2f %%%s",
+        stats.train_loss, seen / stats.seconds, stats.seconds,
+        100 * val.final_accuracy, exits));
     result.epochs.push_back(stats);
     if (val.final_accuracy > best_accuracy) {
       best_accuracy = val.final_accuracy;
       result.best_epoch = epoch;
       network->WriteTo(&best);
       epochs_without_gain = 0;
-    } else if (options.patience > 0 && ++epochs_without_gain >= options.patience) {
+    } else if (options.patience > 0 &&
+               ++epochs_without_gain >= options.patience) {
       break;
     }
   }

@@ -69,8 +69,8 @@ void Tile4Single(const PackedWeights& p, bool relu, const float* x, float* y) {
     }
     const __m256 sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]),
                                      _mm256_add_ps(acc[2], acc[3]));
-    __m128 out = _mm_add_ps(_mm256_castps256_ps128(sum),
-                            _mm256_extractf128_ps(sum, 1));
+    __m128 out =
+        _mm_add_ps(_mm256_castps256_ps128(sum), _mm256_extractf128_ps(sum, 1));
     out = _mm_add_ps(out, _mm_loadu_ps(p.bias.data() + q * 4));
     if (k < d_in) {
       out = _mm_fmadd_ps(_mm_loadu_ps(w + k * 4), _mm_broadcast_ss(x + idx[k]),

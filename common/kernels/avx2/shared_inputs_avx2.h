@@ -20,13 +20,14 @@
 namespace spex {
 namespace kernel_internal {
 
-inline __m256 Relu256(__m256 v) { return _mm256_max_ps(v, _mm256_setzero_ps()); }
+inline __m256 Relu256(__m256 v) {
+  return _mm256_max_ps(v, _mm256_setzero_ps());
+}
 
 // Mask of the first n (0..8) lanes for maskload/maskstore.
 inline __m256i FirstLanes(size_t n) {
-  alignas(32) static constexpr int32_t kLanes[16] = {-1, -1, -1, -1, -1, -1,
-                                                     -1, -1, 0,  0,  0,  0,
-                                                     0,  0,  0,  0};
+  alignas(32) static constexpr int32_t kLanes[16] = {
+      -1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
   return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(kLanes + 8 - n));
 }
 
@@ -45,11 +46,13 @@ inline void GroupRowsAvx2(const Group& group, int r0, const float* bias,
     const float* xr = x + static_cast<size_t>(group.Input(k)) * x_stride;
     __m256 xv[V];
     for (int v = 0; v < V; ++v) {
-      xv[v] = V == 1 ? _mm256_maskload_ps(xr, mask) : _mm256_loadu_ps(xr + 8 * v);
+      xv[v] =
+          V == 1 ? _mm256_maskload_ps(xr, mask) : _mm256_loadu_ps(xr + 8 * v);
     }
     for (int r = 0; r < R; ++r) {
       const __m256 w = _mm256_set1_ps(group.Weight(k, r0 + r));
-      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(w, xv[v], acc[r][v]);
+      for (int v = 0; v < V; ++v)
+        acc[r][v] = _mm256_fmadd_ps(w, xv[v], acc[r][v]);
     }
   }
   for (int r = 0; r < R; ++r) {

@@ -21,9 +21,8 @@ namespace {
 inline __m512 BroadcastPair(const float* x, uint16_t a, uint16_t b) {
   const __m256d low = _mm256_castps_pd(_mm256_broadcast_ss(x + a));
   const __m256d high = _mm256_castps_pd(_mm256_broadcast_ss(x + b));
-  return _mm512_castpd_ps(
-      _mm512_maskz_insertf64x4(__mmask8{0xff}, _mm512_castpd256_pd512(low),
-                               high, 1));
+  return _mm512_castpd_ps(_mm512_maskz_insertf64x4(
+      __mmask8{0xff}, _mm512_castpd256_pd512(low), high, 1));
 }
 
 void Tile8Single(const PackedWeights& p, bool relu, const float* x, float* y) {
@@ -51,7 +50,8 @@ void Tile8Single(const PackedWeights& p, bool relu, const float* x, float* y) {
     // memory: GCC 12's cast and extract intrinsics trip the same warning).
     alignas(64) float lanes[16];
     _mm512_store_ps(lanes, sum);
-    __m256 out = _mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8));
+    __m256 out =
+        _mm256_add_ps(_mm256_load_ps(lanes), _mm256_load_ps(lanes + 8));
     out = _mm256_add_ps(out, _mm256_load_ps(p.bias.data() + q * 8));
     if (k < d_in) {
       out = _mm256_fmadd_ps(_mm256_loadu_ps(w + k * 8),

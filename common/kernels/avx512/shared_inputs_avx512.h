@@ -44,7 +44,8 @@ inline void GroupColumnsAvx512(const Group& group, const float* bias,
     }
     for (int r = 0; r < G; ++r) {
       const __m512 w = _mm512_set1_ps(group.Weight(k, r));
-      for (int v = 0; v < V; ++v) acc[r][v] = _mm512_fmadd_ps(w, xv[v], acc[r][v]);
+      for (int v = 0; v < V; ++v)
+        acc[r][v] = _mm512_fmadd_ps(w, xv[v], acc[r][v]);
     }
   }
   for (int r = 0; r < G; ++r) {
@@ -65,10 +66,10 @@ inline void GroupColumnsAvx512(const Group& group, const float* bias,
 // to masked 16-column chunks (a batch of 40 runs as 32 + 8 columns, not as
 // three narrow chunks with too few independent FMA chains).
 template <int G, int V, class MakeGroup>
-inline void RunColumnsAvx512(const PackedWeights& p, int row_begin,
-                             int row_end, bool relu, size_t j, size_t batch,
-                             const float* x, size_t x_stride, float* y,
-                             size_t y_stride, MakeGroup make_group) {
+inline void RunColumnsAvx512(const PackedWeights& p, int row_begin, int row_end,
+                             bool relu, size_t j, size_t batch, const float* x,
+                             size_t x_stride, float* y, size_t y_stride,
+                             MakeGroup make_group) {
   if constexpr (V > 1) {
     for (; j + 16 * V <= batch; j += 16 * V) {
       for (int q = row_begin / G; q < row_end / G; ++q) {
@@ -101,8 +102,8 @@ inline void RunGroupsAvx512(const PackedWeights& p, int row_begin, int row_end,
                             size_t x_stride, float* y, size_t y_stride,
                             MakeGroup make_group) {
   constexpr int kVecs = G >= 4 ? 16 / G : 4;
-  RunColumnsAvx512<G, kVecs>(p, row_begin, row_end, relu, 0, batch, x,
-                             x_stride, y, y_stride, make_group);
+  RunColumnsAvx512<G, kVecs>(p, row_begin, row_end, relu, 0, batch, x, x_stride,
+                             y, y_stride, make_group);
 }
 
 }  // namespace kernel_internal

@@ -57,7 +57,8 @@ inline void GroupOneColumn(const Group& group, const float* bias,
     for (int r = 0; r < G; ++r) acc[r] += group.Weight(k, r) * xk;
   }
   for (int r = 0; r < G; ++r) {
-    y[static_cast<size_t>(r) * y_stride] = relu && acc[r] < 0.0f ? 0.0f : acc[r];
+    y[static_cast<size_t>(r) * y_stride] =
+        relu && acc[r] < 0.0f ? 0.0f : acc[r];
   }
 }
 
@@ -73,7 +74,8 @@ inline void RunGroupsNeon(const PackedWeights& p, int row_begin, int row_end,
   for (; j + kColumns <= batch; j += kColumns) {
     for (int q = row_begin / G; q < row_end / G; ++q) {
       GroupColumnsNeon<G, V>(make_group(q), p.bias.data() + q * G, x + j,
-                             x_stride, y + q * G * y_stride + j, y_stride, relu);
+                             x_stride, y + q * G * y_stride + j, y_stride,
+                             relu);
     }
   }
   for (; j < batch; ++j) {

@@ -15,8 +15,8 @@ namespace {
 
 using ::testing::HasSubstr;
 
-constexpr v1::Encoding kEncodings[] = {
-    v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16, v1::ENCODING_INT8};
+constexpr v1::Encoding kEncodings[] = {v1::ENCODING_FLOAT32,
+                                       v1::ENCODING_FLOAT16, v1::ENCODING_INT8};
 
 // The largest error the encoding allows for value x of a sample whose values
 // span [lo, hi] (see docs/WIRE_FORMAT.md).
@@ -26,7 +26,8 @@ double ErrorBound(v1::Encoding encoding, double x, double lo, double hi) {
       return 0.0;
     case v1::ENCODING_FLOAT16:
       // Half an ulp of the value, or of the smallest subnormal.
-      return std::max(std::fabs(x) * std::ldexp(1.0, -11), std::ldexp(1.0, -25));
+      return std::max(std::fabs(x) * std::ldexp(1.0, -11),
+                      std::ldexp(1.0, -25));
     case v1::ENCODING_INT8: {
       const double scale = (std::max(hi, 0.0) - std::min(lo, 0.0)) / 255.0;
       // Half a step, plus float rounding of the scale and the product.
@@ -76,12 +77,12 @@ TEST(ActivationCodecTest, RoundTripWithinTheBoundOfEachEncoding) {
                        << EncodingName(encoding) << " " << c.name << " width "
                        << width << " samples " << samples);
           v1::ActivationPayload payload;
-          ASSERT_TRUE(EncodeActivations(encoding, width, samples, c.values,
-                                        &payload)
-                          .ok());
-          EXPECT_EQ(payload.data().size(),
-                    static_cast<size_t>(width) * samples *
-                        BytesPerValue(encoding));
+          ASSERT_TRUE(
+              EncodeActivations(encoding, width, samples, c.values, &payload)
+                  .ok());
+          EXPECT_EQ(
+              payload.data().size(),
+              static_cast<size_t>(width) * samples * BytesPerValue(encoding));
           // What crosses the network is the serialised message.
           v1::ActivationPayload received;
           ASSERT_TRUE(received.ParseFromString(payload.SerializeAsString()));
@@ -128,12 +129,14 @@ TEST(ActivationCodecTest, EncoderRejectsBadValues) {
       EncodeActivations(v1::ENCODING_INT8, 2, 1, values, &payload).message(),
       HasSubstr("sample 0, index 1 is nan"));
   values[1] = std::numeric_limits<float>::infinity();
-  EXPECT_FALSE(EncodeActivations(v1::ENCODING_FLOAT32, 2, 1, values, &payload).ok());
+  EXPECT_FALSE(
+      EncodeActivations(v1::ENCODING_FLOAT32, 2, 1, values, &payload).ok());
   values[1] = 1e5f;
   EXPECT_THAT(
       EncodeActivations(v1::ENCODING_FLOAT16, 2, 1, values, &payload).message(),
       HasSubstr("beyond float16's range"));
-  EXPECT_TRUE(EncodeActivations(v1::ENCODING_FLOAT32, 2, 1, values, &payload).ok());
+  EXPECT_TRUE(
+      EncodeActivations(v1::ENCODING_FLOAT32, 2, 1, values, &payload).ok());
   EXPECT_THAT(
       EncodeActivations(v1::ENCODING_FLOAT32, 3, 1, values, &payload).message(),
       HasSubstr("2 values given for 1 samples x 3"));
@@ -145,7 +148,8 @@ TEST(ActivationCodecTest, EncoderRejectsBadValues) {
 v1::ActivationPayload ValidInt8Payload() {
   v1::ActivationPayload payload;
   const std::vector<float> values = {0.0f, 1.0f, 2.0f, -1.0f, 0.5f, 0.25f};
-  EXPECT_TRUE(EncodeActivations(v1::ENCODING_INT8, 3, 2, values, &payload).ok());
+  EXPECT_TRUE(
+      EncodeActivations(v1::ENCODING_INT8, 3, 2, values, &payload).ok());
   return payload;
 }
 
@@ -160,7 +164,8 @@ TEST(ActivationCodecTest, DecoderNamesEachProblem) {
   ASSERT_TRUE(DecodeActivations(p, &out).ok());
 
   p.mutable_data()->pop_back();
-  EXPECT_THAT(decode_error(p), HasSubstr("5 data bytes, but 2 samples x 3 values"));
+  EXPECT_THAT(decode_error(p),
+              HasSubstr("5 data bytes, but 2 samples x 3 values"));
   p = ValidInt8Payload();
   p.set_encoding(static_cast<v1::Encoding>(17));
   EXPECT_THAT(decode_error(p), HasSubstr("unknown or missing encoding 17"));
@@ -199,9 +204,9 @@ TEST(ActivationCodecTest, DecoderNamesEachProblem) {
   EXPECT_THAT(decode_error(f32), HasSubstr("needs 0 of each"));
 
   std::vector<float> small(5);
-  EXPECT_THAT(
-      DecodeActivationsInto(ValidInt8Payload(), absl::MakeSpan(small)).message(),
-      HasSubstr("room for 5"));
+  EXPECT_THAT(DecodeActivationsInto(ValidInt8Payload(), absl::MakeSpan(small))
+                  .message(),
+              HasSubstr("room for 5"));
 }
 
 TEST(ActivationCodecTest, GarbageBytesNeverDecodeSilently) {

@@ -26,7 +26,7 @@ TEST(Float16Test, KnownValues) {
   EXPECT_EQ(FloatToHalf(1.0f), 0x3c00);
   EXPECT_EQ(FloatToHalf(-2.0f), 0xc000);
   EXPECT_EQ(FloatToHalf(65504.0f), 0x7bff);
-  EXPECT_EQ(FloatToHalf(65520.0f), 0x7c00);  // rounds up to infinity
+  EXPECT_EQ(FloatToHalf(65520.0f), 0x7c00);       // rounds up to infinity
   EXPECT_EQ(FloatToHalf(5.9604645e-8f), 0x0001);  // smallest subnormal
   EXPECT_EQ(FloatToHalf(2.9802322e-8f), 0x0000);  // half of it: ties to even
   EXPECT_EQ(FloatToHalf(1.0f + 1.0f / 2048), 0x3c00);  // tie, even stays

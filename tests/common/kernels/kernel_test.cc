@@ -4,8 +4,8 @@
 // Tolerance: |y - y_ref| <= 1e-5 * (sum_k |w_k * x_k| + |b|) per output, a
 // bound relative to the scale of each sum, which float32 accumulation over
 // up to thousands of terms stays well inside. Shapes include odd widths,
-// densities from 1/32 to 1, batches 1, 3, 40, 64 and 257, and every pattern kind
-// each format can hold.
+// densities from 1/32 to 1, batches 1, 3, 40, 64 and 257, and every pattern
+// kind each format can hold.
 #include "common/kernels/kernel.h"
 
 #include <gtest/gtest.h>
@@ -119,14 +119,14 @@ class KernelTest : public ::testing::TestWithParam<const KernelInfo*> {
     SCOPED_TRACE(absl::StrCat("run seed ", run_seed));
     std::mt19937_64 rng(run_seed);
     std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
-    const auto& shapes =
-        kind == PatternKind::kBlock
-            ? std::vector<Shape>(std::begin(kBlockShapes),
-                                 std::end(kBlockShapes))
-        : kind == PatternKind::kRandom
-            ? std::vector<Shape>(std::begin(kRandomShapes),
-                                 std::end(kRandomShapes))
-            : std::vector<Shape>(std::begin(kTileShapes), std::end(kTileShapes));
+    const auto& shapes = kind == PatternKind::kBlock
+                             ? std::vector<Shape>(std::begin(kBlockShapes),
+                                                  std::end(kBlockShapes))
+                         : kind == PatternKind::kRandom
+                             ? std::vector<Shape>(std::begin(kRandomShapes),
+                                                  std::end(kRandomShapes))
+                             : std::vector<Shape>(std::begin(kTileShapes),
+                                                  std::end(kTileShapes));
     for (const Shape& shape : shapes) {
       for (double density : kDensities) {
         const Case c = MakeCase(shape, density, kind, rng);

@@ -56,13 +56,13 @@ TEST(KernelChoiceTest, SparseFormatsBelowCrossoverDenseAbove) {
   // From kRowBatchDenseCrossover the dense GEMM beats the row formats.
   EXPECT_EQ(ChooseBatchFormat(half, PatternKind::kRandom),
             WeightFormat::kDense);
-  EXPECT_EQ(ChooseBatchFormat(half, PatternKind::kBlock),
-            WeightFormat::kDense);
+  EXPECT_EQ(ChooseBatchFormat(half, PatternKind::kBlock), WeightFormat::kDense);
   EXPECT_EQ(ChooseBatchFormat(full, PatternKind::kRandom),
             WeightFormat::kDense);
   for (PatternKind kind : {PatternKind::kTile4, PatternKind::kTile8}) {
-    const WeightFormat tile = kind == PatternKind::kTile4 ? WeightFormat::kTile4
-                                                          : WeightFormat::kTile8;
+    const WeightFormat tile = kind == PatternKind::kTile4
+                                  ? WeightFormat::kTile4
+                                  : WeightFormat::kTile8;
     EXPECT_EQ(ChooseSingleFormat(sparse, kind), tile);
     EXPECT_EQ(ChooseSingleFormat(half, kind), tile);
     EXPECT_EQ(ChooseSingleFormat(full, kind), WeightFormat::kDense);
@@ -86,10 +86,11 @@ TEST(KernelChoiceTest, ForcedKernelErrors) {
   const JunctionSpec spec = *JunctionFromDensity(0, 64, 64, 0.125);
   EXPECT_EQ(ChooseKernels(spec, PatternKind::kRandom, "nope").status().code(),
             absl::StatusCode::kNotFound);
-  EXPECT_THAT(ChooseKernels(spec, PatternKind::kRandom, "f32_block8_ref")
-                  .status()
-                  .message(),
-              HasSubstr("block8 format, which does not fit the layer's random"));
+  EXPECT_THAT(
+      ChooseKernels(spec, PatternKind::kRandom, "f32_block8_ref")
+          .status()
+          .message(),
+      HasSubstr("block8 format, which does not fit the layer's random"));
   // A tile of 8 is two tiles of 4, not the other way round.
   EXPECT_TRUE(ChooseKernels(spec, PatternKind::kTile8, "f32_tile4_ref").ok());
   EXPECT_THAT(ChooseKernels(spec, PatternKind::kTile4, "f32_tile8_ref")

@@ -22,7 +22,9 @@ TEST(ChainTest, SegmentsComposeToFullBitForBit) {
   t.backbone = {{96, 64, 32, 48, 24, 7}, {16, 4, 24, 6, 7}};
   t.split_after = 1;
   t.later_cuts = {3};
-  t.exits = {{1, {7}, {7}, 0.3f}, {2, {16, 7}, {2, 7}, 0.5f}, {3, {7}, {7}, 1.0f},
+  t.exits = {{1, {7}, {7}, 0.3f},
+             {2, {16, 7}, {2, 7}, 0.5f},
+             {3, {7}, {7}, 1.0f},
              {4, {7}, {7}, 1.0f}};
   t.pattern = PatternKind::kTile8;
   const v1::Model proto = MakeTestModel(t, rng());
@@ -39,7 +41,8 @@ TEST(ChainTest, SegmentsComposeToFullBitForBit) {
   EXPECT_EQ(m.Segment(3, 3), nullptr);
   const auto exit_layers = [](const ModelPart& part) {
     std::vector<std::pair<int, int>> out;  // (index, after_layer in the part)
-    for (const ExitBranchRuntime& e : part.exits()) out.push_back({e.index, e.after_layer});
+    for (const ExitBranchRuntime& e : part.exits())
+      out.push_back({e.index, e.after_layer});
     return out;
   };
   using Exits = std::vector<std::pair<int, int>>;
@@ -67,10 +70,12 @@ TEST(ChainTest, SegmentsComposeToFullBitForBit) {
         Workspace ws(*part);
         std::vector<float> b(part->output_width());
         std::vector<float> exits(part->exits().size() * classes);
-        part->Forward(a.data(), b.data(), exits.empty() ? nullptr : exits.data(), &ws);
+        part->Forward(a.data(), b.data(),
+                      exits.empty() ? nullptr : exits.data(), &ws);
         for (size_t e = 0; e < part->exits().size(); ++e) {
           ASSERT_TRUE(SameBits(&exits[e * classes],
-                               &full_exits[part->exits()[e].index * classes], classes))
+                               &full_exits[part->exits()[e].index * classes],
+                               classes))
               << "exit " << part->exits()[e].index;
         }
         a = b;

@@ -11,9 +11,9 @@
 #include "common/hash/sha256.h"
 #include "common/model/model.h"
 #include "gmock/gmock.h"
-#include "gtest/gtest.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "google/protobuf/io/zero_copy_stream_impl_lite.h"
+#include "gtest/gtest.h"
 #include "tests/common/model/test_models.h"
 
 namespace spex {
@@ -30,7 +30,9 @@ class ModelFileTest : public testing::Test {
   }
   void TearDown() override { std::filesystem::remove_all(dir_); }
 
-  std::string Path(const std::string& name) const { return (dir_ / name).string(); }
+  std::string Path(const std::string& name) const {
+    return (dir_ / name).string();
+  }
 
   static void WriteBytes(const std::string& path, const std::string& bytes) {
     std::ofstream(path, std::ios::binary) << bytes;
@@ -53,7 +55,8 @@ TEST_F(ModelFileTest, LoadedThenSavedIsByteIdentical) {
       ASSERT_TRUE(loaded.ok()) << loaded.status();
       EXPECT_EQ(loaded->model_id(), model->model_id());
       ASSERT_TRUE(WriteModelFile(Path("again.spex"), &*loaded).ok());
-      EXPECT_EQ(*ReadFileBytes(Path("again.spex"), kMaxModelFileBytes), written);
+      EXPECT_EQ(*ReadFileBytes(Path("again.spex"), kMaxModelFileBytes),
+                written);
       auto runnable = Model::Load(path);
       ASSERT_TRUE(runnable.ok()) << runnable.status();
       EXPECT_EQ((*runnable)->id(), model->model_id());
@@ -62,7 +65,8 @@ TEST_F(ModelFileTest, LoadedThenSavedIsByteIdentical) {
 }
 
 TEST_F(ModelFileTest, ChangedFileIsRejectedByItsId) {
-  v1::Model model = MakeTestModel(TestTopologies(PatternKind::kRandom)[0].topology, 1);
+  v1::Model model =
+      MakeTestModel(TestTopologies(PatternKind::kRandom)[0].topology, 1);
   std::string bytes = SerializeModel(&model);
   // Flip one bit in the last weight's bytes: still a well-formed message.
   v1::Model tampered;
@@ -79,7 +83,8 @@ TEST_F(ModelFileTest, ChangedFileIsRejectedByItsId) {
 }
 
 TEST_F(ModelFileTest, TruncatedAndGarbageFilesAreErrors) {
-  v1::Model model = MakeTestModel(TestTopologies(PatternKind::kBlock)[1].topology, 3);
+  v1::Model model =
+      MakeTestModel(TestTopologies(PatternKind::kBlock)[1].topology, 3);
   const std::string bytes = SerializeModel(&model);
   // Every prefix: a clear error, never a crash and never a model.
   for (size_t n = 0; n < bytes.size(); n += 1 + n / 16) {
@@ -98,18 +103,21 @@ TEST_F(ModelFileTest, TruncatedAndGarbageFilesAreErrors) {
 }
 
 TEST_F(ModelFileTest, UnsupportedVersionIsNamed) {
-  v1::Model model = MakeTestModel(TestTopologies(PatternKind::kRandom)[2].topology, 3);
+  v1::Model model =
+      MakeTestModel(TestTopologies(PatternKind::kRandom)[2].topology, 3);
   model.set_format_version(7);
   WriteBytes(Path("v7.spex"), SerializeModel(&model));
   EXPECT_THAT(std::string(Model::Load(Path("v7.spex")).status().message()),
-              HasSubstr("format_version: 7 is not supported; this build reads versions 1 to 3"));
+              HasSubstr("format_version: 7 is not supported; this build reads "
+                        "versions 1 to 3"));
 }
 
 // A file carries the lowest version that describes it: version 1 unless a
 // layer has a tile pattern, so files without tiles stay readable by builds
 // that know only version 1; a tile layer in a version-1 file is refused.
 TEST_F(ModelFileTest, VersionIsTheLowestThatDescribesTheModel) {
-  const ModelTopology topology = TestTopologies(PatternKind::kRandom)[1].topology;
+  const ModelTopology topology =
+      TestTopologies(PatternKind::kRandom)[1].topology;
   EXPECT_EQ(MakeTestModel(topology, 3).format_version(), 1u);
   ModelTopology tiled = topology;
   tiled.pattern = PatternKind::kTile4;
@@ -119,9 +127,10 @@ TEST_F(ModelFileTest, VersionIsTheLowestThatDescribesTheModel) {
   EXPECT_TRUE(Model::Load(Path("v2.spex")).ok());
   model.set_format_version(1);
   WriteBytes(Path("v1-tiles.spex"), SerializeModel(&model));
-  EXPECT_THAT(std::string(Model::Load(Path("v1-tiles.spex")).status().message()),
-              HasSubstr("format_version: 1, but the model has tile patterns, which "
-                        "version 2 added"));
+  EXPECT_THAT(
+      std::string(Model::Load(Path("v1-tiles.spex")).status().message()),
+      HasSubstr("format_version: 1, but the model has tile patterns, which "
+                "version 2 added"));
   // Later cuts alone keep the version (a reader that ignores them serves an
   // edge-cloud pair correctly); an exit after the split needs version 3.
   ModelTopology chained = topology;
@@ -137,15 +146,17 @@ TEST_F(ModelFileTest, VersionIsTheLowestThatDescribesTheModel) {
   EXPECT_TRUE(Model::Load(Path("v3.spex")).ok());
   chain.set_format_version(2);
   WriteBytes(Path("v2-chain.spex"), SerializeModel(&chain));
-  EXPECT_THAT(std::string(Model::Load(Path("v2-chain.spex")).status().message()),
-              HasSubstr("format_version: 2, but the model has an exit after "
-                        "split_after, which version 3 added"));
+  EXPECT_THAT(
+      std::string(Model::Load(Path("v2-chain.spex")).status().message()),
+      HasSubstr("format_version: 2, but the model has an exit after "
+                "split_after, which version 3 added"));
 }
 
 TEST_F(ModelFileTest, FileSystemErrorsNameThePath) {
   const auto missing = Model::Load(Path("missing.spex"));
   EXPECT_EQ(missing.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(missing.status().message()), HasSubstr("missing.spex"));
+  EXPECT_THAT(std::string(missing.status().message()),
+              HasSubstr("missing.spex"));
   EXPECT_THAT(std::string(Model::Load(dir_.string()).status().message()),
               HasSubstr("is not a regular file"));
   // A file above the limit is refused before a byte of it is read (a sparse
@@ -206,7 +217,7 @@ TEST_F(ModelFileTest, EmptyRepeatedEntriesAreCountedBeforeParsing) {
     std::string layers;
     for (int64_t i = 0; i < kRepeats; ++i) layers += std::string("\x12\x00", 2);
     std::string length;
-    for (uint64_t n = layers.size(); ; n >>= 7) {
+    for (uint64_t n = layers.size();; n >>= 7) {
       length += static_cast<char>((n & 0x7f) | (n >= 0x80 ? 0x80 : 0));
       if (n < 0x80) break;
     }
@@ -235,7 +246,8 @@ TEST_F(ModelFileTest, EmptyRepeatedEntriesAreCountedBeforeParsing) {
     if (growth >= 0) {
       // The file's bytes once (read whole) and little else: far from the
       // gigabytes the parser would allocate for the entries.
-      EXPECT_LT(growth, 4 * static_cast<int64_t>(bomb.bytes.size()) + (64 << 20))
+      EXPECT_LT(growth,
+                4 * static_cast<int64_t>(bomb.bytes.size()) + (64 << 20))
           << "peak memory grew by " << growth << " bytes";
     }
   }

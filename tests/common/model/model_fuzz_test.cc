@@ -33,7 +33,8 @@ std::string Mutate(std::string bytes, std::mt19937_64& rng) {
         bytes.insert(at, std::string(1 + rng() % 8, static_cast<char>(rng())));
         break;
       case 4: {
-        const size_t length = 1 + rng() % std::min<size_t>(64, bytes.size() - at);
+        const size_t length =
+            1 + rng() % std::min<size_t>(64, bytes.size() - at);
         bytes.insert(rng() % bytes.size(), bytes.substr(at, length));
         break;
       }
@@ -58,7 +59,8 @@ TEST(ModelLoaderFuzzTest, MutatedFilesNeverCrashTheLoader) {
     }
   }
   // Bounded in time (the sanitizer build runs ~10x slower) and in count.
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(8);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(8);
   int runs = 0;
   for (; runs < 20000 && std::chrono::steady_clock::now() < deadline; ++runs) {
     const std::string input = Mutate(corpus[rng() % corpus.size()], rng);

@@ -35,7 +35,8 @@ inline std::vector<TestTopology> TestTopologies(PatternKind kind) {
     out.push_back({"800-40-40-10", t});
   }
   {
-    ModelTopology t;  // split at a narrow layer, two exits, one with a hidden layer
+    ModelTopology
+        t;  // split at a narrow layer, two exits, one with a hidden layer
     t.input_shape = {96};
     t.backbone = {{96, 64, 32, 64, 24, 7}, {16, 4, 16, 6, 7}};
     t.split_after = 2;

@@ -20,7 +20,7 @@ struct PlantRun {
 // Runs `steps` samples; offload probability is `offload(threshold)`.
 template <typename Plant>
 PlantRun RunBudget(ThresholdController& controller, Plant offload, int steps,
-              std::mt19937& rng) {
+                   std::mt19937& rng) {
   std::uniform_real_distribution<double> u(0, 1);
   int offloaded = 0;
   double threshold_sum = 0;
@@ -55,7 +55,8 @@ TEST(ThresholdControllerTest, FollowsAChangeOfThePlant) {
   ThresholdControllerOptions options;
   options.offload_budget = 0.3;
   ThresholdController controller(options, 0.5);
-  const PlantRun before = RunBudget(controller, [](double t) { return t; }, 20000, rng);
+  const PlantRun before = RunBudget(
+      controller, [](double t) { return t; }, 20000, rng);
   EXPECT_NEAR(before.mean_threshold, 0.3, 0.03);
   // The data got harder: twice the samples are unsure at any threshold.
   const PlantRun after = RunBudget(
@@ -72,7 +73,8 @@ TEST(ThresholdControllerTest, StaysWithinItsBounds) {
   options.max_threshold = 0.9;
   ThresholdController controller(options, 2.0);  // starts clamped
   EXPECT_EQ(controller.threshold(), 0.9);
-  RunBudget(controller, [](double) { return 0.5; }, 5000, rng);
+  RunBudget(
+      controller, [](double) { return 0.5; }, 5000, rng);
   EXPECT_EQ(controller.threshold(), 0.4);
 }
 

@@ -121,14 +121,11 @@ TEST_P(PatternKindTest, PairFrequenciesMatchDensity) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryKind, PatternKindTest,
-                         ::testing::Values(PatternKind::kRandom,
-                                           PatternKind::kBlock,
-                                           PatternKind::kTile4,
-                                           PatternKind::kTile8),
-                         [](const auto& info) {
-                           return std::string(PatternKindName(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(
+    EveryKind, PatternKindTest,
+    ::testing::Values(PatternKind::kRandom, PatternKind::kBlock,
+                      PatternKind::kTile4, PatternKind::kTile8),
+    [](const auto& info) { return std::string(PatternKindName(info.param)); });
 
 TEST(BlockPatternTest, EachSlotIsOneRotatedBlock) {
   const JunctionSpec spec = *JunctionFromDensity(0, 128, 64, 0.25);

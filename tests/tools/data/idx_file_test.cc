@@ -38,7 +38,8 @@ class IdxFileTest : public testing::Test {
 IdxArray Images(uint32_t n) {
   IdxArray a;
   a.dims = {n, 28, 28};
-  for (uint32_t i = 0; i < n * 784; ++i) a.values.push_back(static_cast<uint8_t>(i * 31));
+  for (uint32_t i = 0; i < n * 784; ++i)
+    a.values.push_back(static_cast<uint8_t>(i * 31));
   return a;
 }
 
@@ -61,7 +62,8 @@ TEST_F(IdxFileTest, RoundTripGzipAndPlain) {
 TEST_F(IdxFileTest, TruncatedFilesAreNamedErrors) {
   ASSERT_TRUE(WriteIdxFile(Path("full.gz"), Images(20)).ok());
   const std::string gz = Bytes(Path("full.gz"));
-  for (size_t n : {size_t{0}, size_t{3}, size_t{20}, gz.size() / 2, gz.size() - 9}) {
+  for (size_t n :
+       {size_t{0}, size_t{3}, size_t{20}, gz.size() / 2, gz.size() - 9}) {
     Write(Path("cut.gz"), gz.substr(0, n));
     const auto read = ReadIdxFile(Path("cut.gz"));
     ASSERT_FALSE(read.ok()) << "prefix " << n;
@@ -78,19 +80,23 @@ TEST_F(IdxFileTest, TruncatedFilesAreNamedErrors) {
 }
 
 TEST_F(IdxFileTest, WrongHeadersAreNamedErrors) {
-  Write(Path("magic.idx"), std::string("\x01\x02\x08\x01\x00\x00\x00\x01\x05", 9));
+  Write(Path("magic.idx"),
+        std::string("\x01\x02\x08\x01\x00\x00\x00\x01\x05", 9));
   EXPECT_THAT(std::string(ReadIdxFile(Path("magic.idx")).status().message()),
               HasSubstr("not an IDX file"));
-  Write(Path("type.idx"), std::string("\x00\x00\x0d\x01\x00\x00\x00\x01\x05\x05\x05\x05", 12));
+  Write(Path("type.idx"),
+        std::string("\x00\x00\x0d\x01\x00\x00\x00\x01\x05\x05\x05\x05", 12));
   EXPECT_THAT(std::string(ReadIdxFile(Path("type.idx")).status().message()),
               HasSubstr("value type 0x0d"));
   Write(Path("zero.idx"), std::string("\x00\x00\x08\x01\x00\x00\x00\x00", 8));
   EXPECT_THAT(std::string(ReadIdxFile(Path("zero.idx")).status().message()),
               HasSubstr("dimension 0 is 0"));
-  Write(Path("huge.idx"), std::string("\x00\x00\x08\x02\xff\xff\xff\xff\xff\xff\xff\xff", 12));
+  Write(Path("huge.idx"),
+        std::string("\x00\x00\x08\x02\xff\xff\xff\xff\xff\xff\xff\xff", 12));
   EXPECT_THAT(std::string(ReadIdxFile(Path("huge.idx")).status().message()),
               HasSubstr("at most"));
-  EXPECT_EQ(ReadIdxFile(Path("missing.gz")).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadIdxFile(Path("missing.gz")).status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST_F(IdxFileTest, MissingDatasetSaysWhichPackageProvidesIt) {
@@ -98,13 +104,16 @@ TEST_F(IdxFileTest, MissingDatasetSaysWhichPackageProvidesIt) {
   const auto fashion = LoadDataset("fashion-mnist", Split::kTest);
   ::unsetenv("SPEX_FASHION_MNIST_DIR");
   EXPECT_EQ(fashion.status().code(), absl::StatusCode::kNotFound);
-  EXPECT_THAT(std::string(fashion.status().message()), HasSubstr("dataset-fashion-mnist"));
+  EXPECT_THAT(std::string(fashion.status().message()),
+              HasSubstr("dataset-fashion-mnist"));
   ::setenv("SPEX_MNIST_DIGITS_DIR", Path("nowhere").c_str(), 1);
   const auto digits = LoadDataset("mnist-digits", Split::kTrain);
   ::unsetenv("SPEX_MNIST_DIGITS_DIR");
-  EXPECT_THAT(std::string(digits.status().message()), HasSubstr("fetch-mnist-digits.sh"));
-  EXPECT_THAT(std::string(LoadDataset("cifar", Split::kTrain).status().message()),
-              HasSubstr("unknown dataset 'cifar'"));
+  EXPECT_THAT(std::string(digits.status().message()),
+              HasSubstr("fetch-mnist-digits.sh"));
+  EXPECT_THAT(
+      std::string(LoadDataset("cifar", Split::kTrain).status().message()),
+      HasSubstr("unknown dataset 'cifar'"));
 }
 
 // The real dataset, from its Debian package (deploy/install-deps.sh).

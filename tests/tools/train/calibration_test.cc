@@ -26,18 +26,24 @@ Predictions Synthetic(int n, double final_right, uint64_t seed) {
 TEST(ConfidenceTest, Measures) {
   const float one_hot[] = {0, 1, 0, 0};
   const float uniform[] = {0.25f, 0.25f, 0.25f, 0.25f};
-  EXPECT_FLOAT_EQ(Confidence(v1::CONFIDENCE_MEASURE_MAX_SOFTMAX, one_hot), 1.0f);
-  EXPECT_FLOAT_EQ(Confidence(v1::CONFIDENCE_MEASURE_MAX_SOFTMAX, uniform), 0.25f);
-  EXPECT_FLOAT_EQ(Confidence(v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY, one_hot), 1.0f);
-  EXPECT_NEAR(Confidence(v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY, uniform), 0.0f, 1e-6);
+  EXPECT_FLOAT_EQ(Confidence(v1::CONFIDENCE_MEASURE_MAX_SOFTMAX, one_hot),
+                  1.0f);
+  EXPECT_FLOAT_EQ(Confidence(v1::CONFIDENCE_MEASURE_MAX_SOFTMAX, uniform),
+                  0.25f);
+  EXPECT_FLOAT_EQ(
+      Confidence(v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY, one_hot), 1.0f);
+  EXPECT_NEAR(Confidence(v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY, uniform),
+              0.0f, 1e-6);
   const float half[] = {0.5f, 0.5f, 0, 0};  // H = log 2 = half of log 4
-  EXPECT_NEAR(Confidence(v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY, half), 0.5f, 1e-6);
+  EXPECT_NEAR(Confidence(v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY, half), 0.5f,
+              1e-6);
 }
 
 TEST(CalibrationTest, SweepCountsWhatItShould) {
   const Predictions p = Synthetic(4000, 0.95, 1);
   const CostModel cost{5000, 70};
-  const Sweep sweep = SweepThresholds(p, 0, v1::CONFIDENCE_MEASURE_MAX_SOFTMAX, cost);
+  const Sweep sweep =
+      SweepThresholds(p, 0, v1::CONFIDENCE_MEASURE_MAX_SOFTMAX, cost);
   ASSERT_EQ(sweep.points.size(), 201u);
   // Threshold 0: everything exits, accuracy is the exit's; threshold 1:
   // nothing exits (no confidence reaches 1 here), accuracy is the final's.
@@ -69,7 +75,8 @@ TEST(CalibrationTest, ChoiceKeepsAMarginThatHoldsOnFreshData) {
     const Predictions validation = Synthetic(3000, 0.95, seed);
     const Predictions fresh = Synthetic(20000, 0.95, 1000 + seed);
     std::vector<Sweep> sweeps;
-    for (auto m : {v1::CONFIDENCE_MEASURE_MAX_SOFTMAX, v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY}) {
+    for (auto m : {v1::CONFIDENCE_MEASURE_MAX_SOFTMAX,
+                   v1::CONFIDENCE_MEASURE_NORMALIZED_ENTROPY}) {
       sweeps.push_back(SweepThresholds(validation, 0, m, cost));
     }
     auto choice = ChooseThreshold(sweeps, validation.samples, target);
@@ -77,8 +84,8 @@ TEST(CalibrationTest, ChoiceKeepsAMarginThatHoldsOnFreshData) {
     EXPECT_GT(choice->margin, 0.0);
     EXPECT_LE(100 * (choice->validation.drop + choice->margin), 2.0 + 1e-9);
     EXPECT_GT(choice->validation.exit_fraction, 0.05);
-    const PolicyPoint on_fresh = EvaluatePolicy(fresh, 0, choice->measure,
-                                                choice->validation.threshold, cost);
+    const PolicyPoint on_fresh = EvaluatePolicy(
+        fresh, 0, choice->measure, choice->validation.threshold, cost);
     held += 100 * on_fresh.drop <= 2.0;
   }
   // A 95 % one-sided margin: at most a rare miss over ten draws.
@@ -87,8 +94,9 @@ TEST(CalibrationTest, ChoiceKeepsAMarginThatHoldsOnFreshData) {
   CalibrationTarget fraction;
   fraction.exit_fraction = 0.5;
   const Predictions p = Synthetic(3000, 0.95, 3);
-  auto choice = ChooseThreshold({SweepThresholds(p, 0, v1::CONFIDENCE_MEASURE_MAX_SOFTMAX, cost)},
-                                p.samples, fraction);
+  auto choice = ChooseThreshold(
+      {SweepThresholds(p, 0, v1::CONFIDENCE_MEASURE_MAX_SOFTMAX, cost)},
+      p.samples, fraction);
   ASSERT_TRUE(choice.ok());
   EXPECT_LE(choice->validation.exit_fraction, 0.5);
   EXPECT_GT(choice->validation.exit_fraction, 0.47);
@@ -111,10 +119,12 @@ TEST(CalibrationTest, WritesCsvAndSvg) {
   target.max_drop_points = 3;
   auto choice = ChooseThreshold(sweeps, p.samples, target);
   ASSERT_TRUE(choice.ok());
-  const std::string dir = testing::TempDir() + "/spex_calibration_" + std::to_string(::getpid());
+  const std::string dir =
+      testing::TempDir() + "/spex_calibration_" + std::to_string(::getpid());
   std::filesystem::create_directories(dir);
   ASSERT_TRUE(WriteSweepCsv(dir + "/s.csv", sweeps[0]).ok());
-  ASSERT_TRUE(WriteTradeOffSvg(dir + "/t.svg", "test & <title>", sweeps, *choice).ok());
+  ASSERT_TRUE(
+      WriteTradeOffSvg(dir + "/t.svg", "test & <title>", sweeps, *choice).ok());
   std::ifstream csv(dir + "/s.csv");
   std::string header;
   std::getline(csv, header);
@@ -125,11 +135,13 @@ TEST(CalibrationTest, WritesCsvAndSvg) {
   for (std::string line; std::getline(csv, line);) ++rows;
   EXPECT_EQ(rows, 201);
   // A well-formed document (Python's XML parser is the judge).
-  EXPECT_EQ(std::system(("python3 -c 'import sys, xml.dom.minidom as m; "
-                         "d = m.parse(sys.argv[1]); "
-                         "assert len(d.getElementsByTagName(\"polyline\")) == 2' " +
-                         dir + "/t.svg").c_str()),
-            0);
+  EXPECT_EQ(
+      std::system(("python3 -c 'import sys, xml.dom.minidom as m; "
+                   "d = m.parse(sys.argv[1]); "
+                   "assert len(d.getElementsByTagName(\"polyline\")) == 2' " +
+                   dir + "/t.svg")
+                      .c_str()),
+      0);
   std::filesystem::remove_all(dir);
 }
 

@@ -2,7 +2,6 @@
 // synthetic predictions whose answers are known.
 #include "tools/train/chain_calibration.h"
 
-
 #include "gtest/gtest.h"
 #include "tests/common/model/test_models.h"
 #include "tests/tools/train/synthetic_predictions.h"
@@ -71,8 +70,9 @@ TEST(ChainCalibrationTest, MaxDropHoldsOnFreshDataAndAnswersEarly) {
     ASSERT_TRUE(choice.ok()) << choice.status();
     EXPECT_LE(100 * choice->drop, 3.0);
     EXPECT_LT(choice->mean_stage, 2.5);  // far from "everything to the cloud"
-    const ChainPoint fresh = EvaluateChain(*model, Synthetic(20000, 1000 + seed),
-                                           choice->measure, choice->thresholds);
+    const ChainPoint fresh =
+        EvaluateChain(*model, Synthetic(20000, 1000 + seed), choice->measure,
+                      choice->thresholds);
     held += 100 * fresh.drop <= 3.0;
   }
   EXPECT_GE(held, 4);

@@ -38,7 +38,8 @@ v1::Layer MaskedDense(const v1::Layer& sparse) {
   dense.set_d_in(sparse.n_in());
   dense.set_d_out(sparse.n_out());
   dense.clear_weights();
-  for (uint32_t i = 0; i < sparse.n_in() * sparse.n_out(); ++i) dense.add_weights(0.0f);
+  for (uint32_t i = 0; i < sparse.n_in() * sparse.n_out(); ++i)
+    dense.add_weights(0.0f);
   return dense;
 }
 
@@ -53,11 +54,17 @@ class JunctionGradientTest : public testing::TestWithParam<PatternKind> {};
 
 TEST_P(JunctionGradientTest, SparseEqualsDenseWithTheSameMask) {
   std::mt19937 rng(std::random_device{}());
-  for (auto [n_in, n_out, fo, batch] : std::vector<std::array<int, 4>>{
-           {64, 32, 8, 64}, {128, 64, 4, 37}, {40, 24, 9, 16}, {256, 16, 2, 100},
-           {96, 48, 8, 33}, {64, 64, 16, 70}}) {
-    SCOPED_TRACE(testing::Message() << n_in << "->" << n_out << " fo " << fo << " batch " << batch);
-    const v1::Layer layer = RandomLayer(n_in, n_out, fo, GetParam(), v1::ACTIVATION_IDENTITY, rng());
+  for (auto [n_in, n_out, fo, batch] :
+       std::vector<std::array<int, 4>>{{64, 32, 8, 64},
+                                       {128, 64, 4, 37},
+                                       {40, 24, 9, 16},
+                                       {256, 16, 2, 100},
+                                       {96, 48, 8, 33},
+                                       {64, 64, 16, 70}}) {
+    SCOPED_TRACE(testing::Message() << n_in << "->" << n_out << " fo " << fo
+                                    << " batch " << batch);
+    const v1::Layer layer = RandomLayer(n_in, n_out, fo, GetParam(),
+                                        v1::ACTIVATION_IDENTITY, rng());
     if (TileGroupSize(GetParam()) > 1 && fo % 8 == 0) {
       ASSERT_EQ(layer.pattern(), v1::PATTERN_KIND_TILE);
     }
@@ -69,25 +76,30 @@ TEST_P(JunctionGradientTest, SparseEqualsDenseWithTheSameMask) {
     const std::vector<std::vector<int>> rows = RowsOf(layer);
     for (int o = 0; o < n_out; ++o) {
       for (uint32_t k = 0; k < layer.d_in(); ++k) {
-        dense_layer.set_weights(o * n_in + rows[o][k], layer.weights(o * layer.d_in() + k));
+        dense_layer.set_weights(o * n_in + rows[o][k],
+                                layer.weights(o * layer.d_in() + k));
       }
     }
     auto dense = TrainJunction::FromLayer(dense_layer);
     ASSERT_TRUE(dense.ok());
 
     const std::vector<float> x = Random(static_cast<size_t>(n_in) * batch, rng);
-    const std::vector<float> dy = Random(static_cast<size_t>(n_out) * batch, rng);
+    const std::vector<float> dy =
+        Random(static_cast<size_t>(n_out) * batch, rng);
     std::vector<float> y_sparse(n_out * batch), y_dense(n_out * batch);
     (*sparse)->Forward(batch, x.data(), y_sparse.data());
     (*dense)->Forward(batch, x.data(), y_dense.data());
-    for (size_t i = 0; i < y_sparse.size(); ++i) ASSERT_NEAR(y_sparse[i], y_dense[i], 1e-4);
+    for (size_t i = 0; i < y_sparse.size(); ++i)
+      ASSERT_NEAR(y_sparse[i], y_dense[i], 1e-4);
 
     std::vector<float> dx_sparse(n_in * batch), dx_dense(n_in * batch);
     JunctionGradients g_sparse = (*sparse)->NewGradients();
     JunctionGradients g_dense = (*dense)->NewGradients();
-    (*sparse)->Backward(batch, x.data(), dy.data(), dx_sparse.data(), &g_sparse);
+    (*sparse)->Backward(batch, x.data(), dy.data(), dx_sparse.data(),
+                        &g_sparse);
     (*dense)->Backward(batch, x.data(), dy.data(), dx_dense.data(), &g_dense);
-    for (size_t i = 0; i < dx_sparse.size(); ++i) ASSERT_NEAR(dx_sparse[i], dx_dense[i], 1e-4);
+    for (size_t i = 0; i < dx_sparse.size(); ++i)
+      ASSERT_NEAR(dx_sparse[i], dx_dense[i], 1e-4);
     for (int o = 0; o < n_out; ++o) {
       ASSERT_NEAR(g_sparse.bias[o], g_dense.bias[o], 1e-4);
       for (uint32_t k = 0; k < layer.d_in(); ++k) {
@@ -122,7 +134,8 @@ TEST_P(JunctionGradientTest, NetworkGradientMatchesFiniteDifferences) {
   const auto loss = [&]() {
     std::copy(x.begin(), x.end(), state.backbone[0].begin());
     for (auto& g : state.backbone_gradients) g.Zero();
-    for (auto& e : state.exit_gradients) for (auto& g : e) g.Zero();
+    for (auto& e : state.exit_gradients)
+      for (auto& g : e) g.Zero();
     const LossReport r = (*network)->Step(batch, labels.data(), batch, &state);
     double total = r.final_loss;
     for (double e : r.exit_loss) total += e * 0.7;  // loss_weight
@@ -130,14 +143,16 @@ TEST_P(JunctionGradientTest, NetworkGradientMatchesFiniteDifferences) {
   };
   loss();
   std::vector<JunctionGradients> analytic = state.backbone_gradients;
-  for (auto& e : state.exit_gradients) for (auto& g : e) analytic.push_back(g);
+  for (auto& e : state.exit_gradients)
+    for (auto& g : e) analytic.push_back(g);
 
   // Which hidden units are active: a difference quotient across a ReLU kink
   // measures the kink, not the gradient, so such a probe is skipped.
   const auto active = [&]() {
     std::vector<bool> on;
     for (size_t l = 1; l + 1 < state.backbone.size(); ++l) {
-      for (size_t i = 0; i < 16u * batch; ++i) on.push_back(state.backbone[l][i] > 0);
+      for (size_t i = 0; i < 16u * batch; ++i)
+        on.push_back(state.backbone[l][i] > 0);
     }
     return on;
   };
@@ -166,7 +181,8 @@ TEST_P(JunctionGradientTest, NetworkGradientMatchesFiniteDifferences) {
       }
       const double numeric = (up - down) / (2 * h);
       // The tolerance covers float rounding of the loss over the network.
-      EXPECT_NEAR(analytic[j].weights[i], numeric, 2e-3 + 0.02 * std::fabs(numeric))
+      EXPECT_NEAR(analytic[j].weights[i], numeric,
+                  2e-3 + 0.02 * std::fabs(numeric))
           << "junction " << j << " weight " << i;
       ++checked;
     }
@@ -176,8 +192,10 @@ TEST_P(JunctionGradientTest, NetworkGradientMatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryPatternKind, JunctionGradientTest,
-                         testing::Values(PatternKind::kRandom, PatternKind::kBlock,
-                                         PatternKind::kTile4, PatternKind::kTile8),
+                         testing::Values(PatternKind::kRandom,
+                                         PatternKind::kBlock,
+                                         PatternKind::kTile4,
+                                         PatternKind::kTile8),
                          [](const testing::TestParamInfo<PatternKind>& info) {
                            return std::string(PatternKindName(info.param));
                          });

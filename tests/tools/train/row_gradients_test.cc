@@ -1,6 +1,6 @@
-// The weight-gradient kernels (per row and per tile) against a plain float64 loop, on fresh random
-// inputs of odd sizes (partial 16-column chunks, partial 16-connection
-// groups).
+// The weight-gradient kernels (per row and per tile) against a plain float64
+// loop, on fresh random inputs of odd sizes (partial 16-column chunks, partial
+// 16-connection groups).
 #include "tools/train/row_gradients.h"
 
 #include <cmath>
@@ -27,7 +27,8 @@ TEST(RowGradientsTest, MatchesFloat64Reference) {
       for (uint32_t& i : inputs) i = static_cast<uint32_t>(rng() % n_in);
       std::vector<float> dw(count), start(count);
       for (int k = 0; k < count; ++k) dw[k] = start[k] = value(rng);
-      AccumulateRowGradients(dy.data(), x.data(), batch, inputs.data(), count, dw.data());
+      AccumulateRowGradients(dy.data(), x.data(), batch, inputs.data(), count,
+                             dw.data());
       for (int k = 0; k < count; ++k) {
         double expected = start[k], magnitude = std::fabs(start[k]);
         for (size_t j = 0; j < batch; ++j) {
@@ -57,16 +58,18 @@ TEST(RowGradientsTest, TileMatchesFloat64Reference) {
         for (float& v : dy) v = value(rng);
         std::vector<uint32_t> inputs(count);
         for (uint32_t& i : inputs) i = static_cast<uint32_t>(rng() % n_in);
-        std::vector<float> dw(static_cast<size_t>(group) * count), start(dw.size());
+        std::vector<float> dw(static_cast<size_t>(group) * count),
+            start(dw.size());
         for (size_t c = 0; c < dw.size(); ++c) dw[c] = start[c] = value(rng);
-        AccumulateTileGradients(dy.data(), x.data(), batch, inputs.data(), count,
-                                group, dw.data());
+        AccumulateTileGradients(dy.data(), x.data(), batch, inputs.data(),
+                                count, group, dw.data());
         for (int r = 0; r < group; ++r) {
           for (int k = 0; k < count; ++k) {
             const size_t at = static_cast<size_t>(r) * count + k;
             double expected = start[at], magnitude = std::fabs(start[at]);
             for (size_t j = 0; j < batch; ++j) {
-              const double term = double{dy[r * batch + j]} * x[inputs[k] * batch + j];
+              const double term =
+                  double{dy[r * batch + j]} * x[inputs[k] * batch + j];
               expected += term;
               magnitude += std::fabs(term);
             }

@@ -13,7 +13,8 @@
 
 namespace spex {
 
-inline Predictions SyntheticPredictions(int n, const std::vector<double>& exit_low,
+inline Predictions SyntheticPredictions(int n,
+                                        const std::vector<double>& exit_low,
                                         double final_right, uint64_t seed) {
   std::mt19937_64 rng(seed);
   std::uniform_real_distribution<double> u(0.0, 1.0);

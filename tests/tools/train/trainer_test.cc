@@ -30,7 +30,8 @@ Dataset Bars(int n, uint64_t seed) {
     for (int p = 0; p < 64; ++p) {
       const int row = p / 8;
       const bool bar = row >= 1 + 2 * label && row < 3 + 2 * label;
-      d.pixels.push_back(static_cast<uint8_t>(bar ? 160 + noise(rng) : noise(rng)));
+      d.pixels.push_back(
+          static_cast<uint8_t>(bar ? 160 + noise(rng) : noise(rng)));
     }
     d.labels.push_back(static_cast<uint8_t>(label));
   }
@@ -59,7 +60,8 @@ TrainOptions Quick(int threads) {
 }
 
 TEST(TrainerTest, LearnsAndTheSavedModelAgrees) {
-  const Dataset train = Bars(1200, 1), validation = Bars(300, 2), test = Bars(300, 3);
+  const Dataset train = Bars(1200, 1), validation = Bars(300, 2),
+                test = Bars(300, 3);
   for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock,
                            PatternKind::kTile4, PatternKind::kTile8}) {
     SCOPED_TRACE(PatternKindName(kind));
@@ -72,7 +74,8 @@ TEST(TrainerTest, LearnsAndTheSavedModelAgrees) {
     ASSERT_TRUE(result.ok()) << result.status();
     ASSERT_EQ(result->epochs.size(), 4u);
     EXPECT_GT(result->epochs.back().validation_accuracy, 0.9);
-    EXPECT_LT(result->epochs.back().train_loss, result->epochs.front().train_loss);
+    EXPECT_LT(result->epochs.back().train_loss,
+              result->epochs.front().train_loss);
     SerializeModel(&model);
     auto loaded = Model::FromProto(model);
     ASSERT_TRUE(loaded.ok()) << loaded.status();
@@ -133,8 +136,10 @@ TEST(TrainerTest, BadInputsAreErrors) {
   EXPECT_FALSE(Train(wide, validation, Quick(1), &model).ok());
   Dataset more_classes = train;
   more_classes.labels[7] = 5;  // the model has 3 outputs
-  EXPECT_NE(Train(more_classes, validation, Quick(1), &model).status().message().find(
-                "label 5, the model's classifier has 3 outputs"),
+  EXPECT_NE(Train(more_classes, validation, Quick(1), &model)
+                .status()
+                .message()
+                .find("label 5, the model's classifier has 3 outputs"),
             absl::string_view::npos);
   o = Quick(1);
   o.learning_rate = 1e30f;  // diverges at once
