@@ -23,17 +23,6 @@ absl::Status LayerError(absl::string_view where, absl::string_view field,
       absl::StrCat(where, ": ", field, ": ", problem));
 }
 
-absl::Status CheckFinite(absl::string_view where, absl::string_view field,
-                         const google::protobuf::RepeatedField<float>& values) {
-  for (int i = 0; i < values.size(); ++i) {
-    if (!std::isfinite(values[i])) {
-      return LayerError(where, field,
-                        absl::StrFormat("entry %d is %f", i, values[i]));
-    }
-  }
-  return absl::OkStatus();
-}
-
 absl::StatusOr<Activation> ActivationOf(const v1::Layer& layer,
                                         absl::string_view where, bool last) {
   switch (layer.activation()) {
@@ -107,8 +96,6 @@ absl::StatusOr<std::shared_ptr<const SparseLayer>> BuildLayer(
                       absl::StrFormat("%d entries, n_out = %d needed",
                                       layer.bias_size(), spec.n_out));
   }
-  SPEX_RETURN_IF_ERROR(CheckFinite(where, "weights", layer.weights()));
-  SPEX_RETURN_IF_ERROR(CheckFinite(where, "bias", layer.bias()));
   SPEX_ASSIGN_OR_RETURN(const Activation activation,
                         ActivationOf(layer, where, last));
   absl::StatusOr<Pattern> pattern = LayerPattern(layer, spec);

@@ -162,10 +162,10 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
   void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     if (finished_ || pending_ > 0 || writing_ || !writes_.empty()) return;
     if (!reads_done_ && !draining_) return;
-    FinishLocked(draining_ ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                          "the server is shutting down; "
-                                          "reconnect")
-                           : grpc::Status::OK);
+    FinishLocked(ToGrpcStatus(
+        draining_
+            ? absl::UnavailableError("the server is shutting down; reconnect")
+            : absl::OkStatus()));
   }
 
   void FinishLocked(const grpc::Status& status)

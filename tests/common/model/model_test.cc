@@ -290,10 +290,10 @@ std::vector<BadModelCase> BadModelCases() {
        "layer 3: bias: 11 entries"},
       {"nan weight",
        [nan](v1::Model* m) { m->mutable_layers(1)->set_weights(5, nan); },
-       "layer 2: weights: entry 5 is nan"},
+       "layer 2: layer 40->40 d_in=9 d_out=9 density=0.225: weight 5 is nan"},
       {"inf bias",
        [](v1::Model* m) { m->mutable_layers(0)->set_bias(3, INFINITY); },
-       "layer 1: bias: entry 3 is inf"},
+       "layer 1: layer 800->40 d_in=40 d_out=2 density=0.05: bias 3 is inf"},
       {"index range",
        [](v1::Model* m) {
          m->mutable_layers(1)->set_pattern(v1::PATTERN_KIND_RANDOM);
