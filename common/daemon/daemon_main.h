@@ -14,7 +14,8 @@ namespace spex {
 // whose path ends with `flags_file` (Abseil's default looks for a file
 // named after the program). Blocks SIGTERM, SIGINT and SIGHUP in this
 // thread, so that every thread started later inherits the mask and
-// WaitForSignals receives them.
+// WaitForSignals receives them. Turns off Abseil's Mutex deadlock detection
+// (a global lock graph updated on every lock: tests only).
 void ParseDaemonFlags(int argc, char** argv, const char* usage,
                       const char* flags_file);
 

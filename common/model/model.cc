@@ -261,17 +261,26 @@ absl::Status InputTransform::Apply(absl::Span<const float> raw,
   return absl::OkStatus();
 }
 
+// Raw, unaliased pointers and the factors in locals: Debian's Abseil checks
+// every Span index, and a byte pointer may alias anything, which kept these
+// loops from vectorizing (measured under callgrind: the pixel loop cost 11
+// instructions a pixel, more than the first layer's kernel).
 void InputTransform::Transform(absl::Span<const float> raw, float* x) const {
-  for (int i = 0; i < raw_width; ++i) x[i] = raw[i] * scale + offset;
-  for (int i = raw_width; i < width; ++i) x[i] = 0.0f;
+  const float* __restrict in = raw.data();
+  float* __restrict out = x;
+  const float a = scale, b = offset;
+  for (int i = 0; i < raw_width; ++i) out[i] = in[i] * a + b;
+  std::fill(x + raw_width, x + width, 0.0f);
 }
 
 void InputTransform::Transform(absl::Span<const uint8_t> pixels,
                                float* x) const {
-  for (int i = 0; i < raw_width; ++i) {
-    x[i] = static_cast<float>(pixels[i]) * scale + offset;
-  }
-  for (int i = raw_width; i < width; ++i) x[i] = 0.0f;
+  const uint8_t* __restrict in = pixels.data();
+  float* __restrict out = x;
+  const float a = scale, b = offset;
+  for (int i = 0; i < raw_width; ++i)
+    out[i] = static_cast<float>(in[i]) * a + b;
+  std::fill(x + raw_width, x + width, 0.0f);
 }
 
 Model::Model(v1::Model description, InputTransform input,

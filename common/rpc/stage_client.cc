@@ -112,13 +112,15 @@ void StageClient::Impl::StartNextWriteLocked(size_t e) {
       break;
     }
     if (carried.empty()) {
-      merged->set_encoding(payload.encoding());
-      merged->set_width(payload.width());
+      // The first sample's payload becomes the request's: moved, not
+      // copied; the samples after it are appended.
+      merged->Swap(&payload);
       from_layer = it->second.from_layer;
+    } else {
+      merged->mutable_data()->append(payload.data());
+      merged->mutable_scales()->MergeFrom(payload.scales());
+      merged->mutable_zero_points()->MergeFrom(payload.zero_points());
     }
-    merged->mutable_data()->append(payload.data());
-    merged->mutable_scales()->MergeFrom(payload.scales());
-    merged->mutable_zero_points()->MergeFrom(payload.zero_points());
     payload.Clear();
     top_k = std::max(top_k, it->second.top_k);
     carried.push_back(id);

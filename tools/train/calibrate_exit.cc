@@ -99,23 +99,23 @@ absl::Status CalibrateExit(const std::string& path, const std::string& prefix,
       WriteTextFile(prefix + ".calibration.json", json.Dump() + "\n"));
 
   TextTable table({"", "validation", "test"});
+  // `digits` after the point.
   const auto row = [&](const std::string& name, double v, double t,
-                       const char* format) {
-    table.AddRow(
-        {name, absl::StrFormat(format, v), absl::StrFormat(format, t)});
+                       int digits) {
+    table.AddRow({name, absl::StrFormat("%.*f", digits, v),
+                  absl::StrFormat("%.*f", digits, t)});
   };
   row("exit fraction %", 100 * choice.validation.exit_fraction,
-      100 * at_test.exit_fraction, "%.2f");
+      100 * at_test.exit_fraction, 2);
   row("exit accuracy %", 100 * choice.validation.exit_accuracy,
-      100 * at_test.exit_accuracy, "%.2f");
+      100 * at_test.exit_accuracy, 2);
   row("overall accuracy %", 100 * choice.validation.overall_accuracy,
-      100 * at_test.overall_accuracy, "%.2f");
+      100 * at_test.overall_accuracy, 2);
   row("full network %", 100 * sweeps[0].full_accuracy,
-      100 * on_test.FinalAccuracy(), "%.2f");
-  row("drop (points)", 100 * choice.validation.drop, 100 * at_test.drop,
-      "%.2f");
+      100 * on_test.FinalAccuracy(), 2);
+  row("drop (points)", 100 * choice.validation.drop, 100 * at_test.drop, 2);
   row("bytes sent/sample", choice.validation.bytes_sent_per_sample,
-      at_test.bytes_sent_per_sample, "%.1f");
+      at_test.bytes_sent_per_sample, 1);
   std::printf("calibrated %s: exit %d, %s >= %.3f (%s, margin %.2f points)\n",
               path.c_str(), exit + 1,
               std::string(ConfidenceMeasureName(choice.measure)).c_str(),
