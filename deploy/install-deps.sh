@@ -35,6 +35,8 @@ host_packages=(
   # The daemons' tests: the gRPC health proto for clients, a Python gRPC
   # client, promtool, openssl for test certificates, curl for scrapes.
   grpc-proto python3-grpcio python3-protobuf prometheus openssl curl
+  # Hostile-client tests: a raw HTTP/2 client that withholds its window.
+  python3-h2
   # systemd-analyze checks the edge agent's unit file.
   systemd
   # The container tests: podman builds and runs the images (runc; netavark

@@ -8,9 +8,11 @@
 // The stream finishes once the client has stopped sending (or the server
 // drains), every request handed out is answered and every write is done;
 // only then can OnDone delete it, so a late answer never reaches a dead
-// reactor. At most kMaxInflightPerStream requests are handed out at once;
-// past that the stream stops reading until answers go out, and HTTP/2 flow
-// control holds the client back.
+// reactor. At most kMaxInflightPerStream requests are read and not yet
+// written back (being handled, or answered and waiting for the client to
+// take the answer); past that the stream stops reading until answers leave,
+// and HTTP/2 flow control holds the client back. So a client that writes
+// without reading costs the server a bounded amount of memory.
 #ifndef SPEX_COMMON_RPC_PIPELINED_STREAM_H_
 #define SPEX_COMMON_RPC_PIPELINED_STREAM_H_
 
@@ -106,18 +108,11 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
       absl::MutexLock lock(&mutex_);
       --pending_;
       QueueWriteLocked(std::move(response));
-      if (read_paused_ && pending_ < kMaxInflightPerStream && !reads_done_) {
-        read_paused_ = false;
-        this->StartRead(&request_);
-      }
       MaybeFinishLocked();
     });
     absl::MutexLock lock(&mutex_);
-    if (pending_ < kMaxInflightPerStream) {
-      this->StartRead(&request_);
-    } else {
-      read_paused_ = true;
-    }
+    read_paused_ = true;
+    MaybeResumeReadingLocked();
   }
 
   void OnWriteDone(bool ok) override {
@@ -130,6 +125,7 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
     } else if (!writes_.empty()) {
       StartNextWriteLocked();
     }
+    MaybeResumeReadingLocked();
     MaybeFinishLocked();
   }
 
@@ -150,6 +146,23 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
     if (write_failed_ || finished_) return;
     writes_.push_back(std::move(response));
     if (!writing_) StartNextWriteLocked();
+  }
+
+  // Requests read and not yet written back: handed out, or answered and
+  // queued (the one being written included).
+  int UnwrittenLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    return pending_ + static_cast<int>(writes_.size()) + (writing_ ? 1 : 0);
+  }
+
+  // Reads the next request unless kMaxInflightPerStream are unwritten; a
+  // finished write calls it again.
+  void MaybeResumeReadingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
+    if (!read_paused_ || reads_done_ || finished_ ||
+        UnwrittenLocked() >= kMaxInflightPerStream) {
+      return;
+    }
+    read_paused_ = false;
+    this->StartRead(&request_);
   }
 
   void StartNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
@@ -183,6 +196,7 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
   absl::Mutex mutex_;
   int pending_ ABSL_GUARDED_BY(mutex_) = 0;
   bool reads_done_ ABSL_GUARDED_BY(mutex_) = false;
+  // No read is outstanding: at the bound, or before the first read.
   bool read_paused_ ABSL_GUARDED_BY(mutex_) = false;
   bool writing_ ABSL_GUARDED_BY(mutex_) = false;
   bool write_failed_ ABSL_GUARDED_BY(mutex_) = false;
