@@ -19,9 +19,10 @@ ABSL_FLAG(std::string, model_dir, "",
 ABSL_FLAG(std::string, listen, "0.0.0.0:50051",
           "Address for gRPC: SplitInference, the Open Inference Protocol, "
           "health and reflection. Port 0 picks a free port (see --port_file).");
-ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9464",
-          "Address of the Prometheus metrics endpoint (/metrics); empty "
-          "disables it.");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9464",
+          "Address of the Prometheus metrics endpoint (/metrics; loopback by "
+          "default; in a container or pod 0.0.0.0:9464, so that Prometheus "
+          "can scrape the pod's address); empty disables it.");
 ABSL_FLAG(bool, plaintext, false,
           "Serve without TLS. Required to run without --tls_cert/--tls_key, "
           "so that plain text is never an accident.");

@@ -27,8 +27,9 @@ ABSL_FLAG(
     std::string, tcp_listen, "",
     "Also serve the local API on this TCP address (e.g. 127.0.0.1:50061; "
     "port 0 picks one, see --port_file). Unauthenticated: keep it local.");
-ABSL_FLAG(std::string, metrics_listen, "0.0.0.0:9465",
-          "Address of the Prometheus metrics endpoint; empty disables it.");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9465",
+          "Address of the Prometheus metrics endpoint (loopback by default; "
+          "0.0.0.0:9465 for a Prometheus elsewhere); empty disables it.");
 ABSL_FLAG(
     std::string, cloud, "",
     "Comma-separated spex-cloud endpoints (host:port or dns:///name:port); "

@@ -28,6 +28,11 @@ std::string StatusCodeLabel(absl::StatusCode code);
 void AddBuildInfo(prometheus::Registry& registry, const std::string& component,
                   const std::string& version);
 
+// The metrics endpoint's worker threads, and how long a connection may stay
+// silent before its request (milliseconds).
+inline constexpr int kMetricsThreads = 32;
+inline constexpr int kMetricsRequestTimeoutMs = 100;
+
 // Serves `registry` at http://`address`/metrics. prometheus-cpp throws when
 // the port is taken; this returns Unavailable naming the address instead.
 absl::StatusOr<std::unique_ptr<prometheus::Exposer>> StartMetricsExposer(
