@@ -37,6 +37,16 @@ EdgeMetrics::EdgeMetrics(const std::string& version)
         {{"reason",
           FallbackReasonName(static_cast<v1::FallbackReason>(reason))}});
   }
+  auto& refused = prometheus::BuildCounter()
+                      .Name("spex_edge_refused_total")
+                      .Help(
+                          "Requests refused before they were accepted, by "
+                          "reason")
+                      .Register(*registry_);
+  refused_bad_input_ = &refused.Add({{"reason", "bad_input"}});
+  refused_queue_full_ = &refused.Add({{"reason", "queue_full"}});
+  refused_draining_ = &refused.Add({{"reason", "draining"}});
+  refused_other_ = &refused.Add({{"reason", "other"}});
   head_seconds_ = &prometheus::BuildHistogram()
                        .Name("spex_edge_head_seconds")
                        .Help("Compute time of the head and exits, per sample")
@@ -105,6 +115,22 @@ void EdgeMetrics::RecordAnswer(v1::AnswerPath path, v1::FallbackReason reason,
   if (path == v1::ANSWER_PATH_FALLBACK && reason > 0 &&
       reason < static_cast<int>(fallbacks_.size())) {
     fallbacks_[reason]->Increment();
+  }
+}
+
+void EdgeMetrics::RecordRefusal(absl::StatusCode code) {
+  switch (code) {
+    case absl::StatusCode::kInvalidArgument:
+      refused_bad_input_->Increment();
+      break;
+    case absl::StatusCode::kResourceExhausted:
+      refused_queue_full_->Increment();
+      break;
+    case absl::StatusCode::kUnavailable:
+      refused_draining_->Increment();
+      break;
+    default:
+      refused_other_->Increment();
   }
 }
 

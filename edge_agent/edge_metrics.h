@@ -53,6 +53,10 @@ class EdgeMetrics : public StageClientMetrics {
   void SetModelMismatch(bool mismatch) override {
     model_mismatch_->Set(mismatch);
   }
+  // A request refused before it was accepted: by its status code, as the
+  // reasons bad_input (INVALID_ARGUMENT), queue_full (RESOURCE_EXHAUSTED),
+  // draining (UNAVAILABLE) and other.
+  void RecordRefusal(absl::StatusCode code);
   void RecordAudit(bool agree) {
     (agree ? audit_agree_ : audit_disagree_)->Increment();
   }
@@ -72,6 +76,10 @@ class EdgeMetrics : public StageClientMetrics {
   prometheus::Histogram* cloud_rtt_;
   prometheus::Family<prometheus::Counter>& cloud_errors_;
   prometheus::Gauge* model_mismatch_;
+  prometheus::Counter* refused_bad_input_;
+  prometheus::Counter* refused_queue_full_;
+  prometheus::Counter* refused_draining_;
+  prometheus::Counter* refused_other_;
   prometheus::Counter* audit_agree_;
   prometheus::Counter* audit_disagree_;
 

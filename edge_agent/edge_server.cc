@@ -146,7 +146,8 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(
                           StartMetricsExposer(options.metrics_address,
                                               state->metrics->registry()));
   }
-  state->service = std::make_unique<EdgeService>(state->bundle->agent);
+  state->service =
+      std::make_unique<EdgeService>(state->bundle->agent, state->metrics.get());
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;

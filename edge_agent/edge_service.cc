@@ -7,8 +7,8 @@
 
 namespace spex {
 
-EdgeService::EdgeService(std::shared_ptr<EdgeAgent> agent)
-    : agent_(std::move(agent)) {}
+EdgeService::EdgeService(std::shared_ptr<EdgeAgent> agent, EdgeMetrics* metrics)
+    : metrics_(metrics), agent_(std::move(agent)) {}
 
 std::shared_ptr<EdgeAgent> EdgeService::agent() const {
   absl::MutexLock lock(&mutex_);
@@ -29,6 +29,9 @@ absl::Status EdgeService::Submit(const v1::ClassifyRequest& request,
     absl::Status status = agent->Classify(request, done);
     if (status.code() != absl::StatusCode::kUnavailable ||
         this->agent() == agent) {
+      if (!status.ok() && metrics_ != nullptr) {
+        metrics_->RecordRefusal(status.code());
+      }
       return status;
     }
   }

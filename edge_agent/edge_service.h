@@ -12,13 +12,15 @@
 #include "absl/time/time.h"
 #include "common/rpc/pipelined_stream.h"
 #include "edge_agent/edge_agent.h"
+#include "edge_agent/edge_metrics.h"
 #include "spex/v1/edge_inference.grpc.pb.h"
 
 namespace spex {
 
 class EdgeService final : public v1::EdgeInference::CallbackService {
  public:
-  explicit EdgeService(std::shared_ptr<EdgeAgent> agent);
+  // `metrics` (may be null) outlives the service; it counts refusals.
+  EdgeService(std::shared_ptr<EdgeAgent> agent, EdgeMetrics* metrics);
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
                                      const v1::ClassifyRequest* request,
@@ -38,9 +40,10 @@ class EdgeService final : public v1::EdgeInference::CallbackService {
 
  private:
   // EdgeAgent::Classify on the current agent, moving on to its successor
-  // when it is being replaced.
+  // when it is being replaced; a refusal is counted once, by its code.
   absl::Status Submit(const v1::ClassifyRequest& request, EdgeAgent::Done done);
 
+  EdgeMetrics* const metrics_;
   mutable absl::Mutex mutex_;
   std::shared_ptr<EdgeAgent> agent_ ABSL_GUARDED_BY(mutex_);
   StreamSet streams_;

@@ -170,6 +170,9 @@ TEST_F(EdgeAgentTest, FullQueueIsResourceExhaustedOrAnsweredLocally) {
     } else {
       EXPECT_GT(exhausted, 0);
     }
+    // Every refusal is counted, by its reason.
+    EXPECT_EQ(edge.Metric("spex_edge_refused_total{reason=\"queue_full\"}"),
+              exhausted);
     proxy->set_delay(absl::Milliseconds(0));
   }
 }
@@ -199,6 +202,8 @@ TEST_F(EdgeAgentTest, BadInputIsNamed) {
   status = classify(v1::ClassifyRequest());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("input: missing"));
+  EXPECT_EQ(edge.Metric("spex_edge_refused_total{reason=\"bad_input\"}"), 3);
+  EXPECT_EQ(edge.Metric("spex_edge_refused_total{reason=\"queue_full\"}"), 0);
 }
 
 TEST_F(EdgeAgentTest, WithoutACloudEverySampleIsAnsweredLocallyOrByFallback) {
