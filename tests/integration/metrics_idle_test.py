@@ -16,21 +16,10 @@ import tempfile
 import time
 import urllib.request
 
+from daemon_ports import wait_for_ports
+
 IDLE_CONNECTIONS = 200
 SCRAPE_SECONDS_MAX = 1.0
-
-
-def wait_for_ports(path, process):
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the daemon exited ({process.returncode})")
-        if os.path.exists(path):
-            lines = open(path).read().split()
-            if len(lines) >= 2:
-                return int(lines[0]), int(lines[1])
-        time.sleep(0.05)
-    raise RuntimeError("the daemon did not write its ports")
 
 
 def scrape_seconds(port):

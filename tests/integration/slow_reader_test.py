@@ -28,6 +28,7 @@ import urllib.request
 import h2.config
 import h2.connection
 import h2.events
+from daemon_ports import wait_for_ports
 
 STREAM_BOUND = 1024      # kMaxInflightPerStream
 WRITE_SECONDS = 8.0      # how long the client keeps writing
@@ -40,19 +41,6 @@ def generate_messages(source, work):
                     "spex/v1/model.proto", "spex/v1/split_inference.proto",
                     "spex/v1/edge_inference.proto"], check=True)
     sys.path.insert(0, work)
-
-
-def wait_for_ports(path, process):
-    deadline = time.time() + 30
-    while time.time() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the daemon exited ({process.returncode})")
-        if os.path.exists(path):
-            lines = open(path).read().split()
-            if len(lines) >= 2:
-                return int(lines[0]), int(lines[1])
-        time.sleep(0.05)
-    raise RuntimeError("the daemon did not write its ports")
 
 
 def rss_bytes(pid):
