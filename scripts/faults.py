@@ -2,8 +2,8 @@
 """Faults against the running pair, each during a paced replay of the
 Fashion-MNIST test set through spex-edge: the cloud killed and restarted,
 hung, its connections cut, a slow link, another model, a certificate from
-another CA, a wrong token, garbage and plain HTTP/1.1 on every port, idle
-connections. For each: the answers per path (every sample must get exactly
+another CA, an expired certificate, a wrong token, garbage and plain
+HTTP/1.1 on every port, idle connections. For each: the answers per path (every sample must get exactly
 one answer) and the time from the fault's end to the first sample the cloud
 answered again.
 
@@ -40,7 +40,8 @@ def log(message):
 
 def make_certificates(directory):
     """A CA and a server certificate for 127.0.0.1 it signed; another CA and
-    a server certificate it signed."""
+    a server certificate it signed; and a server certificate from the first
+    CA whose validity ended in 2020."""
     script = r"""set -e
 ec="-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes"
 printf 'subjectAltName=IP:127.0.0.1\n' > san.ext
@@ -50,6 +51,14 @@ for ca in ca other-ca; do
   openssl x509 -req -in $ca-server.csr -CA $ca.pem -CAkey $ca.key -CAcreateserial \
     -days 2 -extfile san.ext -out $ca-server.pem 2>/dev/null
 done
+# openssl ca sets both dates (openssl x509 -req cannot backdate).
+printf '[ca]\ndefault_ca = spex\n[spex]\ndatabase = index.txt\nnew_certs_dir = .\nserial = serial\ndefault_md = sha256\npolicy = any\n[any]\ncommonName = supplied\n' > ca.cnf
+: > index.txt
+echo 01 > serial
+openssl req $ec -keyout expired-server.key -out expired-server.csr -subj /CN=127.0.0.1 2>/dev/null
+openssl ca -batch -notext -config ca.cnf -cert ca.pem -keyfile ca.key \
+  -in expired-server.csr -startdate 20200101000000Z -enddate 20200102000000Z \
+  -extfile san.ext -out expired-server.pem 2>/dev/null
 """
     subprocess.run(["bash", "-c", script], cwd=directory, check=True)
 
@@ -201,6 +210,22 @@ def wrong_certificate(run, t0, t1):
     return [(t1, fix)], t1
 
 
+def expired_certificate(run, t0, t1):
+    certificates = os.path.join(run.work, "tls")
+    os.makedirs(certificates)
+    make_certificates(certificates)
+    path = lambda name: os.path.join(certificates, name)
+    run.start_cloud(flags=[f"--tls_cert={path('expired-server.pem')}",
+                           f"--tls_key={path('expired-server.key')}"])
+    run.start_edge([f"--cloud_ca={path('ca.pem')}"], wait_for_cloud=False)
+
+    def renew():  # the operator installs a valid certificate
+        run.processes.stop(run.cloud)
+        run.start_cloud(model=None, flags=[f"--tls_cert={path('ca-server.pem')}",
+                                           f"--tls_key={path('ca-server.key')}"])
+    return [(t1, renew)], t1
+
+
 def wrong_token(run, t0, t1):
     tokens = os.path.join(run.work, "tokens")
     with open(tokens, "w") as f:
@@ -275,6 +300,7 @@ FAULTS = [
     ("slow-link", "the link adds 200 ms each way (deadline 250 ms), then recovers", slow_link),
     ("another-model", "the cloud serves another model until the right one is copied in", another_model),
     ("wrong-certificate", "the cloud's certificate is from another CA until it is replaced", wrong_certificate),
+    ("expired-certificate", "the cloud's certificate (from the right CA) expired until it is renewed", expired_certificate),
     ("wrong-token", "the agent's token is not accepted until the cloud accepts it", wrong_token),
     ("garbage", "random bytes, HTTP/1.1 and a broken HTTP/2 preface to every port of both daemons", garbage_and_http),
     ("idle-connections", "100 connections to each daemon's port opened and never used", idle_connections),
