@@ -79,9 +79,11 @@ class CloudCore {
   CloudMetrics* const metrics_;
   const StagePlacement placement_;
   Admission admission_;
-  InferenceEngine engine_;
-  // With a next stage; after the engine, so destroyed before it.
+  // With a next stage. Declared before the engine, so destroyed after it:
+  // the engine's workers finish their jobs, whose callbacks route through
+  // the middle stage, before it goes.
   std::unique_ptr<MiddleStage> middle_;
+  InferenceEngine engine_;
 };
 
 }  // namespace spex
