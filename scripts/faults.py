@@ -194,36 +194,30 @@ def another_model(run, t0, t1):
     return [(t1, lambda: shutil.copy(MODEL, os.path.join(run.models, "model.spex")))], t1
 
 
-def wrong_certificate(run, t0, t1):
+def served_certificate_until_fixed(run, t1, certificate):
+    """The cloud serves `certificate` (and its key) until t1, then the valid
+    one from the CA the agent trusts."""
     certificates = os.path.join(run.work, "tls")
     os.makedirs(certificates)
     make_certificates(certificates)
     path = lambda name: os.path.join(certificates, name)
-    run.start_cloud(flags=[f"--tls_cert={path('other-ca-server.pem')}",
-                           f"--tls_key={path('other-ca-server.key')}"])
+    run.start_cloud(flags=[f"--tls_cert={path(certificate + '.pem')}",
+                           f"--tls_key={path(certificate + '.key')}"])
     run.start_edge([f"--cloud_ca={path('ca.pem')}"], wait_for_cloud=False)
 
-    def fix():
+    def fix():  # the operator installs a valid certificate
         run.processes.stop(run.cloud)
         run.start_cloud(model=None, flags=[f"--tls_cert={path('ca-server.pem')}",
                                            f"--tls_key={path('ca-server.key')}"])
     return [(t1, fix)], t1
 
 
-def expired_certificate(run, t0, t1):
-    certificates = os.path.join(run.work, "tls")
-    os.makedirs(certificates)
-    make_certificates(certificates)
-    path = lambda name: os.path.join(certificates, name)
-    run.start_cloud(flags=[f"--tls_cert={path('expired-server.pem')}",
-                           f"--tls_key={path('expired-server.key')}"])
-    run.start_edge([f"--cloud_ca={path('ca.pem')}"], wait_for_cloud=False)
+def wrong_certificate(run, t0, t1):
+    return served_certificate_until_fixed(run, t1, "other-ca-server")
 
-    def renew():  # the operator installs a valid certificate
-        run.processes.stop(run.cloud)
-        run.start_cloud(model=None, flags=[f"--tls_cert={path('ca-server.pem')}",
-                                           f"--tls_key={path('ca-server.key')}"])
-    return [(t1, renew)], t1
+
+def expired_certificate(run, t0, t1):
+    return served_certificate_until_fixed(run, t1, "expired-server")
 
 
 def wrong_token(run, t0, t1):
