@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "common/codec/activation_codec.h"
 #include "common/logging/log.h"
+#include "common/status/status_macros.h"
 
 namespace spex {
 namespace {
@@ -30,13 +31,23 @@ std::optional<v1::FallbackReason> OffloadRoute::Send(
     absl::Span<const float> activation, uint32_t from_layer, uint32_t top_k,
     int queued, NextStage::Done done) {
   if (next_ == nullptr) return v1::FALLBACK_REASON_CLOUD_UNREACHABLE;
+  absl::StatusOr<v1::ActivationPayload> payload = Encode(activation);
+  if (!payload.ok()) {
+    // An activation the encoding cannot carry (float16 overflow): the
+    // sample's own stage answers it rather than it being lost. No route is
+    // to blame.
+    LogWarning(absl::StrCat("cannot encode the split activation: ",
+                            payload.status().message()));
+    return v1::FALLBACK_REASON_CLOUD_REJECTED;
+  }
   const auto shared = std::make_shared<NextStage::Done>(std::move(done));
   if (router_ == nullptr) {
-    return SendTo(false, activation, from_layer, top_k, shared);
+    return SendTo(false, *std::move(payload), activation, from_layer, top_k,
+                  shared);
   }
   const bool skip_first = router_->Choose(queued) == RouteChooser::Route::kSkip;
-  std::optional<v1::FallbackReason> refused =
-      SendTo(skip_first, activation, from_layer, top_k, shared);
+  std::optional<v1::FallbackReason> refused = SendTo(
+      skip_first, *std::move(payload), activation, from_layer, top_k, shared);
   if (!refused.has_value()) return std::nullopt;
   // The stage chosen cannot take it now (down, breaker open, full): the
   // other one may. A refusal costs what waiting would have: the deadline.
@@ -46,23 +57,23 @@ std::optional<v1::FallbackReason> OffloadRoute::Send(
     router_->ObserveNext(next_->deadline());
   }
   std::optional<v1::FallbackReason> again =
-      SendTo(!skip_first, activation, from_layer, top_k, shared);
+      SendTo(!skip_first, Encode(activation).value(), activation, from_layer,
+             top_k, shared);
   return again.has_value() ? refused : std::nullopt;
 }
 
-std::optional<v1::FallbackReason> OffloadRoute::SendTo(
-    bool skipping, absl::Span<const float> activation, uint32_t from_layer,
-    uint32_t top_k, const SharedDone& done) {
+absl::StatusOr<v1::ActivationPayload> OffloadRoute::Encode(
+    absl::Span<const float> activation) const {
   v1::ActivationPayload payload;
-  absl::Status encoded = EncodeActivations(
-      encoding_, static_cast<int>(activation.size()), 1, activation, &payload);
-  if (!encoded.ok()) {
-    // An activation the encoding cannot carry (float16 overflow): the
-    // sample's own stage answers it rather than it being lost.
-    LogWarning(absl::StrCat("cannot encode the split activation: ",
-                            encoded.message()));
-    return v1::FALLBACK_REASON_CLOUD_REJECTED;
-  }
+  SPEX_RETURN_IF_ERROR(EncodeActivations(
+      encoding_, static_cast<int>(activation.size()), 1, activation, &payload));
+  return payload;
+}
+
+std::optional<v1::FallbackReason> OffloadRoute::SendTo(
+    bool skipping, v1::ActivationPayload payload,
+    absl::Span<const float> activation, uint32_t from_layer, uint32_t top_k,
+    const SharedDone& done) {
   return (skipping ? skip_ : next_)
       ->Offload(std::move(payload), from_layer, top_k,
                 [this, skipping, activation, from_layer, top_k,
@@ -93,7 +104,9 @@ void OffloadRoute::OnOutcome(bool skipping, absl::Span<const float> activation,
   // refused it, or its stream ended): the stage after may still answer.
   if (!outcome.ok && !skipping && skip_ != nullptr &&
       outcome.reason != v1::FALLBACK_REASON_DEADLINE &&
-      !SendTo(true, activation, from_layer, top_k, done).has_value()) {
+      !SendTo(true, Encode(activation).value(), activation, from_layer, top_k,
+              done)
+           .has_value()) {
     return;
   }
   (*done)(std::move(outcome));

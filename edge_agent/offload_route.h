@@ -12,6 +12,7 @@
 #include <memory>
 #include <optional>
 
+#include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "common/policy/route_chooser.h"
 #include "common/stage/next_stage.h"
@@ -37,8 +38,15 @@ class OffloadRoute {
   // Shared by the sends of one sample: a refused send must leave it to
   // the next.
   using SharedDone = std::shared_ptr<NextStage::Done>;
-  // One send, to the skip stage or the next.
+  // The activation as the wire carries it. Encoded once more only for a
+  // second route (the first payload went to the first route); the values
+  // encoded once already, so that cannot fail.
+  absl::StatusOr<v1::ActivationPayload> Encode(
+      absl::Span<const float> activation) const;
+  // One send, to the skip stage or the next; `activation` stays for a
+  // resend to the skip stage.
   std::optional<v1::FallbackReason> SendTo(bool skipping,
+                                           v1::ActivationPayload payload,
                                            absl::Span<const float> activation,
                                            uint32_t from_layer, uint32_t top_k,
                                            const SharedDone& done);
