@@ -47,6 +47,10 @@ ABSL_FLAG(int, max_samples_per_request, 1024, "Samples one request may carry.");
 ABSL_FLAG(int, max_message_bytes, 4 << 20,
           "Largest request message accepted (bytes); larger ones get "
           "RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int64_t, grpc_memory_bytes, int64_t{128} << 20,
+          "What gRPC's transport may hold in buffers, all connections "
+          "together; past it the stream receiving the most is cancelled "
+          "with RESOURCE_EXHAUSTED (docs/RELIABILITY.md: sizing).");
 ABSL_FLAG(absl::Duration, reload_debounce, absl::Milliseconds(500),
           "Reload the models once the directory has been quiet this long; 0 "
           "disables watching (SIGHUP still reloads).");
@@ -130,6 +134,7 @@ int main(int argc, char** argv) {
   options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
   options.token_file = absl::GetFlag(FLAGS_token_file);
   options.max_receive_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  options.grpc_memory_bytes = absl::GetFlag(FLAGS_grpc_memory_bytes);
   options.reload_debounce = absl::GetFlag(FLAGS_reload_debounce);
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   options.core.max_samples_per_request =

@@ -33,7 +33,6 @@ namespace {
 constexpr absl::Duration kFlushGrace = absl::Milliseconds(200);
 
 constexpr int kMaxStreamsPerConnection = 256;
-constexpr size_t kGrpcMemoryQuotaBytes = size_t{1} << 30;
 
 absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(
     const CloudServerOptions& options) {
@@ -146,7 +145,7 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
   builder.AddChannelArgument(GRPC_ARG_MAX_CONCURRENT_STREAMS,
                              kMaxStreamsPerConnection);
   grpc::ResourceQuota quota("spex-cloud");
-  quota.Resize(kGrpcMemoryQuotaBytes);
+  quota.Resize(static_cast<size_t>(options.grpc_memory_bytes));
   builder.SetResourceQuota(quota);
   builder.AddListeningPort(options.listen_address, credentials, &state->port);
   builder.RegisterService(state->split_service.get());

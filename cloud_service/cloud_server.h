@@ -5,6 +5,7 @@
 #ifndef SPEX_CLOUD_SERVICE_CLOUD_SERVER_H_
 #define SPEX_CLOUD_SERVICE_CLOUD_SERVER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -21,7 +22,7 @@ namespace spex {
 struct CloudServerOptions {
   std::string listen_address = "0.0.0.0:50051";
   // Prometheus pull endpoint; empty: no metrics endpoint.
-  std::string metrics_address = "0.0.0.0:9464";
+  std::string metrics_address = "127.0.0.1:9464";
   std::string model_dir;
   // Transport security. Plain text only when asked for explicitly;
   // otherwise cert and key are required, and a client CA turns on mutual
@@ -33,6 +34,11 @@ struct CloudServerOptions {
   // Bearer tokens, one per line; empty: no token required.
   std::string token_file;
   int max_receive_message_bytes = 4 << 20;
+  // What gRPC's transport may hold in buffers, all connections together
+  // (its resource quota): past it, the stream receiving the most is
+  // cancelled with RESOURCE_EXHAUSTED. docs/RELIABILITY.md says how to size
+  // it against the pod's memory limit.
+  int64_t grpc_memory_bytes = int64_t{128} << 20;
   // Reload after the model directory has been quiet this long; zero: do not
   // watch (SIGHUP still reloads).
   absl::Duration reload_debounce = absl::Milliseconds(500);

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/codec/activation_codec.h"
 
 namespace spex {
 namespace {
@@ -219,12 +220,10 @@ absl::StatusOr<InferenceJob> PrepareOipJob(
   job.model = model.served->model;
   job.samples = static_cast<int>(batch);
   if (model.tail) {
-    for (size_t i = 0; i < count; ++i) {
-      if (!std::isfinite((*values)[i])) {
-        return absl::InvalidArgumentError(
-            absl::StrFormat("input '%s': sample %d, index %d is %f",
-                            tensor.name(), i / width, i % width, (*values)[i]));
-      }
+    if (absl::Status checked = CheckActivationValues(*values, width);
+        !checked.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("input '%s': %s", tensor.name(), checked.message()));
     }
     job.part = &m.tail();
     job.inputs = *std::move(values);

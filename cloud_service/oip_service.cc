@@ -3,91 +3,106 @@
 #include <utility>
 
 #include "cloud_service/split_inference_service.h"
-#include "common/rpc/grpc_status.h"
+#include "common/rpc/raw_message.h"
 
 namespace spex {
+namespace {
+
+// A method whose answer is ready at once.
+template <typename Response>
+void Answer(absl::StatusOr<Response> answer, const UnaryDone<Response>& done) {
+  if (answer.ok()) {
+    done(absl::OkStatus(), *std::move(answer));
+  } else {
+    done(answer.status(), Response());
+  }
+}
+
+}  // namespace
 
 OipService::OipService(CloudCore* core, const TokenAuth* auth,
                        std::string version)
     : core_(core), oip_(core), auth_(auth), version_(std::move(version)) {}
 
-bool OipService::Authorized(grpc::CallbackServerContext* context,
-                            grpc::ServerUnaryReactor* reactor) const {
-  absl::Status status = CheckAuth(context, auth_);
-  if (status.ok()) return true;
-  reactor->Finish(ToGrpcStatus(status));
-  return false;
-}
-
 grpc::ServerUnaryReactor* OipService::ServerLive(
-    grpc::CallbackServerContext* context, const inference::ServerLiveRequest*,
-    inference::ServerLiveResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Authorized(context, reactor)) return reactor;
-  response->set_live(true);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  using inference::ServerLiveResponse;
+  return ServeUnary<inference::ServerLiveRequest, ServerLiveResponse>(
+      context, request, response, CheckAuth(context, auth_),
+      [](const inference::ServerLiveRequest&,
+         UnaryDone<ServerLiveResponse> done) {
+        ServerLiveResponse live;
+        live.set_live(true);
+        done(absl::OkStatus(), std::move(live));
+      });
 }
 
 grpc::ServerUnaryReactor* OipService::ServerReady(
-    grpc::CallbackServerContext* context, const inference::ServerReadyRequest*,
-    inference::ServerReadyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Authorized(context, reactor)) return reactor;
-  response->set_ready(core_->Ready());
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  using inference::ServerReadyResponse;
+  return ServeUnary<inference::ServerReadyRequest, ServerReadyResponse>(
+      context, request, response, CheckAuth(context, auth_),
+      [this](const inference::ServerReadyRequest&,
+             UnaryDone<ServerReadyResponse> done) {
+        ServerReadyResponse ready;
+        ready.set_ready(core_->Ready());
+        done(absl::OkStatus(), std::move(ready));
+      });
 }
 
 grpc::ServerUnaryReactor* OipService::ModelReady(
-    grpc::CallbackServerContext* context,
-    const inference::ModelReadyRequest* request,
-    inference::ModelReadyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Authorized(context, reactor)) return reactor;
-  response->set_ready(oip_.ModelReady(*request));
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  using inference::ModelReadyResponse;
+  return ServeUnary<inference::ModelReadyRequest, ModelReadyResponse>(
+      context, request, response, CheckAuth(context, auth_),
+      [this](const inference::ModelReadyRequest& request,
+             UnaryDone<ModelReadyResponse> done) {
+        ModelReadyResponse ready;
+        ready.set_ready(oip_.ModelReady(request));
+        done(absl::OkStatus(), std::move(ready));
+      });
 }
 
 grpc::ServerUnaryReactor* OipService::ServerMetadata(
-    grpc::CallbackServerContext* context,
-    const inference::ServerMetadataRequest*,
-    inference::ServerMetadataResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Authorized(context, reactor)) return reactor;
-  response->set_name("spex-cloud");
-  response->set_version(version_);
-  reactor->Finish(grpc::Status::OK);
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  using inference::ServerMetadataResponse;
+  return ServeUnary<inference::ServerMetadataRequest, ServerMetadataResponse>(
+      context, request, response, CheckAuth(context, auth_),
+      [this](const inference::ServerMetadataRequest&,
+             UnaryDone<ServerMetadataResponse> done) {
+        ServerMetadataResponse metadata;
+        metadata.set_name("spex-cloud");
+        metadata.set_version(version_);
+        done(absl::OkStatus(), std::move(metadata));
+      });
 }
 
 grpc::ServerUnaryReactor* OipService::ModelMetadata(
-    grpc::CallbackServerContext* context,
-    const inference::ModelMetadataRequest* request,
-    inference::ModelMetadataResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Authorized(context, reactor)) return reactor;
-  absl::StatusOr<inference::ModelMetadataResponse> metadata =
-      oip_.ModelMetadata(*request);
-  if (metadata.ok()) *response = *std::move(metadata);
-  reactor->Finish(ToGrpcStatus(metadata.status()));
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  using inference::ModelMetadataResponse;
+  return ServeUnary<inference::ModelMetadataRequest, ModelMetadataResponse>(
+      context, request, response, CheckAuth(context, auth_),
+      [this](const inference::ModelMetadataRequest& request,
+             UnaryDone<ModelMetadataResponse> done) {
+        Answer(oip_.ModelMetadata(request), done);
+      });
 }
 
 grpc::ServerUnaryReactor* OipService::ModelInfer(
-    grpc::CallbackServerContext* context,
-    const inference::ModelInferRequest* request,
-    inference::ModelInferResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (!Authorized(context, reactor)) return reactor;
-  oip_.ModelInfer(*request,
-                  [reactor, response](absl::Status status,
-                                      inference::ModelInferResponse answer) {
-                    if (status.ok()) *response = std::move(answer);
-                    reactor->Finish(ToGrpcStatus(status));
-                  });
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  using inference::ModelInferResponse;
+  return ServeUnary<inference::ModelInferRequest, ModelInferResponse>(
+      context, request, response, CheckAuth(context, auth_),
+      [this](const inference::ModelInferRequest& request,
+             UnaryDone<ModelInferResponse> done) {
+        oip_.ModelInfer(request, std::move(done));
+      });
 }
 
 }  // namespace spex

@@ -13,43 +13,41 @@
 
 namespace spex {
 
-class OipService final
-    : public inference::GRPCInferenceService::CallbackService {
+// Every method takes its request as bytes (common/rpc/raw_message.h).
+using OipGrpc = inference::GRPCInferenceService;
+using RawGrpcInferenceService = OipGrpc::WithRawCallbackMethod_ServerLive<
+    OipGrpc::WithRawCallbackMethod_ServerReady<
+        OipGrpc::WithRawCallbackMethod_ModelReady<
+            OipGrpc::WithRawCallbackMethod_ServerMetadata<
+                OipGrpc::WithRawCallbackMethod_ModelMetadata<
+                    OipGrpc::WithRawCallbackMethod_ModelInfer<
+                        OipGrpc::Service>>>>>>;
+
+class OipService final : public RawGrpcInferenceService {
  public:
   // `core` and `auth` (null: no token required) outlive the service.
   OipService(CloudCore* core, const TokenAuth* auth, std::string version);
 
-  grpc::ServerUnaryReactor* ServerLive(
-      grpc::CallbackServerContext* context,
-      const inference::ServerLiveRequest* request,
-      inference::ServerLiveResponse* response) override;
-  grpc::ServerUnaryReactor* ServerReady(
-      grpc::CallbackServerContext* context,
-      const inference::ServerReadyRequest* request,
-      inference::ServerReadyResponse* response) override;
-  grpc::ServerUnaryReactor* ModelReady(
-      grpc::CallbackServerContext* context,
-      const inference::ModelReadyRequest* request,
-      inference::ModelReadyResponse* response) override;
-  grpc::ServerUnaryReactor* ServerMetadata(
-      grpc::CallbackServerContext* context,
-      const inference::ServerMetadataRequest* request,
-      inference::ServerMetadataResponse* response) override;
-  grpc::ServerUnaryReactor* ModelMetadata(
-      grpc::CallbackServerContext* context,
-      const inference::ModelMetadataRequest* request,
-      inference::ModelMetadataResponse* response) override;
-  grpc::ServerUnaryReactor* ModelInfer(
-      grpc::CallbackServerContext* context,
-      const inference::ModelInferRequest* request,
-      inference::ModelInferResponse* response) override;
+  grpc::ServerUnaryReactor* ServerLive(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ServerReady(grpc::CallbackServerContext* context,
+                                        const grpc::ByteBuffer* request,
+                                        grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ModelReady(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ServerMetadata(grpc::CallbackServerContext* context,
+                                           const grpc::ByteBuffer* request,
+                                           grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ModelMetadata(grpc::CallbackServerContext* context,
+                                          const grpc::ByteBuffer* request,
+                                          grpc::ByteBuffer* response) override;
+  grpc::ServerUnaryReactor* ModelInfer(grpc::CallbackServerContext* context,
+                                       const grpc::ByteBuffer* request,
+                                       grpc::ByteBuffer* response) override;
 
  private:
-  // Finishes `reactor` with UNAUTHENTICATED and returns false when the
-  // call's token is refused.
-  bool Authorized(grpc::CallbackServerContext* context,
-                  grpc::ServerUnaryReactor* reactor) const;
-
   CloudCore* const core_;
   OipInference oip_;
   const TokenAuth* const auth_;

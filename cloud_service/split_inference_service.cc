@@ -4,7 +4,7 @@
 #include <string>
 #include <utility>
 
-#include "common/rpc/grpc_status.h"
+#include "common/rpc/raw_message.h"
 #include "common/rpc/request_status.h"
 
 namespace spex {
@@ -31,24 +31,18 @@ SplitInferenceService::SplitInferenceService(CloudCore* core,
     : core_(core), auth_(auth) {}
 
 grpc::ServerUnaryReactor* SplitInferenceService::Infer(
-    grpc::CallbackServerContext* context, const v1::InferRequest* request,
-    v1::InferResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status auth = CheckAuth(context, auth_);
-  if (!auth.ok()) {
-    reactor->Finish(ToGrpcStatus(auth));
-    return reactor;
-  }
-  core_->Infer(
-      *request, MetadataValue(context, kModelIdMetadata),
-      [reactor, response](absl::Status status, v1::InferResponse answer) {
-        if (status.ok()) *response = std::move(answer);
-        reactor->Finish(ToGrpcStatus(status));
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::InferRequest, v1::InferResponse>(
+      context, request, response, CheckAuth(context, auth_),
+      [this, context](const v1::InferRequest& request,
+                      UnaryDone<v1::InferResponse> done) {
+        core_->Infer(request, MetadataValue(context, kModelIdMetadata),
+                     std::move(done));
       });
-  return reactor;
 }
 
-grpc::ServerBidiReactor<v1::InferRequest, v1::InferResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 SplitInferenceService::InferStream(grpc::CallbackServerContext* context) {
   // The stream's model, named once in metadata or by a request (which then
   // names it for the requests after it). Touched only by the reading side.
@@ -78,19 +72,20 @@ SplitInferenceService::InferStream(grpc::CallbackServerContext* context) {
 }
 
 grpc::ServerUnaryReactor* SplitInferenceService::GetModelInfo(
-    grpc::CallbackServerContext* context,
-    const v1::GetModelInfoRequest* request,
-    v1::GetModelInfoResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status = CheckAuth(context, auth_);
-  if (status.ok()) {
-    absl::StatusOr<v1::GetModelInfoResponse> info =
-        core_->GetModelInfo(*request);
-    status = info.status();
-    if (info.ok()) *response = *std::move(info);
-  }
-  reactor->Finish(ToGrpcStatus(status));
-  return reactor;
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::GetModelInfoRequest, v1::GetModelInfoResponse>(
+      context, request, response, CheckAuth(context, auth_),
+      [this](const v1::GetModelInfoRequest& request,
+             UnaryDone<v1::GetModelInfoResponse> done) {
+        absl::StatusOr<v1::GetModelInfoResponse> info =
+            core_->GetModelInfo(request);
+        if (!info.ok()) {
+          done(info.status(), v1::GetModelInfoResponse());
+        } else {
+          done(absl::OkStatus(), *std::move(info));
+        }
+      });
 }
 
 }  // namespace spex

@@ -21,20 +21,25 @@ inline constexpr char kModelIdMetadata[] = "spex-model-id";
 absl::Status CheckAuth(const grpc::CallbackServerContext* context,
                        const TokenAuth* auth);
 
-class SplitInferenceService final : public v1::SplitInference::CallbackService {
+// Every method takes its request as bytes (common/rpc/raw_message.h).
+using RawSplitInference = v1::SplitInference::WithRawCallbackMethod_Infer<
+    v1::SplitInference::WithRawCallbackMethod_InferStream<
+        v1::SplitInference::WithRawCallbackMethod_GetModelInfo<
+            v1::SplitInference::Service>>>;
+
+class SplitInferenceService final : public RawSplitInference {
  public:
   // `core` and `auth` (null: no token required) outlive the service.
   SplitInferenceService(CloudCore* core, const TokenAuth* auth);
 
   grpc::ServerUnaryReactor* Infer(grpc::CallbackServerContext* context,
-                                  const v1::InferRequest* request,
-                                  v1::InferResponse* response) override;
-  grpc::ServerBidiReactor<v1::InferRequest, v1::InferResponse>* InferStream(
+                                  const grpc::ByteBuffer* request,
+                                  grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* InferStream(
       grpc::CallbackServerContext* context) override;
-  grpc::ServerUnaryReactor* GetModelInfo(
-      grpc::CallbackServerContext* context,
-      const v1::GetModelInfoRequest* request,
-      v1::GetModelInfoResponse* response) override;
+  grpc::ServerUnaryReactor* GetModelInfo(grpc::CallbackServerContext* context,
+                                         const grpc::ByteBuffer* request,
+                                         grpc::ByteBuffer* response) override;
 
   // Shutdown's first step: open streams answer what they hold, refuse
   // further requests with UNAVAILABLE and end, so clients move to another

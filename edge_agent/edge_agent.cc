@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/codec/activation_codec.h"
 #include "common/rpc/request_status.h"
@@ -63,32 +64,26 @@ absl::Status EdgeAgent::CheckRequest(const v1::ClassifyRequest& request) const {
     return absl::InvalidArgumentError(absl::StrFormat(
         "top_k: %d, but the model has %d classes", request.top_k(), classes_));
   }
-  const int raw_width = model_->input().raw_width;
-  size_t size = 0;
+  const InputTransform& input = model_->input();
+  absl::Status checked;
   switch (request.input_case()) {
     case v1::ClassifyRequest::kPixels:
-      size = request.pixels().size();
+      checked = input.CheckRaw(absl::MakeConstSpan(
+          reinterpret_cast<const uint8_t*>(request.pixels().data()),
+          request.pixels().size()));
       break;
     case v1::ClassifyRequest::kValues:
-      size = static_cast<size_t>(request.values().values_size());
-      for (int i = 0; i < request.values().values_size(); ++i) {
-        if (!std::isfinite(request.values().values(i))) {
-          return absl::InvalidArgumentError(
-              absl::StrFormat("values: entry %d is %f; inputs must be finite",
-                              i, request.values().values(i)));
-        }
-      }
+      checked = input.CheckRaw(request.values().values());
       break;
     default:
       return absl::InvalidArgumentError(
           "input: missing; send `pixels` (8-bit values) or `values` (float32)");
   }
-  if (size != static_cast<size_t>(raw_width)) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: %d values, but the model takes %d per sample",
-        request.input_case() == v1::ClassifyRequest::kPixels ? "pixels"
-                                                             : "values",
-        size, raw_width));
+  if (!checked.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        request.input_case() == v1::ClassifyRequest::kPixels ? "pixels: "
+                                                             : "values: ",
+        checked.message()));
   }
   return absl::OkStatus();
 }

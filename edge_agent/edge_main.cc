@@ -30,6 +30,10 @@ ABSL_FLAG(
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:9465",
           "Address of the Prometheus metrics endpoint (loopback by default; "
           "0.0.0.0:9465 for a Prometheus elsewhere); empty disables it.");
+ABSL_FLAG(int64_t, grpc_memory_bytes, int64_t{32} << 20,
+          "What gRPC's transport may hold in buffers, all connections "
+          "together; past it the stream receiving the most is cancelled "
+          "with RESOURCE_EXHAUSTED (docs/RELIABILITY.md: sizing).");
 ABSL_FLAG(
     std::string, cloud, "",
     "Comma-separated spex-cloud endpoints (host:port or dns:///name:port); "
@@ -138,6 +142,7 @@ int main(int argc, char** argv) {
   options.socket_group = absl::GetFlag(FLAGS_socket_group);
   options.tcp_address = absl::GetFlag(FLAGS_tcp_listen);
   options.metrics_address = absl::GetFlag(FLAGS_metrics_listen);
+  options.grpc_memory_bytes = absl::GetFlag(FLAGS_grpc_memory_bytes);
   for (absl::string_view endpoint :
        absl::StrSplit(absl::GetFlag(FLAGS_cloud), ',', absl::SkipEmpty())) {
     options.cloud_endpoints.emplace_back(endpoint);

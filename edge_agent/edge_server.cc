@@ -152,6 +152,9 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(
   grpc::EnableDefaultHealthCheckService(true);
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
+  grpc::ResourceQuota quota("spex-edge");
+  quota.Resize(static_cast<size_t>(options.grpc_memory_bytes));
+  builder.SetResourceQuota(quota);
   if (!options.socket_path.empty()) {
     builder.AddListeningPort("unix:" + options.socket_path,
                              grpc::InsecureServerCredentials());

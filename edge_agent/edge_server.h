@@ -5,6 +5,7 @@
 #ifndef SPEX_EDGE_AGENT_EDGE_SERVER_H_
 #define SPEX_EDGE_AGENT_EDGE_SERVER_H_
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <vector>
@@ -25,7 +26,12 @@ struct EdgeServerOptions {
   int socket_mode = 0660;
   std::string socket_group;
   std::string tcp_address;
-  std::string metrics_address = "0.0.0.0:9465";  // "" for none
+  std::string metrics_address = "127.0.0.1:9465";  // "" for none
+  // What gRPC's transport may hold in buffers, all connections together
+  // (its resource quota); past it, the stream receiving the most is
+  // cancelled with RESOURCE_EXHAUSTED. Messages stay at gRPC's default
+  // 4 MiB limit (a sample is a few kilobytes).
+  int64_t grpc_memory_bytes = int64_t{32} << 20;
 
   // The cloud: endpoints ("" or none: never offload), transport security
   // (plain text only when asked for), bearer token file.

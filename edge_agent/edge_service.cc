@@ -2,7 +2,7 @@
 
 #include <utility>
 
-#include "common/rpc/grpc_status.h"
+#include "common/rpc/raw_message.h"
 #include "common/rpc/request_status.h"
 
 namespace spex {
@@ -38,19 +38,21 @@ absl::Status EdgeService::Submit(const v1::ClassifyRequest& request,
 }
 
 grpc::ServerUnaryReactor* EdgeService::Classify(
-    grpc::CallbackServerContext* context, const v1::ClassifyRequest* request,
-    v1::ClassifyResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::Status status =
-      Submit(*request, [reactor, response](v1::ClassifyResponse answer) {
-        *response = std::move(answer);
-        reactor->Finish(grpc::Status::OK);
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
+  return ServeUnary<v1::ClassifyRequest, v1::ClassifyResponse>(
+      context, request, response, absl::OkStatus(),
+      [this](const v1::ClassifyRequest& request,
+             UnaryDone<v1::ClassifyResponse> done) {
+        absl::Status status =
+            Submit(request, [done](v1::ClassifyResponse answer) {
+              done(absl::OkStatus(), std::move(answer));
+            });
+        if (!status.ok()) done(status, v1::ClassifyResponse());
       });
-  if (!status.ok()) reactor->Finish(ToGrpcStatus(status));
-  return reactor;
 }
 
-grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>*
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>*
 EdgeService::ClassifyStream(grpc::CallbackServerContext*) {
   auto refusal = [](const v1::ClassifyRequest& request,
                     const absl::Status& status) {

@@ -17,16 +17,21 @@
 
 namespace spex {
 
-class EdgeService final : public v1::EdgeInference::CallbackService {
+// Both methods take their requests as bytes (common/rpc/raw_message.h).
+using RawEdgeInference = v1::EdgeInference::WithRawCallbackMethod_Classify<
+    v1::EdgeInference::WithRawCallbackMethod_ClassifyStream<
+        v1::EdgeInference::Service>>;
+
+class EdgeService final : public RawEdgeInference {
  public:
   // `metrics` (may be null) outlives the service; it counts refusals.
   EdgeService(std::shared_ptr<EdgeAgent> agent, EdgeMetrics* metrics);
 
   grpc::ServerUnaryReactor* Classify(grpc::CallbackServerContext* context,
-                                     const v1::ClassifyRequest* request,
-                                     v1::ClassifyResponse* response) override;
-  grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>*
-  ClassifyStream(grpc::CallbackServerContext* context) override;
+                                     const grpc::ByteBuffer* request,
+                                     grpc::ByteBuffer* response) override;
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifyStream(
+      grpc::CallbackServerContext* context) override;
 
   // Routes new samples to `agent` and returns the previous one, which the
   // caller drains (it still answers what it accepted).

@@ -59,7 +59,8 @@ void Echo(const v1::ClassifyRequest& request, v1::ClassifyResponse* response) {
 // ---- callback API: the daemons' own stream (common/rpc/pipelined_stream.h)
 // with the answer produced inline instead of by inference.
 template <typename Request, typename Response>
-grpc::ServerBidiReactor<Request, Response>* NewEchoStream(StreamSet* streams) {
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* NewEchoStream(
+    StreamSet* streams) {
   return new PipelinedStream<Request, Response>(
       streams, absl::OkStatus(),
       [](const Request& request, std::function<void(Response)> reply) {
@@ -74,17 +75,21 @@ grpc::ServerBidiReactor<Request, Response>* NewEchoStream(StreamSet* streams) {
       });
 }
 
-class CallbackEchoService final : public v1::SplitInference::CallbackService {
-  grpc::ServerBidiReactor<v1::InferRequest, v1::InferResponse>* InferStream(
+class CallbackEchoService final
+    : public v1::SplitInference::WithRawCallbackMethod_InferStream<
+          v1::SplitInference::Service> {
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* InferStream(
       grpc::CallbackServerContext*) override {
     return NewEchoStream<v1::InferRequest, v1::InferResponse>(&streams_);
   }
   StreamSet streams_;
 };
 
-class EdgeEchoService final : public v1::EdgeInference::CallbackService {
-  grpc::ServerBidiReactor<v1::ClassifyRequest, v1::ClassifyResponse>*
-  ClassifyStream(grpc::CallbackServerContext*) override {
+class EdgeEchoService final
+    : public v1::EdgeInference::WithRawCallbackMethod_ClassifyStream<
+          v1::EdgeInference::Service> {
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ClassifyStream(
+      grpc::CallbackServerContext*) override {
     return NewEchoStream<v1::ClassifyRequest, v1::ClassifyResponse>(&streams_);
   }
   StreamSet streams_;

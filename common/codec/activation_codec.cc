@@ -5,6 +5,7 @@
 #include <cstring>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/codec/float16.h"
 #include "common/sparsity/junction.h"
@@ -123,6 +124,19 @@ absl::Status EncodePixels(int width, int samples,
   return absl::OkStatus();
 }
 
+absl::Status CheckActivationValues(absl::Span<const float> values, int width) {
+  for (size_t i = 0; i < values.size(); ++i) {
+    // Written so that NaN fails too.
+    if (!(std::fabs(values[i]) <= kMaxValueMagnitude)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "sample %d, index %d is %g, beyond +-%g, the largest magnitude a "
+          "value crossing the network may have",
+          i / width, i % width, values[i], kMaxValueMagnitude));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::Status EncodeActivations(v1::Encoding encoding, int width, int samples,
                                absl::Span<const float> values,
                                v1::ActivationPayload* payload) {
@@ -136,19 +150,8 @@ absl::Status EncodeActivations(v1::Encoding encoding, int width, int samples,
     return absl::InvalidArgumentError(
         absl::StrFormat("unknown encoding %d", encoding));
   }
+  SPEX_RETURN_IF_ERROR(CheckActivationValues(values, width));
   for (size_t i = 0; i < count; ++i) {
-    if (!std::isfinite(values[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("activation of sample %d, index %d is %f", i / width,
-                          i % width, values[i]));
-    }
-    if (encoding == v1::ENCODING_FLOAT16 &&
-        std::fabs(values[i]) > kFloat16Max) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "activation of sample %d, index %d is %g, beyond float16's range "
-          "(+-%g): use float32",
-          i / width, i % width, values[i], kFloat16Max));
-    }
     if (encoding == v1::ENCODING_UINT8 &&
         !(values[i] >= 0.0f && values[i] <= 255.0f &&
           values[i] == std::nearbyint(values[i]))) {
@@ -257,11 +260,12 @@ absl::Status DecodeActivationsInto(const v1::ActivationPayload& payload,
       for (int s = 0; s < samples; ++s) {
         const float scale = payload.scales(s);
         const int zero_point = payload.zero_points(s);
-        if (!std::isfinite(scale) || !(scale > 0.0f)) {
+        if (!(scale > 0.0f && scale <= kMaxInt8Scale)) {
           return absl::InvalidArgumentError(absl::StrFormat(
-              "activation payload: sample %d has scale %f (must be finite and "
-              "positive)",
-              s, scale));
+              "activation payload: sample %d has scale %g (must be finite and "
+              "positive, at most %g: the largest an encoder makes of values "
+              "within +-%g)",
+              s, scale, kMaxInt8Scale, kMaxValueMagnitude));
         }
         if (zero_point < kInt8Min || zero_point > kInt8Max) {
           return absl::InvalidArgumentError(absl::StrFormat(
@@ -285,12 +289,14 @@ absl::Status DecodeActivationsInto(const v1::ActivationPayload& payload,
     default:
       break;
   }
-  for (size_t i = 0; i < count; ++i) {
-    if (!std::isfinite(values[i])) {
-      return absl::InvalidArgumentError(absl::StrFormat(
-          "activation payload: sample %d, index %d decodes to %f", i / width,
-          i % width, values[i]));
-    }
+  // An int8 value is bounded by its scale, checked above.
+  const bool floats = payload.encoding() == v1::ENCODING_FLOAT32 ||
+                      payload.encoding() == v1::ENCODING_FLOAT16;
+  absl::Status status =
+      floats ? CheckActivationValues(values, width) : absl::OkStatus();
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("activation payload: ", status.message()));
   }
   return absl::OkStatus();
 }

@@ -18,6 +18,25 @@
 
 namespace spex {
 
+// The largest magnitude of a value that crosses the network, in every
+// encoding (and of a raw input value): float16's largest finite value, so
+// that a value one encoding carries, every encoding carries. With it a model
+// proves at load that no input it accepts overflows float32 in any layer
+// (Model::FromProto), so no answer is ever NaN.
+inline constexpr float kMaxValueMagnitude = 65504.0f;
+// The largest int8 scale: what the encoder makes of values within the
+// bound. A decoder refuses larger ones, so a decoded value (at most 255
+// steps from its zero point) stays within kMaxDecodedMagnitude.
+inline constexpr float kMaxInt8Scale =
+    static_cast<float>(2.0 * kMaxValueMagnitude / 255.0);
+inline constexpr double kMaxDecodedMagnitude = 2.0 * kMaxValueMagnitude;
+
+// OK when every value of `values` (samples of `width`, sample-major) is
+// within +-kMaxValueMagnitude; else InvalidArgument naming the first one
+// outside by sample and index. The codec's check, for values that arrive
+// another way (the Open Inference Protocol's tensors).
+absl::Status CheckActivationValues(absl::Span<const float> values, int width);
+
 // Payloads larger than this are refused by the decoder before it allocates.
 inline constexpr int64_t kMaxActivationValues = int64_t{1} << 24;
 
@@ -34,9 +53,9 @@ int64_t EncodedBytes(v1::Encoding encoding, int64_t width, int64_t samples);
 
 // Encodes `samples` x `width` values, sample-major, into `payload` (its
 // previous content is replaced; its buffers are reused). InvalidArgument on a
-// non-finite value or, for float16, a value beyond its range, or for uint8 a
-// value that is not an integer in [0, 255] (naming the sample and index), or
-// on sizes that do not match.
+// value beyond +-kMaxValueMagnitude (or not finite), or for uint8 a value
+// that is not an integer in [0, 255] (naming the sample and index), or on
+// sizes that do not match.
 absl::Status EncodeActivations(v1::Encoding encoding, int width, int samples,
                                absl::Span<const float> values,
                                v1::ActivationPayload* payload);
@@ -50,9 +69,10 @@ absl::Status EncodePixels(int width, int samples,
 
 // Decodes into `values` (resized to samples x width). InvalidArgument naming
 // the problem when the encoding is unknown, the data size is not
-// width x samples x element size, a parameter is missing, a scale is not
-// finite and positive, a zero point is out of range, or a decoded value is
-// not finite; `values` is then unspecified.
+// width x samples x element size, a parameter is missing, an int8 scale is
+// not in (0, kMaxInt8Scale], a zero point is out of range, or a float value
+// is beyond +-kMaxValueMagnitude or not finite; `values` is then
+// unspecified.
 absl::Status DecodeActivations(const v1::ActivationPayload& payload,
                                std::vector<float>* values);
 

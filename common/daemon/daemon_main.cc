@@ -12,6 +12,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
+#include "common/daemon/memory_returner.h"
 #include "common/logging/log.h"
 
 namespace spex {
@@ -62,9 +63,14 @@ bool WritePortFile(const std::string& path, int port, int metrics_port) {
 void WaitForSignals(const std::function<void()>& reload,
                     const std::function<void()>& shutdown) {
   const sigset_t signals = DaemonSignals();
+  MemoryReturner memory;
+  const timespec tick = {1, 0};
   while (true) {
-    int signal = 0;
-    sigwait(&signals, &signal);
+    const int signal = sigtimedwait(&signals, nullptr, &tick);
+    if (signal < 0) {  // a second without a signal (or EINTR)
+      memory.Tick();
+      continue;
+    }
     if (signal == SIGHUP) {
       LogInfo("SIGHUP: reloading");
       reload();

@@ -23,8 +23,9 @@ void ParseDaemonFlags(int argc, char** argv, const char* usage,
 // so a reader never sees half of it. False on failure.
 bool WritePortFile(const std::string& path, int port, int metrics_port);
 
-// Until SIGTERM or SIGINT: calls `reload` on each SIGHUP. Then calls
-// `shutdown` and returns (main returns 0 after it).
+// Until SIGTERM or SIGINT: calls `reload` on each SIGHUP, and once a second
+// hands memory freed after a burst back to the system (memory_returner.h).
+// Then calls `shutdown` and returns (main returns 0 after it).
 void WaitForSignals(const std::function<void()>& reload,
                     const std::function<void()>& shutdown);
 

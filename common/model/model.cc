@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "common/model/layer_pattern.h"
 #include "common/model/model_file.h"
+#include "common/model/overflow_bound.h"
 #include "common/sparsity/junction.h"
 #include "common/sparsity/pattern.h"
 #include "common/status/status_macros.h"
@@ -154,6 +155,17 @@ absl::StatusOr<InputTransform> InputTransform::FromSpec(
   }
   transform.scale = input.scale();
   transform.offset = input.offset();
+  if (input.has_range()) {
+    const float lo = input.range().min(), hi = input.range().max();
+    if (!(std::fabs(lo) <= kMaxValueMagnitude) ||
+        !(std::fabs(hi) <= kMaxValueMagnitude) || !(lo <= hi)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "input: range: [%g, %g] is not an interval within [-%g, %g]", lo, hi,
+          kMaxValueMagnitude, kMaxValueMagnitude));
+    }
+    transform.raw_min = lo;
+    transform.raw_max = hi;
+  }
   return transform;
 }
 
@@ -245,18 +257,47 @@ v1::Model DescriptionOf(const v1::Model& proto) {
 
 }  // namespace
 
-absl::Status InputTransform::Apply(absl::Span<const float> raw,
-                                   float* x) const {
+absl::Status InputTransform::CheckRaw(absl::Span<const float> raw) const {
   if (raw.size() != static_cast<size_t>(raw_width)) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "input has %d values, the model expects %d", raw.size(), raw_width));
   }
   for (size_t i = 0; i < raw.size(); ++i) {
-    if (!std::isfinite(raw[i])) {
-      return absl::InvalidArgumentError(
-          absl::StrFormat("input value %d is %f", i, raw[i]));
+    // Written so that NaN fails too.
+    if (!(raw[i] >= raw_min && raw[i] <= raw_max)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "input value %d is %g, outside the model's input range [%g, %g]", i,
+          raw[i], raw_min, raw_max));
     }
   }
+  return absl::OkStatus();
+}
+
+absl::Status InputTransform::CheckRaw(absl::Span<const uint8_t> pixels) const {
+  if (pixels.size() != static_cast<size_t>(raw_width)) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "input has %d values, the model expects %d", pixels.size(), raw_width));
+  }
+  if (raw_min <= 0.0f && raw_max >= 255.0f) return absl::OkStatus();
+  for (size_t i = 0; i < pixels.size(); ++i) {
+    if (pixels[i] < raw_min || pixels[i] > raw_max) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "input value %d is %d, outside the model's input range [%g, %g]", i,
+          pixels[i], raw_min, raw_max));
+    }
+  }
+  return absl::OkStatus();
+}
+
+double InputTransform::MaxMagnitude() const {
+  const double lo = double{raw_min} * scale + offset;
+  const double hi = double{raw_max} * scale + offset;
+  return std::max(std::fabs(lo), std::fabs(hi));
+}
+
+absl::Status InputTransform::Apply(absl::Span<const float> raw,
+                                   float* x) const {
+  SPEX_RETURN_IF_ERROR(CheckRaw(raw));
   Transform(raw, x);
   return absl::OkStatus();
 }
@@ -396,6 +437,9 @@ absl::StatusOr<std::shared_ptr<const Model>> Model::FromProto(
     previous_after = exit.after_layer;
     exits.push_back(std::move(exit));
   }
+  SPEX_RETURN_IF_ERROR(CheckNoOverflow(
+      proto, input.MaxMagnitude(),
+      absl::MakeConstSpan(boundaries).subspan(1, boundaries.size() - 2)));
   const int classes = backbone.back()->n_out();
   if (!proto.class_names().empty() && proto.class_names_size() != classes) {
     return absl::InvalidArgumentError(

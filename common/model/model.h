@@ -25,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "common/codec/activation_codec.h"
 #include "common/kernels/sparse_layer.h"
 #include "common/model/model_part.h"
 #include "spex/v1/model.pb.h"
@@ -43,13 +44,23 @@ struct InputTransform {
   int width = 0;      // raw_width plus zero padding: the first layer's n_in
   float scale = 1.0f;
   float offset = 0.0f;
+  // The raw values a sample may hold (InputSpec.range), both included.
+  float raw_min = -kMaxValueMagnitude;
+  float raw_max = kMaxValueMagnitude;
+
+  // OK when `raw` holds raw_width values, each in [raw_min, raw_max];
+  // otherwise InvalidArgument naming the first value outside (its index).
+  absl::Status CheckRaw(absl::Span<const float> raw) const;
+  absl::Status CheckRaw(absl::Span<const uint8_t> pixels) const;
+  // The largest magnitude of the first layer's input: of raw * scale +
+  // offset over the range (and the padding's zeros).
+  double MaxMagnitude() const;
 
   // x[i] = raw[i] * scale + offset, then zeros up to `width`. x has room for
-  // `width` floats. InvalidArgument if raw has the wrong size or a
-  // non-finite value (naming its index); x is then unspecified.
+  // `width` floats. InvalidArgument from CheckRaw; x is then unspecified.
   absl::Status Apply(absl::Span<const float> raw, float* x) const;
   // The same without the checks, for a caller that made them where the
-  // input arrived: REQUIRES raw.size() == raw_width, every value finite.
+  // input arrived: REQUIRES CheckRaw(raw) is OK.
   void Transform(absl::Span<const float> raw, float* x) const;
   // 8-bit pixels, always finite: REQUIRES pixels.size() == raw_width.
   void Transform(absl::Span<const uint8_t> pixels, float* x) const;

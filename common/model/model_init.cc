@@ -118,6 +118,10 @@ absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
   input->set_scale(topology.input_scale);
   input->set_offset(topology.input_offset);
   input->set_padded_width(static_cast<uint32_t>(topology.padded_width));
+  if (topology.input_range.has_value()) {
+    input->mutable_range()->set_min(topology.input_range->first);
+    input->mutable_range()->set_max(topology.input_range->second);
+  }
   SPEX_RETURN_IF_ERROR(AddChain(topology.backbone, topology.pattern, seed, 0,
                                 "backbone", model.mutable_layers()));
   model.set_split_after(static_cast<uint32_t>(topology.split_after));

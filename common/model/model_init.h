@@ -5,7 +5,9 @@
 #define SPEX_COMMON_MODEL_MODEL_INIT_H_
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -36,6 +38,8 @@ struct ModelTopology {
   int padded_width = 0;          // 0: no padding
   float input_scale = 1.0f;
   float input_offset = 0.0f;
+  // The raw values a sample may hold (InputSpec.range); unset: any.
+  std::optional<std::pair<float, float>> input_range;
   ChainTopology backbone;  // backbone.widths[0] = the padded input
   int split_after = 1;
   std::vector<int> later_cuts;  // the chain's further cuts (model.proto)

@@ -13,6 +13,11 @@
 // take the answer); past that the stream stops reading until answers leave,
 // and HTTP/2 flow control holds the client back. So a client that writes
 // without reading costs the server a bounded amount of memory.
+//
+// The stream reads bytes and parses them itself (raw_message.h says why):
+// a message that is not a `Request` ends reading, the requests before it
+// are answered, and the stream ends with INVALID_ARGUMENT saying which
+// message it was and how many came before it.
 #ifndef SPEX_COMMON_RPC_PIPELINED_STREAM_H_
 #define SPEX_COMMON_RPC_PIPELINED_STREAM_H_
 
@@ -23,9 +28,12 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "common/rpc/grpc_status.h"
+#include "common/rpc/raw_message.h"
+#include "grpcpp/support/byte_buffer.h"
 #include "grpcpp/support/server_callback.h"
 
 namespace spex {
@@ -64,8 +72,9 @@ class StreamSet {
 };
 
 template <typename Request, typename Response>
-class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
-                              public DrainableStream {
+class PipelinedStream final
+    : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+      public DrainableStream {
  public:
   using Reply = std::function<void(Response)>;
   // Called for each request, in order, on the reading thread; must call
@@ -86,28 +95,39 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
       FinishLocked(ToGrpcStatus(admission));
       return;
     }
-    this->StartRead(&request_);
+    this->StartRead(&read_);
   }
 
   void OnReadDone(bool ok) override {
+    // A false `ok` is the client's half-close (or a cancelled call).
+    absl::Status parsed =
+        ok ? ParseMessage(read_, &request_) : absl::OkStatus();
+    read_.Clear();
     {
       absl::MutexLock lock(&mutex_);
-      if (!ok || draining_) {
+      if (!ok || draining_ || !parsed.ok()) {
         reads_done_ = true;
-        if (ok) {
-          QueueWriteLocked(refuse_(
+        if (!parsed.ok()) {
+          end_status_ = absl::InvalidArgumentError(absl::StrFormat(
+              "message %d on this stream is %s; the stream ends there: the %d "
+              "request(s) before it were answered, none after it was read",
+              accepted_ + 1, parsed.message(), accepted_));
+        } else if (ok) {
+          QueueWriteLocked(SerializeMessage(refuse_(
               request_, absl::UnavailableError(
-                            "the server is shutting down; retry elsewhere")));
+                            "the server is shutting down; retry elsewhere"))));
         }
         MaybeFinishLocked();
         return;
       }
       ++pending_;
+      ++accepted_;
     }
     handle_(request_, [this](Response response) {
+      grpc::ByteBuffer bytes = SerializeMessage(response);
       absl::MutexLock lock(&mutex_);
       --pending_;
-      QueueWriteLocked(std::move(response));
+      QueueWriteLocked(std::move(bytes));
       MaybeFinishLocked();
     });
     absl::MutexLock lock(&mutex_);
@@ -141,10 +161,10 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
   }
 
  private:
-  void QueueWriteLocked(Response response)
+  void QueueWriteLocked(grpc::ByteBuffer answer)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
     if (write_failed_ || finished_) return;
-    writes_.push_back(std::move(response));
+    writes_.push_back(std::move(answer));
     if (!writing_) StartNextWriteLocked();
   }
 
@@ -162,7 +182,7 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
       return;
     }
     read_paused_ = false;
-    this->StartRead(&request_);
+    this->StartRead(&read_);
   }
 
   void StartNextWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_) {
@@ -178,7 +198,7 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
     FinishLocked(ToGrpcStatus(
         draining_
             ? absl::UnavailableError("the server is shutting down; reconnect")
-            : absl::OkStatus()));
+            : end_status_));
   }
 
   void FinishLocked(const grpc::Status& status)
@@ -191,10 +211,16 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
   StreamSet* const set_;
   const Handler handle_;
   const Refusal refuse_;
-  Request request_;  // the read buffer, reused
+  // The read buffer and the request parsed from it, reused; touched only
+  // by the reading side, one read at a time.
+  grpc::ByteBuffer read_;
+  Request request_;
 
   absl::Mutex mutex_;
   int pending_ ABSL_GUARDED_BY(mutex_) = 0;
+  int accepted_ ABSL_GUARDED_BY(mutex_) = 0;  // requests handed out
+  // The status the stream ends with when not draining.
+  absl::Status end_status_ ABSL_GUARDED_BY(mutex_);
   bool reads_done_ ABSL_GUARDED_BY(mutex_) = false;
   // No read is outstanding: at the bound, or before the first read.
   bool read_paused_ ABSL_GUARDED_BY(mutex_) = false;
@@ -202,8 +228,8 @@ class PipelinedStream final : public grpc::ServerBidiReactor<Request, Response>,
   bool write_failed_ ABSL_GUARDED_BY(mutex_) = false;
   bool draining_ ABSL_GUARDED_BY(mutex_) = false;
   bool finished_ ABSL_GUARDED_BY(mutex_) = false;
-  std::deque<Response> writes_ ABSL_GUARDED_BY(mutex_);
-  Response current_ ABSL_GUARDED_BY(mutex_);
+  std::deque<grpc::ByteBuffer> writes_ ABSL_GUARDED_BY(mutex_);
+  grpc::ByteBuffer current_ ABSL_GUARDED_BY(mutex_);
 };
 
 }  // namespace spex

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -185,14 +186,14 @@ TEST_F(CloudCoreTest, EveryRefusalNamesTheProblem) {
     const float nan = std::numeric_limits<float>::quiet_NaN();
     std::memcpy(r.mutable_activation()->mutable_data()->data() + 8, &nan, 4);
     cases.push_back({"NaN", r, absl::StatusCode::kInvalidArgument,
-                     "sample 0, index 2 decodes to nan"});
+                     "sample 0, index 2 is nan"});
   }
   {
     v1::InferRequest r = good;
     const float inf = std::numeric_limits<float>::infinity();
     std::memcpy(r.mutable_activation()->mutable_data()->data() + 256, &inf, 4);
     cases.push_back({"Inf", r, absl::StatusCode::kInvalidArgument,
-                     "sample 1, index 0 decodes to inf"});
+                     "sample 1, index 0 is inf"});
   }
   {
     v1::InferRequest r = good;
@@ -218,6 +219,32 @@ TEST_F(CloudCoreTest, EveryRefusalNamesTheProblem) {
     cases.push_back(
         {"unknown encoding", r, absl::StatusCode::kInvalidArgument, "unknown"});
   }
+  // Finite values beyond the bound on what crosses the network, which would
+  // overflow the tail's float32 sums into NaN.
+  {
+    v1::InferRequest r = good;
+    const float huge = 3e38f;
+    std::memcpy(r.mutable_activation()->mutable_data()->data() + 4, &huge, 4);
+    cases.push_back({"extreme float32", r, absl::StatusCode::kInvalidArgument,
+                     "sample 0, index 1 is 3e+38, beyond +-65504"});
+  }
+  {
+    v1::InferRequest r = MakeRequest(*model_, model_->split_after(),
+                                     v1::ENCODING_INT8, split, 9);
+    r.mutable_activation()->set_scales(1, 1e36f);
+    cases.push_back({"extreme int8 scale", r,
+                     absl::StatusCode::kInvalidArgument,
+                     "sample 1 has scale 1e+36"});
+  }
+  {
+    std::vector<float> raw = RawSamples(0, 2);
+    raw[784 + 5] = -1.0f;
+    cases.push_back({"raw value outside the input range",
+                     MakeRequest(*model_, 0, v1::ENCODING_FLOAT32, raw, 9),
+                     absl::StatusCode::kInvalidArgument,
+                     "sample 1: input value 5 is -1, outside the model's "
+                     "input range [0, 255]"});
+  }
   for (const Case& c : cases) {
     SCOPED_TRACE(c.name);
     const Answer answer = Call(c.request);
@@ -226,6 +253,31 @@ TEST_F(CloudCoreTest, EveryRefusalNamesTheProblem) {
     EXPECT_EQ(answer.response.results_size(), 0);
   }
   EXPECT_TRUE(Call(good).status.ok());  // nothing broke on the way
+}
+
+// At the bound on what crosses the network the answer is finite, and a
+// sample gets the same answer alone as in a request with others.
+TEST_F(CloudCoreTest, ExtremeActivationsAnswerTheSameAloneOrBatched) {
+  const int width = model_->split_width();
+  std::vector<float> extreme(width, 65504.0f);
+  for (int i = 1; i < width; i += 2) extreme[i] = -65504.0f;
+  std::vector<float> batch = SplitActivations(*model_, RawSamples(0, 2));
+  batch.insert(batch.begin() + width, extreme.begin(), extreme.end());
+  for (v1::Encoding encoding :
+       {v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16, v1::ENCODING_INT8}) {
+    SCOPED_TRACE(EncodingName(encoding));
+    const Answer alone =
+        Call(MakeRequest(*model_, model_->split_after(), encoding, extreme, 1));
+    const Answer together =
+        Call(MakeRequest(*model_, model_->split_after(), encoding, batch, 2));
+    ASSERT_TRUE(alone.status.ok()) << alone.status;
+    ASSERT_TRUE(together.status.ok()) << together.status;
+    const v1::SampleResult& a = alone.response.results(0);
+    const v1::SampleResult& b = together.response.results(1);
+    EXPECT_TRUE(std::isfinite(a.confidence()));
+    EXPECT_EQ(a.label(), b.label());
+    EXPECT_FLOAT_EQ(a.confidence(), b.confidence());
+  }
 }
 
 TEST_F(CloudCoreTest, BeyondTheQueueBoundIsResourceExhausted) {

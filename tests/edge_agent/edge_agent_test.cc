@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/notification.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -322,10 +323,18 @@ TEST_F(EdgeAgentCoreTest, RefusesWhatTheModelCannotTake) {
   request = Request(0);
   request.mutable_pixels()->pop_back();
   EXPECT_THAT(agent.Classify(request, never).message(),
-              HasSubstr("pixels: 783 values"));
-  request.mutable_values()->add_values(std::nanf(""));
-  EXPECT_THAT(agent.Classify(request, never).message(),
-              HasSubstr("values: entry 0 is nan"));
+              HasSubstr("pixels: input has 783 values, the model expects 784"));
+  // Raw values outside the model's input range (pixels: [0, 255]).
+  request.clear_pixels();
+  for (int i = 0; i < 784; ++i) request.mutable_values()->add_values(0.5f);
+  for (float bad : {std::nanf(""), -1.0f, 1e30f, 256.0f}) {
+    request.mutable_values()->set_values(3, bad);
+    EXPECT_THAT(agent.Classify(request, never).message(),
+                HasSubstr(absl::StrFormat("values: input value 3 is %g, "
+                                          "outside the model's input range "
+                                          "[0, 255]",
+                                          bad)));
+  }
   EXPECT_THAT(agent.Classify(v1::ClassifyRequest(), never).message(),
               HasSubstr("input: missing"));
   EXPECT_EQ(agent.queued(), 0);

@@ -1,7 +1,8 @@
 // libFuzzer target over spex-cloud's SplitInference request handling: any
 // InferRequest message, straight into the gRPC-free CloudCore serving the
-// default model, gets exactly one answer: a response with one result per
-// sample, or an error status naming the problem.
+// default model, gets exactly one answer: a response with one finite result
+// per sample, or an error status naming the problem.
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -26,6 +27,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
             response.results_size() !=
                 static_cast<int>(request.activation().samples())) {
           std::abort();
+        }
+        for (const spex::v1::SampleResult& result : response.results()) {
+          if (!std::isfinite(result.confidence())) std::abort();
+          for (const auto& entry : result.top_k()) {
+            if (!std::isfinite(entry.probability())) std::abort();
+          }
         }
         if (!status.ok() && status.message().empty()) std::abort();
         answered.Notify();

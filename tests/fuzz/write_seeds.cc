@@ -8,6 +8,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "gtest/gtest.h"
 #include "inference/open_inference_grpc.pb.h"
@@ -65,6 +66,18 @@ void WriteSeeds(const std::string& root) {
                  MakeRequest(model, model.split_after(), encoding, split, 4)
                      .activation()
                      .SerializeAsString());
+  }
+  // Values at the bound on what crosses the network (+-65504), which the
+  // fuzzer pushes beyond.
+  std::vector<float> extreme(one_split.size(), 65504.0f);
+  for (size_t i = 1; i < extreme.size(); i += 2) extreme[i] = -65504.0f;
+  for (v1::Encoding encoding : {v1::ENCODING_FLOAT32, v1::ENCODING_INT8}) {
+    const std::string name = absl::StrCat(EncodingName(encoding), "-extreme");
+    const v1::InferRequest request =
+        MakeRequest(model, model.split_after(), encoding, extreme, 9);
+    corpus.Write("split_request", name, request.SerializeAsString());
+    corpus.Write("activation_decoder", name,
+                 request.activation().SerializeAsString());
   }
   corpus.Write("split_request", "uint8-raw",
                MakeRequest(model, 0, v1::ENCODING_UINT8, one_raw, 5)

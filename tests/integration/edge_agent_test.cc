@@ -192,13 +192,15 @@ TEST_F(EdgeAgentTest, BadInputIsNamed) {
   grpc::Status status = classify(short_input);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("783 values"));
-  v1::ClassifyRequest nan_input;
+  v1::ClassifyRequest out_of_range;
   for (int i = 0; i < 784; ++i) {
-    nan_input.mutable_values()->add_values(i == 9 ? NAN : 0.5f);
+    out_of_range.mutable_values()->add_values(i == 9 ? -1.0f : 0.5f);
   }
-  status = classify(nan_input);
+  status = classify(out_of_range);
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_THAT(status.error_message(), HasSubstr("entry 9 is nan"));
+  EXPECT_THAT(status.error_message(),
+              HasSubstr("input value 9 is -1, outside the model's input "
+                        "range [0, 255]"));
   status = classify(v1::ClassifyRequest());
   EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_THAT(status.error_message(), HasSubstr("input: missing"));

@@ -53,7 +53,9 @@ absl::Status TrainModel(const TrainSpec& spec) {
         all_train.classes, spec.dataset));
   }
   topology.padded_width = spec.config[0] > all_train.width ? spec.config[0] : 0;
+  // Every dataset spex-train reads holds 8-bit pixels.
   topology.input_scale = 1.0f / 255.0f;
+  topology.input_range = std::make_pair(0.0f, 255.0f);
   topology.backbone.widths = spec.config;
   // A dense twin: every junction full, whatever --fo says.
   std::vector<int> fan_out = spec.fan_out;

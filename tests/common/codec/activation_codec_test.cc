@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -131,12 +132,19 @@ TEST(ActivationCodecTest, EncoderRejectsBadValues) {
   values[1] = std::numeric_limits<float>::infinity();
   EXPECT_FALSE(
       EncodeActivations(v1::ENCODING_FLOAT32, 2, 1, values, &payload).ok());
+  // One bound for every encoding: float16's largest value.
+  for (v1::Encoding encoding :
+       {v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16, v1::ENCODING_INT8}) {
+    values[1] = 65504.0f;
+    EXPECT_TRUE(EncodeActivations(encoding, 2, 1, values, &payload).ok());
+    for (float extreme : {65505.0f, -1e5f, 3e38f}) {
+      values[1] = extreme;
+      EXPECT_THAT(EncodeActivations(encoding, 2, 1, values, &payload).message(),
+                  HasSubstr(absl::StrFormat(
+                      "sample 0, index 1 is %g, beyond +-65504", extreme)));
+    }
+  }
   values[1] = 1e5f;
-  EXPECT_THAT(
-      EncodeActivations(v1::ENCODING_FLOAT16, 2, 1, values, &payload).message(),
-      HasSubstr("beyond float16's range"));
-  EXPECT_TRUE(
-      EncodeActivations(v1::ENCODING_FLOAT32, 2, 1, values, &payload).ok());
   EXPECT_THAT(
       EncodeActivations(v1::ENCODING_FLOAT32, 3, 1, values, &payload).message(),
       HasSubstr("2 values given for 1 samples x 3"));
@@ -190,7 +198,14 @@ TEST(ActivationCodecTest, DecoderNamesEachProblem) {
   EXPECT_THAT(decode_error(p), HasSubstr("too large"));
   p = ValidInt8Payload();
   p.set_scales(0, 3e38f);  // finite, but the values overflow
-  EXPECT_THAT(decode_error(p), HasSubstr("decodes to inf"));
+  EXPECT_THAT(decode_error(p), HasSubstr("sample 0 has scale 3e+38"));
+  p.set_scales(0, 1e36f);  // finite values near 1.3e38
+  EXPECT_THAT(decode_error(p),
+              HasSubstr("sample 0 has scale 1e+36 (must be finite and "
+                        "positive, at most 513.757"));
+  // The largest scale the encoder makes decodes.
+  p.set_scales(0, kMaxInt8Scale);
+  EXPECT_TRUE(DecodeActivations(p, &out).ok());
 
   v1::ActivationPayload f32;
   const float nan = std::numeric_limits<float>::quiet_NaN();
@@ -198,7 +213,7 @@ TEST(ActivationCodecTest, DecoderNamesEachProblem) {
   f32.set_width(1);
   f32.set_samples(1);
   f32.set_data(std::string(reinterpret_cast<const char*>(&nan), 4));
-  EXPECT_THAT(decode_error(f32), HasSubstr("sample 0, index 0 decodes to nan"));
+  EXPECT_THAT(decode_error(f32), HasSubstr("sample 0, index 0 is nan"));
   f32.add_scales(1.0f);
   f32.add_zero_points(0);
   EXPECT_THAT(decode_error(f32), HasSubstr("needs 0 of each"));

@@ -176,6 +176,45 @@ TEST_P(KernelTest, MatchesFloat64Reference) {
   }
 }
 
+// Inputs at the largest magnitude a model accepts at a cut (a decoded int8
+// payload: 2 x 65504) times weights of 1e30: outputs near 1e37, which a
+// model can hold (common/model/overflow_bound.h). Every kernel keeps them
+// finite and as exact as the float64 reference says, in one sample and in
+// batches.
+TEST_P(KernelTest, ExtremeMagnitudesMatchTheReference) {
+  const KernelInfo& kernel = *GetParam();
+  const uint64_t run_seed = std::random_device{}();
+  SCOPED_TRACE(absl::StrCat("run seed ", run_seed));
+  std::mt19937_64 rng(run_seed);
+  const PatternKind kind = PatternKindOf(kernel.format);
+  const Shape shape = kind == PatternKind::kBlock    ? kBlockShapes[2]
+                      : kind == PatternKind::kRandom ? kRandomShapes[0]
+                                                     : kTileShapes[2];
+  Case c = MakeCase(shape, 0.25, kind, rng);
+  for (float& w : c.weights) w *= 1e30f;
+  for (float& b : c.bias) b *= 1e30f;
+  const JunctionSpec& spec = c.pattern.spec();
+  SCOPED_TRACE(spec.DebugString());
+  auto packed = PackWeights(c.pattern, c.weights, c.bias, kernel.format);
+  ASSERT_TRUE(packed.ok()) << packed.status();
+  const float extreme = 131008.0f;
+  std::uniform_int_distribution<int> sign(0, 1);
+  for (size_t batch : kBatches) {
+    SCOPED_TRACE(absl::StrCat("batch ", batch));
+    std::vector<float> x(spec.n_in * batch);
+    for (float& v : x) v = sign(rng) ? extreme : -extreme;
+    std::vector<float> y(spec.n_out * batch);
+    if (batch == 1) {
+      kernel.single(*packed, /*relu=*/false, x.data(), y.data());
+    } else {
+      kernel.batch(*packed, /*relu=*/false, batch, x.data(), batch, y.data(),
+                   batch);
+    }
+    for (float v : y) ASSERT_TRUE(std::isfinite(v));
+    ExpectMatchesReference(c, /*relu=*/false, batch, x, batch, y, batch);
+  }
+}
+
 TEST_P(KernelTest, ZeroWeightsGiveBias) {
   const JunctionSpec spec = *JunctionFromDensity(0, 64, 16, 0.5);
   auto pattern = GeneratePattern(spec, PatternKindOf(GetParam()->format), 1);

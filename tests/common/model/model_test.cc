@@ -8,6 +8,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_format.h"
 #include "common/kernels/kernel.h"
 #include "common/model/model_file.h"
 #include "gmock/gmock.h"
@@ -246,6 +247,48 @@ TEST(ModelTest, InputTransformScalesPadsAndRejectsBadSamples) {
   raw[17] = std::numeric_limits<float>::infinity();
   EXPECT_THAT(input.Apply(raw, x.data()).message(),
               HasSubstr("value 17 is inf"));
+  // No range in the file: any value within the bound on every value that
+  // enters a model.
+  raw[17] = 65504.0f;
+  EXPECT_TRUE(input.CheckRaw(raw).ok());
+  raw[17] = 1e30f;
+  EXPECT_THAT(input.CheckRaw(raw).message(),
+              HasSubstr("value 17 is 1e+30, outside the model's input range "
+                        "[-65504, 65504]"));
+}
+
+TEST(ModelTest, InputRangeIsEnforcedForValuesAndPixels) {
+  v1::Model proto =
+      MakeTestModel(TestTopologies(PatternKind::kRandom)[0].topology, 1);
+  proto.mutable_input()->mutable_range()->set_min(0.0f);
+  proto.mutable_input()->mutable_range()->set_max(255.0f);
+  SerializeModel(&proto);
+  auto model = Model::FromProto(proto);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const InputTransform& input = (*model)->input();
+  std::vector<float> raw(784, 255.0f);
+  EXPECT_TRUE(input.CheckRaw(raw).ok());
+  for (float bad : {-1.0f, 255.5f, 1e30f, -0.001f,
+                    std::numeric_limits<float>::quiet_NaN()}) {
+    raw[300] = bad;
+    EXPECT_THAT(input.CheckRaw(raw).message(),
+                HasSubstr("value 300 is " + absl::StrFormat("%g", bad) +
+                          ", outside the model's input range [0, 255]"));
+  }
+  std::vector<uint8_t> pixels(784, 255);
+  EXPECT_TRUE(input.CheckRaw(pixels).ok());
+
+  // A narrower range holds for pixels too.
+  proto.mutable_input()->mutable_range()->set_max(200.0f);
+  SerializeModel(&proto);
+  model = Model::FromProto(proto);
+  ASSERT_TRUE(model.ok()) << model.status();
+  std::fill(pixels.begin(), pixels.end(), 200);
+  EXPECT_TRUE((*model)->input().CheckRaw(pixels).ok());
+  pixels[5] = 201;
+  EXPECT_THAT((*model)->input().CheckRaw(pixels).message(),
+              HasSubstr("value 5 is 201, outside the model's input range "
+                        "[0, 200]"));
 }
 
 TEST(ModelTest, PinningAnIsaThisCpuLacksIsAnError) {

@@ -39,6 +39,22 @@ std::vector<BadModelCase> BadModelCases() {
        "input: padded_width: 700"},
       {"scale", [nan](v1::Model* m) { m->mutable_input()->set_scale(nan); },
        "input: scale"},
+      {"input range",
+       [](v1::Model* m) {
+         m->mutable_input()->mutable_range()->set_min(5);
+         m->mutable_input()->mutable_range()->set_max(1);
+       },
+       "input: range: [5, 1] is not an interval within [-65504, 65504]"},
+      {"input range beyond the value bound",
+       [](v1::Model* m) { m->mutable_input()->mutable_range()->set_max(1e6); },
+       "input: range: [0, 1e+06] is not an interval"},
+      // Finite weights whose products overflow float32 for inputs the model
+      // accepts (layer 2 reads the split activation, whose decoded values
+      // reach 2 x 65504).
+      {"overflow",
+       [](v1::Model* m) { m->mutable_layers(1)->set_weights(0, 1e36f); },
+       "layer 2: inputs the model accepts (up to 131008 in magnitude) can "
+       "drive its outputs to"},
       {"chain", [](v1::Model* m) { m->mutable_layers(1)->set_n_in(41); },
        "layer 2: n_in: 41, but its input has width 40"},
       {"n_out", [](v1::Model* m) { m->mutable_layers(0)->set_n_out(0); },
