@@ -1,0 +1,211 @@
+#include "common/kernels/conv2d.h"
+
+#include <algorithm>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_format.h"
+#include "common/sparsity/junction.h"
+
+namespace spex {
+
+std::string Conv2dShape::DebugString() const {
+  return absl::StrFormat("%dx%dx%d -> %dx%dx%d, %dx%d stride %d pad %d", in_h,
+                         in_w, c_in, out_h(), out_w(), c_out, kernel, kernel,
+                         stride, pad);
+}
+
+absl::Status CheckConv2dShape(const Conv2dShape& shape) {
+  const auto field = [&](const char* name, int value, int lo, int64_t hi) {
+    if (value < lo || value > hi) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("%s: %d is outside [%d, %d]", name, value, lo, hi));
+    }
+    return absl::OkStatus();
+  };
+  for (const absl::Status& status :
+       {field("in_h", shape.in_h, 1, kMaxJunctionWidth),
+        field("in_w", shape.in_w, 1, kMaxJunctionWidth),
+        field("c_in", shape.c_in, 1, kMaxJunctionWidth),
+        field("c_out", shape.c_out, 1, kMaxJunctionWidth),
+        field("kernel", shape.kernel, 1, 15),
+        field("stride", shape.stride, 1, shape.kernel),
+        field("pad", shape.pad, 0, shape.kernel - 1)}) {
+    if (!status.ok()) return status;
+  }
+  if (shape.in_h + 2 * shape.pad < shape.kernel ||
+      shape.in_w + 2 * shape.pad < shape.kernel) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "kernel: %dx%d does not fit the %dx%d input padded by %d", shape.kernel,
+        shape.kernel, shape.in_h, shape.in_w, shape.pad));
+  }
+  if (int64_t{shape.c_in} * shape.taps() > kMaxJunctionWidth ||
+      int64_t{shape.in_h} * shape.in_w > kMaxJunctionWidth) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%s: a patch (%d features) or a map (%d pixels) exceeds %d",
+        shape.DebugString(), int64_t{shape.c_in} * shape.taps(),
+        int64_t{shape.in_h} * shape.in_w, kMaxJunctionWidth));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Pattern> ExpandChannelPattern(const Pattern& channels,
+                                             int taps) {
+  const JunctionSpec& c = channels.spec();
+  JunctionSpec spec;
+  spec.n_in = c.n_in * taps;
+  spec.n_out = c.n_out;
+  spec.d_in = c.d_in * taps;
+  spec.d_out = c.d_out;
+  // Tap-major: feature t * c_in + channel, so a row stays ascending.
+  const auto expand = [&](absl::Span<const uint32_t> inputs) {
+    std::vector<uint32_t> features;
+    features.reserve(inputs.size() * taps);
+    for (int t = 0; t < taps; ++t) {
+      for (uint32_t input : inputs) features.push_back(t * c.n_in + input);
+    }
+    return features;
+  };
+  switch (channels.kind()) {
+    case PatternKind::kRandom: {
+      std::vector<uint32_t> rows;
+      rows.reserve(static_cast<size_t>(spec.connections()));
+      for (int o = 0; o < c.n_out; ++o) {
+        const std::vector<uint32_t> row = expand(channels.row(o));
+        rows.insert(rows.end(), row.begin(), row.end());
+      }
+      return Pattern::FromRowIndices(spec, std::move(rows));
+    }
+    case PatternKind::kTile4:
+    case PatternKind::kTile8: {
+      const int g = channels.group_size();
+      std::vector<uint32_t> inputs;
+      for (int q = 0; q < c.n_out / g; ++q) {
+        const std::vector<uint32_t> tile = expand(channels.tile_inputs(q));
+        inputs.insert(inputs.end(), tile.begin(), tile.end());
+      }
+      return Pattern::FromTileInputs(spec, g, std::move(inputs));
+    }
+    case PatternKind::kBlock: {
+      // A code (block b, rotation r) at tap t reads block t * c_in / 8 + b
+      // with the same rotation.
+      const int blocks_per_tap = c.n_in / kBlockWidth;
+      const auto codes = channels.block_codes();
+      std::vector<uint16_t> expanded;
+      expanded.reserve(codes.size() * taps);
+      for (int s = 0; s < c.n_out / kBlockWidth; ++s) {
+        const auto slice = codes.subspan(static_cast<size_t>(s) * c.d_in,
+                                         static_cast<size_t>(c.d_in));
+        for (int t = 0; t < taps; ++t) {
+          for (uint16_t code : slice) {
+            expanded.push_back(MakeBlockCode(
+                t * blocks_per_tap + BlockOfCode(code), RotationOfCode(code)));
+          }
+        }
+      }
+      return Pattern::FromBlockCodes(spec, std::move(expanded));
+    }
+  }
+  return absl::InvalidArgumentError("unknown pattern kind");
+}
+
+void Im2Col(const Conv2dShape& shape, size_t samples, const float* x,
+            size_t x_stride, float* col, size_t col_stride) {
+  const int k = shape.kernel, stride = shape.stride, pad = shape.pad;
+  const int in_h = shape.in_h, in_w = shape.in_w;
+  const int out_h = shape.out_h(), out_w = shape.out_w();
+  const size_t in_pixels = shape.in_pixels();
+  const size_t out_pixels = shape.out_pixels();
+  for (int ky = 0; ky < k; ++ky) {
+    for (int kx = 0; kx < k; ++kx) {
+      const int t = ky * k + kx;
+      // Output columns whose tap lands inside the input: ox in [lo, hi).
+      const int lo =
+          std::min(out_w, std::max(0, (pad - kx + stride - 1) / stride));
+      const int hi = std::max(
+          lo, std::min(out_w, (in_w + pad - kx + stride - 1) / stride));
+      for (int c = 0; c < shape.c_in; ++c) {
+        float* __restrict row =
+            col + (static_cast<size_t>(t) * shape.c_in + c) * col_stride;
+        const float* channel = x + c * x_stride;
+        for (size_t n = 0; n < samples; ++n) {
+          const float* image = channel + n * in_pixels;
+          float* out = row + n * out_pixels;
+          for (int oy = 0; oy < out_h; ++oy) {
+            float* line = out + static_cast<size_t>(oy) * out_w;
+            const int iy = oy * stride - pad + ky;
+            if (iy < 0 || iy >= in_h) {
+              std::fill(line, line + out_w, 0.0f);
+              continue;
+            }
+            std::fill(line, line + lo, 0.0f);
+            // Input column of output column ox: first + ox * stride (>= 0
+            // from lo on).
+            const int first = -pad + kx;
+            const float* in = image + static_cast<size_t>(iy) * in_w;
+            if (stride == 1) {
+              std::memcpy(line + lo, in + (first + lo),
+                          sizeof(float) * (hi - lo));
+            } else {
+              for (int ox = lo; ox < hi; ++ox) {
+                line[ox] = in[first + ox * stride];
+              }
+            }
+            std::fill(line + hi, line + out_w, 0.0f);
+          }
+        }
+      }
+    }
+  }
+}
+
+absl::StatusOr<std::unique_ptr<Conv2dLayer>> Conv2dLayer::Create(
+    const Conv2dShape& shape, const Pattern& channels,
+    absl::Span<const float> weights, absl::Span<const float> bias,
+    Activation activation, const LayerOptions& options) {
+  if (absl::Status status = CheckConv2dShape(shape); !status.ok()) {
+    return status;
+  }
+  const JunctionSpec& spec = channels.spec();
+  if (spec.n_in != shape.c_in || spec.n_out != shape.c_out) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("channel pattern %d -> %d, but the convolution is %s",
+                        spec.n_in, spec.n_out, shape.DebugString()));
+  }
+  if (activation == Activation::kSoftmax) {
+    return absl::InvalidArgumentError(
+        "a convolution's activation is identity or ReLU");
+  }
+  absl::StatusOr<Pattern> patches =
+      ExpandChannelPattern(channels, shape.taps());
+  if (!patches.ok()) return patches.status();
+  absl::StatusOr<std::unique_ptr<SparseLayer>> layer =
+      SparseLayer::Create(*patches, weights, bias, activation, options);
+  if (!layer.ok()) return layer.status();
+  return std::unique_ptr<Conv2dLayer>(
+      new Conv2dLayer(shape, *std::move(layer)));
+}
+
+size_t Conv2dLayer::ScratchFloats(size_t samples) const {
+  return static_cast<size_t>(shape_.c_in) * shape_.taps() * samples *
+         shape_.out_pixels();
+}
+
+int64_t Conv2dLayer::macs() const {
+  return int64_t{shape_.out_pixels()} * patches_->spec().connections();
+}
+
+void Conv2dLayer::Forward(size_t samples, const float* x, size_t x_stride,
+                          float* y, size_t y_stride, float* scratch) const {
+  const size_t columns = samples * shape_.out_pixels();
+  if (shape_.kernel == 1 && shape_.stride == 1 && shape_.pad == 0) {
+    // The patches are the input itself.
+    patches_->ForwardBatch(columns, x, x_stride, y, y_stride);
+    return;
+  }
+  Im2Col(shape_, samples, x, x_stride, scratch, columns);
+  patches_->ForwardBatch(columns, scratch, columns, y, y_stride);
+}
+
+}  // namespace spex

@@ -1,0 +1,113 @@
+// A 2-D convolution with predefined channel sparsity: output channel o reads
+// exactly d_in input channels (every k x k tap of each), and every input
+// channel feeds exactly d_out output channels. The channel graph is a
+// Pattern of any kind (random; block; tile g: g consecutive output channels
+// share one input-channel set; dense).
+//
+// Computed as a sparse layer over patches. Each output pixel's patch is
+// k*k*c_in features in tap-major order (feature t * c_in + c is channel c at
+// tap t = ky * k + kx, the order of NHWC weights), and output channel o
+// reads the d_in*k*k features of its channels: the channel pattern expanded
+// over the taps (ExpandChannelPattern), which keeps its kind (a tile
+// shares its expanded set; a block code becomes one code per tap) and its
+// exact degrees. Im2Col lays the patches out feature-major, one column per
+// output pixel (of every sample in a batch), and the sparse layer's batch
+// kernel, any format and ISA of the kernel table, runs over the columns: an
+// implicit GEMM of pixels x (d_in*k*k) x c_out that touches only the
+// connections that exist.
+//
+// Activations are channel-major: channel c of sample n at
+// x + c * x_stride + n * h * w, row-major pixels within (CHW per sample, the
+// channel rows of a batch side by side). A single sample is plain CHW.
+#ifndef SPEX_COMMON_KERNELS_CONV2D_H_
+#define SPEX_COMMON_KERNELS_CONV2D_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "common/kernels/sparse_layer.h"
+#include "common/sparsity/pattern.h"
+
+namespace spex {
+
+struct Conv2dShape {
+  int in_h = 0;
+  int in_w = 0;
+  int c_in = 0;
+  int c_out = 0;
+  int kernel = 1;  // k x k taps
+  int stride = 1;
+  int pad = 0;  // zeros on every side
+
+  int taps() const { return kernel * kernel; }
+  int out_h() const { return (in_h + 2 * pad - kernel) / stride + 1; }
+  int out_w() const { return (in_w + 2 * pad - kernel) / stride + 1; }
+  int in_pixels() const { return in_h * in_w; }
+  int out_pixels() const { return out_h() * out_w(); }
+  // "28x28x1 -> 28x28x32, 3x3 stride 1 pad 1".
+  std::string DebugString() const;
+};
+
+// OK when every size is positive, the kernel fits the padded input, the
+// padding is smaller than the kernel, and the patch (k*k*c_in features) and
+// the maps stay within kMaxJunctionWidth; else InvalidArgument naming the
+// field.
+absl::Status CheckConv2dShape(const Conv2dShape& shape);
+
+// The pattern over patch features of a channel pattern (c_in -> c_out):
+// n_in = c_in * taps, d_in = channel d_in * taps, n_out and d_out kept, the
+// same kind. Output o reads feature t * c_in + c for every tap t and every
+// channel c it reads.
+absl::StatusOr<Pattern> ExpandChannelPattern(const Pattern& channels, int taps);
+
+// Writes the patches of `samples` samples, feature-major: feature f of
+// output pixel p of sample n at col + f * col_stride + n * out_pixels + p
+// (zeros where a tap falls in the padding). x is channel-major as above.
+// REQUIRES: col_stride >= samples * out_pixels.
+void Im2Col(const Conv2dShape& shape, size_t samples, const float* x,
+            size_t x_stride, float* col, size_t col_stride);
+
+class Conv2dLayer {
+ public:
+  // `channels`: the channel pattern (c_in -> c_out). `weights` in logical
+  // order: output channel o's weights at o * d_in * taps, tap-major (its
+  // t-th tap of its k-th channel, channels ascending, at t * d_in + k): the
+  // expanded pattern's row order. `bias`: c_out entries. Activation
+  // identity or ReLU. Errors name the problem.
+  static absl::StatusOr<std::unique_ptr<Conv2dLayer>> Create(
+      const Conv2dShape& shape, const Pattern& channels,
+      absl::Span<const float> weights, absl::Span<const float> bias,
+      Activation activation, const LayerOptions& options = {});
+
+  // `samples` samples, channel-major in and out (y: output channel o's rows
+  // at y + o * y_stride). `scratch` holds ScratchFloats(samples) floats.
+  // REQUIRES: x_stride >= samples * in_pixels, y_stride >= samples *
+  // out_pixels.
+  void Forward(size_t samples, const float* x, size_t x_stride, float* y,
+               size_t y_stride, float* scratch) const;
+
+  // Floats of scratch Forward needs for `samples` samples: the patches.
+  size_t ScratchFloats(size_t samples) const;
+
+  const Conv2dShape& shape() const { return shape_; }
+  // The sparse layer over patches (its spec, kernels and packed bytes).
+  const SparseLayer& patch_layer() const { return *patches_; }
+  // Multiply-adds per sample: out pixels x c_out x d_in x taps.
+  int64_t macs() const;
+
+ private:
+  Conv2dLayer(const Conv2dShape& shape, std::unique_ptr<SparseLayer> patches)
+      : shape_(shape), patches_(std::move(patches)) {}
+
+  const Conv2dShape shape_;
+  const std::unique_ptr<SparseLayer> patches_;
+};
+
+}  // namespace spex
+
+#endif  // SPEX_COMMON_KERNELS_CONV2D_H_
