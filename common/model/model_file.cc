@@ -214,13 +214,21 @@ uint32_t MinimumFormatVersion(const v1::Model& model) {
     }
     return false;
   };
+  const auto has_kind = [](const auto& layers) {
+    for (const v1::Layer& layer : layers) {
+      if (layer.kind() != v1::LAYER_KIND_UNSPECIFIED) return true;
+    }
+    return false;
+  };
   bool tile = has_tile(model.layers());
+  bool kinds = has_kind(model.layers());
   bool later_exit = false;
   for (const v1::ExitBranch& exit : model.exits()) {
     tile = tile || has_tile(exit.layers());
+    kinds = kinds || has_kind(exit.layers());
     later_exit = later_exit || exit.after_layer() > model.split_after();
   }
-  return later_exit ? 3 : tile ? 2 : 1;
+  return kinds ? 4 : later_exit ? 3 : tile ? 2 : 1;
 }
 
 absl::Status CheckFormatVersion(const v1::Model& model) {
@@ -241,7 +249,10 @@ absl::Status CheckFormatVersion(const v1::Model& model) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "format_version: %d, but the model has %s, which version %d added",
         model.format_version(),
-        needed == 3 ? "an exit after split_after" : "tile patterns", needed));
+        needed == 4   ? "convolution or pooling layers"
+        : needed == 3 ? "an exit after split_after"
+                      : "tile patterns",
+        needed));
   }
   return absl::OkStatus();
 }

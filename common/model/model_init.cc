@@ -73,27 +73,7 @@ absl::Status AddChain(const ChainTopology& chain, PatternKind kind,
           const Pattern pattern,
           GeneratePattern(*spec, junction_kind, pattern_seed));
       layer->set_pattern_seed(pattern_seed);
-      switch (junction_kind) {
-        case PatternKind::kBlock:
-          layer->set_pattern(v1::PATTERN_KIND_BLOCK);
-          for (uint16_t code : pattern.block_codes()) layer->add_indices(code);
-          break;
-        case PatternKind::kTile4:
-        case PatternKind::kTile8:
-          layer->set_pattern(v1::PATTERN_KIND_TILE);
-          layer->set_group_size(static_cast<uint32_t>(pattern.group_size()));
-          for (int q = 0; q < spec->n_out / pattern.group_size(); ++q) {
-            for (uint32_t input : pattern.tile_inputs(q)) {
-              layer->add_indices(input);
-            }
-          }
-          break;
-        case PatternKind::kRandom:
-          layer->set_pattern(v1::PATTERN_KIND_RANDOM);
-          for (uint32_t input : pattern.row_indices())
-            layer->add_indices(input);
-          break;
-      }
+      WritePattern(pattern, layer);
     }
     SeededRandom random(MixSeed(seed, 2 * (salt + j) + 1));
     const double stddev = std::sqrt(2.0 / spec->d_in);
@@ -108,6 +88,33 @@ absl::Status AddChain(const ChainTopology& chain, PatternKind kind,
 }
 
 }  // namespace
+
+void WritePattern(const Pattern& pattern, v1::Layer* layer) {
+  layer->clear_indices();
+  layer->set_group_size(0);
+  if (pattern.spec().dense()) {
+    layer->set_pattern(v1::PATTERN_KIND_DENSE);
+    return;
+  }
+  switch (pattern.kind()) {
+    case PatternKind::kBlock:
+      layer->set_pattern(v1::PATTERN_KIND_BLOCK);
+      for (uint16_t code : pattern.block_codes()) layer->add_indices(code);
+      break;
+    case PatternKind::kTile4:
+    case PatternKind::kTile8:
+      layer->set_pattern(v1::PATTERN_KIND_TILE);
+      layer->set_group_size(static_cast<uint32_t>(pattern.group_size()));
+      for (int q = 0; q < pattern.spec().n_out / pattern.group_size(); ++q) {
+        for (uint32_t input : pattern.tile_inputs(q)) layer->add_indices(input);
+      }
+      break;
+    case PatternKind::kRandom:
+      layer->set_pattern(v1::PATTERN_KIND_RANDOM);
+      for (uint32_t input : pattern.row_indices()) layer->add_indices(input);
+      break;
+  }
+}
 
 absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
                                           uint64_t seed) {

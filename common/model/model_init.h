@@ -51,6 +51,10 @@ struct ModelTopology {
   PatternKind pattern = PatternKind::kRandom;
 };
 
+// Stores `pattern` in `layer` (pattern kind, indices, group size) as the
+// model file lays it out; a dense pattern stores no indices.
+void WritePattern(const Pattern& pattern, v1::Layer* layer);
+
 // Hidden layers ReLU, classifiers softmax; He-normal weights
 // (stddev sqrt(2 / d_in), the fan-in a neuron actually has), biases 0.1,
 // as the reference initialises. Deterministic for a seed. InvalidArgument

@@ -16,22 +16,10 @@
 
 #include "absl/types/span.h"
 #include "common/kernels/aligned_vector.h"
-#include "common/kernels/sparse_layer.h"
+#include "common/model/layer.h"
 #include "spex/v1/model.pb.h"
 
 namespace spex {
-
-// What running a part costs per sample and what it holds in memory.
-struct PartCost {
-  int64_t macs = 0;    // multiply-accumulates per sample (= connections)
-  int64_t params = 0;  // weights + biases
-  int64_t bytes = 0;   // packed weights, indices and biases held in memory
-
-  PartCost& operator+=(const PartCost& other);
-};
-
-// Cost of one packed layer.
-PartCost LayerCost(const SparseLayer& layer);
 
 // An early-exit classifier inside a part.
 struct ExitBranchRuntime {
@@ -41,7 +29,7 @@ struct ExitBranchRuntime {
   int index = 0;
   v1::ConfidenceMeasure confidence = v1::CONFIDENCE_MEASURE_UNSPECIFIED;
   float threshold = 0.0f;
-  std::vector<std::shared_ptr<const SparseLayer>> layers;
+  std::vector<std::shared_ptr<const Layer>> layers;
 };
 
 class Workspace;
@@ -51,21 +39,23 @@ class ModelPart {
   // REQUIRES (checked by Model::FromProto): layers non-empty and chained;
   // every exit attached within 1..layers.size(), chained from that layer's
   // width, all exits with the same output width.
-  ModelPart(std::string name,
-            std::vector<std::shared_ptr<const SparseLayer>> layers,
+  ModelPart(std::string name, std::vector<std::shared_ptr<const Layer>> layers,
             std::vector<ExitBranchRuntime> exits);
 
   const std::string& name() const { return name_; }
   int input_width() const { return layers_.front()->n_in(); }
   int output_width() const { return layers_.back()->n_out(); }
-  absl::Span<const std::shared_ptr<const SparseLayer>> layers() const {
+  absl::Span<const std::shared_ptr<const Layer>> layers() const {
     return layers_;
   }
   absl::Span<const ExitBranchRuntime> exits() const { return exits_; }
   // Outputs per exit (the number of classes); 0 when the part has no exits.
   int exit_width() const;
-  // The widest activation the part produces, inputs and outputs included.
+  // The widest activation the part produces, inputs and outputs included
+  // (values per sample), and the most scratch a layer of it needs for
+  // `batch` samples.
   int max_width() const { return max_width_; }
+  size_t MaxScratchFloats(size_t batch) const;
 
   // Backbone layers, exits, and both together.
   const PartCost& backbone_cost() const { return backbone_cost_; }
@@ -78,17 +68,19 @@ class ModelPart {
   void Forward(const float* x, float* y, float* exit_probs,
                Workspace* workspace) const;
 
-  // A feature-major batch (see SparseLayer::ForwardBatch): input i of sample
-  // j at x[i * x_stride + j], output o at y[o * y_stride + j], exit e's class
-  // c at exit_probs[(e * exit_width() + c) * exit_stride + j] (null: skip).
-  // REQUIRES: batch <= workspace->max_batch(), strides >= batch.
+  // A batch in layer.h's layout: for a vector, input i of sample j at
+  // x[i * x_stride + j] (feature-major); for a feature map, channel c of
+  // sample j at x + c * x_stride + j * pixels (channel-major); the same for
+  // y; exit e's class c at exit_probs[(e * exit_width() + c) * exit_stride +
+  // j] (null: skip). REQUIRES: batch <= workspace->max_batch(), strides >=
+  // batch x pixels.
   void ForwardBatch(size_t batch, const float* x, size_t x_stride, float* y,
                     size_t y_stride, float* exit_probs, size_t exit_stride,
                     Workspace* workspace) const;
 
  private:
   std::string name_;
-  std::vector<std::shared_ptr<const SparseLayer>> layers_;
+  std::vector<std::shared_ptr<const Layer>> layers_;
   std::vector<ExitBranchRuntime> exits_;
   int max_width_ = 0;
   PartCost backbone_cost_;
@@ -105,10 +97,13 @@ class Workspace {
  private:
   friend class ModelPart;
   float* buffer(int i) { return buffers_[i].data(); }
+  float* scratch() { return scratch_.data(); }
 
   size_t max_batch_;
   // Two for the backbone's ping-pong, two for an exit branch's.
   AlignedVector<float> buffers_[4];
+  // The largest scratch a layer needs (a convolution's patches).
+  AlignedVector<float> scratch_;
 };
 
 }  // namespace spex

@@ -20,20 +20,35 @@ double MaxAbs(const google::protobuf::RepeatedField<float>& values) {
   return largest;
 }
 
+// Inputs per output: d_in, times the taps for a convolution.
+double FanIn(const v1::Layer& layer) {
+  const double taps = layer.kind() == v1::LAYER_KIND_CONV2D
+                          ? static_cast<double>(layer.window()) * layer.window()
+                          : 1.0;
+  return layer.d_in() * taps;
+}
+
 absl::Status Refuse(const std::string& where, const v1::Layer& layer,
                     double input_bound, double output_bound) {
   return absl::InvalidArgumentError(absl::StrFormat(
       "%s: inputs the model accepts (up to %g in magnitude) can drive its "
-      "outputs to %g (%d inputs, weights up to %g), beyond float32's range: "
+      "outputs to %g (%g inputs, weights up to %g), beyond float32's range: "
       "some answers would be NaN",
-      where, input_bound, output_bound, layer.d_in(), MaxAbs(layer.weights())));
+      where, input_bound, output_bound, FanIn(layer), MaxAbs(layer.weights())));
 }
 
 }  // namespace
 
 double LayerOutputBound(const v1::Layer& layer, double input_bound) {
-  return input_bound * layer.d_in() * MaxAbs(layer.weights()) +
-         MaxAbs(layer.bias());
+  switch (layer.kind()) {
+    case v1::LAYER_KIND_MAX_POOL:
+    case v1::LAYER_KIND_AVERAGE_POOL:
+    case v1::LAYER_KIND_GLOBAL_AVERAGE_POOL:
+      return input_bound;  // a maximum or a mean of its inputs
+    default:
+      return input_bound * FanIn(layer) * MaxAbs(layer.weights()) +
+             MaxAbs(layer.bias());
+  }
 }
 
 absl::Status CheckNoOverflow(const v1::Model& model, double input_bound,

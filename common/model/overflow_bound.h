@@ -3,7 +3,8 @@
 // how samples were batched. Every value entering a stage is bounded: raw
 // inputs by the input range (InputTransform), values crossing the network
 // by kMaxDecodedMagnitude (the codec refuses the rest). A layer's output is
-// then bounded by |y| <= d_in * max|w| * bound(x) + max|b| (ReLU keeps it),
+// then bounded by |y| <= d_in * max|w| * bound(x) + max|b| (d_in times the
+// taps for a convolution; ReLU and pooling keep the bound),
 // which holds for any order of summation; the bound is carried through the
 // backbone and every exit. A model whose bound reaches float32's range is
 // refused: some accepted input could make it answer NaN.

@@ -10,9 +10,11 @@
 #include <future>
 #include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/cloud_service/cloud_test_support.h"
+#include "tests/common/model/cnn_test_model.h"
 
 namespace spex {
 namespace {
@@ -277,6 +279,32 @@ TEST_F(CloudCoreTest, ExtremeActivationsAnswerTheSameAloneOrBatched) {
     EXPECT_TRUE(std::isfinite(a.confidence()));
     EXPECT_EQ(a.label(), b.label());
     EXPECT_FLOAT_EQ(a.confidence(), b.confidence());
+  }
+}
+
+// A convolutional model: the engine lays a batch out channel-major (the
+// image at from_layer 0, a 14x14x4 feature map at the cut) and answers each
+// sample as the model does one at a time, in single and batched passes.
+TEST(CloudCoreCnnTest, AnswersEqualTheModelAtTheInputAndAtAMapCut) {
+  v1::Model proto = MakeTestCnn(28, 5);
+  const std::string path = ::testing::TempDir() + "/fashion-cnn-test.spex";
+  ASSERT_TRUE(WriteModelFile(path, &proto).ok());
+  TestCloud cloud("cloud_core_cnn_test", path);
+  ASSERT_TRUE(cloud.ok());
+  const Model& model = *cloud.model();
+  ASSERT_EQ(model.split_width(), 14 * 14 * 4);
+  for (int samples : {1, 5, 40}) {
+    SCOPED_TRACE(absl::StrCat(samples, " samples"));
+    const std::vector<float> raw = RawSamples(0, samples);
+    for (const v1::InferRequest& request :
+         {MakeRequest(model, 0, v1::ENCODING_UINT8, raw, 1),
+          MakeRequest(model, model.split_after(), v1::ENCODING_FLOAT32,
+                      SplitActivations(model, raw), 2)}) {
+      const CoreAnswer answer = Ask(cloud.core(), request);
+      ASSERT_TRUE(answer.status.ok()) << answer.status;
+      ExpectMatchesReference(ReferenceProbabilities(model, request),
+                             model.num_classes(), answer.response);
+    }
   }
 }
 

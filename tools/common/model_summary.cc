@@ -14,6 +14,10 @@ constexpr v1::Encoding kEncodings[] = {v1::ENCODING_FLOAT32,
                                        v1::ENCODING_FLOAT16, v1::ENCODING_INT8};
 
 std::string PatternName(const v1::Layer& layer) {
+  if (layer.kind() != v1::LAYER_KIND_UNSPECIFIED &&
+      layer.kind() != v1::LAYER_KIND_CONV2D) {
+    return "-";  // a pooling
+  }
   switch (layer.pattern()) {
     case v1::PATTERN_KIND_RANDOM:
       return "random";
@@ -28,11 +32,30 @@ std::string PatternName(const v1::Layer& layer) {
   }
 }
 
+// "fc", "conv3x3" ("conv3x3/2" with stride 2), "maxpool2", "avgpool2",
+// "gap" (global average pooling).
+std::string KindName(const v1::Layer& layer) {
+  switch (layer.kind()) {
+    case v1::LAYER_KIND_CONV2D:
+      return absl::StrCat("conv", layer.window(), "x", layer.window(),
+                          layer.stride() > 1 ? absl::StrCat("/", layer.stride())
+                                             : std::string());
+    case v1::LAYER_KIND_MAX_POOL:
+      return absl::StrCat("maxpool", layer.window());
+    case v1::LAYER_KIND_AVERAGE_POOL:
+      return absl::StrCat("avgpool", layer.window());
+    case v1::LAYER_KIND_GLOBAL_AVERAGE_POOL:
+      return "gap";
+    default:
+      return "fc";
+  }
+}
+
 struct LayerRow {
   std::string part;
   std::string name;
   const v1::Layer* description;
-  const SparseLayer* layer;
+  const Layer* layer;
 };
 
 // Backbone layers in order, then each exit's layers.
@@ -133,24 +156,27 @@ Json ModelSummaryJson(const Model& model) {
   json.Set("split_bytes", SplitBytesJson(model));
   Json layers = Json::Array();
   for (const LayerRow& row : LayerRows(model)) {
-    const PartCost cost = LayerCost(*row.layer);
-    layers.Push(
-        Json::Object()
-            .Set("part", row.part)
-            .Set("layer", row.name)
-            .Set("n_in", row.description->n_in())
-            .Set("n_out", row.description->n_out())
-            .Set("d_in", row.description->d_in())
-            .Set("d_out", row.description->d_out())
-            .Set("pattern", PatternName(*row.description))
-            .Set("density", row.layer->spec().density())
-            .Set("activation",
-                 std::string(ActivationName(row.layer->activation())))
-            .Set("params", cost.params)
-            .Set("macs", cost.macs)
-            .Set("bytes", cost.bytes)
-            .Set("kernel_single", std::string(row.layer->single_kernel().name))
-            .Set("kernel_batch", std::string(row.layer->batch_kernel().name)));
+    const PartCost cost = row.layer->Cost();
+    layers.Push(Json::Object()
+                    .Set("part", row.part)
+                    .Set("layer", row.name)
+                    .Set("kind", KindName(*row.description))
+                    .Set("n_in", row.description->n_in())
+                    .Set("n_out", row.description->n_out())
+                    .Set("out_shape", row.layer->out_shape().DebugString())
+                    .Set("cut_bytes_int8",
+                         EncodedBytes(v1::ENCODING_INT8, row.layer->n_out(), 1))
+                    .Set("d_in", row.description->d_in())
+                    .Set("d_out", row.description->d_out())
+                    .Set("pattern", PatternName(*row.description))
+                    .Set("density", row.layer->density())
+                    .Set("activation",
+                         std::string(ActivationName(row.layer->activation())))
+                    .Set("params", cost.params)
+                    .Set("macs", cost.macs)
+                    .Set("bytes", cost.bytes)
+                    .Set("kernel_single", row.layer->single_kernel())
+                    .Set("kernel_batch", row.layer->batch_kernel()));
   }
   json.Set("layers", std::move(layers));
   Json exits = Json::Array();
@@ -215,21 +241,29 @@ std::string ModelSummaryText(const Model& model) {
   }
   out += "\n\n";
 
-  TextTable layers({"part", "layer", "n_in", "n_out", "pattern", "d_in",
-                    "d_out", "density", "activation", "params", "MACs", "bytes",
-                    "kernel (1 / batch)"});
+  TextTable layers({"part", "layer", "kind", "out", "n_in", "n_out", "pattern",
+                    "d_in", "d_out", "density", "activation", "params", "MACs",
+                    "bytes", "cut int8 B", "kernel (1 / batch)"});
   for (const LayerRow& row : LayerRows(model)) {
-    const PartCost cost = LayerCost(*row.layer);
+    const PartCost cost = row.layer->Cost();
     layers.AddRow(
-        {row.part, row.name, absl::StrCat(row.description->n_in()),
+        {row.part, row.name, KindName(*row.description),
+         row.layer->out_shape().DebugString(),
+         absl::StrCat(row.description->n_in()),
          absl::StrCat(row.description->n_out()), PatternName(*row.description),
          absl::StrCat(row.description->d_in()),
          absl::StrCat(row.description->d_out()),
-         absl::StrFormat("%.4f", row.layer->spec().density()),
+         absl::StrFormat("%.4f", row.layer->density()),
          std::string(ActivationName(row.layer->activation())),
          Thousands(cost.params), Thousands(cost.macs), Thousands(cost.bytes),
-         absl::StrCat(row.layer->single_kernel().name, " / ",
-                      row.layer->batch_kernel().name)});
+         // What a cut after this backbone layer would send per sample.
+         row.part.rfind("stage", 0) == 0
+             ? Thousands(EncodedBytes(v1::ENCODING_INT8, row.layer->n_out(), 1))
+             : "",
+         row.layer->single_kernel().empty()
+             ? "-"
+             : absl::StrCat(row.layer->single_kernel(), " / ",
+                            row.layer->batch_kernel())});
   }
   out += layers.Render();
   out += '\n';

@@ -40,6 +40,11 @@ void JunctionGradients::Add(const JunctionGradients& other) {
 
 absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::FromLayer(
     const v1::Layer& layer) {
+  if (layer.kind() != v1::LAYER_KIND_UNSPECIFIED) {
+    return absl::UnimplementedError(
+        "spex-train trains fully connected layers only; this model has a "
+        "convolution or a pooling");
+  }
   std::unique_ptr<TrainJunction> j(new TrainJunction());
   j->spec_ = {static_cast<int>(layer.n_in()), static_cast<int>(layer.n_out()),
               static_cast<int>(layer.d_in()), static_cast<int>(layer.d_out())};

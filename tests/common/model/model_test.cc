@@ -301,8 +301,8 @@ TEST(ModelTest, PinningAnIsaThisCpuLacksIsAnError) {
     if (IsaAvailable(isa)) {
       ASSERT_TRUE(model.ok()) << model.status();
       for (const auto& layer : (*model)->full().layers()) {
-        EXPECT_EQ(layer->single_kernel().isa, isa);
-        EXPECT_EQ(layer->batch_kernel().isa, isa);
+        EXPECT_EQ(FindKernel(layer->single_kernel())->isa, isa);
+        EXPECT_EQ(FindKernel(layer->batch_kernel())->isa, isa);
       }
     } else {
       EXPECT_EQ(model.status().code(), absl::StatusCode::kFailedPrecondition);

@@ -27,8 +27,8 @@ struct BadModelCase {
 std::vector<BadModelCase> BadModelCases() {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   return {
-      {"version", [](v1::Model* m) { m->set_format_version(4); },
-       "format_version: 4 is not supported"},
+      {"version", [](v1::Model* m) { m->set_format_version(5); },
+       "format_version: 5 is not supported"},
       {"input shape", [](v1::Model* m) { m->mutable_input()->clear_shape(); },
        "input: shape: missing"},
       {"input zero dim",
