@@ -9,7 +9,9 @@
 #        scripts/bench.sh chain [--quick]
 #   kernels  spex's sparse layers against Eigen (dense and sparse), oneDNN and
 #            XNNPACK, one thread: JSON lines, then a ratio table and the
-#            floors, on stdout.
+#            floors, on stdout; then the predefined-sparse convolutions
+#            against oneDNN's and XNNPACK's convolutions and im2col + Eigen
+#            (spex_conv_bench): JSON lines with "op": "conv2d", then a table.
 #   kernels-arm64  every NEON kernel at batch 1 against XNNPACK's arm64
 #            fully connected operator and Eigen's GEMV, without an ARM
 #            machine: instructions retired per call, counted under
@@ -65,11 +67,14 @@ fi
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPEX_BUILD_BENCH=ON >&2
 
 if [[ "$what" == kernels ]]; then
-  cmake --build build/release --target spex_kernel_bench -j "$(nproc)" >&2
+  cmake --build build/release --target spex_kernel_bench spex_conv_bench \
+    -j "$(nproc)" >&2
   # One thread everywhere: oneDNN's OpenMP runtime would otherwise take both
   # cores while the others use one.
   export OMP_NUM_THREADS=1
-  exec build/release/bench/spex_kernel_bench "$@"
+  build/release/bench/spex_kernel_bench "$@"
+  # The convolutions: their own JSON lines ("op": "conv2d") and table.
+  exec build/release/bench/spex_conv_bench "$@"
 fi
 
 exec scripts/bench_$what.sh "$@"

@@ -35,6 +35,12 @@
 
 namespace spex {
 
+// Bounds that keep a model file from making a loader or a daemon allocate
+// without limit: values of one sample's output map, and floats of one
+// sample's patches (a convolution's scratch).
+inline constexpr int64_t kMaxMapValues = int64_t{1} << 22;
+inline constexpr int64_t kMaxPatchValues = int64_t{1} << 24;
+
 struct Conv2dShape {
   int in_h = 0;
   int in_w = 0;
@@ -54,9 +60,10 @@ struct Conv2dShape {
 };
 
 // OK when every size is positive, the kernel fits the padded input, the
-// padding is smaller than the kernel, and the patch (k*k*c_in features) and
-// the maps stay within kMaxJunctionWidth; else InvalidArgument naming the
-// field.
+// padding is smaller than the kernel, the patch (k*k*c_in features) and the
+// input map stay within kMaxJunctionWidth, the output map within
+// kMaxMapValues and the patches within kMaxPatchValues; else
+// InvalidArgument naming the field.
 absl::Status CheckConv2dShape(const Conv2dShape& shape);
 
 // The pattern over patch features of a channel pattern (c_in -> c_out):
@@ -91,7 +98,9 @@ class Conv2dLayer {
   void Forward(size_t samples, const float* x, size_t x_stride, float* y,
                size_t y_stride, float* scratch) const;
 
-  // Floats of scratch Forward needs for `samples` samples: the patches.
+  // Floats of scratch Forward needs for `samples` samples: the patches of
+  // the samples one kernel call takes (as many as fill about 1,024 columns,
+  // at least one).
   size_t ScratchFloats(size_t samples) const;
 
   const Conv2dShape& shape() const { return shape_; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_format.h"
+#include "common/kernels/conv2d.h"
 #include "common/sparsity/junction.h"
 
 namespace spex {
@@ -20,7 +21,8 @@ std::string Pool2dShape::DebugString() const {
 absl::Status CheckPool2dShape(const Pool2dShape& shape) {
   if (shape.in_h < 1 || shape.in_w < 1 || shape.channels < 1 ||
       int64_t{shape.in_h} * shape.in_w > kMaxJunctionWidth ||
-      shape.channels > kMaxJunctionWidth) {
+      shape.channels > kMaxJunctionWidth ||
+      int64_t{shape.in_h} * shape.in_w * shape.channels > kMaxMapValues) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "pooling over %dx%dx%d: sizes must be positive and "
         "at most %d",

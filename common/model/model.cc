@@ -141,6 +141,12 @@ absl::StatusOr<std::shared_ptr<const Layer>> BuildFullyConnected(
             "%d, but its input has width %d%s", layer.n_in(), in.values(),
             in.is_map() ? absl::StrCat(" (", in.DebugString(), ")") : ""));
   }
+  if (in.values() > kMaxJunctionWidth) {
+    return LayerError(
+        where, "n_in",
+        absl::StrFormat("%d (%s) exceeds %d; pool the map first", in.values(),
+                        in.DebugString(), kMaxJunctionWidth));
+  }
   if (layer.in_height() != 0 || layer.in_width() != 0 || layer.window() != 0 ||
       layer.stride() != 0 || layer.padding() != 0) {
     return LayerError(where, "in_height",

@@ -191,6 +191,44 @@ INSTANTIATE_TEST_SUITE_P(AllKernels, Conv2dTest, ::testing::ValuesIn([] {
                            return std::string(info.param->name);
                          });
 
+// A map large enough that each sample is its own kernel call (over 1,024
+// columns): a batch of them matches the reference sample by sample.
+TEST(Conv2dLayerTest, BatchesOfLargeMapsRunSampleBySample) {
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  const Conv2dShape shape{40, 30, 16, 32, 3, 1, 1};
+  const JunctionSpec spec = *JunctionFromFanOut(0, 16, 32, 8);
+  for (PatternKind kind : {PatternKind::kRandom, PatternKind::kTile8}) {
+    const Pattern channels = *GeneratePattern(spec, kind, rng());
+    std::vector<float> weights(spec.connections() * shape.taps());
+    for (float& w : weights) w = uniform(rng);
+    std::vector<float> bias(shape.c_out);
+    for (float& b : bias) b = uniform(rng);
+    auto layer =
+        Conv2dLayer::Create(shape, channels, weights, bias, Activation::kRelu);
+    ASSERT_TRUE(layer.ok()) << layer.status();
+    constexpr size_t kSamplesInBatch = 3;
+    // Scratch for one sample's patches: each sample is one call.
+    EXPECT_EQ((*layer)->ScratchFloats(kSamplesInBatch),
+              (*layer)->ScratchFloats(1));
+    const size_t in_cols = kSamplesInBatch * shape.in_pixels();
+    const size_t out_cols = kSamplesInBatch * shape.out_pixels();
+    std::vector<float> x(shape.c_in * in_cols);
+    for (float& v : x) v = uniform(rng);
+    std::vector<float> y(shape.c_out * out_cols);
+    std::vector<float> scratch((*layer)->ScratchFloats(kSamplesInBatch));
+    (*layer)->Forward(kSamplesInBatch, x.data(), in_cols, y.data(), out_cols,
+                      scratch.data());
+    const std::vector<double> want =
+        ReferenceConv(shape, channels, weights, bias, true, kSamplesInBatch, x);
+    for (size_t i = 0; i < y.size(); ++i) {
+      ASSERT_NEAR(y[i], want[i],
+                  kRelativeTolerance * (1.0 + 72 * std::fabs(want[i])))
+          << "value " << i;
+    }
+  }
+}
+
 TEST(Conv2dShapeTest, OutputSizesAndErrors) {
   Conv2dShape same{28, 28, 1, 32, 3, 1, 1};
   EXPECT_TRUE(CheckConv2dShape(same).ok());

@@ -249,6 +249,10 @@ TEST(CnnModelTest, EachProblemIsNamed) {
          m->mutable_layers(1)->set_kind(static_cast<v1::LayerKind>(9));
        },
        "layer 2: kind: unknown value 9"},
+      {"huge map", [](v1::Model* m) { m->mutable_layers(0)->set_n_out(40000); },
+       "layer 1: 12x12x1 -> 12x12x40000, 3x3 stride 1 pad 1: the output map "
+       "(5760000 values) or the patches (1296) exceed 4194304 and 16777216 "
+       "per sample"},
       {"padded input",
        [](v1::Model* m) { m->mutable_input()->set_padded_width(150); },
        "input: shape: 12x12 with padded_width 150"},
