@@ -1,6 +1,10 @@
-"""What the Python tests that start spex's daemons share: waiting for a
-daemon's --port_file (its port, then its metrics port)."""
+"""What the Python tests that start spex's daemons share: starting
+spex-cloud and spex-edge on loopback with the default model, waiting for a
+daemon's --port_file (its port, then its metrics port), the model's id, and
+a process's resident memory."""
 import os
+import shutil
+import subprocess
 import time
 
 
@@ -17,3 +21,61 @@ def wait_for_ports(path, process, seconds=30):
                 return int(lines[0]), int(lines[1])
         time.sleep(0.05)
     raise RuntimeError("the daemon did not write its ports")
+
+
+def default_model(source):
+    return os.path.join(source, "results", "fashion-default.spex")
+
+
+def start_cloud(build, source, work):
+    """spex-cloud in plain text serving a copy of the default model from
+    work/models, its gRPC and metrics ports picked on loopback. Returns the
+    process, its port and its metrics port."""
+    models = os.path.join(work, "models")
+    os.makedirs(models, exist_ok=True)
+    shutil.copy(default_model(source), models)
+    cloud = subprocess.Popen([
+        f"{build}/cloud_service/spex-cloud", f"--model_dir={models}",
+        "--plaintext", "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
+        f"--port_file={work}/cloud"], stderr=subprocess.DEVNULL)
+    try:
+        port, metrics_port = wait_for_ports(f"{work}/cloud", cloud)
+    except RuntimeError:
+        cloud.terminate()
+        raise
+    return cloud, port, metrics_port
+
+
+def start_edge(build, source, work):
+    """spex-edge with the default model and no cloud, answering every sample
+    itself (threshold 0, no audits), on a Unix socket in `work` and a
+    loopback TCP port. Returns the process, its TCP port and its metrics
+    port."""
+    edge = subprocess.Popen([
+        f"{build}/edge_agent/spex-edge", f"--model={default_model(source)}",
+        f"--socket={work}/edge.sock", "--tcp_listen=127.0.0.1:0",
+        "--metrics_listen=127.0.0.1:0", "--threshold=0", "--audit_fraction=0",
+        f"--port_file={work}/edge"], stderr=subprocess.DEVNULL)
+    try:
+        port, metrics_port = wait_for_ports(f"{work}/edge", edge)
+    except RuntimeError:
+        edge.terminate()
+        raise
+    return edge, port, metrics_port
+
+
+def model_id(build, model):
+    """The model id spex-model reads from the file `model`."""
+    inspected = subprocess.run(
+        [f"{build}/tools/spex-model", "inspect", "--json", model],
+        check=True, capture_output=True, text=True).stdout
+    return inspected.split('"model_id": "')[1].split('"')[0]
+
+
+def rss_bytes(pid):
+    """The resident memory of process `pid`, in bytes."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0

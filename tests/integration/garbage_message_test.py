@@ -13,13 +13,11 @@ naming the request's type (docs/SERVING.md).
 
 Usage: garbage_message_test.py BUILD_DIR SOURCE_DIR
 """
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 
-from daemon_ports import wait_for_ports
+from daemon_ports import default_model, model_id, start_cloud, start_edge
 from raw_grpc import RawStream, generate_messages, grpc_frame
 
 GARBAGE = b"\x00" + b"\x00\x00\x00\x03" + b"\xff\xff\xff"  # 3 bytes: no message
@@ -69,30 +67,10 @@ def main():
     try:
         generate_messages(source, work)
         from spex.v1 import edge_inference_pb2, split_inference_pb2
-        model = os.path.join(source, "results", "fashion-default.spex")
-        models = os.path.join(work, "models")
-        os.makedirs(models)
-        shutil.copy(model, models)
-        model_id = subprocess.run(
-            [f"{build}/tools/spex-model", "inspect", "--json", model],
-            check=True, capture_output=True, text=True).stdout
-        model_id = model_id.split('"model_id": "')[1].split('"')[0]
-
-        cloud = subprocess.Popen([
-            f"{build}/cloud_service/spex-cloud", f"--model_dir={models}",
-            "--plaintext", "--listen=127.0.0.1:0",
-            "--metrics_listen=127.0.0.1:0", f"--port_file={work}/cloud"],
-            stderr=subprocess.DEVNULL)
+        cloud, cloud_port, _ = start_cloud(build, source, work)
         processes.append(cloud)
-        cloud_port, _ = wait_for_ports(f"{work}/cloud", cloud)
-        edge = subprocess.Popen([
-            f"{build}/edge_agent/spex-edge", f"--model={model}",
-            f"--socket={work}/edge.sock", "--tcp_listen=127.0.0.1:0",
-            "--metrics_listen=127.0.0.1:0", "--threshold=0",
-            "--audit_fraction=0", f"--port_file={work}/edge"],
-            stderr=subprocess.DEVNULL)
+        edge, edge_port, _ = start_edge(build, source, work)
         processes.append(edge)
-        edge_port, _ = wait_for_ports(f"{work}/edge", edge)
 
         def infer_request(i):
             request = split_inference_pb2.InferRequest(
@@ -107,7 +85,8 @@ def main():
             return edge_inference_pb2.ClassifyRequest(
                 request_id=i, pixels=bytes(784))
 
-        cloud_metadata = [("spex-model-id", model_id)]
+        cloud_metadata = [("spex-model-id",
+                           model_id(build, default_model(source)))]
         ok = stream_case("spex-cloud InferStream", cloud_port,
                          "/spex.v1.SplitInference/InferStream", cloud_metadata,
                          infer_request, "spex.v1.InferRequest")

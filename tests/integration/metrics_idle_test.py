@@ -7,16 +7,14 @@ about 30 s behind two such connections.)
 
 Usage: metrics_idle_test.py BUILD_DIR SOURCE_DIR
 """
-import os
 import shutil
 import socket
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-from daemon_ports import wait_for_ports
+from daemon_ports import start_cloud, start_edge
 
 IDLE_CONNECTIONS = 200
 SCRAPE_SECONDS_MAX = 1.0
@@ -57,21 +55,12 @@ def main():
     work = tempfile.mkdtemp(prefix="spex-metrics-idle-")
     processes = []
     try:
-        model = os.path.join(source, "results", "fashion-default.spex")
-        os.makedirs(os.path.join(work, "models"))
-        shutil.copy(model, os.path.join(work, "models"))
-        cloud = subprocess.Popen([
-            f"{build}/cloud_service/spex-cloud", f"--model_dir={work}/models",
-            "--plaintext", "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
-            f"--port_file={work}/cloud"], stderr=subprocess.DEVNULL)
+        cloud, _, cloud_metrics = start_cloud(build, source, work)
         processes.append(cloud)
-        edge = subprocess.Popen([
-            f"{build}/edge_agent/spex-edge", f"--model={model}",
-            f"--socket={work}/edge.sock", "--metrics_listen=127.0.0.1:0",
-            f"--port_file={work}/edge"], stderr=subprocess.DEVNULL)
+        edge, _, edge_metrics = start_edge(build, source, work)
         processes.append(edge)
-        ok = check("spex-cloud", wait_for_ports(f"{work}/cloud", cloud)[1])
-        ok = check("spex-edge", wait_for_ports(f"{work}/edge", edge)[1]) and ok
+        ok = check("spex-cloud", cloud_metrics)
+        ok = check("spex-edge", edge_metrics) and ok
         for process in processes:
             if process.poll() is not None:
                 print("FAIL: a daemon exited")

@@ -16,26 +16,17 @@ import os
 import re
 import shutil
 import struct
-import subprocess
 import sys
 import tempfile
 import time
 
 import h2.exceptions
-from daemon_ports import wait_for_ports
+from daemon_ports import default_model, model_id, rss_bytes, start_cloud
 from raw_grpc import RawStream, generate_messages, grpc_frame
 
 CLIENTS = 16
 MESSAGE_BYTES = 64 << 20
 CHUNK = 1 << 16
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def memory_limit_bytes(source):
@@ -55,24 +46,10 @@ def main():
     try:
         generate_messages(source, work)
         from spex.v1 import split_inference_pb2
-        models = os.path.join(work, "models")
-        os.makedirs(models)
-        shutil.copy(os.path.join(source, "results", "fashion-default.spex"),
-                    models)
-        cloud = subprocess.Popen([
-            f"{build}/cloud_service/spex-cloud", f"--model_dir={models}",
-            "--plaintext", "--listen=127.0.0.1:0",
-            "--metrics_listen=127.0.0.1:0", f"--port_file={work}/cloud"],
-            stderr=subprocess.DEVNULL)
-        port, _ = wait_for_ports(f"{work}/cloud", cloud)
-
-        model_id = subprocess.run(
-            [f"{build}/tools/spex-model", "inspect", "--json",
-             os.path.join(models, "fashion-default.spex")],
-            check=True, capture_output=True, text=True).stdout
-        model_id = model_id.split('"model_id": "')[1].split('"')[0]
+        cloud, port, _ = start_cloud(build, source, work)
         good = split_inference_pb2.InferRequest(
-            request_id=1, from_layer=1, model_id=model_id)
+            request_id=1, from_layer=1,
+            model_id=model_id(build, default_model(source)))
         good.activation.encoding = 1  # float32
         good.activation.width = 64
         good.activation.samples = 1

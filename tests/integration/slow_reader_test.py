@@ -14,28 +14,19 @@ answered and the stream ends with OK.
 Usage: slow_reader_test.py BUILD_DIR SOURCE_DIR [--no-rss]
   --no-rss  leave memory unchecked (AddressSanitizer keeps what is freed).
 """
-import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 
-from daemon_ports import wait_for_ports
+from daemon_ports import (default_model, model_id, rss_bytes, start_cloud,
+                          start_edge)
 from raw_grpc import RawStream, generate_messages, grpc_frame
 
 STREAM_BOUND = 1024      # kMaxInflightPerStream
 WRITE_SECONDS = 8.0      # how long the client keeps writing
 RSS_GROWTH_MAX = 48 << 20
-
-
-def rss_bytes(pid):
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    return 0
 
 
 def scrape(metrics_port, name):
@@ -112,18 +103,8 @@ def main():
     try:
         generate_messages(source, work)
         from spex.v1 import edge_inference_pb2, split_inference_pb2
-        model = os.path.join(source, "results", "fashion-default.spex")
-        models = os.path.join(work, "models")
-        os.makedirs(models)
-        shutil.copy(model, models)
-
-        cloud = subprocess.Popen([
-            f"{build}/cloud_service/spex-cloud", f"--model_dir={models}",
-            "--plaintext", "--listen=127.0.0.1:0",
-            "--metrics_listen=127.0.0.1:0",
-            f"--port_file={work}/cloud"], stderr=subprocess.DEVNULL)
+        cloud, cloud_port, cloud_metrics = start_cloud(build, source, work)
         processes.append(cloud)
-        cloud_port, cloud_metrics = wait_for_ports(f"{work}/cloud", cloud)
         request = split_inference_pb2.InferRequest(from_layer=1)
         request.activation.encoding = 3  # int8
         request.activation.width = 64
@@ -136,23 +117,14 @@ def main():
             request.request_id = i + 1
             return request
 
-        model_id = subprocess.run(
-            [f"{build}/tools/spex-model", "inspect", "--json", model],
-            check=True, capture_output=True, text=True).stdout
-        model_id = model_id.split('"model_id": "')[1].split('"')[0]
         ok = attack("spex-cloud", cloud, cloud_port, cloud_metrics,
                     "/spex.v1.SplitInference/InferStream",
-                    [("spex-model-id", model_id)], infer_request,
+                    [("spex-model-id",
+                      model_id(build, default_model(source)))], infer_request,
                     "spex_cloud_requests_total", check_rss)
 
-        edge = subprocess.Popen([
-            f"{build}/edge_agent/spex-edge", f"--model={model}",
-            f"--socket={work}/edge.sock", "--tcp_listen=127.0.0.1:0",
-            "--metrics_listen=127.0.0.1:0", "--threshold=0",
-            "--audit_fraction=0", f"--port_file={work}/edge"],
-            stderr=subprocess.DEVNULL)
+        edge, edge_port, edge_metrics = start_edge(build, source, work)
         processes.append(edge)
-        edge_port, edge_metrics = wait_for_ports(f"{work}/edge", edge)
         classify = edge_inference_pb2.ClassifyRequest(pixels=bytes(784))
 
         def classify_request(i):
