@@ -16,6 +16,7 @@
 #include "common/logging/log.h"
 #include "common/metrics/metric_helpers.h"
 #include "common/model/model_file.h"
+#include "common/rpc/stream_window.h"
 #include "common/status/status_macros.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
@@ -147,6 +148,7 @@ absl::StatusOr<std::unique_ptr<CloudServer>> CloudServer::Start(
   grpc::ResourceQuota quota("spex-cloud");
   quota.Resize(static_cast<size_t>(options.grpc_memory_bytes));
   builder.SetResourceQuota(quota);
+  FixStreamWindow(&builder);
   builder.AddListeningPort(options.listen_address, credentials, &state->port);
   builder.RegisterService(state->split_service.get());
   builder.RegisterService(state->oip_service.get());

@@ -63,8 +63,6 @@ void RunPass(PartScratch& scratch, const std::vector<const float*>& rows,
              const std::vector<float*>& out,
              const std::vector<float*>& exit_out) {
   const ModelPart& part = *scratch.part;
-  const size_t width = part.input_width();
-  const size_t outputs = part.output_width();
   const bool exits = !exit_out.empty();
   const size_t exit_values = part.exits().size() * part.exit_width();
   const size_t batch = rows.size();
@@ -78,17 +76,13 @@ void RunPass(PartScratch& scratch, const std::vector<const float*>& rows,
   // Sample-major rows into the part's batch layout (model/layer.h): for a
   // vector, value i of sample s at x[i * 64 + s]; for a feature map of P
   // pixels, channel c of sample s at x + c * 64 * P + s * P.
-  const size_t in_pixels = part.layers().front()->in_shape().pixels();
-  const size_t out_pixels = part.layers().back()->out_shape().pixels();
-  const size_t x_stride = kMaxBatchColumns * in_pixels;
-  const size_t y_stride = kMaxBatchColumns * out_pixels;
+  const ActivationShape& in_shape = part.layers().front()->in_shape();
+  const ActivationShape& out_shape = part.layers().back()->out_shape();
+  const size_t x_stride = kMaxBatchColumns * in_shape.pixels();
+  const size_t y_stride = kMaxBatchColumns * out_shape.pixels();
   float* x = scratch.x.data();
   for (size_t s = 0; s < batch; ++s) {
-    const float* row = rows[s];
-    for (size_t c = 0; c < width / in_pixels; ++c) {
-      std::copy(row + c * in_pixels, row + (c + 1) * in_pixels,
-                x + c * x_stride + s * in_pixels);
-    }
+    PutSampleInBatch(in_shape, s, rows[s], x, x_stride);
   }
   // The batch kernels run 64 columns as one unrolled tile but the rest in
   // masked 16-column steps, each about as costly as the whole tile: beyond
@@ -100,13 +94,8 @@ void RunPass(PartScratch& scratch, const std::vector<const float*>& rows,
   part.ForwardBatch(columns, x, x_stride, scratch.y.data(), y_stride,
                     exits ? scratch.exits.data() : nullptr, kMaxBatchColumns,
                     scratch.workspace.get());
-  const float* y = scratch.y.data();
   for (size_t s = 0; s < batch; ++s) {
-    for (size_t c = 0; c < outputs / out_pixels; ++c) {
-      std::copy(y + c * y_stride + s * out_pixels,
-                y + c * y_stride + (s + 1) * out_pixels,
-                out[s] + c * out_pixels);
-    }
+    TakeSampleFromBatch(out_shape, s, scratch.y.data(), y_stride, out[s]);
   }
   if (!exits) return;
   const float* e = scratch.exits.data();

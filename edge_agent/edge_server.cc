@@ -13,6 +13,7 @@
 #include "common/logging/log.h"
 #include "common/metrics/metric_helpers.h"
 #include "common/model/model_file.h"
+#include "common/rpc/stream_window.h"
 #include "common/status/status_macros.h"
 #include "edge_agent/edge_metrics.h"
 #include "edge_agent/edge_service.h"
@@ -155,6 +156,7 @@ absl::StatusOr<std::unique_ptr<EdgeServer>> EdgeServer::Start(
   grpc::ResourceQuota quota("spex-edge");
   quota.Resize(static_cast<size_t>(options.grpc_memory_bytes));
   builder.SetResourceQuota(quota);
+  FixStreamWindow(&builder);
   if (!options.socket_path.empty()) {
     builder.AddListeningPort("unix:" + options.socket_path,
                              grpc::InsecureServerCredentials());

@@ -120,8 +120,58 @@ absl::StatusOr<Pattern> ExpandChannelPattern(const Pattern& channels,
   return absl::InvalidArgumentError("unknown pattern kind");
 }
 
+namespace {
+
+// Im2Col for a "same" convolution at stride 1 (the map keeps its size):
+// tap (ky, kx)'s patch row of a sample is the image shifted by (ky - pad,
+// kx - pad) pixels, so it is one copy of the image's pixels shifted in
+// row-major order, zeros where the shift leaves the image and in the
+// columns that wrapped around a row's end. One long copy per channel and
+// tap instead of a short one per output row (the training's maps are 7 to
+// 28 pixels wide).
+void Im2ColSame(const Conv2dShape& shape, size_t samples, const float* x,
+                size_t x_stride, float* col, size_t col_stride) {
+  const int k = shape.kernel, pad = shape.pad, w = shape.in_w;
+  const ptrdiff_t pixels = shape.in_pixels();
+  for (int ky = 0; ky < k; ++ky) {
+    for (int kx = 0; kx < k; ++kx) {
+      const int t = ky * k + kx;
+      const int dx = kx - pad;
+      const ptrdiff_t shift = static_cast<ptrdiff_t>(ky - pad) * w + dx;
+      const ptrdiff_t first = std::max<ptrdiff_t>(0, -shift);
+      const ptrdiff_t last = std::min(pixels, pixels - shift);
+      for (int c = 0; c < shape.c_in; ++c) {
+        float* row =
+            col + (static_cast<size_t>(t) * shape.c_in + c) * col_stride;
+        const float* channel = x + c * x_stride;
+        for (size_t n = 0; n < samples; ++n) {
+          const float* image = channel + n * pixels;
+          float* out = row + n * pixels;
+          std::fill(out, out + first, 0.0f);
+          std::memcpy(out + first, image + first + shift,
+                      sizeof(float) * (last - first));
+          std::fill(out + last, out + pixels, 0.0f);
+          // The columns whose tap falls off the row's left or right end.
+          if (dx == 0) continue;
+          const int from = dx > 0 ? w - dx : 0, to = dx > 0 ? w : -dx;
+          for (float* line = out; line < out + pixels; line += w) {
+            for (int ox = from; ox < to; ++ox) line[ox] = 0.0f;
+          }
+        }
+      }
+    }
+  }
+}
+
+}  // namespace
+
 void Im2Col(const Conv2dShape& shape, size_t samples, const float* x,
             size_t x_stride, float* col, size_t col_stride) {
+  if (shape.stride == 1 && shape.out_h() == shape.in_h &&
+      shape.out_w() == shape.in_w) {
+    Im2ColSame(shape, samples, x, x_stride, col, col_stride);
+    return;
+  }
   const int k = shape.kernel, stride = shape.stride, pad = shape.pad;
   const int in_h = shape.in_h, in_w = shape.in_w;
   const int out_h = shape.out_h(), out_w = shape.out_w();
@@ -163,6 +213,49 @@ void Im2Col(const Conv2dShape& shape, size_t samples, const float* x,
               }
             }
             std::fill(line + hi, line + out_w, 0.0f);
+          }
+        }
+      }
+    }
+  }
+}
+
+void Col2ImAdd(const Conv2dShape& shape, size_t samples, const float* col,
+               size_t col_stride, float* dx, size_t dx_stride) {
+  const int k = shape.kernel, stride = shape.stride, pad = shape.pad;
+  const int in_h = shape.in_h, in_w = shape.in_w;
+  const int out_h = shape.out_h(), out_w = shape.out_w();
+  const size_t in_pixels = shape.in_pixels();
+  const size_t out_pixels = shape.out_pixels();
+  for (int ky = 0; ky < k; ++ky) {
+    for (int kx = 0; kx < k; ++kx) {
+      const int t = ky * k + kx;
+      // The same in-bounds output columns as Im2Col's.
+      const int lo =
+          std::min(out_w, std::max(0, (pad - kx + stride - 1) / stride));
+      const int hi = std::max(
+          lo, std::min(out_w, (in_w + pad - kx + stride - 1) / stride));
+      const int first = -pad + kx;
+      for (int c = 0; c < shape.c_in; ++c) {
+        const float* row =
+            col + (static_cast<size_t>(t) * shape.c_in + c) * col_stride;
+        float* channel = dx + c * dx_stride;
+        for (size_t n = 0; n < samples; ++n) {
+          float* image = channel + n * in_pixels;
+          const float* in = row + n * out_pixels;
+          for (int oy = 0; oy < out_h; ++oy) {
+            const int iy = oy * stride - pad + ky;
+            if (iy < 0 || iy >= in_h) continue;
+            const float* __restrict line = in + static_cast<size_t>(oy) * out_w;
+            float* __restrict out = image + static_cast<size_t>(iy) * in_w;
+            if (stride == 1) {  // unit stride: vectorised
+              float* __restrict shifted = out + first;
+              for (int ox = lo; ox < hi; ++ox) shifted[ox] += line[ox];
+            } else {
+              for (int ox = lo; ox < hi; ++ox) {
+                out[first + ox * stride] += line[ox];
+              }
+            }
           }
         }
       }

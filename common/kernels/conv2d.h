@@ -79,6 +79,12 @@ absl::StatusOr<Pattern> ExpandChannelPattern(const Pattern& channels, int taps);
 void Im2Col(const Conv2dShape& shape, size_t samples, const float* x,
             size_t x_stride, float* col, size_t col_stride);
 
+// The adjoint of Im2Col, for training: adds each patch feature's value back
+// to the input pixel it was copied from (padding taps are dropped). dx is
+// channel-major like x and is added to, not overwritten.
+void Col2ImAdd(const Conv2dShape& shape, size_t samples, const float* col,
+               size_t col_stride, float* dx, size_t dx_stride);
+
 class Conv2dLayer {
  public:
   // `channels`: the channel pattern (c_in -> c_out). `weights` in logical

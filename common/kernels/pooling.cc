@@ -59,6 +59,34 @@ void Pool2d(const Pool2dShape& shape, PoolKind kind, size_t samples,
   const int window = shape.window, stride = shape.stride, in_w = shape.in_w;
   const int out_h = shape.out_h(), out_w = shape.out_w();
   const float scale = 1.0f / static_cast<float>(window * window);
+  if (window == 2 && stride == 2) {
+    // The common 2x2 pooling, written out so that the compiler vectorises
+    // it (the general loop below ran at a tenth of the speed).
+    for (size_t row = 0; row < shape.channels * samples; ++row) {
+      const float* map =
+          x + (row / samples) * x_stride + (row % samples) * in_pixels;
+      float* out =
+          y + (row / samples) * y_stride + (row % samples) * out_pixels;
+      for (int oy = 0; oy < out_h; ++oy) {
+        const float* __restrict top = map + 2 * oy * in_w;
+        const float* __restrict bottom = top + in_w;
+        float* __restrict line = out + oy * out_w;
+        if (kind == PoolKind::kMax) {
+          for (int ox = 0; ox < out_w; ++ox) {
+            line[ox] = std::max(std::max(top[2 * ox], top[2 * ox + 1]),
+                                std::max(bottom[2 * ox], bottom[2 * ox + 1]));
+          }
+        } else {
+          for (int ox = 0; ox < out_w; ++ox) {
+            line[ox] = (top[2 * ox] + top[2 * ox + 1] + bottom[2 * ox] +
+                        bottom[2 * ox + 1]) *
+                       0.25f;
+          }
+        }
+      }
+    }
+    return;
+  }
   for (int c = 0; c < shape.channels; ++c) {
     for (size_t n = 0; n < samples; ++n) {
       const float* map = x + c * x_stride + n * in_pixels;
@@ -75,6 +103,90 @@ void Pool2d(const Pool2dShape& shape, PoolKind kind, size_t samples,
             }
           }
           out[oy * out_w + ox] = kind == PoolKind::kMax ? best : sum * scale;
+        }
+      }
+    }
+  }
+}
+
+void Pool2dBackward(const Pool2dShape& shape, PoolKind kind, size_t samples,
+                    const float* x, size_t x_stride, const float* dy,
+                    size_t dy_stride, float* dx, size_t dx_stride) {
+  const size_t in_pixels = shape.in_pixels();
+  const size_t out_pixels = shape.out_pixels();
+  const int in_w = shape.in_w;
+  const int out_h = shape.out_h(), out_w = shape.out_w();
+  if (!shape.global && shape.window == 2 && shape.stride == 2) {
+    // Windows that tile the map: each input pixel gets one window's share
+    // (written, not added), the odd last row or column none.
+    for (size_t row = 0; row < shape.channels * samples; ++row) {
+      const size_t c = row / samples, n = row % samples;
+      const float* map = x + c * x_stride + n * in_pixels;
+      const float* grad = dy + c * dy_stride + n * out_pixels;
+      float* out = dx + c * dx_stride + n * in_pixels;
+      if (shape.in_w % 2 != 0 || shape.in_h % 2 != 0) {
+        std::fill(out, out + in_pixels, 0.0f);
+      }
+      for (int oy = 0; oy < out_h; ++oy) {
+        const float* top = map + 2 * oy * in_w;
+        const float* bottom = top + in_w;
+        float* out_top = out + 2 * oy * in_w;
+        float* out_bottom = out_top + in_w;
+        for (int ox = 0; ox < out_w; ++ox) {
+          const float g = grad[oy * out_w + ox];
+          const int a = 2 * ox, b = 2 * ox + 1;
+          if (kind == PoolKind::kAverage) {
+            const float share = 0.25f * g;
+            out_top[a] = out_top[b] = out_bottom[a] = out_bottom[b] = share;
+            continue;
+          }
+          // The first maximum in Pool2d's order: top left, top right,
+          // bottom left, bottom right.
+          float best = top[a];
+          int which = 0;
+          if (top[b] > best) best = top[b], which = 1;
+          if (bottom[a] > best) best = bottom[a], which = 2;
+          if (bottom[b] > best) which = 3;
+          out_top[a] = which == 0 ? g : 0.0f;
+          out_top[b] = which == 1 ? g : 0.0f;
+          out_bottom[a] = which == 2 ? g : 0.0f;
+          out_bottom[b] = which == 3 ? g : 0.0f;
+        }
+      }
+    }
+    return;
+  }
+  const int window = shape.global ? shape.in_h : shape.window;
+  const int stride = shape.global ? 1 : shape.stride;
+  const int window_w = shape.global ? shape.in_w : shape.window;
+  const float scale = 1.0f / static_cast<float>(window * window_w);
+  for (int c = 0; c < shape.channels; ++c) {
+    for (size_t n = 0; n < samples; ++n) {
+      const float* map = x + c * x_stride + n * in_pixels;
+      const float* grad = dy + c * dy_stride + n * out_pixels;
+      float* out = dx + c * dx_stride + n * in_pixels;
+      std::fill(out, out + in_pixels, 0.0f);
+      for (int oy = 0; oy < out_h; ++oy) {
+        for (int ox = 0; ox < out_w; ++ox) {
+          const size_t corner =
+              static_cast<size_t>(oy * stride) * in_w + ox * stride;
+          const float g = grad[oy * out_w + ox];
+          if (kind == PoolKind::kAverage) {
+            for (int wy = 0; wy < window; ++wy) {
+              for (int wx = 0; wx < window_w; ++wx) {
+                out[corner + wy * in_w + wx] += g * scale;
+              }
+            }
+            continue;
+          }
+          size_t best = corner;
+          for (int wy = 0; wy < window; ++wy) {
+            for (int wx = 0; wx < window_w; ++wx) {
+              const size_t at = corner + wy * in_w + wx;
+              if (map[at] > map[best]) best = at;
+            }
+          }
+          out[best] += g;
         }
       }
     }

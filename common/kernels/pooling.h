@@ -41,6 +41,14 @@ absl::Status CheckPool2dShape(const Pool2dShape& shape);
 void Pool2d(const Pool2dShape& shape, PoolKind kind, size_t samples,
             const float* x, size_t x_stride, float* y, size_t y_stride);
 
+// The gradient of Pool2d, for training: each output's gradient dy goes to
+// the input that was its maximum (the first one on a tie, as Pool2d picks
+// it) or, for an average, in equal shares to its window; dx (channel-major
+// like x) is overwritten, zero where no window reaches.
+void Pool2dBackward(const Pool2dShape& shape, PoolKind kind, size_t samples,
+                    const float* x, size_t x_stride, const float* dy,
+                    size_t dy_stride, float* dx, size_t dx_stride);
+
 }  // namespace spex
 
 #endif  // SPEX_COMMON_KERNELS_POOLING_H_

@@ -1,5 +1,6 @@
 #include "common/model/layer.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -10,6 +11,24 @@ namespace spex {
 std::string ActivationShape::DebugString() const {
   if (!is_map()) return absl::StrCat(channels);
   return absl::StrFormat("%dx%dx%d", height, width, channels);
+}
+
+void PutSampleInBatch(const ActivationShape& shape, size_t n,
+                      const float* sample, float* x, size_t x_stride) {
+  const size_t pixels = shape.pixels();
+  for (int r = 0; r < shape.channels; ++r) {
+    std::copy(sample + r * pixels, sample + (r + 1) * pixels,
+              x + r * x_stride + n * pixels);
+  }
+}
+
+void TakeSampleFromBatch(const ActivationShape& shape, size_t n, const float* x,
+                         size_t x_stride, float* sample) {
+  const size_t pixels = shape.pixels();
+  for (int r = 0; r < shape.channels; ++r) {
+    std::copy(x + r * x_stride + n * pixels,
+              x + r * x_stride + (n + 1) * pixels, sample + r * pixels);
+  }
 }
 
 PartCost& PartCost::operator+=(const PartCost& other) {

@@ -39,6 +39,13 @@ struct ActivationShape {
   std::string DebugString() const;
 };
 
+// One sample's values (its rows one after another, CHW for a map) into
+// position n of a batch in the layout above, and back out of it.
+void PutSampleInBatch(const ActivationShape& shape, size_t n,
+                      const float* sample, float* x, size_t x_stride);
+void TakeSampleFromBatch(const ActivationShape& shape, size_t n, const float* x,
+                         size_t x_stride, float* sample);
+
 // What running a layer costs per sample and what it holds in memory.
 struct PartCost {
   int64_t macs = 0;    // multiply-accumulates per sample

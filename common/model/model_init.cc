@@ -41,48 +41,148 @@ PatternKind JunctionKind(const JunctionSpec& spec, PatternKind kind) {
   return PatternKind::kRandom;
 }
 
+// The shape of an activation while a chain is laid out.
+struct MapSize {
+  int channels = 0;
+  int height = 1;
+  int width = 1;
+  int values() const { return channels * height * width; }
+};
+
+absl::StatusOr<JunctionSpec> ChainJunction(const std::string& where, int index,
+                                           int n_in, int n_out, int fan_out) {
+  absl::StatusOr<JunctionSpec> spec =
+      JunctionFromFanOut(index, n_in, n_out, fan_out);
+  if (!spec.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(where, ": ", spec.status().message()));
+  }
+  return spec;
+}
+
+// The pattern of `spec` (stored in `layer`) and its He-normal weights over
+// `fan_in_scale` x d_in inputs per output, `repeats` weights per connection.
+absl::Status AddConnections(const JunctionSpec& spec, PatternKind kind,
+                            uint64_t seed, uint64_t salt, int repeats,
+                            v1::Layer* layer) {
+  layer->set_d_in(spec.d_in);
+  layer->set_d_out(spec.d_out);
+  const uint64_t pattern_seed = MixSeed(seed, 2 * salt);
+  if (spec.dense()) {
+    layer->set_pattern(v1::PATTERN_KIND_DENSE);
+  } else {
+    SPEX_ASSIGN_OR_RETURN(
+        const Pattern pattern,
+        GeneratePattern(spec, JunctionKind(spec, kind), pattern_seed));
+    layer->set_pattern_seed(pattern_seed);
+    WritePattern(pattern, layer);
+  }
+  SeededRandom random(MixSeed(seed, 2 * salt + 1));
+  const double stddev = std::sqrt(2.0 / (spec.d_in * repeats));
+  for (int64_t c = 0; c < spec.connections() * repeats; ++c) {
+    layer->add_weights(static_cast<float>(stddev * random.Normal()));
+  }
+  for (int o = 0; o < spec.n_out; ++o) layer->add_bias(kInitialBias);
+  return absl::OkStatus();
+}
+
+// Appends the chain's layers to `layers`, starting from an activation of
+// shape `in`; `shapes` receives each layer's output shape.
 absl::Status AddChain(const ChainTopology& chain, PatternKind kind,
                       uint64_t seed, uint64_t salt, const std::string& where,
+                      MapSize in, std::vector<MapSize>* shapes,
                       google::protobuf::RepeatedPtrField<v1::Layer>* layers) {
-  if (chain.widths.size() < 2 ||
-      chain.fan_out.size() + 1 != chain.widths.size()) {
+  const size_t n = chain.fan_out.size();
+  if (chain.widths.size() < 2 || n + 1 != chain.widths.size() ||
+      (!chain.geometry.empty() && chain.geometry.size() != n)) {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "%s: %d widths and %d fan-outs; a chain of n junctions has n + 1 "
-        "widths and n fan-outs",
-        where, chain.widths.size(), chain.fan_out.size()));
+        "%s: %d widths, %d fan-outs and %d geometries; a chain of n layers "
+        "has n + 1 widths, n fan-outs and no or n geometries",
+        where, chain.widths.size(), n, chain.geometry.size()));
   }
-  for (size_t j = 0; j + 1 < chain.widths.size(); ++j) {
-    const int n_in = chain.widths[j], n_out = chain.widths[j + 1];
-    absl::StatusOr<JunctionSpec> spec = JunctionFromFanOut(
-        static_cast<int>(j) + 1, n_in, n_out, chain.fan_out[j]);
-    if (!spec.ok()) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(where, ": ", spec.status().message()));
-    }
+  for (size_t j = 0; j < n; ++j) {
+    const LayerGeometry geometry =
+        chain.geometry.empty() ? LayerGeometry() : chain.geometry[j];
+    const int index = static_cast<int>(j) + 1;
+    const bool last = j + 1 == n;
+    const int n_out = chain.widths[j + 1];
     v1::Layer* layer = layers->Add();
-    layer->set_n_in(n_in);
-    layer->set_n_out(n_out);
-    layer->set_d_in(spec->d_in);
-    layer->set_d_out(spec->d_out);
-    const uint64_t pattern_seed = MixSeed(seed, 2 * (salt + j));
-    if (spec->dense()) {
-      layer->set_pattern(v1::PATTERN_KIND_DENSE);
-    } else {
-      const PatternKind junction_kind = JunctionKind(*spec, kind);
+    layer->set_kind(geometry.kind);
+    if (geometry.kind == v1::LAYER_KIND_UNSPECIFIED) {
       SPEX_ASSIGN_OR_RETURN(
-          const Pattern pattern,
-          GeneratePattern(*spec, junction_kind, pattern_seed));
-      layer->set_pattern_seed(pattern_seed);
-      WritePattern(pattern, layer);
+          const JunctionSpec spec,
+          ChainJunction(where, index, in.values(), n_out, chain.fan_out[j]));
+      layer->set_n_in(spec.n_in);
+      layer->set_n_out(spec.n_out);
+      SPEX_RETURN_IF_ERROR(
+          AddConnections(spec, kind, seed, salt + j, 1, layer));
+      layer->set_activation(last ? v1::ACTIVATION_SOFTMAX
+                                 : v1::ACTIVATION_RELU);
+      in = MapSize{n_out};
+      shapes->push_back(in);
+      continue;
     }
-    SeededRandom random(MixSeed(seed, 2 * (salt + j) + 1));
-    const double stddev = std::sqrt(2.0 / spec->d_in);
-    for (int64_t c = 0; c < spec->connections(); ++c) {
-      layer->add_weights(static_cast<float>(stddev * random.Normal()));
+    if (last) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: layer %d: a classifier's last layer is fully connected, not a "
+          "convolution or a pooling",
+          where, index));
     }
-    for (int o = 0; o < n_out; ++o) layer->add_bias(kInitialBias);
-    const bool last = j + 2 == chain.widths.size();
-    layer->set_activation(last ? v1::ACTIVATION_SOFTMAX : v1::ACTIVATION_RELU);
+    layer->set_n_in(static_cast<uint32_t>(in.channels));
+    layer->set_in_height(static_cast<uint32_t>(in.height));
+    layer->set_in_width(static_cast<uint32_t>(in.width));
+    if (geometry.kind == v1::LAYER_KIND_CONV2D) {
+      SPEX_ASSIGN_OR_RETURN(
+          const JunctionSpec spec,
+          ChainJunction(where, index, in.channels, n_out, chain.fan_out[j]));
+      layer->set_n_out(static_cast<uint32_t>(n_out));
+      layer->set_window(static_cast<uint32_t>(geometry.window));
+      layer->set_stride(static_cast<uint32_t>(geometry.stride));
+      layer->set_padding(static_cast<uint32_t>(geometry.padding));
+      SPEX_RETURN_IF_ERROR(AddConnections(spec, kind, seed, salt + j,
+                                          geometry.window * geometry.window,
+                                          layer));
+      layer->set_activation(v1::ACTIVATION_RELU);
+      const int span_h = in.height + 2 * geometry.padding - geometry.window;
+      const int span_w = in.width + 2 * geometry.padding - geometry.window;
+      if (geometry.window < 1 || geometry.stride < 1 || span_h < 0 ||
+          span_w < 0) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s: layer %d: a %dx%d window (stride %d, padding %d) does not "
+            "fit the %dx%d map",
+            where, index, geometry.window, geometry.window, geometry.stride,
+            geometry.padding, in.height, in.width));
+      }
+      in = MapSize{n_out, span_h / geometry.stride + 1,
+                   span_w / geometry.stride + 1};
+    } else {
+      if (n_out != in.channels) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s: layer %d: a pooling keeps its %d channels, not %d", where,
+            index, in.channels, n_out));
+      }
+      layer->set_n_out(static_cast<uint32_t>(n_out));
+      layer->set_d_in(1);
+      layer->set_d_out(1);
+      layer->set_activation(v1::ACTIVATION_IDENTITY);
+      if (geometry.kind == v1::LAYER_KIND_GLOBAL_AVERAGE_POOL) {
+        in = MapSize{n_out};
+      } else {
+        layer->set_window(static_cast<uint32_t>(geometry.window));
+        layer->set_stride(static_cast<uint32_t>(geometry.stride));
+        if (geometry.window < 1 || geometry.stride < 1 ||
+            geometry.window > in.height || geometry.window > in.width) {
+          return absl::InvalidArgumentError(absl::StrFormat(
+              "%s: layer %d: a %dx%d pooling window does not fit the %dx%d "
+              "map",
+              where, index, geometry.window, geometry.window, in.height,
+              in.width));
+        }
+        in = MapSize{n_out, (in.height - geometry.window) / geometry.stride + 1,
+                     (in.width - geometry.window) / geometry.stride + 1};
+      }
+    }
+    shapes->push_back(in);
   }
   return absl::OkStatus();
 }
@@ -129,8 +229,21 @@ absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
     input->mutable_range()->set_min(topology.input_range->first);
     input->mutable_range()->set_max(topology.input_range->second);
   }
+  // The first layer reads the input's map when it is spatial, else the
+  // (padded) vector.
+  MapSize input_size{
+      topology.backbone.widths.empty() ? 0 : topology.backbone.widths[0]};
+  const bool spatial =
+      !topology.backbone.geometry.empty() &&
+      topology.backbone.geometry[0].kind != v1::LAYER_KIND_UNSPECIFIED;
+  if (spatial && topology.input_shape.size() >= 2) {
+    input_size.height = topology.input_shape[0];
+    input_size.width = topology.input_shape[1];
+  }
+  std::vector<MapSize> shapes;
   SPEX_RETURN_IF_ERROR(AddChain(topology.backbone, topology.pattern, seed, 0,
-                                "backbone", model.mutable_layers()));
+                                "backbone", input_size, &shapes,
+                                model.mutable_layers()));
   model.set_split_after(static_cast<uint32_t>(topology.split_after));
   for (int cut : topology.later_cuts) {
     model.add_later_cuts(static_cast<uint32_t>(cut));
@@ -147,13 +260,15 @@ absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
     branch->set_after_layer(static_cast<uint32_t>(exit.after_layer));
     branch->set_loss_weight(exit.loss_weight);
     ChainTopology chain;
-    chain.widths.push_back(topology.backbone.widths[exit.after_layer]);
+    const MapSize at = shapes[exit.after_layer - 1];
+    chain.widths.push_back(at.channels);
     chain.widths.insert(chain.widths.end(), exit.widths.begin(),
                         exit.widths.end());
     chain.fan_out = exit.fan_out;
+    std::vector<MapSize> exit_shapes;
     SPEX_RETURN_IF_ERROR(AddChain(chain, topology.pattern, seed, 1000 * (e + 1),
-                                  absl::StrCat("exit ", e + 1),
-                                  branch->mutable_layers()));
+                                  absl::StrCat("exit ", e + 1), at,
+                                  &exit_shapes, branch->mutable_layers()));
   }
   for (const std::string& name : topology.class_names) {
     model.add_class_names(name);
@@ -163,8 +278,43 @@ absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
 }
 
 std::string ChainTopologyString(const ChainTopology& chain) {
-  return absl::StrCat(absl::StrJoin(chain.widths, "-"), " fo ",
-                      absl::StrJoin(chain.fan_out, " "));
+  if (chain.geometry.empty()) {
+    return absl::StrCat(absl::StrJoin(chain.widths, "-"), " fo ",
+                        absl::StrJoin(chain.fan_out, " "));
+  }
+  std::string text = chain.widths.empty() ? "" : absl::StrCat(chain.widths[0]);
+  for (size_t j = 0; j < chain.geometry.size() && j + 1 < chain.widths.size();
+       ++j) {
+    const LayerGeometry& g = chain.geometry[j];
+    const int width = chain.widths[j + 1];
+    const int fo = j < chain.fan_out.size() ? chain.fan_out[j] : width;
+    switch (g.kind) {
+      case v1::LAYER_KIND_CONV2D:
+        absl::StrAppendFormat(&text, " > conv%dx%d %d fo %d", g.window,
+                              g.window, width, fo);
+        if (g.stride != 1) absl::StrAppendFormat(&text, " stride %d", g.stride);
+        if (g.padding != (g.window - 1) / 2) {
+          absl::StrAppendFormat(&text, " pad %d", g.padding);
+        }
+        break;
+      case v1::LAYER_KIND_MAX_POOL:
+      case v1::LAYER_KIND_AVERAGE_POOL:
+        absl::StrAppendFormat(
+            &text, " > %s%d",
+            g.kind == v1::LAYER_KIND_MAX_POOL ? "maxpool" : "avgpool",
+            g.window);
+        if (g.stride != g.window) {
+          absl::StrAppendFormat(&text, " stride %d", g.stride);
+        }
+        break;
+      case v1::LAYER_KIND_GLOBAL_AVERAGE_POOL:
+        text += " > gap";
+        break;
+      default:
+        absl::StrAppendFormat(&text, " > fc %d fo %d", width, fo);
+    }
+  }
+  return text;
 }
 
 }  // namespace spex

@@ -16,12 +16,36 @@
 
 namespace spex {
 
-// A chain of junctions: widths[0] is the input width, widths[k] the output
-// of junction k; fan_out[k-1] its out-degree (the reference's --fo). A
-// junction whose fan-out equals its output width is dense.
+// What makes a layer of a chain spatial: a convolution (window x window
+// taps moved by stride over a map padded with `padding` zeros) or a pooling
+// (max or average over window x window moved by stride; global: the whole
+// map). Fully connected when the kind is unspecified.
+struct LayerGeometry {
+  v1::LayerKind kind = v1::LAYER_KIND_UNSPECIFIED;
+  int window = 0;
+  int stride = 1;
+  int padding = 0;
+};
+
+// A chain of layers: widths[0] is the input width (its channels when the
+// chain starts on a map), widths[k] the output of layer k (its channels for
+// a convolution or a pooling, which keeps its input's); fan_out[k-1] its
+// out-degree (the reference's --fo; for a convolution, output channels per
+// input channel; ignored for a pooling). A layer whose fan-out equals its
+// output width is dense. `geometry` is empty (every layer fully connected)
+// or one entry per layer. A fully connected layer after a map reads the
+// whole map (channels x height x width values).
 struct ChainTopology {
+  ChainTopology() = default;
+  ChainTopology(std::vector<int> widths_in, std::vector<int> fan_out_in,
+                std::vector<LayerGeometry> geometry_in = {})
+      : widths(std::move(widths_in)),
+        fan_out(std::move(fan_out_in)),
+        geometry(std::move(geometry_in)) {}
+
   std::vector<int> widths;
   std::vector<int> fan_out;
+  std::vector<LayerGeometry> geometry;
 };
 
 struct ExitTopology {
@@ -55,15 +79,17 @@ struct ModelTopology {
 // model file lays it out; a dense pattern stores no indices.
 void WritePattern(const Pattern& pattern, v1::Layer* layer);
 
-// Hidden layers ReLU, classifiers softmax; He-normal weights
-// (stddev sqrt(2 / d_in), the fan-in a neuron actually has), biases 0.1,
+// Hidden layers ReLU, classifiers softmax, poolings identity; He-normal
+// weights (stddev sqrt(2 / fan-in), the fan-in a neuron actually has:
+// d_in, times the taps for a convolution), biases 0.1,
 // as the reference initialises. Deterministic for a seed. InvalidArgument
 // naming the junction when a fan-out does not give a whole in-degree (with
 // the valid ones) or the widths do not chain. model_id is left empty.
 absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
                                           uint64_t seed);
 
-// "784-64-10 fo 8 10": widths joined by '-', then the fan-outs.
+// "784-64-10 fo 8 10": widths joined by '-', then the fan-outs; a chain with
+// spatial layers names each layer: "1 > conv3x3 32 fo 32 > maxpool2 > ...".
 std::string ChainTopologyString(const ChainTopology& chain);
 
 }  // namespace spex

@@ -106,9 +106,18 @@ class RawStream:
         return count
 
     def send(self, data, end_stream=False):
-        """Sends `data` (gRPC frames, or any bytes) on the stream."""
-        self.conn.send_data(self.stream, data, end_stream=end_stream)
+        """Sends `data` (gRPC frames, or any bytes) on the stream, in DATA
+        frames no larger than the server allows."""
+        size = self.conn.max_outbound_frame_size
+        for start in range(0, max(len(data), 1), size):
+            last = start + size >= len(data)
+            self.conn.send_data(self.stream, data[start:start + size],
+                                end_stream=end_stream and last)
         self.flush()
+
+    def can_send(self, n):
+        """True when the flow-control windows take n more bytes."""
+        return self.conn.local_flow_control_window(self.stream) >= n
 
     def read_to_end(self, timeout=60):
         """Reads with the window open until the stream ends; returns its

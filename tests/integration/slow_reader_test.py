@@ -48,9 +48,8 @@ def attack(name, process, port, metrics_port, path, metadata, request_of,
     blocked_since = None
     while time.time() - started < WRITE_SECONDS:
         data = b"".join(grpc_frame(request_of(sent + i)) for i in range(chunk))
-        if stream.window() >= len(data):
-            stream.conn.send_data(stream.stream, data)
-            stream.flush()
+        if stream.can_send(len(data)):
+            stream.send(data)
             sent += chunk
             blocked_since = None
         else:

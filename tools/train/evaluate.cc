@@ -53,6 +53,7 @@ absl::StatusOr<Predictions> Predict(const Model& model, const Dataset& data) {
   out.exit_probs.assign(exits, std::vector<float>(out.final_probs.size()));
   Workspace workspace(full, kBatch);
   const int width = model.input().width;
+  const ActivationShape& in_shape = full.layers().front()->in_shape();
   std::vector<float> x(static_cast<size_t>(width) * kBatch), sample(width), raw;
   std::vector<float> y(static_cast<size_t>(out.classes) * kBatch);
   std::vector<float> exit_y(exits * out.classes * kBatch);
@@ -61,11 +62,12 @@ absl::StatusOr<Predictions> Predict(const Model& model, const Dataset& data) {
     for (int j = 0; j < batch; ++j) {
       SPEX_RETURN_IF_ERROR(
           InputOf(model, data, start + j, &raw, sample.data()));
-      for (int i = 0; i < width; ++i)
-        x[static_cast<size_t>(i) * kBatch + j] = sample[i];
+      PutSampleInBatch(in_shape, j, sample.data(), x.data(),
+                       kBatch * in_shape.pixels());
     }
-    full.ForwardBatch(batch, x.data(), kBatch, y.data(), kBatch,
-                      exits > 0 ? exit_y.data() : nullptr, kBatch, &workspace);
+    full.ForwardBatch(batch, x.data(), kBatch * in_shape.pixels(), y.data(),
+                      kBatch, exits > 0 ? exit_y.data() : nullptr, kBatch,
+                      &workspace);
     for (int j = 0; j < batch; ++j) {
       const size_t row = static_cast<size_t>(start + j) * out.classes;
       for (int c = 0; c < out.classes; ++c) {

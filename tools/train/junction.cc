@@ -41,24 +41,43 @@ void JunctionGradients::Add(const JunctionGradients& other) {
 absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::FromLayer(
     const v1::Layer& layer) {
   if (layer.kind() != v1::LAYER_KIND_UNSPECIFIED) {
-    return absl::UnimplementedError(
-        "spex-train trains fully connected layers only; this model has a "
-        "convolution or a pooling");
+    return absl::InvalidArgumentError(
+        "a junction is a fully connected layer; this one is a convolution or "
+        "a pooling");
+  }
+  const JunctionSpec spec{
+      static_cast<int>(layer.n_in()), static_cast<int>(layer.n_out()),
+      static_cast<int>(layer.d_in()), static_cast<int>(layer.d_out())};
+  const bool relu = layer.activation() == v1::ACTIVATION_RELU;
+  if (layer.pattern() == v1::PATTERN_KIND_DENSE) {
+    return Create(spec, nullptr, relu, layer.weights(), layer.bias());
+  }
+  SPEX_ASSIGN_OR_RETURN(const Pattern pattern, LayerPattern(layer, spec));
+  return Create(spec, &pattern, relu, layer.weights(), layer.bias());
+}
+
+absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::Create(
+    const JunctionSpec& spec, const Pattern* pattern, bool relu,
+    absl::Span<const float> weights, absl::Span<const float> bias) {
+  if (static_cast<int64_t>(weights.size()) != spec.connections() ||
+      static_cast<int64_t>(bias.size()) != spec.n_out) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "%d weights and %d biases for a junction of %d connections and %d "
+        "outputs",
+        weights.size(), bias.size(), spec.connections(), spec.n_out));
   }
   std::unique_ptr<TrainJunction> j(new TrainJunction());
-  j->spec_ = {static_cast<int>(layer.n_in()), static_cast<int>(layer.n_out()),
-              static_cast<int>(layer.d_in()), static_cast<int>(layer.d_out())};
-  j->relu_ = layer.activation() == v1::ACTIVATION_RELU;
-  j->dense_ = layer.pattern() == v1::PATTERN_KIND_DENSE;
-  j->weights_.assign(layer.weights().begin(), layer.weights().end());
-  j->bias_.assign(layer.bias().begin(), layer.bias().end());
+  j->spec_ = spec;
+  j->relu_ = relu;
+  j->dense_ = pattern == nullptr;
+  j->weights_.assign(weights.begin(), weights.end());
+  j->bias_.assign(bias.begin(), bias.end());
   if (j->dense_) return j;
 
-  SPEX_ASSIGN_OR_RETURN(Pattern pattern, LayerPattern(layer, j->spec_));
-  j->row_inputs_.assign(pattern.row_indices().begin(),
-                        pattern.row_indices().end());
+  j->row_inputs_.assign(pattern->row_indices().begin(),
+                        pattern->row_indices().end());
   SPEX_ASSIGN_OR_RETURN(KernelChoice forward,
-                        ChooseKernels(j->spec_, pattern.kind()));
+                        ChooseKernels(j->spec_, pattern->kind()));
   j->forward_kernel_ = forward.batch;
   j->tile_group_ = TileGroupSizeOfFormat(forward.batch->format);
   // Pack once with each weight replaced by its (1-based) index: the packed
@@ -74,7 +93,7 @@ absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::FromLayer(
     numbered[c] = static_cast<float>(c + 1);
   SPEX_ASSIGN_OR_RETURN(
       j->forward_pack_,
-      PackWeights(pattern, numbered, j->bias_, forward.batch->format));
+      PackWeights(*pattern, numbered, j->bias_, forward.batch->format));
   NumberedSources(j->forward_pack_, &j->forward_source_);
   // A tile junction's dx scatters through the forward pack
   // (tile_input_gradient.h); the others run the kernels on the transpose.

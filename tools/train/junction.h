@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/types/span.h"
 #include "common/kernels/aligned_vector.h"
 #include "common/kernels/kernel.h"
 #include "common/kernels/packed_weights.h"
@@ -41,10 +42,15 @@ struct JunctionGradients {
 
 class TrainJunction {
  public:
-  // From a model layer (validated by the caller: the model passed
-  // Model::FromProto or came from InitializeModel).
+  // From a fully connected model layer (validated by the caller: the model
+  // passed Model::FromProto or came from InitializeModel).
   static absl::StatusOr<std::unique_ptr<TrainJunction>> FromLayer(
       const v1::Layer& layer);
+  // Over `spec` with `pattern` (null: dense) and the weights in its logical
+  // order (o * d_in + k); a convolution's junction runs over its patches.
+  static absl::StatusOr<std::unique_ptr<TrainJunction>> Create(
+      const JunctionSpec& spec, const Pattern* pattern, bool relu,
+      absl::Span<const float> weights, absl::Span<const float> bias);
 
   int n_in() const { return spec_.n_in; }
   int n_out() const { return spec_.n_out; }

@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_format.h"
 #include "common/kernels/softmax.h"
+#include "common/model/model.h"
+#include "common/model/model_file.h"
 #include "common/status/status_macros.h"
 
 namespace spex {
@@ -46,39 +48,66 @@ void MaskRelu(const float* output, size_t n, float* grad) {
 
 absl::StatusOr<std::unique_ptr<TrainNetwork>> TrainNetwork::FromModel(
     const v1::Model& model) {
+  // The runtime checks the file and derives every layer's shapes; the
+  // trainer takes them from it rather than deriving them a second way.
+  v1::Model probe = model;
+  SerializeModel(&probe);
+  SPEX_ASSIGN_OR_RETURN(const auto runtime, Model::FromProto(probe));
+  const ModelPart& full = runtime->full();
   auto network = std::unique_ptr<TrainNetwork>(new TrainNetwork());
-  for (const v1::Layer& layer : model.layers()) {
-    SPEX_ASSIGN_OR_RETURN(auto junction, TrainJunction::FromLayer(layer));
-    network->backbone_.push_back(std::move(junction));
+  for (int l = 0; l < model.layers_size(); ++l) {
+    SPEX_ASSIGN_OR_RETURN(
+        auto layer, TrainLayer::FromLayer(model.layers(l), *full.layers()[l]));
+    network->backbone_.push_back(std::move(layer));
   }
-  for (const v1::ExitBranch& exit : model.exits()) {
+  for (const ExitBranchRuntime& built : full.exits()) {
+    const v1::ExitBranch& exit = model.exits(built.index);
     Exit e{static_cast<int>(exit.after_layer()), exit.loss_weight(), {}};
-    for (const v1::Layer& layer : exit.layers()) {
-      SPEX_ASSIGN_OR_RETURN(auto junction, TrainJunction::FromLayer(layer));
-      e.layers.push_back(std::move(junction));
+    for (int l = 0; l < exit.layers_size(); ++l) {
+      SPEX_ASSIGN_OR_RETURN(
+          auto layer, TrainLayer::FromLayer(exit.layers(l), *built.layers[l]));
+      e.layers.push_back(std::move(layer));
     }
     network->exits_.push_back(std::move(e));
+  }
+  network->exit_reads_.assign(network->backbone_.size(), false);
+  for (const Exit& e : network->exits_) {
+    network->exit_reads_[e.after_layer - 1] = true;
   }
   network->Prepare();
   return network;
 }
 
 bool TrainNetwork::all_dense() const {
-  for (const auto& j : backbone_) {
-    if (!j->spec().dense()) return false;
+  for (const auto& layer : backbone_) {
+    if (!layer->dense()) return false;
   }
   for (const Exit& e : exits_) {
-    for (const auto& j : e.layers) {
-      if (!j->spec().dense()) return false;
+    for (const auto& layer : e.layers) {
+      if (!layer->dense()) return false;
     }
   }
   return true;
 }
 
+size_t TrainNetwork::FloatsPerSample() const {
+  size_t widest = backbone_.front()->n_in(), total = widest, scratch = 0;
+  const auto count = [&](const TrainLayer& layer) {
+    total += 2 * static_cast<size_t>(layer.n_out());  // output, gradient at
+    widest = std::max<size_t>(widest, layer.n_out());
+    scratch = std::max(scratch, layer.ScratchFloats(1));
+  };
+  for (const auto& layer : backbone_) count(*layer);
+  for (const Exit& e : exits_) {
+    for (const auto& layer : e.layers) count(*layer);
+  }
+  return total + 5 * widest + scratch;
+}
+
 BatchState TrainNetwork::NewState(int capacity) const {
   BatchState s;
   s.capacity = capacity;
-  size_t widest = backbone_.front()->n_in();
+  size_t widest = backbone_.front()->n_in(), scratch = 0;
   s.backbone.emplace_back(static_cast<size_t>(backbone_.front()->n_in()) *
                           capacity);
   for (const auto& j : backbone_) {
@@ -86,6 +115,7 @@ BatchState TrainNetwork::NewState(int capacity) const {
     s.grad_at.emplace_back(static_cast<size_t>(j->n_out()) * capacity);
     s.backbone_gradients.push_back(j->NewGradients());
     widest = std::max<size_t>(widest, j->n_out());
+    scratch = std::max(scratch, j->ScratchFloats(capacity));
   }
   for (const Exit& e : exits_) {
     s.exits.emplace_back();
@@ -94,10 +124,11 @@ BatchState TrainNetwork::NewState(int capacity) const {
       s.exits.back().emplace_back(static_cast<size_t>(j->n_out()) * capacity);
       s.exit_gradients.back().push_back(j->NewGradients());
       widest = std::max<size_t>(widest, j->n_out());
+      scratch = std::max(scratch, j->ScratchFloats(capacity));
     }
   }
-  for (auto* buffer :
-       {&s.grad_a, &s.grad_b, &s.grad_exit_a, &s.grad_exit_b, &s.grad_side}) {
+  s.scratch.resize(scratch);
+  for (auto* buffer : {&s.grad_a, &s.grad_b, &s.grad_exit_a, &s.grad_exit_b}) {
     buffer->resize(widest * capacity);
   }
   return s;
@@ -106,12 +137,13 @@ BatchState TrainNetwork::NewState(int capacity) const {
 void TrainNetwork::Forward(int batch, BatchState* s) const {
   for (size_t l = 0; l < backbone_.size(); ++l) {
     backbone_[l]->Forward(batch, s->backbone[l].data(),
-                          s->backbone[l + 1].data());
+                          s->backbone[l + 1].data(), s->scratch.data());
   }
   for (size_t e = 0; e < exits_.size(); ++e) {
     const float* in = s->backbone[exits_[e].after_layer].data();
     for (size_t l = 0; l < exits_[e].layers.size(); ++l) {
-      exits_[e].layers[l]->Forward(batch, in, s->exits[e][l].data());
+      exits_[e].layers[l]->Forward(batch, in, s->exits[e][l].data(),
+                                   s->scratch.data());
       in = s->exits[e][l].data();
     }
   }
@@ -125,7 +157,9 @@ LossReport TrainNetwork::Step(int batch, const uint8_t* labels,
   report.exit_correct.assign(exits_.size(), 0);
   const int n_classes = classes();
   const size_t n_layers = backbone_.size();
-  for (size_t l = 0; l < n_layers; ++l) {
+  // Only the layers an exit reads get gradient from the side.
+  for (const Exit& exit : exits_) {
+    const int l = exit.after_layer - 1;
     std::fill_n(s->grad_at[l].begin(),
                 static_cast<size_t>(backbone_[l]->n_out()) * batch, 0.0f);
   }
@@ -141,7 +175,8 @@ LossReport TrainNetwork::Step(int batch, const uint8_t* labels,
     for (int l = static_cast<int>(exit.layers.size()) - 1; l >= 0; --l) {
       const float* in = l == 0 ? s->backbone[exit.after_layer].data()
                                : s->exits[e][l - 1].data();
-      exit.layers[l]->Backward(batch, in, dy, dx, &s->exit_gradients[e][l]);
+      exit.layers[l]->Backward(batch, in, dy, dx, &s->exit_gradients[e][l],
+                               s->scratch.data());
       const size_t n = static_cast<size_t>(exit.layers[l]->n_in()) * batch;
       if (l == 0) {
         float* at = s->grad_at[exit.after_layer - 1].data();
@@ -158,23 +193,28 @@ LossReport TrainNetwork::Step(int batch, const uint8_t* labels,
   report.final_loss =
       SoftmaxCrossEntropy(s->backbone.back().data(), n_classes, batch, labels,
                           1.0f, loss_scale, dy, &report.final_correct);
-  {
-    float* at = s->grad_at[n_layers - 1].data();
-    const size_t n = static_cast<size_t>(n_classes) * batch;
-    for (size_t i = 0; i < n; ++i) dy[i] += at[i];
-  }
+  // The gradient at layer l's output from the exits that read it.
+  const auto add_exits = [&](size_t l, float* grad) {
+    if (!exit_reads_[l]) return;
+    const float* at = s->grad_at[l].data();
+    const size_t n = static_cast<size_t>(backbone_[l]->n_out()) * batch;
+    for (size_t i = 0; i < n; ++i) grad[i] += at[i];
+  };
+  add_exits(n_layers - 1, dy);
   for (int l = static_cast<int>(n_layers) - 1; l >= 0; --l) {
-    float* dx = l > 0 ? s->grad_side.data() : nullptr;
+    // dy and dx alternate between the two buffers.
+    float* dx = l == 0                   ? nullptr
+                : dy == s->grad_a.data() ? s->grad_b.data()
+                                         : s->grad_a.data();
     backbone_[l]->Backward(batch, s->backbone[l].data(), dy, dx,
-                           &s->backbone_gradients[l]);
+                           &s->backbone_gradients[l], s->scratch.data());
     if (l == 0) break;
-    // The gradient at layer l-1's output: through this layer plus the exits'.
-    const size_t n = static_cast<size_t>(backbone_[l]->n_in()) * batch;
-    float* next = dy == s->grad_a.data() ? s->grad_b.data() : s->grad_a.data();
-    const float* at = s->grad_at[l - 1].data();
-    for (size_t i = 0; i < n; ++i) next[i] = dx[i] + at[i];
-    if (backbone_[l - 1]->relu()) MaskRelu(s->backbone[l].data(), n, next);
-    dy = next;
+    add_exits(l - 1, dx);
+    if (backbone_[l - 1]->relu()) {
+      MaskRelu(s->backbone[l].data(),
+               static_cast<size_t>(backbone_[l]->n_in()) * batch, dx);
+    }
+    dy = dx;
   }
   return report;
 }
@@ -194,8 +234,8 @@ void TrainNetwork::Predict(int batch, BatchState* s, std::vector<float>* probs,
   }
 }
 
-std::vector<TrainJunction*> TrainNetwork::junctions() {
-  std::vector<TrainJunction*> all;
+std::vector<TrainLayer*> TrainNetwork::layers() {
+  std::vector<TrainLayer*> all;
   for (auto& j : backbone_) all.push_back(j.get());
   for (auto& e : exits_) {
     for (auto& j : e.layers) all.push_back(j.get());
@@ -204,7 +244,7 @@ std::vector<TrainJunction*> TrainNetwork::junctions() {
 }
 
 void TrainNetwork::Prepare() {
-  for (TrainJunction* j : junctions()) j->Prepare();
+  for (TrainLayer* layer : layers()) layer->Prepare();
 }
 
 void TrainNetwork::WriteTo(v1::Model* model) const {

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "tools/train/junction.h"
+#include "tools/train/train_layer.h"
 
 namespace spex {
 
@@ -16,10 +16,12 @@ namespace spex {
 struct BatchState {
   int capacity = 0;
   std::vector<TrainBuffer> backbone;  // [0] the input, [l] layer l's output
+  TrainBuffer scratch;                // the largest layer's
   std::vector<std::vector<TrainBuffer>>
       exits;  // [e][l] exit e's layer l output
-  TrainBuffer grad_a, grad_b, grad_exit_a, grad_exit_b, grad_side;
-  std::vector<TrainBuffer> grad_at;  // gradient arriving at backbone output l
+  TrainBuffer grad_a, grad_b, grad_exit_a, grad_exit_b;
+  // The gradient the exits send to backbone output l (where one reads it).
+  std::vector<TrainBuffer> grad_at;
   std::vector<JunctionGradients> backbone_gradients;
   std::vector<std::vector<JunctionGradients>> exit_gradients;
 };
@@ -37,17 +39,22 @@ class TrainNetwork {
       const v1::Model& model);
 
   int input_width() const { return backbone_.front()->n_in(); }
+  // The first layer reads a map (one row of height x width values per
+  // sample) rather than a vector.
+  bool input_is_map() const { return backbone_.front()->in_shape().is_map(); }
   int classes() const { return backbone_.back()->n_out(); }
   int num_exits() const { return static_cast<int>(exits_.size()); }
-  // True when every junction is fully connected (runs on Eigen's GEMM).
+  // True when every layer is dense (runs on Eigen's GEMM) or a pooling.
   bool all_dense() const;
+  // Floats a BatchState holds per sample of its capacity.
+  size_t FloatsPerSample() const;
 
   BatchState NewState(int capacity) const;
 
-  // Runs a batch whose input is already in state->backbone[0] (feature-major,
-  // stride = batch) and, if labels is not null, back-propagates the joint
-  // loss, each term divided by `loss_scale` (the whole batch's size when the
-  // batch is split across threads), into state's gradients (added).
+  // Runs a batch whose input is already in state->backbone[0] (in the
+  // layers' layout, train_layer.h) and, if labels is not null, back-propagates
+  // the joint loss, each term divided by `loss_scale` (the whole batch's size
+  // when the batch is split across threads), into state's gradients (added).
   // Exit e's loss is weighted by its loss_weight; the final classifier's by 1.
   LossReport Step(int batch, const uint8_t* labels, float loss_scale,
                   BatchState* state) const;
@@ -58,8 +65,8 @@ class TrainNetwork {
   void Predict(int batch, BatchState* state, std::vector<float>* probs,
                std::vector<std::vector<float>>* exit_probs) const;
 
-  // Every junction, backbone first, then each exit's: the optimiser's view.
-  std::vector<TrainJunction*> junctions();
+  // Every layer, backbone first, then each exit's: the optimiser's view.
+  std::vector<TrainLayer*> layers();
   void Prepare();  // re-pack after an update
 
   void WriteTo(v1::Model* model) const;
@@ -67,13 +74,14 @@ class TrainNetwork {
  private:
   void Forward(int batch, BatchState* state) const;
 
-  std::vector<std::unique_ptr<TrainJunction>> backbone_;
+  std::vector<std::unique_ptr<TrainLayer>> backbone_;
   struct Exit {
     int after_layer;
     float loss_weight;
-    std::vector<std::unique_ptr<TrainJunction>> layers;
+    std::vector<std::unique_ptr<TrainLayer>> layers;
   };
   std::vector<Exit> exits_;
+  std::vector<bool> exit_reads_;  // per backbone layer: an exit reads it
 };
 
 }  // namespace spex

@@ -32,6 +32,8 @@ namespace {
 constexpr char kUsage[] =
     "usage: spex-train train --dataset NAME --config \"W0 W1 ... Wn\" "
     "--fo \"F1 ... Fn\" --out FILE [options]\n"
+    "       spex-train train --dataset NAME --layers \"L1, L2, ...\" "
+    "--out FILE [options]\n"
     "       spex-train calibrate --model FILE [--max-drop POINTS | "
     "--exit-fraction F] [options]\n";
 
@@ -53,6 +55,10 @@ Args TrainArgs() {
   args.Option("dataset", "fashion-mnist", "fashion-mnist or mnist-digits")
       .Option("config", "", "layer widths, input first (800: pad 784 to 800)")
       .Option("fo", "", "out-degree (fan-out) per junction; = width: dense")
+      .Option("layers", "",
+              "or, layer by layer: \"conv3x3 32, maxpool2, conv3x3 64 fo 16, "
+              "gap, fc 10\" (convKxK W [fo F] [stride S] [pad P], maxpoolK, "
+              "avgpoolK, gap, fc W [fo F])")
       .Option("split-after", "1", "layers on the edge (the head)")
       .Option("later-cuts", "",
               "further cuts of a chain: the last layer of each middle stage")
@@ -67,6 +73,12 @@ Args TrainArgs() {
       .Option("epochs", "15", "epochs")
       .Option("batch", "256", "mini-batch size")
       .Option("lr", "0.001", "Adam learning rate")
+      .Option("schedule", "inverse",
+              "learning rate over the run: inverse (lr / (1 + 1e-5 step)) or "
+              "cosine (to 0 at the last step)")
+      .Option("shift", "0",
+              "augmentation: shift images by up to this many pixels")
+      .Flag("flip", "augmentation: flip images left-right at random")
       .Option("l2", "0.00008", "L2 penalty on weights")
       .Option("seed", "1", "seed of patterns, weights, order and hold-out")
       .Option("threads", "1", "threads per mini-batch")
@@ -80,14 +92,19 @@ Args TrainArgs() {
 absl::Status RunTrain(int argc, char** argv) {
   Args args = TrainArgs();
   SPEX_RETURN_IF_ERROR(ParseNoPositional(&args, argc, argv));
-  if (args.Get("config").empty() || args.Get("fo").empty() ||
-      args.Get("out").empty()) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "train needs --config, --fo and --out\n", kUsage, args.Help()));
+  const bool by_layer = !args.Get("layers").empty();
+  const bool by_width = !args.Get("config").empty() || !args.Get("fo").empty();
+  if (args.Get("out").empty() || by_layer == by_width ||
+      (by_width && (args.Get("config").empty() || args.Get("fo").empty()))) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("train needs --out and either --config with --fo, or "
+                     "--layers\n",
+                     kUsage, args.Help()));
   }
   TrainSpec spec;
   spec.dataset = args.Get("dataset");
   spec.out = args.Get("out");
+  spec.layers = args.Get("layers");
   SPEX_ASSIGN_OR_RETURN(spec.config, args.GetInts("config"));
   SPEX_ASSIGN_OR_RETURN(spec.fan_out, args.GetInts("fo"));
   spec.dense = args.GetBool("dense");
@@ -111,6 +128,15 @@ absl::Status RunTrain(int argc, char** argv) {
   SPEX_ASSIGN_OR_RETURN(const long seed, args.GetInt("seed"));
   SPEX_ASSIGN_OR_RETURN(const long threads, args.GetInt("threads"));
   SPEX_ASSIGN_OR_RETURN(const long patience, args.GetInt("patience"));
+  SPEX_ASSIGN_OR_RETURN(const long shift, args.GetInt("shift"));
+  if (args.Get("schedule") == "cosine") {
+    spec.options.schedule = LrSchedule::kCosine;
+  } else if (args.Get("schedule") != "inverse") {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--schedule ", args.Get("schedule"), ": inverse or cosine"));
+  }
+  spec.options.shift = static_cast<int>(shift);
+  spec.options.flip = args.GetBool("flip");
   SPEX_ASSIGN_OR_RETURN(spec.validation_samples, args.GetInt("validation"));
   spec.options.epochs = static_cast<int>(epochs);
   spec.options.batch_size = static_cast<int>(batch);

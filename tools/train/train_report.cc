@@ -23,12 +23,23 @@ struct Sparsity {
   }
 };
 
+bool IsPooling(const v1::Layer& layer) {
+  return layer.kind() == v1::LAYER_KIND_MAX_POOL ||
+         layer.kind() == v1::LAYER_KIND_AVERAGE_POOL ||
+         layer.kind() == v1::LAYER_KIND_GLOBAL_AVERAGE_POOL;
+}
+
 Sparsity SparsityOf(const v1::Model& d) {
   Sparsity s;
   const auto count = [&s](const v1::Layer& layer) {
-    s.connections += int64_t{layer.n_out()} * layer.d_in();
-    s.dense_connections += int64_t{layer.n_out()} * layer.n_in();
-    s.dense_params += int64_t{layer.n_out()} * layer.n_in() + layer.n_out();
+    if (IsPooling(layer)) return;
+    // A convolution's connection is a channel pair, k x k weights each.
+    const int64_t taps = layer.kind() == v1::LAYER_KIND_CONV2D
+                             ? int64_t{layer.window()} * layer.window()
+                             : 1;
+    s.connections += taps * layer.n_out() * layer.d_in();
+    s.dense_connections += taps * layer.n_out() * layer.n_in();
+    s.dense_params += taps * layer.n_out() * layer.n_in() + layer.n_out();
   };
   for (const v1::Layer& layer : d.layers()) count(layer);
   for (const v1::ExitBranch& exit : d.exits()) {
@@ -57,10 +68,16 @@ absl::StatusOr<Json> TrainReportJson(const TrainRun& run) {
   const Sparsity sparsity = SparsityOf(d);
   Json report = Json::Object();
   report.Set("dataset", run.dataset);
+  bool convolutional = false;
+  for (const v1::Layer& layer : d.layers()) {
+    convolutional = convolutional || layer.kind() == v1::LAYER_KIND_CONV2D;
+  }
+  report.Set("family", convolutional ? "cnn" : "mlp");
   report.Set("topology", run.topology);
   report.Set("pattern", run.pattern);
   Json fan_out = Json::Array(), density = Json::Array();
   for (const v1::Layer& layer : d.layers()) {
+    if (IsPooling(layer)) continue;
     fan_out.Push(layer.d_out());
     density.Push(static_cast<double>(layer.d_in()) / layer.n_in());
   }

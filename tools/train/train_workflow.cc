@@ -13,6 +13,7 @@
 #include "tools/common/model_summary.h"
 #include "tools/common/text_file.h"
 #include "tools/train/evaluate.h"
+#include "tools/train/layer_list.h"
 #include "tools/train/train_report.h"
 
 namespace spex {
@@ -41,30 +42,47 @@ absl::Status TrainModel(const TrainSpec& spec) {
 
   ModelTopology topology;
   topology.input_shape = all_train.shape;
-  if (spec.config.empty() || spec.config[0] < all_train.width) {
-    return absl::InvalidArgumentError(
-        absl::StrFormat("--config must start with the input width, at least %d",
-                        all_train.width));
-  }
-  if (spec.config.size() < 3 || spec.config.back() != all_train.classes) {
-    return absl::InvalidArgumentError(absl::StrFormat(
-        "--config needs the input width, at least one hidden width and the "
-        "class count last (%d for %s)",
-        all_train.classes, spec.dataset));
-  }
-  topology.padded_width = spec.config[0] > all_train.width ? spec.config[0] : 0;
   // Every dataset spex-train reads holds 8-bit pixels.
   topology.input_scale = 1.0f / 255.0f;
   topology.input_range = std::make_pair(0.0f, 255.0f);
-  topology.backbone.widths = spec.config;
-  // A dense twin: every junction full, whatever --fo says.
-  std::vector<int> fan_out = spec.fan_out;
+  if (!spec.layers.empty()) {
+    if (all_train.shape.size() != 2) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--layers with convolutions needs images; %s's samples are not "
+          "two-dimensional",
+          spec.dataset));
+    }
+    SPEX_ASSIGN_OR_RETURN(topology.backbone, ParseLayerList(spec.layers, 1));
+    if (topology.backbone.widths.back() != all_train.classes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--layers: the classifier has %d outputs, %s has %d classes",
+          topology.backbone.widths.back(), spec.dataset, all_train.classes));
+    }
+  } else {
+    if (spec.config.empty() || spec.config[0] < all_train.width) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--config must start with the input width, at least %d",
+          all_train.width));
+    }
+    if (spec.config.size() < 3 || spec.config.back() != all_train.classes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--config needs the input width, at least one hidden width and the "
+          "class count last (%d for %s)",
+          all_train.classes, spec.dataset));
+    }
+    topology.padded_width =
+        spec.config[0] > all_train.width ? spec.config[0] : 0;
+    topology.backbone.widths = spec.config;
+    topology.backbone.fan_out = spec.fan_out;
+  }
+  // A dense twin: every layer full, whatever the fan-outs say.
   if (spec.dense) {
-    for (size_t j = 0; j < fan_out.size() && j + 1 < spec.config.size(); ++j) {
-      fan_out[j] = spec.config[j + 1];
+    ChainTopology& chain = topology.backbone;
+    for (size_t j = 0; j < chain.fan_out.size() && j + 1 < chain.widths.size();
+         ++j) {
+      chain.fan_out[j] = chain.widths[j + 1];
     }
   }
-  topology.backbone.fan_out = fan_out;
   topology.split_after = spec.split_after;
   topology.later_cuts = spec.later_cuts;
   for (size_t e = 0; e < spec.exit_layers.size(); ++e) {

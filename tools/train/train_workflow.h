@@ -19,6 +19,7 @@ struct TrainSpec {
   std::string dataset;
   std::vector<int> config;   // layer widths, the input's first
   std::vector<int> fan_out;  // one out-degree per junction
+  std::string layers;        // or: layer by layer (layer_list.h)
   bool dense = false;        // every junction full (the dense twin)
   PatternKind pattern = PatternKind::kRandom;
   int split_after = 1;

@@ -22,31 +22,93 @@ constexpr float kEpsilon = 1e-7f;  // Keras's default, as the reference used
 constexpr int kEvalBatch = 1000;
 constexpr int kMicroBatch = 64;
 
+// A well-mixed 64-bit value of a key (splitmix64's finaliser).
+uint64_t Mix(uint64_t z) {
+  z += 0x9e3779b97f4a7c15ull;
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 // Raw pixel -> network input by the model's InputTransform, tabled for the
-// 256 values a pixel can take.
+// 256 values a pixel can take, laid out as the first layer reads it.
 struct InputMap {
   float value[256];
   int raw_width;
   int width;
+  bool map;        // the first layer reads a map: sample n at x + n * width
+  int height = 0;  // of an image input (two-dimensional shape), else 0
+  int image_width = 0;
 
-  explicit InputMap(const InputTransform& transform)
-      : raw_width(transform.raw_width), width(transform.width) {
+  InputMap(const InputTransform& transform, bool input_is_map)
+      : raw_width(transform.raw_width),
+        width(transform.width),
+        map(input_is_map) {
     for (int p = 0; p < 256; ++p) {
       value[p] = p * transform.scale + transform.offset;
     }
+    if (transform.shape.size() >= 2) {
+      height = transform.shape[0];
+      image_width = transform.raw_width / height;
+    }
   }
 
-  // Sample indices[0..batch) into x, feature-major with stride batch.
-  void Gather(const Dataset& data, const int* indices, int batch,
-              float* x) const {
+  // Sample indices[0..batch) into x. With `augment` (a seed per sample
+  // given by augment_key + position), each sample is shifted and flipped
+  // as TrainOptions says.
+  void Gather(const Dataset& data, const int* indices, int batch, float* x,
+              const TrainOptions* augment = nullptr,
+              uint64_t augment_key = 0) const {
+    std::vector<float> image(raw_width);
     for (int j = 0; j < batch; ++j) {
       const uint8_t* pixels = data.sample(indices[j]);
-      for (int i = 0; i < raw_width; ++i) x[i * batch + j] = value[pixels[i]];
+      float* sample = image.data();
+      for (int i = 0; i < raw_width; ++i) sample[i] = value[pixels[i]];
+      if (augment != nullptr && height > 0) {
+        Augment(*augment, Mix(augment_key + j), sample);
+      }
+      if (map) {
+        std::copy(sample, sample + raw_width,
+                  x + static_cast<size_t>(j) * width);
+      } else {
+        for (int i = 0; i < raw_width; ++i) x[i * batch + j] = sample[i];
+      }
     }
-    std::fill(x + static_cast<size_t>(raw_width) * batch,
-              x + static_cast<size_t>(width) * batch, 0.0f);
+    if (!map) {
+      std::fill(x + static_cast<size_t>(raw_width) * batch,
+                x + static_cast<size_t>(width) * batch, 0.0f);
+    }
+  }
+
+  void Augment(const TrainOptions& options, uint64_t bits,
+               float* sample) const {
+    const int span = 2 * options.shift + 1;
+    const int dy = static_cast<int>(bits % span) - options.shift;
+    const int dx = static_cast<int>((bits >> 16) % span) - options.shift;
+    const bool flip = options.flip && ((bits >> 32) & 1);
+    if (dy == 0 && dx == 0 && !flip) return;
+    std::vector<float> source(sample, sample + raw_width);
+    for (int r = 0; r < height; ++r) {
+      for (int c = 0; c < image_width; ++c) {
+        const int sr = r + dy;
+        int sc = c + dx;
+        if (flip) sc = image_width - 1 - sc;
+        sample[r * image_width + c] =
+            sr < 0 || sr >= height || sc < 0 || sc >= image_width
+                ? value[0]
+                : source[sr * image_width + sc];
+      }
+    }
   }
 };
+
+// Samples a BatchState holds for evaluation: up to 1,000, fewer when the
+// network's activations are large (a CNN's maps), about 64 MB at most.
+int EvalBatch(const TrainNetwork& network) {
+  const size_t floats = network.FloatsPerSample();
+  return static_cast<int>(
+      std::clamp<size_t>((size_t{16} << 20) / floats, 1, kEvalBatch));
+}
 
 struct AdamState {
   TrainBuffer m_w, v_w, m_b, v_b;
@@ -60,7 +122,8 @@ Accuracies Evaluate(const TrainNetwork& network, const InputMap& input,
   std::vector<int> exit_correct(network.num_exits(), 0);
   std::vector<float> probs;
   std::vector<std::vector<float>> exit_probs;
-  std::vector<int> indices(kEvalBatch);
+  const int eval_batch = state->capacity;
+  std::vector<int> indices(eval_batch);
   const int classes = network.classes();
   const auto argmax = [classes](const std::vector<float>& p, int batch, int j) {
     int best = 0;
@@ -69,8 +132,8 @@ Accuracies Evaluate(const TrainNetwork& network, const InputMap& input,
     }
     return best;
   };
-  for (int start = 0; start < data.size(); start += kEvalBatch) {
-    const int batch = std::min(kEvalBatch, data.size() - start);
+  for (int start = 0; start < data.size(); start += eval_batch) {
+    const int batch = std::min(eval_batch, data.size() - start);
     std::iota(indices.begin(), indices.begin() + batch, start);
     input.Gather(data, indices.data(), batch, state->backbone[0].data());
     network.Predict(batch, state, &probs, &exit_probs);
@@ -107,8 +170,9 @@ absl::StatusOr<Accuracies> TrainerAccuracy(const v1::Model& model,
   SPEX_ASSIGN_OR_RETURN(auto network, TrainNetwork::FromModel(model));
   SPEX_ASSIGN_OR_RETURN(const InputTransform transform,
                         InputTransform::FromSpec(model.input()));
-  BatchState state = network->NewState(kEvalBatch);
-  return Evaluate(*network, InputMap(transform), data, &state);
+  BatchState state = network->NewState(EvalBatch(*network));
+  return Evaluate(*network, InputMap(transform, network->input_is_map()), data,
+                  &state);
 }
 
 absl::StatusOr<TrainResult> Train(const Dataset& train,
@@ -127,13 +191,17 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
         "finite and >= 0",
         options.learning_rate, options.lr_decay, options.l2));
   }
+  if (options.shift < 0 || options.shift > 8) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "a shift of %d pixels; augmentation shifts by 0 to 8", options.shift));
+  }
   if (train.size() == 0 || validation.size() == 0) {
     return absl::InvalidArgumentError("empty training or validation set");
   }
   SPEX_ASSIGN_OR_RETURN(auto network, TrainNetwork::FromModel(*model));
   SPEX_ASSIGN_OR_RETURN(const InputTransform transform,
                         InputTransform::FromSpec(model->input()));
-  const InputMap input(transform);
+  const InputMap input(transform, network->input_is_map());
   if (transform.width != network->input_width()) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "the input spec gives %d values, the first layer takes %d",
@@ -158,22 +226,26 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
   // Thread t takes columns [t * batch / threads, (t + 1) * batch / threads),
   // in micro-batches: sparse kernels run 64 columns at a time (a wider
   // feature-major row strides the L1 sets badly: 28 instead of 39 GMAC/s
-  // measured at 256 columns); GEMM takes the thread's whole share.
+  // measured at 256 columns); GEMM takes the thread's whole share. Either
+  // way a thread's state stays within about 256 MB (a CNN's maps).
   const int per_thread = (options.batch_size + threads - 1) / threads;
+  const int fits = static_cast<int>(
+      std::max<size_t>(1, (size_t{64} << 20) / network->FloatsPerSample()));
   const int micro =
-      network->all_dense() ? per_thread : std::min(per_thread, kMicroBatch);
+      std::min(fits, network->all_dense() ? per_thread
+                                          : std::min(per_thread, kMicroBatch));
   std::vector<BatchState> states;
   for (int t = 0; t < threads; ++t) states.push_back(network->NewState(micro));
-  BatchState eval_state = network->NewState(kEvalBatch);
-  std::vector<TrainJunction*> junctions = network->junctions();
-  std::vector<AdamState> adam(junctions.size());
-  for (size_t j = 0; j < junctions.size(); ++j) {
-    adam[j].m_w.assign(junctions[j]->weights().size(), 0.0f);
+  BatchState eval_state = network->NewState(EvalBatch(*network));
+  std::vector<TrainLayer*> layers = network->layers();
+  std::vector<AdamState> adam(layers.size());
+  for (size_t j = 0; j < layers.size(); ++j) {
+    adam[j].m_w.assign(layers[j]->weights().size(), 0.0f);
     adam[j].v_w = adam[j].m_w;
-    adam[j].m_b.assign(junctions[j]->bias().size(), 0.0f);
+    adam[j].m_b.assign(layers[j]->bias().size(), 0.0f);
     adam[j].v_b = adam[j].m_b;
   }
-  // Gradients of every junction of one thread, in junctions() order.
+  // Gradients of every layer of one thread, in layers() order.
   const auto gradients_of = [](BatchState& s) {
     std::vector<JunctionGradients*> all;
     for (auto& g : s.backbone_gradients) all.push_back(&g);
@@ -192,6 +264,7 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
   long iteration = 0;
   const int batches =
       (train.size() + options.batch_size - 1) / options.batch_size;
+  const long total_steps = static_cast<long>(batches) * options.epochs;
   int epochs_without_gain = 0;
   std::vector<uint8_t> labels(options.batch_size);
   std::vector<LossReport> reports(threads);
@@ -201,6 +274,10 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
                       batches, options.show_progress);
     double loss_sum = 0.0;
     long correct = 0, seen = 0;
+    // Augmentation draws depend on the seed, the epoch and the position in
+    // the epoch's order, not on threads or timing.
+    const uint64_t augment_key =
+        Mix(options.seed ^ (static_cast<uint64_t>(epoch) << 40));
     const auto started = std::chrono::steady_clock::now();
     for (int b = 0; b < batches; ++b) {
       const int first = b * options.batch_size;
@@ -216,7 +293,8 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
         for (int m = lo; m < hi; m += micro) {
           const int columns = std::min(micro, hi - m);
           input.Gather(train, order.data() + first + m, columns,
-                       s.backbone[0].data());
+                       s.backbone[0].data(), &options,
+                       augment_key + static_cast<uint64_t>(first + m));
           const LossReport r = network->Step(columns, labels.data() + m,
                                              static_cast<float>(batch), &s);
           reports[t].final_loss += r.final_loss;
@@ -254,17 +332,23 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
       seen += batch;
       ++iteration;
       const float lr =
-          options.learning_rate /
-          (1.0f + options.lr_decay * static_cast<float>(iteration - 1));
+          options.schedule == LrSchedule::kCosine
+              ? options.learning_rate * 0.5f *
+                    (1.0f +
+                     std::cos(3.14159265f * static_cast<float>(iteration - 1) /
+                              static_cast<float>(total_steps)))
+              : options.learning_rate /
+                    (1.0f +
+                     options.lr_decay * static_cast<float>(iteration - 1));
       const float step_size =
           lr *
           std::sqrt(1.0f - std::pow(kBeta2, static_cast<float>(iteration))) /
           (1.0f - std::pow(kBeta1, static_cast<float>(iteration)));
-      for (size_t j = 0; j < junctions.size(); ++j) {
-        AdamUpdate(junctions[j]->weights(), total[j]->weights, adam[j].m_w,
+      for (size_t j = 0; j < layers.size(); ++j) {
+        AdamUpdate(layers[j]->weights(), total[j]->weights, adam[j].m_w,
                    adam[j].v_w, step_size, options.l2);
-        AdamUpdate(junctions[j]->bias(), total[j]->bias, adam[j].m_b,
-                   adam[j].v_b, step_size, 0.0f);
+        AdamUpdate(layers[j]->bias(), total[j]->bias, adam[j].m_b, adam[j].v_b,
+                   step_size, 0.0f);
       }
       network->Prepare();
       const double elapsed = std::chrono::duration<double>(

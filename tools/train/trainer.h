@@ -15,12 +15,25 @@
 
 namespace spex {
 
+enum class LrSchedule {
+  kInverseTime,  // Keras-style: lr / (1 + lr_decay * iterations)
+  kCosine,       // lr * (1 + cos(pi * step / steps)) / 2 over the run
+};
+
 struct TrainOptions {
   int epochs = 15;
   int batch_size = 256;
   float learning_rate = 1e-3f;
-  float lr_decay = 1e-5f;  // Keras-style: lr / (1 + decay * iterations)
+  LrSchedule schedule = LrSchedule::kInverseTime;
+  float lr_decay = 1e-5f;  // for kInverseTime
   float l2 = 8e-5f;        // loss += l2 * sum(w^2) over weights, not biases
+  // Augmentation of image inputs (a two-dimensional input shape), drawn
+  // afresh for every sample of every epoch: a random shift by up to
+  // `shift` pixels each way, the uncovered border filled with the value of
+  // a zero pixel (a random crop of the image padded by `shift`), and a
+  // horizontal flip with probability 1/2 when `flip`.
+  int shift = 0;
+  bool flip = false;
   uint64_t seed = 1;
   int threads = 1;
   // Stop after this many epochs without a better validation accuracy

@@ -330,5 +330,67 @@ TEST(Pool2dTest, MatchesTheDefinition) {
             "pooling window 4 stride 1 does not fit the 3x3 map");
 }
 
+// The trainer's input gradients: Col2ImAdd is Im2Col's adjoint and
+// Pool2dBackward is the pooling's (a max pooling is linear where its
+// maxima do not change hands): <forward(x), g> = <x, backward(g)> for
+// random x and g, in float64.
+double Dot(const std::vector<float>& a, const std::vector<float>& b) {
+  double sum = 0;
+  for (size_t i = 0; i < a.size(); ++i) sum += double{a[i]} * b[i];
+  return sum;
+}
+
+TEST(TrainingGradientTest, Col2ImIsTheAdjointOfIm2Col) {
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (const Conv2dShape& shape :
+       {Conv2dShape{7, 9, 3, 1, 3, 1, 1}, Conv2dShape{8, 8, 2, 1, 3, 2, 1},
+        Conv2dShape{11, 6, 2, 1, 5, 2, 2}, Conv2dShape{5, 5, 4, 1, 1, 1, 0},
+        Conv2dShape{9, 9, 1, 1, 3, 1, 0}}) {
+    SCOPED_TRACE(shape.DebugString());
+    for (size_t samples : kSamples) {
+      const size_t x_stride = samples * shape.in_pixels();
+      const size_t cols = samples * shape.out_pixels();
+      std::vector<float> x(shape.c_in * x_stride),
+          g(shape.taps() * shape.c_in * cols);
+      for (float& v : x) v = uniform(rng);
+      for (float& v : g) v = uniform(rng);
+      std::vector<float> patches(g.size());
+      Im2Col(shape, samples, x.data(), x_stride, patches.data(), cols);
+      std::vector<float> back(x.size(), 0.0f);
+      Col2ImAdd(shape, samples, g.data(), cols, back.data(), x_stride);
+      const double lhs = Dot(patches, g), rhs = Dot(x, back);
+      EXPECT_NEAR(lhs, rhs, 1e-4 * (1 + std::fabs(lhs)));
+    }
+  }
+}
+
+TEST(TrainingGradientTest, PoolingGradientsAreTheAdjoint) {
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  for (const Pool2dShape& shape :
+       {Pool2dShape{8, 8, 3, false, 2, 2}, Pool2dShape{7, 9, 2, false, 2, 2},
+        Pool2dShape{7, 9, 2, false, 3, 2}, Pool2dShape{6, 5, 2, false, 2, 1},
+        Pool2dShape{7, 7, 4, true, 0, 0}}) {
+    SCOPED_TRACE(shape.DebugString());
+    for (size_t samples : kSamples) {
+      for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
+        const size_t in_cols = samples * shape.in_pixels();
+        const size_t out_cols = samples * shape.out_pixels();
+        std::vector<float> x(shape.channels * in_cols),
+            g(shape.channels * out_cols), y(g.size());
+        for (float& v : x) v = uniform(rng);
+        for (float& v : g) v = uniform(rng);
+        Pool2d(shape, kind, samples, x.data(), in_cols, y.data(), out_cols);
+        std::vector<float> back(x.size(), 7.0f);  // overwritten
+        Pool2dBackward(shape, kind, samples, x.data(), in_cols, g.data(),
+                       out_cols, back.data(), in_cols);
+        const double lhs = Dot(y, g), rhs = Dot(x, back);
+        EXPECT_NEAR(lhs, rhs, 1e-4 * (1 + std::fabs(lhs)));
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace spex

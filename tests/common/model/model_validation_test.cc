@@ -305,7 +305,7 @@ TEST(ModelInitTest, SameSeedSameModelAndClearErrors) {
   bad = topology;
   bad.backbone.fan_out.pop_back();
   EXPECT_THAT(std::string(InitializeModel(bad, 1).status().message()),
-              HasSubstr("6 widths and 4 fan-outs"));
+              HasSubstr("6 widths, 4 fan-outs and 0 geometries"));
   EXPECT_EQ(ChainTopologyString(topology.backbone),
             "96-64-32-64-24-7 fo 16 4 16 6 7");
 }

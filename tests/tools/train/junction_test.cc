@@ -157,7 +157,7 @@ TEST_P(JunctionGradientTest, NetworkGradientMatchesFiniteDifferences) {
     return on;
   };
   const std::vector<bool> base = active();
-  std::vector<TrainJunction*> junctions = (*network)->junctions();
+  std::vector<TrainLayer*> junctions = (*network)->layers();
   int checked = 0, skipped = 0;
   for (size_t j = 0; j < junctions.size(); ++j) {
     TrainBuffer& w = junctions[j]->weights();

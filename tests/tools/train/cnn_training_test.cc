@@ -1,0 +1,325 @@
+// Training convolutional networks: the trainer's forward pass equals the
+// runtime's, its gradients equal finite differences of its loss, a sparse
+// convolution's gradients equal its dense twin's under the same mask, and
+// a small CNN learns.
+#include <algorithm>
+#include <cmath>
+#include <random>
+
+#include "common/model/model.h"
+#include "common/model/model_file.h"
+#include "common/model/model_init.h"
+#include "gtest/gtest.h"
+#include "tests/common/model/cnn_test_model.h"
+#include "tests/common/model/test_models.h"
+#include "tools/train/network.h"
+#include "tools/train/trainer.h"
+
+namespace spex {
+namespace {
+
+std::vector<float> RandomInput(size_t n, std::mt19937& rng) {
+  std::uniform_real_distribution<float> u(0.0f, 1.0f);
+  std::vector<float> v(n);
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+// The losses of one batch, exits weighted by their loss weights, over the
+// batch size; the gradients land in `state`.
+double Loss(const TrainNetwork& network, const v1::Model& model,
+            const std::vector<float>& x, const std::vector<uint8_t>& labels,
+            BatchState* state) {
+  const int batch = static_cast<int>(labels.size());
+  std::copy(x.begin(), x.end(), state->backbone[0].begin());
+  for (auto& g : state->backbone_gradients) g.Zero();
+  for (auto& e : state->exit_gradients)
+    for (auto& g : e) g.Zero();
+  const LossReport r = network.Step(batch, labels.data(), batch, state);
+  double total = r.final_loss;
+  for (size_t e = 0; e < r.exit_loss.size(); ++e) {
+    total += r.exit_loss[e] * model.exits(static_cast<int>(e)).loss_weight();
+  }
+  return total / batch;
+}
+
+TEST(CnnTrainingTest, TheTrainersForwardPassEqualsTheRuntimes) {
+  for (uint64_t seed : {1, 2}) {
+    const v1::Model proto = MakeTestCnn(12, seed);
+    auto model = Model::FromProto(proto);
+    ASSERT_TRUE(model.ok()) << model.status();
+    auto network = TrainNetwork::FromModel(proto);
+    ASSERT_TRUE(network.ok()) << network.status();
+    const int batch = 3, pixels = 144, classes = 10;
+    std::mt19937 rng(static_cast<uint32_t>(seed));
+    const std::vector<float> x = RandomInput(batch * pixels, rng);
+    BatchState state = (*network)->NewState(batch);
+    std::copy(x.begin(), x.end(), state.backbone[0].begin());
+    std::vector<float> probs;
+    std::vector<std::vector<float>> exit_probs;
+    (*network)->Predict(batch, &state, &probs, &exit_probs);
+    ASSERT_EQ(exit_probs.size(), 1u);
+    const ModelPart& full = (*model)->full();
+    Workspace workspace(full);
+    for (int j = 0; j < batch; ++j) {
+      std::vector<float> y(classes), exit(classes);
+      full.Forward(x.data() + j * pixels, y.data(), exit.data(), &workspace);
+      for (int c = 0; c < classes; ++c) {
+        EXPECT_NEAR(probs[c * batch + j], y[c], 1e-5) << "sample " << j;
+        EXPECT_NEAR(exit_probs[0][c * batch + j], exit[c], 1e-5)
+            << "sample " << j;
+      }
+    }
+  }
+}
+
+// Which ReLUs are on and which input of each max pooling's window wins:
+// the piece of the piecewise-linear network a probe is in.
+std::vector<int> Regime(const std::vector<TrainLayer*>& backbone,
+                        const v1::Model& proto, int batch,
+                        const BatchState& state) {
+  std::vector<int> regime;
+  for (size_t l = 0; l < backbone.size(); ++l) {
+    const TrainBuffer& in = state.backbone[l];
+    const TrainBuffer& out = state.backbone[l + 1];
+    const size_t n_out = static_cast<size_t>(backbone[l]->n_out()) * batch;
+    if (backbone[l]->relu()) {
+      for (size_t i = 0; i < n_out; ++i) regime.push_back(out[i] > 0);
+    }
+    if (proto.layers(static_cast<int>(l)).kind() != v1::LAYER_KIND_MAX_POOL) {
+      continue;
+    }
+    const ActivationShape& a = backbone[l]->in_shape();
+    const ActivationShape& b = backbone[l]->out_shape();
+    const int window = a.height / b.height;
+    for (size_t row = 0; row < static_cast<size_t>(b.channels) * batch; ++row) {
+      for (int p = 0; p < b.pixels(); ++p) {
+        const float* corner = &in[row * a.pixels()] +
+                              (p / b.width) * window * a.width +
+                              (p % b.width) * window;
+        int first = 0;
+        while (corner[(first / window) * a.width + first % window] !=
+               out[row * b.pixels() + p]) {
+          ++first;
+        }
+        regime.push_back(first);
+      }
+    }
+  }
+  for (const auto& exit : state.exits) {
+    for (const TrainBuffer& out : exit) {
+      for (float v : out) regime.push_back(v > 0);
+    }
+  }
+  return regime;
+}
+
+// Central differences of the loss: a probe whose step changes the regime
+// measures a kink, not the gradient, and is skipped.
+TEST(CnnTrainingTest, GradientsMatchFiniteDifferences) {
+  std::mt19937 rng(std::random_device{}());
+  const v1::Model proto = MakeTestCnn(12, rng());
+  auto network = TrainNetwork::FromModel(proto);
+  ASSERT_TRUE(network.ok()) << network.status();
+  const int batch = 2;
+  std::vector<uint8_t> labels(batch);
+  for (auto& l : labels) l = static_cast<uint8_t>(rng() % 10);
+  const std::vector<float> x = RandomInput(144 * batch, rng);
+  BatchState state = (*network)->NewState(batch);
+  Loss(**network, proto, x, labels, &state);
+  std::vector<JunctionGradients> analytic = state.backbone_gradients;
+  for (auto& e : state.exit_gradients)
+    for (auto& g : e) analytic.push_back(g);
+  std::vector<TrainLayer*> layers = (*network)->layers();
+  const std::vector<TrainLayer*> backbone(layers.begin(),
+                                          layers.begin() + proto.layers_size());
+  const std::vector<int> base = Regime(backbone, proto, batch, state);
+
+  int checked = 0, skipped = 0, with_weights = 0;
+  for (size_t l = 0; l < layers.size(); ++l) {
+    for (bool bias : {false, true}) {
+      TrainBuffer& w = bias ? layers[l]->bias() : layers[l]->weights();
+      if (w.empty()) continue;
+      with_weights += !bias;
+      for (int trial = 0; trial < 8; ++trial) {
+        const size_t i = rng() % w.size();
+        const float saved = w[i];
+        bool same = true;
+        const auto at = [&](float h) {
+          w[i] = saved + h;
+          (*network)->Prepare();
+          const double loss = Loss(**network, proto, x, labels, &state);
+          same = same && Regime(backbone, proto, batch, state) == base;
+          return loss;
+        };
+        const float h = 2e-3f;
+        const double numeric = (at(h) - at(-h)) / (2 * h);
+        w[i] = saved;
+        (*network)->Prepare();
+        if (!same) {
+          ++skipped;
+          continue;
+        }
+        const JunctionGradients& g = analytic[l];
+        EXPECT_NEAR(bias ? g.bias[i] : g.weights[i], numeric,
+                    1e-3 + 0.02 * std::fabs(numeric))
+            << "layer " << l << (bias ? " bias " : " weight ") << i;
+        ++checked;
+      }
+    }
+  }
+  EXPECT_EQ(with_weights, 6);  // 4 convolutions, 2 fully connected layers
+  EXPECT_GE(checked, 2 * skipped)
+      << checked << " checked, " << skipped << " on kinks";
+}
+
+// A 10x10 image -> conv 3x3 8 (dense) -> conv 3x3 16 -> max pool 2 ->
+// conv 3x3 stride 2 16 -> global average -> fully connected 4: its middle
+// convolutions of the given kind at fan-out 8 of 16 channels.
+v1::Model SmallCnn(PatternKind kind, bool dense, uint64_t seed) {
+  ModelTopology t;
+  t.input_shape = {10, 10};
+  t.input_scale = 1.0f / 255;
+  const int fo = dense ? 16 : 8;
+  LayerGeometry conv3{v1::LAYER_KIND_CONV2D, 3, 1, 1};
+  LayerGeometry conv3s2{v1::LAYER_KIND_CONV2D, 3, 2, 1};
+  LayerGeometry pool{v1::LAYER_KIND_MAX_POOL, 2, 2, 0};
+  LayerGeometry gap{v1::LAYER_KIND_GLOBAL_AVERAGE_POOL, 0, 1, 0};
+  t.backbone = {{1, 8, 16, 16, 16, 16, 4},
+                {8, fo, 1, fo, 1, 4},
+                {conv3, conv3, pool, conv3s2, gap, {}}};
+  t.split_after = 3;
+  t.exits = {{3, {4}, {4}, 0.5f}};
+  t.pattern = kind;
+  return *InitializeModel(t, seed);
+}
+
+class SparseConvolutionTest : public testing::TestWithParam<PatternKind> {};
+
+// The sparse network and its dense twin with zeros where no connection is:
+// the same loss, and the gradient of every connection that exists equal.
+TEST_P(SparseConvolutionTest, GradientsEqualTheMaskedDenseTwins) {
+  std::mt19937 rng(std::random_device{}());
+  const v1::Model sparse = SmallCnn(GetParam(), false, rng());
+  v1::Model dense = SmallCnn(GetParam(), true, rng());
+  // Copy the sparse weights into the twin through the channel rows.
+  struct Mapping {
+    int layer;
+    std::vector<int> dense_index;  // per sparse weight
+  };
+  std::vector<Mapping> mappings;
+  for (int l = 0; l < sparse.layers_size(); ++l) {
+    const v1::Layer& s = sparse.layers(l);
+    v1::Layer* d = dense.mutable_layers(l);
+    d->mutable_bias()->CopyFrom(s.bias());
+    if (s.weights().empty()) continue;
+    Mapping mapping{l, {}};
+    const int taps = s.kind() == v1::LAYER_KIND_CONV2D
+                         ? static_cast<int>(s.window() * s.window())
+                         : 1;
+    const std::vector<std::vector<int>> rows = RowsOf(s);
+    std::fill(d->mutable_weights()->begin(), d->mutable_weights()->end(), 0.0f);
+    for (uint32_t o = 0; o < s.n_out(); ++o) {
+      for (int t = 0; t < taps; ++t) {
+        for (uint32_t k = 0; k < s.d_in(); ++k) {
+          const int from = (o * taps + t) * s.d_in() + k;
+          const int to = (o * taps + t) * s.n_in() + rows[o][k];
+          d->set_weights(to, s.weights(from));
+          mapping.dense_index.push_back(to);
+        }
+      }
+    }
+    mappings.push_back(std::move(mapping));
+  }
+  for (int e = 0; e < sparse.exits_size(); ++e) {
+    *dense.mutable_exits(e) = sparse.exits(e);  // dense already
+  }
+  ASSERT_NE(sparse.layers(1).pattern(), v1::PATTERN_KIND_DENSE);
+  auto sparse_net = TrainNetwork::FromModel(sparse);
+  auto dense_net = TrainNetwork::FromModel(dense);
+  ASSERT_TRUE(sparse_net.ok()) << sparse_net.status();
+  ASSERT_TRUE(dense_net.ok()) << dense_net.status();
+  for (int batch : {1, 3}) {
+    std::vector<uint8_t> labels(batch);
+    for (auto& l : labels) l = static_cast<uint8_t>(rng() % 4);
+    const std::vector<float> x = RandomInput(100 * batch, rng);
+    BatchState s_state = (*sparse_net)->NewState(batch);
+    BatchState d_state = (*dense_net)->NewState(batch);
+    const double s_loss = Loss(**sparse_net, sparse, x, labels, &s_state);
+    const double d_loss = Loss(**dense_net, dense, x, labels, &d_state);
+    EXPECT_NEAR(s_loss, d_loss, 1e-4 * std::max(1.0, std::fabs(d_loss)));
+    for (const Mapping& m : mappings) {
+      const JunctionGradients& gs = s_state.backbone_gradients[m.layer];
+      const JunctionGradients& gd = d_state.backbone_gradients[m.layer];
+      for (size_t i = 0; i < m.dense_index.size(); ++i) {
+        ASSERT_NEAR(gs.weights[i], gd.weights[m.dense_index[i]],
+                    1e-4 + 1e-3 * std::fabs(gd.weights[m.dense_index[i]]))
+            << "layer " << m.layer << " weight " << i << " batch " << batch;
+      }
+      for (size_t o = 0; o < gs.bias.size(); ++o) {
+        ASSERT_NEAR(gs.bias[o], gd.bias[o],
+                    1e-4 + 1e-3 * std::fabs(gd.bias[o]));
+      }
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(EveryPatternKind, SparseConvolutionTest,
+                         testing::Values(PatternKind::kRandom,
+                                         PatternKind::kBlock,
+                                         PatternKind::kTile4,
+                                         PatternKind::kTile8),
+                         [](const testing::TestParamInfo<PatternKind>& info) {
+                           return std::string(PatternKindName(info.param));
+                         });
+
+// Three classes of 10x10 images, a bright bar in one of three positions
+// shifted by up to a pixel, with noise; the labels follow the bar.
+Dataset ShiftedBars(int n, uint64_t seed) {
+  Dataset d;
+  d.name = "bars";
+  d.shape = {10, 10};
+  d.width = 100;
+  d.classes = 4;
+  d.class_names = {"top", "middle", "bottom", "none"};
+  std::mt19937 rng(static_cast<uint32_t>(seed));
+  std::uniform_int_distribution<int> noise(0, 80);
+  for (int i = 0; i < n; ++i) {
+    const int label = static_cast<int>(rng() % 3);
+    const int shift = static_cast<int>(rng() % 3) - 1;
+    for (int p = 0; p < 100; ++p) {
+      const int row = p / 10 - shift;
+      const bool bar = row >= 1 + 3 * label && row < 3 + 3 * label;
+      d.pixels.push_back(
+          static_cast<uint8_t>(bar ? 170 + noise(rng) : noise(rng)));
+    }
+    d.labels.push_back(static_cast<uint8_t>(label));
+  }
+  return d;
+}
+
+TEST(CnnTrainingTest, ASparseCnnLearnsWithAugmentationAndACosineSchedule) {
+  const Dataset train = ShiftedBars(600, 1), validation = ShiftedBars(200, 2);
+  v1::Model model = SmallCnn(PatternKind::kTile4, false, 3);
+  TrainOptions options;
+  options.epochs = 8;
+  options.batch_size = 32;
+  options.learning_rate = 3e-3f;
+  options.schedule = LrSchedule::kCosine;
+  options.shift = 1;
+  options.flip = true;
+  options.threads = 2;
+  options.show_progress = false;
+  auto result = Train(train, validation, options, &model);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto accuracy = TrainerAccuracy(model, validation);
+  ASSERT_TRUE(accuracy.ok());
+  EXPECT_GT(accuracy->final_accuracy, 0.9);
+  // The same seed gives the same model, whatever the thread timing.
+  v1::Model again = SmallCnn(PatternKind::kTile4, false, 3);
+  ASSERT_TRUE(Train(train, validation, options, &again).ok());
+  EXPECT_EQ(SerializeModel(&model), SerializeModel(&again));
+}
+
+}  // namespace
+}  // namespace spex
