@@ -109,16 +109,20 @@ wait $background_replay || true
 # Two more scrapes and an evaluation, so the window holds the whole replay.
 sleep 3
 offload=""
+# A rule's first evaluations can see one scrape only: the rate is NaN
+# until a second scrape lands in the window, so wait for a number.
 for _ in $(seq 1 30); do
   offload=$(query 'spex:edge_offload_fraction:rate1m' | sed 's/^all //')
-  [[ -n $offload ]] && break
+  [[ -n $offload && $offload != nan ]] && break
+  offload=""
   sleep 1
 done
 echo
 echo "Prometheus ($prometheus_url, rules from deploy/prometheus/rules), over the"
 echo "last minute: the first 3,000 test images replayed again while it scraped:"
 echo "  offload fraction (spex:edge_offload_fraction:rate1m): ${offload:-no value yet}"
-query 'spex:edge_latency_seconds:p99 * 1e6' | grep -v ' nan$' | sed 's/^/  p99 latency (us), /'
+query 'spex:edge_latency_seconds:p99 * 1e6' | { grep -v ' nan$' || true; } |
+  sed 's/^/  p99 latency (us), /'
 echo "  graph: $prometheus_url/graph?g0.expr=spex%3Aedge_offload_fraction%3Arate1m&g0.tab=0"
 
 if [[ $keep -eq 1 ]]; then
