@@ -82,6 +82,57 @@ TEST(SpexTrainToolTest, TrainsCalibratesAndReports) {
   std::filesystem::remove_all(dir);
 }
 
+// A convolutional network from --layers, with augmentation and the cosine
+// schedule: trained, reported as a CNN with its cut on a feature map, and
+// calibrated like any model.
+TEST(SpexTrainToolTest, TrainsAConvolutionalNetwork) {
+  const std::filesystem::path dir =
+      std::filesystem::path(testing::TempDir()) /
+      ("spex_train_cnn_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string model = (dir / "c.spex").string();
+  ToolRun run = RunTrainer(
+      "train --dataset fashion-mnist --layers 'conv3x3 8, maxpool2, conv3x3 "
+      "16 fo 4, maxpool2, conv1x1 4, conv3x3 16 fo 8, maxpool2, fc 10' "
+      "--pattern tile4 "
+      "--split-after 5 --exits 5 --epochs 1 --threads 2 --schedule cosine "
+      "--shift 1 --flip --lr 0.003 --validation 2000 --out " +
+      model);
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("conv3x3 16 fo 4"));
+  const std::string report = (dir / "c.report.json").string();
+  EXPECT_EQ(
+      std::system(("python3 -c 'import json, sys; r = "
+                   "json.load(open(sys.argv[1])); "
+                   "assert r[\"family\"] == \"cnn\", r[\"family\"]; "
+                   "assert r[\"split_width\"] == 196, r[\"split_width\"]; "
+                   "assert r[\"final_test_accuracy\"] > 0.5, "
+                   "r[\"final_test_accuracy\"]; "
+                   "assert r[\"params\"] < r[\"params_dense_equivalent\"]' " +
+                   report)
+                      .c_str()),
+      0);
+  run = RunTrainer("calibrate --model " + model + " --max-drop 1");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  auto loaded = Model::Load(model);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ((*loaded)->description().format_version(), 4u);
+  // Mistakes in --layers are named before anything runs.
+  run = RunTrainer(
+      "train --dataset fashion-mnist --layers 'conv3x3 8, pool2, fc 10' "
+      "--out " +
+      model);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("layer 2 (\"pool2\"): unknown layer"));
+  run = RunTrainer(
+      "train --dataset fashion-mnist --layers 'fc 10' --config '784 10' "
+      "--out " +
+      model);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("either --config with --fo, or --layers"));
+  std::filesystem::remove_all(dir);
+}
+
 // A chain of three stages: cuts after layers 1 and 2, an exit in each of the
 // first two stages with its own loss weight, both thresholds calibrated
 // together, the per-stage figures reported.
