@@ -122,6 +122,16 @@ absl::StatusOr<Pattern> ExpandChannelPattern(const Pattern& channels,
 
 namespace {
 
+// The output columns ox in [lo, hi) whose tap at kernel column kx lands
+// inside the input (the others read the padding).
+std::pair<int, int> TapColumns(const Conv2dShape& shape, int kx) {
+  const int stride = shape.stride, pad = shape.pad, out_w = shape.out_w();
+  const int lo = std::min(out_w, std::max(0, (pad - kx + stride - 1) / stride));
+  const int hi = std::max(
+      lo, std::min(out_w, (shape.in_w + pad - kx + stride - 1) / stride));
+  return {lo, hi};
+}
+
 // Im2Col for a "same" convolution at stride 1 (the map keeps its size):
 // tap (ky, kx)'s patch row of a sample is the image shifted by (ky - pad,
 // kx - pad) pixels, so it is one copy of the image's pixels shifted in
@@ -180,11 +190,7 @@ void Im2Col(const Conv2dShape& shape, size_t samples, const float* x,
   for (int ky = 0; ky < k; ++ky) {
     for (int kx = 0; kx < k; ++kx) {
       const int t = ky * k + kx;
-      // Output columns whose tap lands inside the input: ox in [lo, hi).
-      const int lo =
-          std::min(out_w, std::max(0, (pad - kx + stride - 1) / stride));
-      const int hi = std::max(
-          lo, std::min(out_w, (in_w + pad - kx + stride - 1) / stride));
+      const auto [lo, hi] = TapColumns(shape, kx);
       for (int c = 0; c < shape.c_in; ++c) {
         float* __restrict row =
             col + (static_cast<size_t>(t) * shape.c_in + c) * col_stride;
@@ -230,11 +236,7 @@ void Col2ImAdd(const Conv2dShape& shape, size_t samples, const float* col,
   for (int ky = 0; ky < k; ++ky) {
     for (int kx = 0; kx < k; ++kx) {
       const int t = ky * k + kx;
-      // The same in-bounds output columns as Im2Col's.
-      const int lo =
-          std::min(out_w, std::max(0, (pad - kx + stride - 1) / stride));
-      const int hi = std::max(
-          lo, std::min(out_w, (in_w + pad - kx + stride - 1) / stride));
+      const auto [lo, hi] = TapColumns(shape, kx);
       const int first = -pad + kx;
       for (int c = 0; c < shape.c_in; ++c) {
         const float* row =

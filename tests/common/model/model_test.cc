@@ -14,6 +14,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/model/test_models.h"
+#include "tests/support/every_pattern_kind.h"
 
 namespace spex {
 namespace {
@@ -192,14 +193,8 @@ TEST_P(PartitionTest, CostsAddUpAndMatchTheFile) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(EveryPatternKind, PartitionTest,
-                         testing::Values(PatternKind::kRandom,
-                                         PatternKind::kBlock,
-                                         PatternKind::kTile4,
-                                         PatternKind::kTile8),
-                         [](const testing::TestParamInfo<PatternKind>& info) {
-                           return std::string(PatternKindName(info.param));
-                         });
+INSTANTIATE_TEST_SUITE_P(EveryPatternKind, PartitionTest, EveryPatternKind(),
+                         PatternKindTestName);
 
 TEST(ModelTest, SharedByManyThreads) {
   const v1::Model proto =

@@ -9,6 +9,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/sparsity/junction.h"
+#include "tests/support/every_pattern_kind.h"
 
 namespace spex {
 namespace {
@@ -121,11 +122,8 @@ TEST_P(PatternKindTest, PairFrequenciesMatchDensity) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    EveryKind, PatternKindTest,
-    ::testing::Values(PatternKind::kRandom, PatternKind::kBlock,
-                      PatternKind::kTile4, PatternKind::kTile8),
-    [](const auto& info) { return std::string(PatternKindName(info.param)); });
+INSTANTIATE_TEST_SUITE_P(EveryKind, PatternKindTest, EveryPatternKind(),
+                         PatternKindTestName);
 
 TEST(BlockPatternTest, EachSlotIsOneRotatedBlock) {
   const JunctionSpec spec = *JunctionFromDensity(0, 128, 64, 0.25);

@@ -12,6 +12,8 @@
 #include "gtest/gtest.h"
 #include "tests/common/model/cnn_test_model.h"
 #include "tests/common/model/test_models.h"
+#include "tests/support/every_pattern_kind.h"
+#include "tests/tools/train/bar_images.h"
 #include "tools/train/network.h"
 #include "tools/train/trainer.h"
 
@@ -265,41 +267,11 @@ TEST_P(SparseConvolutionTest, GradientsEqualTheMaskedDenseTwins) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryPatternKind, SparseConvolutionTest,
-                         testing::Values(PatternKind::kRandom,
-                                         PatternKind::kBlock,
-                                         PatternKind::kTile4,
-                                         PatternKind::kTile8),
-                         [](const testing::TestParamInfo<PatternKind>& info) {
-                           return std::string(PatternKindName(info.param));
-                         });
-
-// Three classes of 10x10 images, a bright bar in one of three positions
-// shifted by up to a pixel, with noise; the labels follow the bar.
-Dataset ShiftedBars(int n, uint64_t seed) {
-  Dataset d;
-  d.name = "bars";
-  d.shape = {10, 10};
-  d.width = 100;
-  d.classes = 4;
-  d.class_names = {"top", "middle", "bottom", "none"};
-  std::mt19937 rng(static_cast<uint32_t>(seed));
-  std::uniform_int_distribution<int> noise(0, 80);
-  for (int i = 0; i < n; ++i) {
-    const int label = static_cast<int>(rng() % 3);
-    const int shift = static_cast<int>(rng() % 3) - 1;
-    for (int p = 0; p < 100; ++p) {
-      const int row = p / 10 - shift;
-      const bool bar = row >= 1 + 3 * label && row < 3 + 3 * label;
-      d.pixels.push_back(
-          static_cast<uint8_t>(bar ? 170 + noise(rng) : noise(rng)));
-    }
-    d.labels.push_back(static_cast<uint8_t>(label));
-  }
-  return d;
-}
+                         EveryPatternKind(), PatternKindTestName);
 
 TEST(CnnTrainingTest, ASparseCnnLearnsWithAugmentationAndACosineSchedule) {
-  const Dataset train = ShiftedBars(600, 1), validation = ShiftedBars(200, 2);
+  const Dataset train = BarImages(600, 1, 10, 1),
+                validation = BarImages(200, 2, 10, 1);
   v1::Model model = SmallCnn(PatternKind::kTile4, false, 3);
   TrainOptions options;
   options.epochs = 8;

@@ -10,6 +10,7 @@
 #include "common/model/model_init.h"
 #include "gtest/gtest.h"
 #include "tests/common/model/test_models.h"
+#include "tests/support/every_pattern_kind.h"
 #include "tools/train/network.h"
 
 namespace spex {
@@ -192,13 +193,7 @@ TEST_P(JunctionGradientTest, NetworkGradientMatchesFiniteDifferences) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryPatternKind, JunctionGradientTest,
-                         testing::Values(PatternKind::kRandom,
-                                         PatternKind::kBlock,
-                                         PatternKind::kTile4,
-                                         PatternKind::kTile8),
-                         [](const testing::TestParamInfo<PatternKind>& info) {
-                           return std::string(PatternKindName(info.param));
-                         });
+                         EveryPatternKind(), PatternKindTestName);
 
 }  // namespace
 }  // namespace spex

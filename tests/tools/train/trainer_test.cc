@@ -9,34 +9,13 @@
 #include "common/model/model_file.h"
 #include "common/model/model_init.h"
 #include "gtest/gtest.h"
+#include "tests/tools/train/bar_images.h"
 #include "tools/train/evaluate.h"
 
 namespace spex {
 namespace {
 
-// Three classes of 8x8 "images": a bright bar in one of three positions,
-// with noise. Easy for a network, impossible for a constant guess.
-Dataset Bars(int n, uint64_t seed) {
-  Dataset d;
-  d.name = "bars";
-  d.shape = {8, 8};
-  d.width = 64;
-  d.classes = 3;
-  d.class_names = {"top", "middle", "bottom"};
-  std::mt19937 rng(static_cast<uint32_t>(seed));
-  std::uniform_int_distribution<int> noise(0, 90);
-  for (int i = 0; i < n; ++i) {
-    const int label = static_cast<int>(rng() % 3);
-    for (int p = 0; p < 64; ++p) {
-      const int row = p / 8;
-      const bool bar = row >= 1 + 2 * label && row < 3 + 2 * label;
-      d.pixels.push_back(
-          static_cast<uint8_t>(bar ? 160 + noise(rng) : noise(rng)));
-    }
-    d.labels.push_back(static_cast<uint8_t>(label));
-  }
-  return d;
-}
+Dataset Bars(int n, uint64_t seed) { return BarImages(n, seed, 8); }
 
 v1::Model BarsModel(PatternKind kind, uint64_t seed) {
   ModelTopology t;
