@@ -15,14 +15,6 @@ namespace {
 
 constexpr float kInitialBias = 0.1f;
 
-// Distinct, well-mixed seeds for each junction's pattern and weights.
-uint64_t MixSeed(uint64_t seed, uint64_t salt) {
-  uint64_t z = seed + 0x9e3779b97f4a7c15ull * (salt + 1);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // The topology's kind where the junction can take it, `random` elsewhere.
 PatternKind JunctionKind(const JunctionSpec& spec, PatternKind kind) {
   switch (kind) {

@@ -15,6 +15,16 @@
 
 namespace spex {
 
+// A well-mixed seed for a (seed, salt) pair (splitmix64's step and
+// finaliser): distinct salts give unrelated seeds, so each pattern, weight
+// matrix or augmentation draw gets its own stream from one user seed.
+inline uint64_t MixSeed(uint64_t seed, uint64_t salt) {
+  uint64_t z = seed + 0x9e3779b97f4a7c15ull * (salt + 1);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
 class SeededRandom {
  public:
   explicit SeededRandom(uint64_t seed) : engine_(seed) {}

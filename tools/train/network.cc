@@ -101,7 +101,7 @@ size_t TrainNetwork::FloatsPerSample() const {
   for (const Exit& e : exits_) {
     for (const auto& layer : e.layers) count(*layer);
   }
-  return total + 5 * widest + scratch;
+  return total + 4 * widest + scratch;  // + grad_a, grad_b, the exits' two
 }
 
 BatchState TrainNetwork::NewState(int capacity) const {

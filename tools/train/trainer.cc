@@ -22,14 +22,6 @@ constexpr float kEpsilon = 1e-7f;  // Keras's default, as the reference used
 constexpr int kEvalBatch = 1000;
 constexpr int kMicroBatch = 64;
 
-// A well-mixed 64-bit value of a key (splitmix64's finaliser).
-uint64_t Mix(uint64_t z) {
-  z += 0x9e3779b97f4a7c15ull;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 // Raw pixel -> network input by the model's InputTransform, tabled for the
 // 256 values a pixel can take, laid out as the first layer reads it.
 struct InputMap {
@@ -65,7 +57,7 @@ struct InputMap {
       float* sample = image.data();
       for (int i = 0; i < raw_width; ++i) sample[i] = value[pixels[i]];
       if (augment != nullptr && height > 0) {
-        Augment(*augment, Mix(augment_key + j), sample);
+        Augment(*augment, MixSeed(augment_key + j, 0), sample);
       }
       if (map) {
         std::copy(sample, sample + raw_width,
@@ -277,7 +269,7 @@ absl::StatusOr<TrainResult> Train(const Dataset& train,
     // Augmentation draws depend on the seed, the epoch and the position in
     // the epoch's order, not on threads or timing.
     const uint64_t augment_key =
-        Mix(options.seed ^ (static_cast<uint64_t>(epoch) << 40));
+        MixSeed(options.seed ^ (static_cast<uint64_t>(epoch) << 40), 0);
     const auto started = std::chrono::steady_clock::now();
     for (int b = 0; b < batches; ++b) {
       const int first = b * options.batch_size;
