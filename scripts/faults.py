@@ -132,12 +132,21 @@ class Run:
 
         driver = threading.Thread(target=fire)
         driver.start()
-        subprocess.run([f"{self.args.build}/tools/spex-replay",
-                        f"--target=unix:{self.socket}", f"--limit={samples}",
-                        f"--rate={self.args.rate}", "--streams=4", "--depth=16",
-                        f"--out={answers}"],
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        replay = subprocess.run([f"{self.args.build}/tools/spex-replay",
+                                 f"--target=unix:{self.socket}", f"--limit={samples}",
+                                 f"--rate={self.args.rate}", "--streams=4", "--depth=16",
+                                 f"--out={answers}"],
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         driver.join()
+        if replay.returncode != 0:
+            # Say why, and what the daemons said, before their logs are gone.
+            logs = ""
+            for name in sorted(os.listdir(self.work)):
+                if name.endswith(".log"):
+                    with open(os.path.join(self.work, name)) as f:
+                        logs += f"--- {name} (last lines)\n" + "".join(f.readlines()[-15:])
+            raise RuntimeError(f"spex-replay exited {replay.returncode}: "
+                               f"{replay.stderr.strip()[-2000:]}\n{logs}")
         records = [json.loads(line) for line in open(answers)]
         return records, samples, start
 
