@@ -13,7 +13,6 @@
 // progress.
 // Usage: spex_conv_bench [--quick] [Google Benchmark flags]
 #include <benchmark/benchmark.h>
-#include <xnnpack.h>
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -27,6 +26,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bench/conv_problem.h"
 #include "bench/machine_limits.h"
 #include "common/kernels/conv2d.h"
 #include "common/kernels/kernel.h"
@@ -35,61 +35,6 @@
 
 namespace spex::bench {
 namespace {
-
-struct ConvCase {
-  std::string name;  // where the shape comes from
-  Conv2dShape shape;
-};
-
-class ConvImpl {
- public:
-  virtual ~ConvImpl() = default;
-  virtual void Run() = 0;
-  virtual std::string KernelName() const { return ""; }
-};
-
-// Fixed-seed numbers in [-1, 1).
-std::vector<float> Numbers(size_t n, uint64_t seed) {
-  std::vector<float> v(n);
-  uint64_t s = seed * 2654435761u + 1;
-  for (float& x : v) {
-    s = s * 6364136223846793005u + 1442695040888963407u;
-    x = static_cast<float>((s >> 40) & 0xffffff) / 8388608.0f - 1.0f;
-  }
-  return v;
-}
-
-class SpexConv : public ConvImpl {
- public:
-  SpexConv(const Conv2dShape& shape, const Pattern& channels, int batch)
-      : shape_(shape), batch_(batch) {
-    const std::vector<float> weights = Numbers(
-        static_cast<size_t>(channels.spec().connections()) * shape.taps(), 1);
-    const std::vector<float> bias = Numbers(shape.c_out, 2);
-    layer_ =
-        *Conv2dLayer::Create(shape, channels, weights, bias, Activation::kRelu);
-    x_ =
-        Numbers(static_cast<size_t>(shape.c_in) * batch * shape.in_pixels(), 3);
-    y_.resize(static_cast<size_t>(shape.c_out) * batch * shape.out_pixels());
-    scratch_.resize(layer_->ScratchFloats(batch));
-  }
-  void Run() override {
-    layer_->Forward(batch_, x_.data(),
-                    static_cast<size_t>(batch_) * shape_.in_pixels(), y_.data(),
-                    static_cast<size_t>(batch_) * shape_.out_pixels(),
-                    scratch_.data());
-    benchmark::DoNotOptimize(y_.data());
-  }
-  std::string KernelName() const override {
-    return std::string(layer_->patch_layer().batch_kernel().name);
-  }
-
- private:
-  Conv2dShape shape_;
-  int batch_;
-  std::unique_ptr<Conv2dLayer> layer_;
-  std::vector<float> x_, y_, scratch_;
-};
 
 class OneDnnConv : public ConvImpl {
  public:
@@ -141,36 +86,6 @@ class OneDnnConv : public ConvImpl {
   dnnl::stream stream_;
   dnnl::convolution_forward primitive_;
   dnnl::memory src_, weights_, bias_, dst_;
-};
-
-class XnnpackConv : public ConvImpl {
- public:
-  XnnpackConv(const Conv2dShape& s, int batch) {
-    const std::vector<float> w =
-        Numbers(static_cast<size_t>(s.c_out) * s.c_in * s.taps(), 1);
-    const std::vector<float> b = Numbers(s.c_out, 2);
-    if (xnn_create_convolution2d_nhwc_f32(
-            s.pad, s.pad, s.pad, s.pad, s.kernel, s.kernel, s.stride, s.stride,
-            1, 1, /*groups=*/1, s.c_in, s.c_out, s.c_in, s.c_out, w.data(),
-            b.data(), 0.0f, INFINITY, 0, &op_) != xnn_status_success) {
-      std::fprintf(stderr, "xnn_create_convolution2d_nhwc_f32 failed\n");
-      std::exit(1);
-    }
-    x_ = Numbers(static_cast<size_t>(batch) * s.in_pixels() * s.c_in, 3);
-    y_.resize(static_cast<size_t>(batch) * s.out_pixels() * s.c_out);
-    if (xnn_setup_convolution2d_nhwc_f32(op_, batch, s.in_h, s.in_w, x_.data(),
-                                         y_.data(),
-                                         nullptr) != xnn_status_success) {
-      std::fprintf(stderr, "xnn_setup_convolution2d_nhwc_f32 failed\n");
-      std::exit(1);
-    }
-  }
-  ~XnnpackConv() override { xnn_delete_operator(op_); }
-  void Run() override { xnn_run_operator(op_, nullptr); }
-
- private:
-  xnn_operator_t op_ = nullptr;
-  std::vector<float> x_, y_;
 };
 
 // im2col (spex's own, tap-major patches) then one dense GEMM.
@@ -227,8 +142,7 @@ class Registry {
     m.shape = c.shape;
     m.density = density;
     m.batch = batch;
-    m.macs = static_cast<double>(c.shape.out_pixels()) * c.shape.c_out *
-             c.shape.c_in * density * c.shape.taps() * batch;
+    m.macs = ConvMacs(c.shape, density, batch);
     const std::string name = absl::StrFormat(
         "%s/%s/d%.4f/b%d", impl, c.shape.DebugString(), density, batch);
     measurements_[name] = m;
@@ -312,20 +226,8 @@ int Main(int argc, char** argv) {
   }
   int benchmark_argc = static_cast<int>(args.size());
   benchmark::Initialize(&benchmark_argc, args.data());
-  if (xnn_initialize(nullptr) != xnn_status_success) {
-    std::fprintf(stderr, "xnn_initialize failed\n");
-    return 1;
-  }
 
-  // The sparse CNN's convolutions (docs/RESULTS.md) and two MobileNet-like
-  // layers.
-  std::vector<ConvCase> cases = {
-      {"cnn conv2", {14, 14, 32, 64, 3, 1, 1}},
-      {"cnn conv3", {7, 7, 4, 64, 3, 1, 1}},
-      {"cnn conv4", {7, 7, 64, 64, 3, 1, 1}},
-      {"mobilenet 56", {56, 56, 64, 64, 3, 1, 1}},
-      {"mobilenet 28", {28, 28, 128, 128, 3, 1, 1}},
-  };
+  std::vector<ConvCase> cases = ConvCases();
   std::vector<double> densities = {1.0 / 2, 1.0 / 4, 1.0 / 8};
   std::vector<int> batches = {1, 16};
   if (quick) {
@@ -343,21 +245,19 @@ int Main(int argc, char** argv) {
       registry.Add("onednn", c, 1.0, batch,
                    std::make_shared<OneDnnConv>(c.shape, batch));
       registry.Add("xnnpack", c, 1.0, batch,
-                   std::make_shared<XnnpackConv>(c.shape, batch));
+                   std::shared_ptr<ConvImpl>(MakeXnnpackConv(c.shape, batch)));
       registry.Add("eigen_dense", c, 1.0, batch,
                    std::make_shared<EigenIm2ColConv>(c.shape, batch));
       for (double density : densities) {
-        const int d_out =
-            NearestValidOutDegree(c.shape.c_in, c.shape.c_out, density);
-        const JunctionSpec spec =
-            *JunctionFromFanOut(0, c.shape.c_in, c.shape.c_out, d_out);
         for (PatternKind kind : {PatternKind::kRandom, PatternKind::kBlock,
                                  PatternKind::kTile4, PatternKind::kTile8}) {
-          absl::StatusOr<Pattern> channels = GeneratePattern(spec, kind, 1);
+          absl::StatusOr<Pattern> channels =
+              ChannelPattern(c.shape, kind, density);
           if (!channels.ok()) continue;  // the kind does not fit the shape
           registry.Add(absl::StrCat("spex_", PatternKindName(kind)), c,
-                       spec.density(), batch,
-                       std::make_shared<SpexConv>(c.shape, *channels, batch));
+                       channels->spec().density(), batch,
+                       std::shared_ptr<ConvImpl>(
+                           MakeSpexConv(c.shape, *channels, batch)));
         }
       }
     }

@@ -10,12 +10,13 @@ machine (scripts/bench.sh kernels-arm64):
   cores.
 
 Against XNNPACK's arm64 fully connected operator and Eigen's GEMV on the same
-(dense) layer. Prints one JSON object per (implementation, layer, density),
-then a table and the floor. Neither figure sees memory: no cache misses, no
+(dense) layer; then spex's predefined-sparse convolutions (each pattern kind,
+the NEON kernel the dispatch picks) against XNNPACK's arm64 convolution at
+the shapes of conv_problem.h, with "op": "conv2d". Prints one JSON object per
+(implementation, layer, density), then tables and the floors. Neither figure sees memory: no cache misses, no
 stalls on loads (a Pi's L2 holds the sparse packs, not the dense matrix)."""
 import argparse
 import json
-import os
 import re
 import subprocess
 import sys
@@ -28,6 +29,9 @@ CPUS = ["cortex-a72", "cortex-a76", "cortex-a57", "cortex-a55"]
 SIZES = [(784, 512), (1024, 1024), (4096, 4096)]
 DENSITIES = [1 / 2, 1 / 4, 1 / 8, 1 / 16, 1 / 32]
 CALLS = 10
+CONV_CALLS = 2  # a convolution is 10^6-10^8 multiply-adds: counts are exact
+CONV_DENSITIES = [1 / 2, 1 / 4, 1 / 8]
+CONV_KINDS = ["random", "block", "tile4", "tile8"]
 
 
 def neon_kernels(table):
@@ -58,6 +62,73 @@ def count(args, impl, n_in, n_out, density):
         "density": guest["density"],
         "hot": plugin["hot"],
     }
+
+
+def count_conv(args, impl, case, density):
+    """One convolution implementation under the plugin; None if the pattern
+    kind does not fit the channel counts."""
+    with tempfile.NamedTemporaryFile(suffix=".json") as out:
+        run = subprocess.run(
+            ["qemu-aarch64", "-E", f"LD_LIBRARY_PATH={args.libs}",
+             "-plugin", f"{args.plugin},out={out.name}", args.program, "conv",
+             impl, str(case), repr(density), "1", str(CONV_CALLS)],
+            capture_output=True, text=True)
+        if run.returncode == 1:
+            return None
+        if run.returncode != 0:
+            sys.exit(f"conv {impl} case {case} {density}: {run.stderr.strip()}")
+        with open(out.name) as f:
+            plugin = json.load(f)
+    guest = json.loads(run.stdout)
+    marks = plugin["marks"]
+    return guest | {"instructions": (marks[1] - marks[0]) / CONV_CALLS,
+                    "hot": plugin["hot"]}
+
+
+def conv_cases(args):
+    run = subprocess.run(
+        ["qemu-aarch64", "-E", f"LD_LIBRARY_PATH={args.libs}", args.program,
+         "conv-cases"], capture_output=True, text=True, check=True)
+    return int(run.stdout)
+
+
+def measure_convs(args, quick):
+    """The convolution rows: XNNPACK dense, then each kind at each density."""
+    cases = [2] if quick else list(range(conv_cases(args)))
+    densities = [1 / 4] if quick else CONV_DENSITIES
+    plan = [(case, "xnnpack", 1.0) for case in cases]
+    plan += [(case, kind, d) for case in cases for d in densities
+             for kind in CONV_KINDS]
+    rows = []
+    for i, (case, impl, density) in enumerate(plan):
+        print(f"[conv {i + 1}/{len(plan)}] case {case} {impl} density "
+              f"{density:g}", file=sys.stderr)
+        measured = count_conv(args, impl, case, density)
+        if measured is None:
+            continue
+        hot = measured["hot"]
+        row = {
+            "op": "conv2d",
+            "impl": impl if impl == "xnnpack" else f"spex_{impl}",
+            "kernel": measured["kernel"], "case": measured["case"],
+            **{k: measured[k] for k in ("h", "w", "c_in", "c_out", "k", "stride")},
+            "density": measured["density"], "density_requested": density,
+            "batch": 1, "instructions": round(measured["instructions"]),
+            "macs": measured["macs_per_call"],
+            "hot_loop": {"instructions": hot["insns"],
+                         "runs_per_call": hot["execs"] / CONV_CALLS,
+                         "disas": hot["disas"]},
+            "mca_cycles": mca_cycles(hot),
+        }
+        rows.append(row)
+        print_row(row)
+    return rows
+
+
+def print_row(row):
+    print(json.dumps({k: v for k, v in row.items() if k != "hot_loop"}
+                     | {"hot_loop": {k: v for k, v in row["hot_loop"].items()
+                                     if k != "disas"}}), flush=True)
 
 
 def mca_cycles(hot):
@@ -120,10 +191,10 @@ def main():
                 "mca_cycles": mca_cycles(hot),
             }
             rows.append(row)
-            print(json.dumps({k: v for k, v in row.items() if k != "hot_loop"}
-                             | {"hot_loop": {k: v for k, v in row["hot_loop"].items()
-                                             if k != "disas"}}), flush=True)
+            print_row(row)
+    conv_rows = measure_convs(args, args.quick)
     report(rows, sizes, densities)
+    report_convs(conv_rows)
 
 
 def report(rows, sizes, densities):
@@ -170,6 +241,46 @@ def report(rows, sizes, densities):
         print(f"  {n_in} -> {n_out}: {best['impl']} {best['instructions']:,} = "
               f"{ratio:.3f} of XNNPACK  floor 0.25  "
               f"{'met' if ratio <= 0.25 else 'MISSED'}")
+
+
+def report_convs(rows):
+    print("\nconvolutions, batch 1 (instructions per call under qemu-aarch64; "
+          "x xnnpack = XNNPACK's dense convolution / this; the kernel is the "
+          "one spex's dispatch picks; cycles = llvm-mca-14 per run of the hot "
+          "loop, cortex-a72 / cortex-a55)")
+    cases = list(dict.fromkeys(r["case"] for r in rows))
+    for case in cases:
+        at = [r for r in rows if r["case"] == case]
+        xnn = next(r for r in at if r["impl"] == "xnnpack")
+        print(f"\n{case}: {xnn['h']}x{xnn['w']}x{xnn['c_in']} -> {xnn['c_out']}, "
+              f"{xnn['k']}x{xnn['k']} stride {xnn['stride']} (XNNPACK: "
+              f"{xnn['instructions']:,} instructions, "
+              f"{xnn['instructions'] / xnn['macs']:.3f} per MAC)")
+        print(f"{'density':<9} {'impl':<12} {'kernel':<26} {'instructions':>12} "
+              f"{'per MAC':>8} {'x xnnpack':>9} {'cycles A72/A55':>15}")
+        for r in at:
+            if r["impl"] == "xnnpack":
+                continue
+            cycles = r["mca_cycles"]
+            print(f"{r['density']:<9.5g} {r['impl']:<12} {r['kernel']:<26} "
+                  f"{r['instructions']:>12,} {r['instructions'] / r['macs']:>8.3f} "
+                  f"{xnn['instructions'] / r['instructions']:>8.2f}x "
+                  f"{cycles['cortex-a72']:>7.2f}/{cycles['cortex-a55']:<7.2f}")
+    print("\nfloor (convolutions with at least 32 channels in and out, density "
+          "1/4, batch 1: the best NEON kernel retires at most 1/3 of XNNPACK's "
+          "instructions):")
+    for case in cases:
+        at = [r for r in rows if r["case"] == case]
+        xnn = next(r for r in at if r["impl"] == "xnnpack")
+        best = min((r for r in at if r["density_requested"] == 1 / 4 and
+                    r["impl"] != "xnnpack"),
+                   key=lambda r: r["instructions"], default=None)
+        if best is None or min(xnn["c_in"], xnn["c_out"]) < 32:
+            continue
+        ratio = best["instructions"] / xnn["instructions"]
+        print(f"  {case}: {best['impl']} ({best['kernel']}) "
+              f"{best['instructions']:,} = {ratio:.3f} of XNNPACK  floor 0.333  "
+              f"{'met' if ratio <= 1 / 3 else 'MISSED'}")
 
 
 if __name__ == "__main__":

@@ -64,7 +64,7 @@ TEST_F(ChainTest, ThreeStagesAnswerTheTestSetAsTheInProcessModel) {
   WaitForCloud(edge);
 
   const Dataset& data = FashionTestSet();
-  const std::vector<ReplayRecord> records = ReplayOrDie(data, edge.target(), 4);
+  const std::vector<ReplayRecord> records = ReplayOrDie(data, edge, 4);
   ASSERT_EQ(records.size(), static_cast<size_t>(data.size()));
   int per_stage[4] = {0, 0, 0, 0};
   int borderline = 0, correct = 0;
@@ -125,9 +125,8 @@ TEST_F(ChainTest, FogKilledMidReplayEverySampleAnsweredThenTheChainHeals) {
   WaitForNextStage(*fog);
   WaitForCloud(edge);
   const Dataset data = FirstSamples(5000);
-  auto replay = std::async(std::launch::async, [&] {
-    return ReplayOrDie(data, edge.target(), 4, 1000);
-  });
+  auto replay = std::async(std::launch::async,
+                           [&] { return ReplayOrDie(data, edge, 4, 1000); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   fog->Signal(SIGKILL);
   fog->WaitForExit();
@@ -171,7 +170,7 @@ TEST_F(ChainTest, SlowLinkAfterTheFogMakesItComputeFurtherOrAnswerWithItsExit) {
     WaitForCloud(edge);
     proxy->set_delay(absl::Milliseconds(200));
     const std::vector<ReplayRecord> records =
-        ReplayOrDie(FirstSamples(1000), edge.target());
+        ReplayOrDie(FirstSamples(1000), edge);
     proxy->set_delay(absl::ZeroDuration());
     ExpectEveryAnswered(records);
     int fog_fallbacks = 0;
@@ -217,7 +216,7 @@ TEST_F(ChainTest, AdaptiveFogComputesFurtherWhenTheNextStageIsSlow) {
   // 2 s at 4,000 samples/s: the first round trips (40 ms) are measured
   // early in the replay.
   const std::vector<ReplayRecord> records =
-      ReplayOrDie(FirstSamples(8000), edge.target(), 4, 4000);
+      ReplayOrDie(FirstSamples(8000), edge, 4, 4000);
   ExpectEveryAnswered(records);
   int computed_here = 0, at_cloud = 0;
   for (const ReplayRecord& r : records) {
@@ -261,7 +260,7 @@ TEST_F(ChainTest, EdgeSkipsAFogThatIsDownOrSlow) {
     // Slow: 20 ms each way to the fog.
     proxy->set_delay(absl::Milliseconds(20));
     const std::vector<ReplayRecord> records =
-        ReplayOrDie(FirstSamples(2000), edge.target());
+        ReplayOrDie(FirstSamples(2000), edge);
     proxy->set_delay(absl::ZeroDuration());
     ExpectEveryAnswered(records);
     EXPECT_GT(count(records, 3), 2 * count(records, 2));
@@ -271,7 +270,7 @@ TEST_F(ChainTest, EdgeSkipsAFogThatIsDownOrSlow) {
     fog->Signal(SIGKILL);
     fog->WaitForExit();
     const std::vector<ReplayRecord> records =
-        ReplayOrDie(FirstSamples(2000), edge.target());
+        ReplayOrDie(FirstSamples(2000), edge);
     ExpectEveryAnswered(records);
     EXPECT_EQ(count(records, 2), 0);
     EXPECT_GT(count(records, 3), 300);
@@ -298,7 +297,7 @@ TEST_F(ChainTest, EdgeSkipsAFogThatRefusesSamples) {
   WaitForNextStage(*fog);
   WaitForCloud(edge);
   const std::vector<ReplayRecord> records =
-      ReplayOrDie(FirstSamples(2000), edge.target());
+      ReplayOrDie(FirstSamples(2000), edge);
   ExpectEveryAnswered(records);
   int at_cloud = 0;
   for (const ReplayRecord& r : records) at_cloud += r.stage == 3;
@@ -321,7 +320,7 @@ TEST_F(ChainTest, FogServingAnotherModelGetsNoOffloads) {
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForMetric(edge, "spex_edge_model_mismatch", 1);
   const std::vector<ReplayRecord> records =
-      ReplayOrDie(FirstSamples(300), edge.target());
+      ReplayOrDie(FirstSamples(300), edge);
   ExpectEveryAnswered(records);
   EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
   EXPECT_GT(CountPath(records, v1::ANSWER_PATH_FALLBACK,
@@ -359,7 +358,7 @@ TEST_F(ChainTest, TlsAndTokensBetweenEveryStage) {
   WaitForNextStage(fog);
   WaitForCloud(edge);
   const std::vector<ReplayRecord> records =
-      ReplayOrDie(FirstSamples(1000), edge.target());
+      ReplayOrDie(FirstSamples(1000), edge);
   ExpectEveryAnswered(records);
   int cloud_answers = 0;
   for (const ReplayRecord& r : records) {
@@ -386,7 +385,7 @@ TEST_F(ChainTest, TlsAndTokensBetweenEveryStage) {
   ASSERT_TRUE(edge2.ok()) << edge2.log();
   WaitForCloud(edge2);
   const std::vector<ReplayRecord> refused =
-      ReplayOrDie(FirstSamples(500), edge2.target());
+      ReplayOrDie(FirstSamples(500), edge2);
   ExpectEveryAnswered(refused);
   int rejected = 0;
   for (const ReplayRecord& r : refused) {

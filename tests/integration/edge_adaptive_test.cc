@@ -19,7 +19,7 @@ TEST_F(EdgeAgentTest, AdaptiveThresholdHoldsAnOffloadBudget) {
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
   const std::vector<ReplayRecord> records =
-      ReplayOrDie(FirstSamples(6000), edge.target());
+      ReplayOrDie(FirstSamples(6000), edge);
   ExpectEveryAnswered(records);
   int offloaded = 0, counted = 0;
   for (size_t i = records.size() / 2; i < records.size(); ++i) {
@@ -45,13 +45,13 @@ TEST_F(EdgeAgentTest, AdaptiveThresholdFallsWhenTheLinkSlowsDown) {
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
   // A fast link: no answer is late, the threshold stays up.
-  ReplayOrDie(FirstSamples(1500), edge.target(), 4, 3000);
+  ReplayOrDie(FirstSamples(1500), edge, 4, 3000);
   const double fast = edge.Metric("spex_edge_threshold");
   // A slow link: every cloud answer misses the objective, so more samples
   // must leave at the exit.
   proxy->set_delay(absl::Milliseconds(80));
   const std::vector<ReplayRecord> slow_records =
-      ReplayOrDie(FirstSamples(3000), edge.target(), 4, 3000);
+      ReplayOrDie(FirstSamples(3000), edge, 4, 3000);
   ExpectEveryAnswered(slow_records);
   const double slow = edge.Metric("spex_edge_threshold");
   EXPECT_LT(slow, fast - 0.1) << "fast link " << fast << ", slow " << slow;

@@ -19,7 +19,7 @@ TEST_F(EdgeAgentTest, AnswersEqualTheInProcessModel) {
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
   const Dataset data = FirstSamples(2000);
-  const std::vector<ReplayRecord> records = ReplayOrDie(data, edge.target());
+  const std::vector<ReplayRecord> records = ReplayOrDie(data, edge);
   ExpectEveryAnswered(records);
 
   LocalClassifier classifier(model_);
@@ -98,7 +98,7 @@ TEST_F(EdgeAgentTest, PlacementsAnswerWithTheWholeNetwork) {
     EdgeProcess edge(TestSocket("placement_" + c.name), c.flags);
     ASSERT_TRUE(edge.ok()) << edge.log();
     if (c.path == v1::ANSWER_PATH_CLOUD) WaitForCloud(edge);
-    const std::vector<ReplayRecord> records = ReplayOrDie(data, edge.target());
+    const std::vector<ReplayRecord> records = ReplayOrDie(data, edge);
     ExpectEveryAnswered(records);
     EXPECT_EQ(CountPath(records, c.path), data.size());
     int same = 0;
@@ -111,7 +111,7 @@ TEST_F(EdgeAgentTest, PlacementsAnswerWithTheWholeNetwork) {
   // rest from the tail computed on the device; nothing leaves it.
   EdgeProcess edge(TestSocket("placement_edge_exit"), {"--placement=edge"});
   ASSERT_TRUE(edge.ok()) << edge.log();
-  const std::vector<ReplayRecord> records = ReplayOrDie(data, edge.target());
+  const std::vector<ReplayRecord> records = ReplayOrDie(data, edge);
   ExpectEveryAnswered(records);
   EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_LOCAL), data.size());
   EXPECT_EQ(edge.Metric("spex_edge_offload_bytes_total"), 0);
@@ -212,7 +212,7 @@ TEST_F(EdgeAgentTest, WithoutACloudEverySampleIsAnsweredLocallyOrByFallback) {
   EdgeProcess edge(TestSocket("alone"), {});
   ASSERT_TRUE(edge.ok()) << edge.log();
   const std::vector<ReplayRecord> records =
-      ReplayOrDie(FirstSamples(500), edge.target());
+      ReplayOrDie(FirstSamples(500), edge);
   ExpectEveryAnswered(records);
   EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
   EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_LOCAL) +
@@ -231,7 +231,7 @@ TEST_F(EdgeAgentTest, AuditCountsMatchADirectComputation) {
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
   const Dataset data = FirstSamples(1000);
-  const std::vector<ReplayRecord> records = ReplayOrDie(data, edge.target());
+  const std::vector<ReplayRecord> records = ReplayOrDie(data, edge);
   ExpectEveryAnswered(records);
   // Every local answer is audited: the cloud's full-network label on the
   // same int8 split against the exit's.
@@ -320,9 +320,8 @@ TEST_F(EdgeAgentTest, SighupReloadsTheModelWithoutFailingASample) {
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
   const Dataset data = FirstSamples(2000);
-  auto replay = std::async(std::launch::async, [&] {
-    return ReplayOrDie(data, edge.target(), 4, 2000);
-  });
+  auto replay = std::async(std::launch::async,
+                           [&] { return ReplayOrDie(data, edge, 4, 2000); });
   for (int i = 0; i < 4; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(150));
     edge.Signal(SIGHUP);
@@ -337,7 +336,7 @@ TEST_F(EdgeAgentTest, SighupReloadsTheModelWithoutFailingASample) {
 TEST_F(EdgeAgentTest, MetricsPassPromtoolAndTheSocketIsGroupOnly) {
   EdgeProcess edge(TestSocket("metrics"), {});
   ASSERT_TRUE(edge.ok()) << edge.log();
-  ReplayOrDie(FirstSamples(50), edge.target());
+  ReplayOrDie(FirstSamples(50), edge);
   const ToolRun page = RunTool(
       "curl", "-sf http://127.0.0.1:" + std::to_string(edge.metrics_port()) +
                   "/metrics");

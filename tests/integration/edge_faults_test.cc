@@ -23,9 +23,8 @@ TEST_F(EdgeAgentTest, CloudKilledMidReplayEverySampleAnsweredThenReconnects) {
   const Dataset data = FirstSamples(5000);
   // 1,000 samples/s: the cloud dies after about 1 s and is back after 2 s
   // (plus its start-up), leaving 2 s of replay to reconnect and offload.
-  auto replay = std::async(std::launch::async, [&] {
-    return ReplayOrDie(data, edge.target(), 4, 1000);
-  });
+  auto replay = std::async(std::launch::async,
+                           [&] { return ReplayOrDie(data, edge, 4, 1000); });
   std::this_thread::sleep_for(std::chrono::milliseconds(1000));
   cloud->Signal(SIGKILL);
   cloud->WaitForExit();
@@ -62,7 +61,7 @@ TEST_F(EdgeAgentTest, SlowLinkAnswersByTheDeadline) {
   WaitForCloud(edge);
   proxy->set_delay(absl::Milliseconds(300));
   const std::vector<ReplayRecord> records =
-      ReplayOrDie(FirstSamples(300), edge.target());
+      ReplayOrDie(FirstSamples(300), edge);
   ExpectEveryAnswered(records);
   EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
   const int late = CountPath(records, v1::ANSWER_PATH_FALLBACK,
@@ -98,7 +97,7 @@ TEST_F(EdgeAgentTest, CloudServingAnotherModelGetsNoOffloads) {
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForMetric(edge, "spex_edge_model_mismatch", 1);
   const std::vector<ReplayRecord> records =
-      ReplayOrDie(FirstSamples(500), edge.target());
+      ReplayOrDie(FirstSamples(500), edge);
   ExpectEveryAnswered(records);
   EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
   EXPECT_GT(CountPath(records, v1::ANSWER_PATH_FALLBACK,
@@ -126,7 +125,7 @@ TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
     ASSERT_TRUE(edge.ok()) << edge.log();
     WaitForCloud(edge);
     const std::vector<ReplayRecord> records =
-        ReplayOrDie(FirstSamples(300), edge.target());
+        ReplayOrDie(FirstSamples(300), edge);
     ExpectEveryAnswered(records);
     EXPECT_GT(CountPath(records, v1::ANSWER_PATH_CLOUD), 30);
   }
@@ -146,7 +145,7 @@ TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
     ASSERT_TRUE(edge.ok()) << edge.log();
     WaitForCloud(edge);
     const std::vector<ReplayRecord> records =
-        ReplayOrDie(FirstSamples(300), edge.target());
+        ReplayOrDie(FirstSamples(300), edge);
     ExpectEveryAnswered(records);
     EXPECT_GT(CountPath(records, v1::ANSWER_PATH_CLOUD), 30);
   }
@@ -159,7 +158,7 @@ TEST_F(EdgeAgentTest, TlsMutualTlsAndTokenEndToEnd) {
   WaitForMetric(wrong, "spex_edge_cloud_errors_total{code=\"UNAUTHENTICATED\"}",
                 1);
   const std::vector<ReplayRecord> records =
-      ReplayOrDie(FirstSamples(200), wrong.target());
+      ReplayOrDie(FirstSamples(200), wrong);
   ExpectEveryAnswered(records);
   EXPECT_EQ(CountPath(records, v1::ANSWER_PATH_CLOUD), 0);
   for (const ReplayRecord& r : records) {
@@ -198,7 +197,7 @@ TEST_F(EdgeAgentTest, SpreadsOverReplicasAndFailsOverWhenOneDies) {
   WaitForCloud(edge);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // all up
   const std::vector<ReplayRecord> spread =
-      ReplayOrDie(FirstSamples(1500), edge.target());
+      ReplayOrDie(FirstSamples(1500), edge);
   ExpectEveryAnswered(spread);
   const int offloaded = CountPath(spread, v1::ANSWER_PATH_CLOUD);
   std::vector<double> before;
@@ -210,7 +209,7 @@ TEST_F(EdgeAgentTest, SpreadsOverReplicasAndFailsOverWhenOneDies) {
   // One replica dies in the middle of a replay: nothing is lost, and the
   // other two take all the offloads.
   auto replay = std::async(std::launch::async, [&] {
-    return ReplayOrDie(FirstSamples(3000), edge.target(), 4, 1500);
+    return ReplayOrDie(FirstSamples(3000), edge, 4, 1500);
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(700));
   replicas[0]->Signal(SIGKILL);

@@ -91,16 +91,22 @@ inline Dataset FirstSamples(int count) {
   return data;
 }
 
+// Replays `data` through the agent; a replay that fails says why, with the
+// agent's log (a crash or a sanitizer report is there, not in the status).
 inline std::vector<ReplayRecord> ReplayOrDie(const Dataset& data,
-                                             const std::string& target,
+                                             const EdgeProcess& edge,
                                              int streams = 4, double rate = 0) {
   ReplayOptions options;
-  options.target = target;
+  options.target = edge.target();
   options.streams = streams;
   options.rate = rate;
   absl::StatusOr<std::vector<ReplayRecord>> records =
       Replay(data, options, nullptr);
-  EXPECT_TRUE(records.ok()) << records.status();
+  if (!records.ok()) {
+    const std::string log = edge.log();
+    ADD_FAILURE() << records.status() << "\nthe end of the agent's log:\n"
+                  << log.substr(log.size() > 8000 ? log.size() - 8000 : 0);
+  }
   return records.ok() ? *records : std::vector<ReplayRecord>();
 }
 

@@ -84,7 +84,8 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
         }
         ++received;
         --in_flight;
-        if (progress) progress(++answered);
+        const int answered_so_far = ++answered;
+        if (progress) progress(answered_so_far);
       }
     });
     const double per_stream_rate =
