@@ -7,10 +7,12 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -102,12 +104,26 @@ inline std::vector<ReplayRecord> ReplayOrDie(const Dataset& data,
   options.rate = rate;
   absl::StatusOr<std::vector<ReplayRecord>> records =
       Replay(data, options, nullptr);
-  if (!records.ok()) {
+  const auto log_tail = [&edge] {
     const std::string log = edge.log();
+    return log.substr(log.size() > 8000 ? log.size() - 8000 : 0);
+  };
+  if (!records.ok()) {
     ADD_FAILURE() << records.status() << "\nthe end of the agent's log:\n"
-                  << log.substr(log.size() > 8000 ? log.size() - 8000 : 0);
+                  << log_tail();
+    return {};
   }
-  return records.ok() ? *records : std::vector<ReplayRecord>();
+  // Samples with neither an answer nor an error: the test's own checks
+  // fail on them; the agent's log says what happened.
+  const auto silent = std::count_if(
+      records->begin(), records->end(),
+      [](const auto& r) { return r.predicted < 0 && r.error.empty(); });
+  if (silent > 0) {
+    std::cerr << silent << " samples got no answer; the end of the agent's "
+              << "log:\n"
+              << log_tail() << "\n";
+  }
+  return *std::move(records);
 }
 
 inline int CountPath(
