@@ -13,10 +13,12 @@
 #            against oneDNN's and XNNPACK's convolutions and im2col + Eigen
 #            (spex_conv_bench): JSON lines with "op": "conv2d", then a table.
 #   kernels-arm64  every NEON kernel at batch 1 against XNNPACK's arm64
-#            fully connected operator and Eigen's GEMV, without an ARM
-#            machine: instructions retired per call, counted under
-#            qemu-aarch64 by a plugin, and llvm-mca-14's cycles per run of
-#            each hot loop: JSON lines, then a table and the floor.
+#            fully connected operator and Eigen's GEMV, and spex's
+#            convolutions (each pattern kind) against XNNPACK's arm64
+#            convolution, without an ARM machine: instructions retired per
+#            call, counted under qemu-aarch64 by a plugin, and llvm-mca-14's
+#            cycles per run of each hot loop: JSON lines (convolutions with
+#            "op": "conv2d"), then tables and the floors.
 #   cloud    spex-cloud serving the default model under spex-loadgen, and in
 #            the same run a bare echo server of the same messages (the
 #            ceiling): one JSON line per target, streams (1, 8, 64) and

@@ -98,9 +98,14 @@ class TileGroup {
         weights_(p.weights.data() + static_cast<size_t>(q) * p.d_in * G),
         count(p.d_in) {}
 
+  // A tile's G weights of one input are contiguous: vector loads.
+  static constexpr bool kContiguousWeights = true;
   SPEX_KERNEL_INLINE int Input(int k) const { return indices_[k]; }
   SPEX_KERNEL_INLINE float Weight(int k, int r) const {
     return weights_[k * G + r];
+  }
+  SPEX_KERNEL_INLINE const float* Weights(int k) const {
+    return weights_ + k * G;
   }
 
  private:
@@ -120,6 +125,7 @@ class DenseGroup {
         n_in_(p.n_in),
         count(p.n_in) {}
 
+  static constexpr bool kContiguousWeights = false;
   SPEX_KERNEL_INLINE int Input(int k) const { return k; }
   SPEX_KERNEL_INLINE float Weight(int k, int r) const {
     return weights_[r * n_in_ + k];
