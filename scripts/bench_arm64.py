@@ -247,7 +247,8 @@ def report_convs(rows):
     print("\nconvolutions, batch 1 (instructions per call under qemu-aarch64; "
           "x xnnpack = XNNPACK's dense convolution / this; the kernel is the "
           "one spex's dispatch picks; cycles = llvm-mca-14 per run of the hot "
-          "loop, cortex-a72 / cortex-a55)")
+          "loop, cortex-a72 / cortex-a55; density* = the nearest valid "
+          "density, counted for a requested one the layer cannot take)")
     cases = list(dict.fromkeys(r["case"] for r in rows))
     for case in cases:
         at = [r for r in rows if r["case"] == case]
@@ -262,7 +263,10 @@ def report_convs(rows):
             if r["impl"] == "xnnpack":
                 continue
             cycles = r["mca_cycles"]
-            print(f"{r['density']:<9.5g} {r['impl']:<12} {r['kernel']:<26} "
+            shown = (f"{r['density']:.5g}"
+                     if abs(r["density"] - r["density_requested"]) < 1e-9
+                     else f"{r['density']:.5g}*")
+            print(f"{shown:<9} {r['impl']:<12} {r['kernel']:<26} "
                   f"{r['instructions']:>12,} {r['instructions'] / r['macs']:>8.3f} "
                   f"{xnn['instructions'] / r['instructions']:>8.2f}x "
                   f"{cycles['cortex-a72']:>7.2f}/{cycles['cortex-a55']:<7.2f}")
