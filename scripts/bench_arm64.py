@@ -82,7 +82,7 @@ def count_conv(args, impl, case, density):
     guest = json.loads(run.stdout)
     marks = plugin["marks"]
     return guest | {"instructions": (marks[1] - marks[0]) / CONV_CALLS,
-                    "hot": plugin["hot"]}
+                    "macs": guest["macs_per_call"], "hot": plugin["hot"]}
 
 
 def conv_cases(args):
@@ -106,23 +106,30 @@ def measure_convs(args, quick):
         measured = count_conv(args, impl, case, density)
         if measured is None:
             continue
-        hot = measured["hot"]
         row = {
             "op": "conv2d",
             "impl": impl if impl == "xnnpack" else f"spex_{impl}",
             "kernel": measured["kernel"], "case": measured["case"],
             **{k: measured[k] for k in ("h", "w", "c_in", "c_out", "k", "stride")},
-            "density": measured["density"], "density_requested": density,
-            "batch": 1, "instructions": round(measured["instructions"]),
-            "macs": measured["macs_per_call"],
-            "hot_loop": {"instructions": hot["insns"],
-                         "runs_per_call": hot["execs"] / CONV_CALLS,
-                         "disas": hot["disas"]},
-            "mca_cycles": mca_cycles(hot),
-        }
+        } | cost_fields(measured, density, CONV_CALLS)
         rows.append(row)
         print_row(row)
     return rows
+
+
+def cost_fields(measured, density, calls):
+    """A row's measured fields: density, instructions per call, the hot loop
+    and its modelled cycles."""
+    hot = measured["hot"]
+    return {
+        "density": measured["density"], "density_requested": density,
+        "batch": 1, "instructions": round(measured["instructions"]),
+        "macs": measured["macs"],
+        "hot_loop": {"instructions": hot["insns"],
+                     "runs_per_call": hot["execs"] / calls,
+                     "disas": hot["disas"]},
+        "mca_cycles": mca_cycles(hot),
+    }
 
 
 def print_row(row):
@@ -179,17 +186,8 @@ def main():
             if measured is None:
                 total -= 1
                 continue
-            hot = measured["hot"]
-            row = {
-                "impl": impl, "out": n_out, "in": n_in,
-                "density": measured["density"], "density_requested": density,
-                "batch": 1, "instructions": round(measured["instructions"]),
-                "macs": measured["macs"],
-                "hot_loop": {"instructions": hot["insns"],
-                             "runs_per_call": hot["execs"] / CALLS,
-                             "disas": hot["disas"]},
-                "mca_cycles": mca_cycles(hot),
-            }
+            row = {"impl": impl, "out": n_out, "in": n_in} | cost_fields(
+                measured, density, CALLS)
             rows.append(row)
             print_row(row)
     conv_rows = measure_convs(args, args.quick)
