@@ -21,7 +21,8 @@ struct ConvCase {
   Conv2dShape shape;
 };
 
-// The sparse CNN's convolutions and two MobileNet-like layers.
+// The first sparse CNN's convolutions (kept as they were, so that figures
+// stay comparable across runs) and two MobileNet-like layers.
 std::vector<ConvCase> ConvCases();
 
 // The channel pattern of `kind` at the valid density nearest `density`
