@@ -12,7 +12,6 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
-#include <iostream>
 #include <memory>
 #include <string>
 #include <thread>
@@ -113,15 +112,15 @@ inline std::vector<ReplayRecord> ReplayOrDie(const Dataset& data,
                   << log_tail();
     return {};
   }
-  // Samples with neither an answer nor an error: the test's own checks
-  // fail on them; the agent's log says what happened.
+  // Samples with neither an answer nor an error (a stream that broke, or
+  // ended short): every accepted sample gets exactly one answer.
   const auto silent = std::count_if(
       records->begin(), records->end(),
       [](const auto& r) { return r.predicted < 0 && r.error.empty(); });
   if (silent > 0) {
-    std::cerr << silent << " samples got no answer; the end of the agent's "
-              << "log:\n"
-              << log_tail() << "\n";
+    ADD_FAILURE() << silent << " samples got no answer; the end of the "
+                  << "agent's log:\n"
+                  << log_tail();
   }
   return *std::move(records);
 }
