@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstring>
+#include <limits>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -226,6 +228,56 @@ void Im2Col(const Conv2dShape& shape, size_t samples, const float* x,
   }
 }
 
+int ShiftedPlaneRows(const Conv2dShape& shape) {
+  return shape.in_h + 2 * shape.pad;
+}
+
+void ShiftedPlanes(const Conv2dShape& shape, const float* x, size_t x_stride,
+                   float* planes) {
+  const int pad = shape.pad, in_h = shape.in_h, in_w = shape.in_w;
+  const int out_w = shape.out_w();
+  const size_t plane = static_cast<size_t>(ShiftedPlaneRows(shape)) * out_w;
+  const size_t border = static_cast<size_t>(pad) * out_w;
+  const ptrdiff_t pixels = shape.in_pixels();
+  for (int kx = 0; kx < shape.kernel; ++kx) {
+    // Output column ox reads input column ox + shift; inside for [lo, hi).
+    const int shift = kx - pad;
+    const int lo = std::min(out_w, std::max(0, -shift));
+    const int hi = std::max(lo, std::min(out_w, in_w - shift));
+    // The zeros first, for all channels at once: on a 7x7 map, zeroing
+    // each plane's border and wrapped columns by calls cost more than the
+    // copy (counted under qemu: 265 instructions per 63-float plane).
+    float* block = planes + static_cast<size_t>(kx) * shape.c_in * plane;
+    std::fill(block, block + shape.c_in * plane, 0.0f);
+    for (int c = 0; c < shape.c_in; ++c) {
+      float* body = block + c * plane + border;
+      const float* image = x + c * x_stride;
+      if (out_w != in_w) {
+        for (int r = 0; r < in_h; ++r) {
+          std::memcpy(body + static_cast<size_t>(r) * out_w + lo,
+                      image + static_cast<size_t>(r) * in_w + lo + shift,
+                      sizeof(float) * (hi - lo));
+        }
+        continue;
+      }
+      // A "same" map: one copy of the image shifted in row-major order (the
+      // maps are 7 to 56 pixels wide: one long copy, not one per row), then
+      // zeros again in the columns that wrapped around a row's end.
+      const ptrdiff_t first = std::max<ptrdiff_t>(0, -shift);
+      const ptrdiff_t last = std::min(pixels, pixels - shift);
+      std::memcpy(body + first, image + first + shift,
+                  sizeof(float) * (last - first));
+      // Column by column (strided stores: a loop along a row became a
+      // memset call per row).
+      const int wrapped_begin = shift > 0 ? hi : 0;
+      const int wrapped_end = shift > 0 ? in_w : lo;
+      for (int ox = wrapped_begin; ox < wrapped_end; ++ox) {
+        for (ptrdiff_t i = ox; i < pixels; i += in_w) body[i] = 0.0f;
+      }
+    }
+  }
+}
+
 void Col2ImAdd(const Conv2dShape& shape, size_t samples, const float* col,
                size_t col_stride, float* dx, size_t dx_stride) {
   const int k = shape.kernel, stride = shape.stride, pad = shape.pad;
@@ -265,6 +317,38 @@ void Col2ImAdd(const Conv2dShape& shape, size_t samples, const float* col,
   }
 }
 
+namespace {
+
+// The batch pack with every patch feature t * c_in + c (tap t = ky * k + kx)
+// renumbered to the row of its shifted plane, (kx * c_in + c) * rows + ky
+// in units of out_w floats; null where shifted planes do not apply: a
+// stride, a 1x1 kernel (read in place), a format whose inputs are implicit,
+// or plane rows past what a packed index holds.
+std::unique_ptr<const PackedWeights> RenumberForShiftedPlanes(
+    const Conv2dShape& shape, const PackedWeights& pack) {
+  if (shape.stride != 1 || shape.kernel == 1) return nullptr;
+  if (pack.format != WeightFormat::kSell8 &&
+      pack.format != WeightFormat::kTile4 &&
+      pack.format != WeightFormat::kTile8) {
+    return nullptr;
+  }
+  const int64_t rows = ShiftedPlaneRows(shape);
+  const int64_t plane_rows = int64_t{shape.kernel} * shape.c_in * rows;
+  if (plane_rows > std::numeric_limits<uint16_t>::max() + int64_t{1}) {
+    return nullptr;
+  }
+  auto renumbered = std::make_unique<PackedWeights>(pack);
+  renumbered->n_in = static_cast<int>(plane_rows);
+  for (uint16_t& index : renumbered->indices) {
+    const int tap = index / shape.c_in, c = index % shape.c_in;
+    const int ky = tap / shape.kernel, kx = tap % shape.kernel;
+    index = static_cast<uint16_t>((int64_t{kx} * shape.c_in + c) * rows + ky);
+  }
+  return renumbered;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Conv2dLayer>> Conv2dLayer::Create(
     const Conv2dShape& shape, const Pattern& channels,
     absl::Span<const float> weights, absl::Span<const float> bias,
@@ -288,8 +372,10 @@ absl::StatusOr<std::unique_ptr<Conv2dLayer>> Conv2dLayer::Create(
   absl::StatusOr<std::unique_ptr<SparseLayer>> layer =
       SparseLayer::Create(*patches, weights, bias, activation, options);
   if (!layer.ok()) return layer.status();
+  std::unique_ptr<const PackedWeights> plane_pack =
+      RenumberForShiftedPlanes(shape, (*layer)->batch_pack());
   return std::unique_ptr<Conv2dLayer>(
-      new Conv2dLayer(shape, *std::move(layer)));
+      new Conv2dLayer(shape, *std::move(layer), std::move(plane_pack)));
 }
 
 namespace {
@@ -328,6 +414,13 @@ void Conv2dLayer::Forward(size_t samples, const float* x, size_t x_stride,
     if (shape_.kernel == 1 && shape_.stride == 1 && shape_.pad == 0) {
       // The patches are the input itself.
       patches_->ForwardBatch(columns, in, x_stride, out, y_stride);
+      continue;
+    }
+    if (count == 1 && plane_pack_ != nullptr) {
+      ShiftedPlanes(shape_, in, x_stride, scratch);
+      patches_->batch_kernel().batch(
+          *plane_pack_, patches_->activation() == Activation::kRelu, columns,
+          scratch, static_cast<size_t>(shape_.out_w()), out, y_stride);
       continue;
     }
     Im2Col(shape_, count, in, x_stride, scratch, columns);

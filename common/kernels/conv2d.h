@@ -10,11 +10,23 @@
 // reads the d_in*k*k features of its channels: the channel pattern expanded
 // over the taps (ExpandChannelPattern), which keeps its kind (a tile
 // shares its expanded set; a block code becomes one code per tap) and its
-// exact degrees. Im2Col lays the patches out feature-major, one column per
-// output pixel (of every sample in a batch), and the sparse layer's batch
-// kernel, any format and ISA of the kernel table, runs over the columns: an
-// implicit GEMM of pixels x (d_in*k*k) x c_out that touches only the
-// connections that exist.
+// exact degrees. The sparse layer's batch kernel, any format and ISA of the
+// kernel table, runs over feature rows whose columns are output pixels: a
+// GEMM of pixels x (d_in*k*k) x c_out that touches only the connections
+// that exist. Two ways to give it those rows, by what the call holds:
+//  shifted planes  one sample, stride 1, a kernel format that lists every
+//          connection's input (sell8, tile4, tile8): for each kernel column
+//          kx and channel c, the zero-padded input shifted left by kx
+//          columns and cut to the output's width. Feature (ky, kx, c)'s row
+//          is that plane from its row ky on, read in place: the layer keeps
+//          a copy of the batch pack with the inputs renumbered to plane
+//          rows. k copies of the input instead of im2col's k*k (the
+//          edge's path, one sample at a time).
+//  patches (Im2Col)  everything else (several samples in one call, the
+//          cloud's batches of small maps; strides; the dense and block8
+//          formats, whose inputs are implicit): one row per feature, one
+//          column per output pixel of every sample of the call.
+// A 1x1 convolution at stride 1 reads its input as it is.
 //
 // Activations are channel-major: channel c of sample n at
 // x + c * x_stride + n * h * w, row-major pixels within (CHW per sample, the
@@ -79,6 +91,14 @@ absl::StatusOr<Pattern> ExpandChannelPattern(const Pattern& channels, int taps);
 void Im2Col(const Conv2dShape& shape, size_t samples, const float* x,
             size_t x_stride, float* col, size_t col_stride);
 
+// One sample's shifted planes (stride 1): plane (kx, c), at planes +
+// (kx * c_in + c) * ShiftedPlaneRows(shape) * out_w, holds row r, column ox
+// of the input padded by `pad` zeros at row r, column ox + kx. x is CHW
+// with channel stride x_stride.
+int ShiftedPlaneRows(const Conv2dShape& shape);
+void ShiftedPlanes(const Conv2dShape& shape, const float* x, size_t x_stride,
+                   float* planes);
+
 // The adjoint of Im2Col, for training: adds each patch feature's value back
 // to the input pixel it was copied from (padding taps are dropped). dx is
 // channel-major like x and is added to, not overwritten.
@@ -106,8 +126,11 @@ class Conv2dLayer {
 
   // Floats of scratch Forward needs for `samples` samples: the patches of
   // the samples one kernel call takes (as many as fill about 1,024 columns,
-  // at least one).
+  // at least one), which also hold one sample's shifted planes.
   size_t ScratchFloats(size_t samples) const;
+
+  // Whether a call with one sample reads shifted planes (see the top).
+  bool reads_shifted_planes() const { return plane_pack_ != nullptr; }
 
   const Conv2dShape& shape() const { return shape_; }
   // The sparse layer over patches (its spec, kernels and packed bytes).
@@ -116,11 +139,17 @@ class Conv2dLayer {
   int64_t macs() const;
 
  private:
-  Conv2dLayer(const Conv2dShape& shape, std::unique_ptr<SparseLayer> patches)
-      : shape_(shape), patches_(std::move(patches)) {}
+  Conv2dLayer(const Conv2dShape& shape, std::unique_ptr<SparseLayer> patches,
+              std::unique_ptr<const PackedWeights> plane_pack)
+      : shape_(shape),
+        patches_(std::move(patches)),
+        plane_pack_(std::move(plane_pack)) {}
 
   const Conv2dShape shape_;
   const std::unique_ptr<SparseLayer> patches_;
+  // patches_'s batch pack with its inputs renumbered to shifted-plane rows;
+  // null where planes do not apply.
+  const std::unique_ptr<const PackedWeights> plane_pack_;
 };
 
 }  // namespace spex

@@ -68,6 +68,10 @@ class SparseLayer {
   // and held by the layer in all (the paths share one pack when they use the
   // same format).
   size_t single_path_bytes() const { return single_pack_->bytes(); }
+  // The batch path's pack, as batch_kernel() reads it (for a caller that
+  // runs the kernel over its own copy with the inputs renumbered: the
+  // convolutions' shifted planes).
+  const PackedWeights& batch_pack() const { return *batch_pack_; }
   size_t batch_path_bytes() const { return batch_pack_->bytes(); }
   size_t packed_bytes() const;
 

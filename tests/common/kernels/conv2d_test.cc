@@ -144,6 +144,13 @@ TEST_P(Conv2dTest, MatchesFloat64Reference) {
             ASSERT_TRUE(layer.ok()) << layer.status();
             EXPECT_EQ((*layer)->macs(), int64_t{shape.out_pixels()} * ch.c_out *
                                             spec.d_in * shape.taps());
+            // One sample at stride 1 reads shifted planes wherever the
+            // format lists its inputs, so samples == 1 below tests them.
+            EXPECT_EQ((*layer)->reads_shifted_planes(),
+                      shape.stride == 1 && shape.kernel > 1 &&
+                          (kernel.format == WeightFormat::kSell8 ||
+                           kernel.format == WeightFormat::kTile4 ||
+                           kernel.format == WeightFormat::kTile8));
             for (size_t samples : kSamples) {
               const size_t in_cols = samples * shape.in_pixels();
               const size_t out_cols = samples * shape.out_pixels();
@@ -226,6 +233,39 @@ TEST(Conv2dLayerTest, BatchesOfLargeMapsRunSampleBySample) {
                   kRelativeTolerance * (1.0 + 72 * std::fabs(want[i])))
           << "value " << i;
     }
+  }
+}
+
+// Shifted planes whose rows a packed index cannot number (3 x 1,024
+// channels x 22 rows > 65,536): the layer reads patches instead, and still
+// matches the reference.
+TEST(Conv2dLayerTest, PlanesPastTheIndexRangeFallBackToPatches) {
+  std::mt19937_64 rng(std::random_device{}());
+  std::uniform_real_distribution<float> uniform(-1.0f, 1.0f);
+  const Conv2dShape shape{20, 20, 1024, 8, 3, 1, 1};
+  const JunctionSpec spec = *JunctionFromFanOut(0, 1024, 8, 4);
+  const Pattern channels = *GeneratePattern(spec, PatternKind::kTile4, rng());
+  std::vector<float> weights(spec.connections() * shape.taps());
+  for (float& w : weights) w = uniform(rng);
+  std::vector<float> bias(shape.c_out);
+  for (float& b : bias) b = uniform(rng);
+  auto layer = Conv2dLayer::Create(shape, channels, weights, bias,
+                                   Activation::kIdentity);
+  ASSERT_TRUE(layer.ok()) << layer.status();
+  EXPECT_FALSE((*layer)->reads_shifted_planes());
+  std::vector<float> x(shape.c_in * shape.in_pixels());
+  for (float& v : x) v = uniform(rng);
+  std::vector<float> y(shape.c_out * shape.out_pixels());
+  std::vector<float> scratch((*layer)->ScratchFloats(1));
+  (*layer)->Forward(1, x.data(), shape.in_pixels(), y.data(),
+                    shape.out_pixels(), scratch.data());
+  const std::vector<double> want =
+      ReferenceConv(shape, channels, weights, bias, false, 1, x);
+  const double fan_in = spec.d_in * shape.taps();
+  for (size_t i = 0; i < y.size(); ++i) {
+    ASSERT_NEAR(y[i], want[i],
+                kRelativeTolerance * (1.0 + fan_in * std::fabs(want[i])))
+        << "value " << i;
   }
 }
 
