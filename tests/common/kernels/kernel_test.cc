@@ -39,8 +39,9 @@ const Shape kBlockShapes[] = {{64, 8}, {96, 40}, {784, 64}, {1024, 136}};
 const Shape kTileShapes[] = {{67, 8}, {100, 40}, {784, 64}, {1023, 136}};
 const double kDensities[] = {1.0 / 32, 1.0 / 16, 1.0 / 8,
                              1.0 / 4,  1.0 / 2,  1.0};
-// 40 runs the shared-inputs loops' narrower column chunks (32 + 8).
-const size_t kBatches[] = {1, 3, 40, 64, 257};
+// 40 and 53 run the shared-inputs loops' narrower column chunks (32 + 8;
+// 48 + 5, whose last chunk is narrower than a tile).
+const size_t kBatches[] = {1, 3, 40, 53, 64, 257};
 
 struct Case {
   Pattern pattern;
