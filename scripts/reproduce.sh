@@ -10,7 +10,10 @@
 #     `tile8` over ten paired seeds, a table of other topologies,
 #     seconds per epoch against density, and the default model's calibrated
 #     exit threshold; three candidate topologies for a chain of three
-#     stages, and the three-stage model with both thresholds calibrated.
+#     stages, and the three-stage model with both thresholds calibrated;
+#     a dense MLP with the default's parameter budget; convolutional
+#     networks: the sparse CNN and its dense twin over three seeds, a dense
+#     CNN with the sparse one's budget, and a sparser CNN.
 #
 # Usage: scripts/reproduce.sh [--skip-install] [--seeds N] [--pattern-seeds N]
 #                             [--quick]
@@ -23,12 +26,13 @@ seeds=3
 pattern_seeds=10
 fashion_epochs=30
 mnist_epochs=50
+cnn_epochs=60
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --skip-install) skip_install=1 ;;
     --seeds) seeds="$2"; shift ;;
     --pattern-seeds) pattern_seeds="$2"; shift ;;
-    --quick) seeds=1; pattern_seeds=1; fashion_epochs=3; mnist_epochs=3 ;;
+    --quick) seeds=1; pattern_seeds=1; fashion_epochs=3; mnist_epochs=3; cnn_epochs=3 ;;
     *) echo "reproduce.sh: unknown argument '$1'" >&2; exit 2 ;;
   esac
   shift
@@ -95,6 +99,28 @@ run "fashion-topology-denser-head-s1" "${fashion[@]}" --seed 1 \
 run "fashion-topology-wider-tail-s1" "${fashion[@]}" --seed 1 \
   --config "784 64 1024 1024 10" --fo "8 128 128 10" --split-after 1 --exits 1
 
+# --- Fashion-MNIST: the same budget spent narrow and dense (seed 1) ---------
+run "fashion-mlp-narrow-dense-s1" "${fashion[@]}" --seed 1 --dense \
+  --config "784 64 160 160 10" --fo "64 160 160 10" --split-after 1 --exits 1
+
+# --- Fashion-MNIST: convolutional networks ------------------------------------
+# The sparse CNN (tile4; channel densities 1/4 and 1/8 in the wide
+# convolutions) over the seeds against its dense twin; a dense CNN with the
+# sparse one's parameter budget (narrow); a sparser CNN at 8x fewer
+# parameters than the twin. Split on the 7x7x4 map after the 1x1
+# convolution, an exit there; 2 training threads.
+cnn=(--dataset fashion-mnist --epochs "$cnn_epochs" --threads 2 --split-after 5 --exits 5
+     --exit-weight 0.5 --lr 0.002 --l2 0.00002 --schedule cosine --shift 1 --flip)
+cnn_layers="conv3x3 32, maxpool2, conv3x3 128 fo 32, maxpool2, conv1x1 4, conv3x3 128 fo 32, conv3x3 128 fo 16, maxpool2, fc 10 fo 5"
+for seed in $(seq 1 "$seeds"); do
+  run "fashion-cnn-tile4-s$seed" "${cnn[@]}" --layers "$cnn_layers" --pattern tile4 --seed "$seed"
+  run "fashion-cnn-dense-s$seed" "${cnn[@]}" --layers "$cnn_layers" --dense --seed "$seed"
+done
+run "fashion-cnn-narrow-dense-s1" "${cnn[@]}" --dense --seed 1 \
+  --layers "conv3x3 16, maxpool2, conv3x3 48, maxpool2, conv1x1 4, conv3x3 48, conv3x3 48, maxpool2, fc 10"
+run "fashion-cnn-tile4-eighth-s1" "${cnn[@]}" --pattern tile4 --seed 1 \
+  --layers "conv3x3 32, maxpool2, conv3x3 128 fo 16, maxpool2, conv1x1 4, conv3x3 128 fo 32, conv3x3 128 fo 8, maxpool2, fc 10 fo 5"
+
 # --- Fashion-MNIST: seconds per epoch against density (timing only) ---------
 for fo in 32 64 256; do
   run "fashion-density-tail-fo$fo-s1" --dataset fashion-mnist --epochs 3 --seed 1 \
@@ -119,5 +145,5 @@ run "fashion-chain-candidate-32-512-128-s1" "${chain[@]}" --later-cuts 3 --exits
 
 python3 scripts/results_md.py results docs/RESULTS.md \
   --command "scripts/reproduce.sh $*" --seeds "$seeds" --pattern-seeds "$pattern_seeds" \
-  --fashion-epochs "$fashion_epochs" --mnist-epochs "$mnist_epochs"
+  --fashion-epochs "$fashion_epochs" --mnist-epochs "$mnist_epochs" --cnn-epochs "$cnn_epochs"
 echo "wrote docs/RESULTS.md"

@@ -10,6 +10,7 @@ import re
 import statistics
 
 from results_benchmarks import chain, end_to_end, verdict
+import results_cnn
 
 
 def load(directory):
@@ -73,6 +74,7 @@ def main():
     parser.add_argument("--pattern-seeds", type=int, default=10)
     parser.add_argument("--fashion-epochs", type=int, default=30)
     parser.add_argument("--mnist-epochs", type=int, default=50)
+    parser.add_argument("--cnn-epochs", type=int, default=60)
     args = parser.parse_args()
     groups = load(args.results)
     with open(os.path.join(args.results, "fashion-default.calibration.json")) as f:
@@ -226,7 +228,6 @@ def main():
     w("")
 
     # --- why this model ---------------------------------------------------------
-    acc_block = mean([r["final_test_accuracy"] for r in block])
     w("### Why this topology and pattern\n")
     w("- **The split is the first hidden layer, and narrow.** 64 values leave "
       f"the edge: {split_int8} bytes as int8 against {raw} for the image, and "
@@ -366,6 +367,7 @@ def main():
           "fewer parameters. As in the reference, the 16 zero-padding inputs of "
           "the 800-wide configurations receive connections like any other.")
         w("")
+    results_cnn.section(args.results, groups, w, args.cnn_epochs)
     end_to_end(args.results, w)
     chain(args.results, groups, w)
     with open(args.output, "w") as f:
