@@ -231,7 +231,7 @@ int Main(int argc, char** argv) {
   std::vector<double> densities = {1.0 / 2, 1.0 / 4, 1.0 / 8};
   std::vector<int> batches = {1, 16};
   if (quick) {
-    cases = {{"cnn conv4", {7, 7, 64, 64, 3, 1, 1}}};
+    cases = {ConvCases()[2]};  // the CNN's 7x7x128 layer
     densities = {1.0 / 4};
     batches = {1};
   }

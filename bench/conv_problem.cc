@@ -48,9 +48,9 @@ class SpexConv : public ConvImpl {
 
 std::vector<ConvCase> ConvCases() {
   return {
-      {"cnn conv2", {14, 14, 32, 64, 3, 1, 1}},
-      {"cnn conv3", {7, 7, 4, 64, 3, 1, 1}},
-      {"cnn conv4", {7, 7, 64, 64, 3, 1, 1}},
+      {"cnn layer 3", {14, 14, 32, 128, 3, 1, 1}},
+      {"cnn layer 6", {7, 7, 4, 128, 3, 1, 1}},
+      {"cnn layer 7", {7, 7, 128, 128, 3, 1, 1}},
       {"mobilenet 56", {56, 56, 64, 64, 3, 1, 1}},
       {"mobilenet 28", {28, 28, 128, 128, 3, 1, 1}},
   };

@@ -21,8 +21,9 @@ struct ConvCase {
   Conv2dShape shape;
 };
 
-// The first sparse CNN's convolutions (kept as they were, so that figures
-// stay comparable across runs) and two MobileNet-like layers.
+// The sparse CNN's 3x3 convolutions with at least 4 channels in (layers 3,
+// 6 and 7 of the recipe in docs/TRAINING.md) and two MobileNet-like
+// layers.
 std::vector<ConvCase> ConvCases();
 
 // The channel pattern of `kind` at the valid density nearest `density`
