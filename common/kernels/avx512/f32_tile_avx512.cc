@@ -1,7 +1,7 @@
 // AVX-512 kernels for kTile4 and kTile8 (tile patterns).
 //
 // Batch (feature-major): the shared-inputs loop (shared_inputs_avx512.h),
-// tile4 as 4 rows x 64 columns, tile8 as 8 rows x 32 columns.
+// tile4 as 4 rows x 96 columns, tile8 as 8 rows x 48 columns.
 //
 // One sample, tile8: two slots share a zmm (their broadcasts joined by one
 // insert), so 16 connections cost two indices, two broadcasts and one FMA.

@@ -1,13 +1,14 @@
 // The AVX-512 batch loop for rows that share their inputs: the tile formats
 // (a tile's g rows read one input set) and the dense format (every row reads
 // every input). Each X row fetched serves all the group's rows:
-//  G rows x V zmm of columns in registers (G * V = 16 accumulators); per
+//  G rows x V zmm of columns in registers (G * V = 24 accumulators); per
 //  input, V loads of X and G weight broadcasts feed G * V FMAs, against one
 //  load per FMA for a row kernel. The loop is then bound by the FMA pipes
 //  rather than by L2 -> L1 traffic (docs/BENCHMARKS.md has the arithmetic).
 // No input tiling: each output is finished in registers in one pass, from
 // the bias to the activation. Narrower column tails use fewer registers per
-// row, down to 16 columns at a time, masked.
+// row, down to 16 columns at a time, masked, and a last chunk narrower than
+// a tile keeps the tile's rows in one register instead.
 //
 // Included only by files compiled with -mavx512f (plus AVX2/FMA).
 #ifndef SPEX_COMMON_KERNELS_AVX512_SHARED_INPUTS_AVX512_H_
