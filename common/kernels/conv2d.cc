@@ -232,12 +232,19 @@ int ShiftedPlaneRows(const Conv2dShape& shape) {
   return shape.in_h + 2 * shape.pad;
 }
 
-void ShiftedPlanes(const Conv2dShape& shape, const float* x, size_t x_stride,
-                   float* planes) {
+int ShiftedPlaneRow(const Conv2dShape& shape, int feature) {
+  const int tap = feature / shape.c_in, c = feature % shape.c_in;
+  const int ky = tap / shape.kernel, kx = tap % shape.kernel;
+  return (kx * shape.c_in + c) * ShiftedPlaneRows(shape) + ky;
+}
+
+void ShiftedPlanes(const Conv2dShape& shape, size_t samples, const float* x,
+                   size_t x_stride, float* planes) {
   const int pad = shape.pad, in_h = shape.in_h, in_w = shape.in_w;
   const int out_w = shape.out_w();
-  const size_t plane = static_cast<size_t>(ShiftedPlaneRows(shape)) * out_w;
-  const size_t border = static_cast<size_t>(pad) * out_w;
+  const size_t line = samples * out_w;  // one plane row
+  const size_t plane = static_cast<size_t>(ShiftedPlaneRows(shape)) * line;
+  const size_t border = static_cast<size_t>(pad) * line;
   const ptrdiff_t pixels = shape.in_pixels();
   for (int kx = 0; kx < shape.kernel; ++kx) {
     // Output column ox reads input column ox + shift; inside for [lo, hi).
@@ -251,21 +258,25 @@ void ShiftedPlanes(const Conv2dShape& shape, const float* x, size_t x_stride,
     std::fill(block, block + shape.c_in * plane, 0.0f);
     for (int c = 0; c < shape.c_in; ++c) {
       float* body = block + c * plane + border;
-      const float* image = x + c * x_stride;
-      if (out_w != in_w) {
+      const float* channel = x + c * x_stride;
+      if (samples > 1 || out_w != in_w) {
         for (int r = 0; r < in_h; ++r) {
-          std::memcpy(body + static_cast<size_t>(r) * out_w + lo,
-                      image + static_cast<size_t>(r) * in_w + lo + shift,
-                      sizeof(float) * (hi - lo));
+          for (size_t n = 0; n < samples; ++n) {
+            const float* __restrict in =
+                channel + n * pixels + static_cast<size_t>(r) * in_w + shift;
+            float* __restrict out = body + r * line + n * out_w;
+            for (int ox = lo; ox < hi; ++ox) out[ox] = in[ox];
+          }
         }
         continue;
       }
-      // A "same" map: one copy of the image shifted in row-major order (the
-      // maps are 7 to 56 pixels wide: one long copy, not one per row), then
-      // zeros again in the columns that wrapped around a row's end.
+      // One sample of a "same" map: one copy of the image shifted in
+      // row-major order (the maps are 7 to 56 pixels wide: one long copy,
+      // not one per row), then zeros again in the columns that wrapped
+      // around a row's end.
       const ptrdiff_t first = std::max<ptrdiff_t>(0, -shift);
       const ptrdiff_t last = std::min(pixels, pixels - shift);
-      std::memcpy(body + first, image + first + shift,
+      std::memcpy(body + first, channel + first + shift,
                   sizeof(float) * (last - first));
       // Column by column (strided stores: a loop along a row became a
       // memset call per row).
@@ -273,6 +284,34 @@ void ShiftedPlanes(const Conv2dShape& shape, const float* x, size_t x_stride,
       const int wrapped_end = shift > 0 ? in_w : lo;
       for (int ox = wrapped_begin; ox < wrapped_end; ++ox) {
         for (ptrdiff_t i = ox; i < pixels; i += in_w) body[i] = 0.0f;
+      }
+    }
+  }
+}
+
+void ShiftedPlanesAddBack(const Conv2dShape& shape, size_t samples,
+                          const float* planes, float* dx, size_t dx_stride) {
+  const int pad = shape.pad, in_h = shape.in_h, in_w = shape.in_w;
+  const int out_w = shape.out_w();
+  const size_t line = samples * out_w;
+  const size_t plane = static_cast<size_t>(ShiftedPlaneRows(shape)) * line;
+  const size_t border = static_cast<size_t>(pad) * line;
+  const size_t pixels = shape.in_pixels();
+  for (int c = 0; c < shape.c_in; ++c) {
+    float* channel = dx + c * dx_stride;
+    for (int kx = 0; kx < shape.kernel; ++kx) {
+      const int shift = kx - pad;
+      const int lo = std::min(out_w, std::max(0, -shift));
+      const int hi = std::max(lo, std::min(out_w, in_w - shift));
+      const float* body =
+          planes + (static_cast<size_t>(kx) * shape.c_in + c) * plane + border;
+      for (int r = 0; r < in_h; ++r) {
+        for (size_t n = 0; n < samples; ++n) {
+          const float* __restrict in = body + r * line + n * out_w;
+          float* __restrict out =
+              channel + n * pixels + static_cast<size_t>(r) * in_w + shift;
+          for (int ox = lo; ox < hi; ++ox) out[ox] += in[ox];
+        }
       }
     }
   }
@@ -340,9 +379,7 @@ std::unique_ptr<const PackedWeights> RenumberForShiftedPlanes(
   auto renumbered = std::make_unique<PackedWeights>(pack);
   renumbered->n_in = static_cast<int>(plane_rows);
   for (uint16_t& index : renumbered->indices) {
-    const int tap = index / shape.c_in, c = index % shape.c_in;
-    const int ky = tap / shape.kernel, kx = tap % shape.kernel;
-    index = static_cast<uint16_t>((int64_t{kx} * shape.c_in + c) * rows + ky);
+    index = static_cast<uint16_t>(ShiftedPlaneRow(shape, index));
   }
   return renumbered;
 }
@@ -417,7 +454,7 @@ void Conv2dLayer::Forward(size_t samples, const float* x, size_t x_stride,
       continue;
     }
     if (count == 1 && plane_pack_ != nullptr) {
-      ShiftedPlanes(shape_, in, x_stride, scratch);
+      ShiftedPlanes(shape_, 1, in, x_stride, scratch);
       patches_->batch_kernel().batch(
           *plane_pack_, patches_->activation() == Activation::kRelu, columns,
           scratch, static_cast<size_t>(shape_.out_w()), out, y_stride);

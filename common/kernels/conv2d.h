@@ -91,13 +91,25 @@ absl::StatusOr<Pattern> ExpandChannelPattern(const Pattern& channels, int taps);
 void Im2Col(const Conv2dShape& shape, size_t samples, const float* x,
             size_t x_stride, float* col, size_t col_stride);
 
-// One sample's shifted planes (stride 1): plane (kx, c), at planes +
-// (kx * c_in + c) * ShiftedPlaneRows(shape) * out_w, holds row r, column ox
-// of the input padded by `pad` zeros at row r, column ox + kx. x is CHW
-// with channel stride x_stride.
+// The shifted planes of `samples` samples (stride 1): plane (kx, c), at
+// planes + (kx * c_in + c) * ShiftedPlaneRows(shape) * samples * out_w,
+// holds for every row r, sample n and column ox (in that order) the value
+// of sample n's input padded by `pad` zeros at row r, column ox + kx. So
+// patch feature (ky, kx, c) of output pixel (oy, ox) of sample n is the
+// value at plane row ShiftedPlaneRow(shape, feature) + oy, offset n * out_w
+// + ox, in rows of samples * out_w floats: each feature's values over the
+// columns (oy, n, ox) are one run, read in place. x is channel-major with
+// channel stride x_stride (one sample: plain CHW).
 int ShiftedPlaneRows(const Conv2dShape& shape);
-void ShiftedPlanes(const Conv2dShape& shape, const float* x, size_t x_stride,
-                   float* planes);
+int ShiftedPlaneRow(const Conv2dShape& shape, int feature);
+void ShiftedPlanes(const Conv2dShape& shape, size_t samples, const float* x,
+                   size_t x_stride, float* planes);
+
+// The adjoint of ShiftedPlanes, for training: adds each plane value back
+// to the input pixel it was copied from (padding is dropped). dx is
+// channel-major like x and is added to.
+void ShiftedPlanesAddBack(const Conv2dShape& shape, size_t samples,
+                          const float* planes, float* dx, size_t dx_stride);
 
 // The adjoint of Im2Col, for training: adds each patch feature's value back
 // to the input pixel it was copied from (padding taps are dropped). dx is

@@ -2,6 +2,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <limits>
 
 #include "absl/strings/str_format.h"
 #include "common/kernels/kernel_choice.h"
@@ -17,6 +18,10 @@ using RowMajor =
     Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using MapConst = Eigen::Map<const RowMajor>;
 using Map = Eigen::Map<RowMajor>;
+// A slice of a wider batch: rows `stride` floats apart.
+using Stride = Eigen::OuterStride<>;
+using StridedConst = Eigen::Map<const RowMajor, 0, Stride>;
+using Strided = Eigen::Map<RowMajor, 0, Stride>;
 
 // The connection behind each slot of a pack made from numbered weights.
 void NumberedSources(const PackedWeights& pack, std::vector<uint32_t>* source) {
@@ -58,7 +63,8 @@ absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::FromLayer(
 
 absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::Create(
     const JunctionSpec& spec, const Pattern* pattern, bool relu,
-    absl::Span<const float> weights, absl::Span<const float> bias) {
+    absl::Span<const float> weights, absl::Span<const float> bias,
+    absl::Span<const uint32_t> input_rows) {
   if (static_cast<int64_t>(weights.size()) != spec.connections() ||
       static_cast<int64_t>(bias.size()) != spec.n_out) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -72,7 +78,13 @@ absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::Create(
   j->dense_ = pattern == nullptr;
   j->weights_.assign(weights.begin(), weights.end());
   j->bias_.assign(bias.begin(), bias.end());
-  if (j->dense_) return j;
+  j->input_row_count_ = spec.n_in;
+  if (j->dense_) {
+    if (!input_rows.empty()) {
+      return absl::InvalidArgumentError("input rows are for tile junctions");
+    }
+    return j;
+  }
 
   j->row_inputs_.assign(pattern->row_indices().begin(),
                         pattern->row_indices().end());
@@ -95,6 +107,27 @@ absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::Create(
       j->forward_pack_,
       PackWeights(*pattern, numbered, j->bias_, forward.batch->format));
   NumberedSources(j->forward_pack_, &j->forward_source_);
+  if (!input_rows.empty()) {
+    if (j->tile_group_ == 0 ||
+        input_rows.size() != static_cast<size_t>(s.n_in)) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "input rows are for tile junctions, one per input (%d given for "
+          "%d inputs)",
+          input_rows.size(), s.n_in));
+    }
+    const uint32_t last =
+        *std::max_element(input_rows.begin(), input_rows.end());
+    if (last > std::numeric_limits<uint16_t>::max()) {
+      return absl::InvalidArgumentError(
+          absl::StrFormat("input row %d past what a packed index holds", last));
+    }
+    for (uint16_t& index : j->forward_pack_.indices) {
+      index = static_cast<uint16_t>(input_rows[index]);
+    }
+    for (uint32_t& input : j->row_inputs_) input = input_rows[input];
+    j->input_row_count_ = static_cast<int>(last) + 1;
+    j->forward_pack_.n_in = j->input_row_count_;
+  }
   // A tile junction's dx scatters through the forward pack
   // (tile_input_gradient.h); the others run the kernels on the transpose.
   if (j->tile_group_ == 0) {
@@ -133,6 +166,12 @@ absl::StatusOr<std::unique_ptr<TrainJunction>> TrainJunction::Create(
   return j;
 }
 
+bool TrainJunction::RunsAsTiles(const Pattern& pattern) {
+  const absl::StatusOr<KernelChoice> choice =
+      ChooseKernels(pattern.spec(), pattern.kind());
+  return choice.ok() && TileGroupSizeOfFormat(choice->batch->format) > 0;
+}
+
 JunctionGradients TrainJunction::NewGradients() const {
   JunctionGradients g;
   g.weights.assign(weights_.size(), 0.0f);
@@ -153,30 +192,33 @@ void TrainJunction::Prepare() {
   std::copy(bias_.begin(), bias_.end(), forward_pack_.bias.begin());
 }
 
-void TrainJunction::Forward(int batch, const float* x, float* y) const {
+void TrainJunction::Forward(size_t columns, ConstRows x, Rows y) const {
   if (!dense_) {
-    forward_kernel_->batch(forward_pack_, relu_, batch, x, batch, y, batch);
+    forward_kernel_->batch(forward_pack_, relu_, columns, x.data, x.stride,
+                           y.data, y.stride);
     return;
   }
+  const Eigen::Index cols = static_cast<Eigen::Index>(columns);
   MapConst w(weights_.data(), spec_.n_out, spec_.n_in);
-  MapConst in(x, spec_.n_in, batch);
-  Map out(y, spec_.n_out, batch);
+  StridedConst in(x.data, spec_.n_in, cols, Stride(x.stride));
+  Strided out(y.data, spec_.n_out, cols, Stride(y.stride));
   out.noalias() = w * in;
   out.colwise() += Eigen::Map<const Eigen::VectorXf>(bias_.data(), spec_.n_out);
   if (relu_) out = out.cwiseMax(0.0f);
 }
 
-void TrainJunction::Backward(int batch, const float* x, const float* dy,
-                             float* dx, JunctionGradients* g) const {
-  MapConst grad_out(dy, spec_.n_out, batch);
+void TrainJunction::Backward(size_t columns, ConstRows x, ConstRows dy, Rows dx,
+                             JunctionGradients* g) const {
+  const Eigen::Index cols = static_cast<Eigen::Index>(columns);
+  StridedConst grad_out(dy.data, spec_.n_out, cols, Stride(dy.stride));
   Eigen::Map<Eigen::VectorXf>(g->bias.data(), spec_.n_out) +=
       grad_out.rowwise().sum();
   if (dense_) {
-    MapConst in(x, spec_.n_in, batch);
+    StridedConst in(x.data, spec_.n_in, cols, Stride(x.stride));
     Map(g->weights.data(), spec_.n_out, spec_.n_in).noalias() +=
         grad_out * in.transpose();
-    if (dx != nullptr) {
-      Map(dx, spec_.n_in, batch).noalias() =
+    if (dx.data != nullptr) {
+      Strided(dx.data, spec_.n_in, cols, Stride(dx.stride)).noalias() =
           MapConst(weights_.data(), spec_.n_out, spec_.n_in).transpose() *
           grad_out;
     }
@@ -187,22 +229,35 @@ void TrainJunction::Backward(int batch, const float* x, const float* dy,
     // Per tile: each x row once for the tile's rows, then dx by scatter.
     const size_t group = tile_group_;
     for (int q = 0; q < spec_.n_out / tile_group_; ++q) {
-      AccumulateTileGradients(dy + q * group * batch, x, batch,
+      AccumulateTileGradients(columns, dy.data + q * group * dy.stride,
+                              dy.stride, x.data, x.stride,
                               &row_inputs_[q * group * d_in], spec_.d_in,
                               tile_group_, &g->weights[q * group * d_in]);
     }
-    if (dx != nullptr) TileInputGradient(forward_pack_, batch, dy, dx);
+    if (dx.data != nullptr) {
+      const size_t rows = input_row_count_;
+      if (dx.stride >= columns) {
+        for (size_t i = 0; i < rows; ++i) {
+          std::fill_n(dx.data + i * dx.stride, columns, 0.0f);
+        }
+      } else {  // overlapping rows: one span
+        std::fill_n(dx.data, (rows - 1) * dx.stride + columns, 0.0f);
+      }
+      TileInputGradient(forward_pack_, columns, dy.data, dy.stride, dx.data,
+                        dx.stride);
+    }
     return;
   }
   // dW: one dot product over the batch per connection (the gradient exists
   // only where a connection does).
   for (int o = 0; o < spec_.n_out; ++o) {
-    AccumulateRowGradients(dy + static_cast<size_t>(o) * batch, x, batch,
+    AccumulateRowGradients(columns, dy.data + o * dy.stride, x.data, x.stride,
                            &row_inputs_[o * d_in], spec_.d_in,
                            &g->weights[o * d_in]);
   }
-  if (dx != nullptr) {
-    backward_kernel_->batch(backward_pack_, false, batch, dy, batch, dx, batch);
+  if (dx.data != nullptr) {
+    backward_kernel_->batch(backward_pack_, false, columns, dy.data, dy.stride,
+                            dx.data, dx.stride);
   }
 }
 

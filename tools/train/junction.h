@@ -32,6 +32,17 @@ namespace spex {
 // additions, and the same seed would not give the same model.
 using TrainBuffer = AlignedVector<float>;
 
+// `columns` values of each of a batch's feature rows, row i at data + i *
+// stride: a whole batch (stride = columns), or a slice of a wider one.
+struct ConstRows {
+  const float* data;
+  size_t stride;
+};
+struct Rows {
+  float* data;
+  size_t stride;
+};
+
 // Gradients of one junction's parameters, in the logical order.
 struct JunctionGradients {
   TrainBuffer weights;
@@ -48,9 +59,21 @@ class TrainJunction {
       const v1::Layer& layer);
   // Over `spec` with `pattern` (null: dense) and the weights in its logical
   // order (o * d_in + k); a convolution's junction runs over its patches.
+  //
+  // `input_rows`, if not empty (tile patterns only): input i is read from
+  // row input_rows[i] of the rows Forward and Backward are given instead of
+  // row i, and those rows may overlap (a convolution's shifted planes,
+  // conv2d.h: feature rows that are runs of one plane, starting at least
+  // one row apart). Backward then writes dx over the rows' whole span
+  // (zeros, then every connection's share added).
   static absl::StatusOr<std::unique_ptr<TrainJunction>> Create(
       const JunctionSpec& spec, const Pattern* pattern, bool relu,
-      absl::Span<const float> weights, absl::Span<const float> bias);
+      absl::Span<const float> weights, absl::Span<const float> bias,
+      absl::Span<const uint32_t> input_rows = {});
+
+  // Whether a junction over `pattern` runs on a tile format (and so can
+  // take input rows, below).
+  static bool RunsAsTiles(const Pattern& pattern);
 
   int n_in() const { return spec_.n_in; }
   int n_out() const { return spec_.n_out; }
@@ -61,12 +84,13 @@ class TrainJunction {
   // layout); call after every update and before Forward/Backward.
   void Prepare();
 
-  // y = act(W x + b); softmax classifiers stay logits (the loss applies it).
-  void Forward(int batch, const float* x, float* y) const;
+  // y = act(W x + b) over `columns` columns; softmax classifiers stay
+  // logits (the loss applies it).
+  void Forward(size_t columns, ConstRows x, Rows y) const;
 
   // From dy (the gradient at the pre-activation output), adds dW and db to
-  // `gradients` and, if dx is not null, writes dx = W^T dy.
-  void Backward(int batch, const float* x, const float* dy, float* dx,
+  // `gradients` and, if dx.data is not null, writes dx = W^T dy.
+  void Backward(size_t columns, ConstRows x, ConstRows dy, Rows dx,
                 JunctionGradients* gradients) const;
 
   TrainBuffer& weights() { return weights_; }
@@ -86,7 +110,8 @@ class TrainJunction {
   TrainBuffer bias_;
 
   // Sparse form only.
-  std::vector<uint32_t> row_inputs_;  // input of connection o * d_in + k
+  std::vector<uint32_t> row_inputs_;  // input row of connection o * d_in + k
+  int input_row_count_ = 0;           // rows x and dx span: 1 + the last
   int tile_group_ = 0;  // g when forward_pack_ is in a tile format, else 0
   const KernelInfo* forward_kernel_ = nullptr;
   const KernelInfo* backward_kernel_ = nullptr;  // null for tiles

@@ -56,24 +56,25 @@ inline __m512 ReduceSixteen(__m512 acc[16]) {
 // 16 / G connections of a tile of G rows at a time: acc[kk * G + r] sums row
 // r's products with connection k + kk, so one ReduceSixteen finishes all 16.
 template <int G>
-int AccumulateTileSixteens(const float* dy_tile, const float* x, size_t batch,
+int AccumulateTileSixteens(size_t columns, const float* dy_tile,
+                           size_t dy_stride, const float* x, size_t x_stride,
                            const uint32_t* inputs, int count, float* dw) {
   constexpr int kConnections = 16 / G;
-  const size_t full = batch / 16 * 16;
+  const size_t full = columns / 16 * 16;
   const __mmask16 tail_mask =
-      static_cast<__mmask16>((1u << (batch - full)) - 1);
+      static_cast<__mmask16>((1u << (columns - full)) - 1);
   int k = 0;
   for (; k + kConnections <= count; k += kConnections) {
     __m512 acc[16];
     for (int c = 0; c < 16; ++c) acc[c] = _mm512_setzero_ps();
     const float* xk[kConnections];
     for (int kk = 0; kk < kConnections; ++kk) {
-      xk[kk] = x + static_cast<size_t>(inputs[k + kk]) * batch;
+      xk[kk] = x + static_cast<size_t>(inputs[k + kk]) * x_stride;
     }
     auto step = [&](size_t j, __mmask16 mask) {
       __m512 g[G];
       for (int r = 0; r < G; ++r) {
-        g[r] = _mm512_maskz_loadu_ps(mask, dy_tile + r * batch + j);
+        g[r] = _mm512_maskz_loadu_ps(mask, dy_tile + r * dy_stride + j);
       }
       for (int kk = 0; kk < kConnections; ++kk) {
         const __m512 xv = _mm512_maskz_loadu_ps(mask, xk[kk] + j);
@@ -96,33 +97,37 @@ int AccumulateTileSixteens(const float* dy_tile, const float* x, size_t batch,
 
 }  // namespace
 
-void AccumulateTileGradients(const float* dy_tile, const float* x, size_t batch,
+void AccumulateTileGradients(size_t columns, const float* dy_tile,
+                             size_t dy_stride, const float* x, size_t x_stride,
                              const uint32_t* inputs, int count, int group_size,
                              float* dw) {
   int k = 0;
 #if defined(__AVX512F__)
   if (group_size == 4) {
-    k = AccumulateTileSixteens<4>(dy_tile, x, batch, inputs, count, dw);
+    k = AccumulateTileSixteens<4>(columns, dy_tile, dy_stride, x, x_stride,
+                                  inputs, count, dw);
   } else if (group_size == 8) {
-    k = AccumulateTileSixteens<8>(dy_tile, x, batch, inputs, count, dw);
+    k = AccumulateTileSixteens<8>(columns, dy_tile, dy_stride, x, x_stride,
+                                  inputs, count, dw);
   }
 #endif
   for (; k < count; ++k) {
-    const float* xk = x + static_cast<size_t>(inputs[k]) * batch;
+    const float* xk = x + static_cast<size_t>(inputs[k]) * x_stride;
     for (int r = 0; r < group_size; ++r) {
-      dw[r * count + k] += Dot(dy_tile + r * batch, xk, batch);
+      dw[r * count + k] += Dot(dy_tile + r * dy_stride, xk, columns);
     }
   }
 }
 
-void AccumulateRowGradients(const float* dy_row, const float* x, size_t batch,
-                            const uint32_t* inputs, int count, float* dw) {
+void AccumulateRowGradients(size_t columns, const float* dy_row, const float* x,
+                            size_t x_stride, const uint32_t* inputs, int count,
+                            float* dw) {
   int k = 0;
 #if defined(__AVX512F__)
   // Sixteen connections at a time, the row's dy chunk loaded once for all.
-  const size_t full = batch / 16 * 16;
+  const size_t full = columns / 16 * 16;
   const __mmask16 tail_mask =
-      static_cast<__mmask16>((1u << (batch - full)) - 1);
+      static_cast<__mmask16>((1u << (columns - full)) - 1);
   for (; k + 16 <= count; k += 16) {
     __m512 acc[16];
     for (int c = 0; c < 16; ++c) acc[c] = _mm512_setzero_ps();
@@ -131,7 +136,8 @@ void AccumulateRowGradients(const float* dy_row, const float* x, size_t batch,
       for (int c = 0; c < 16; ++c) {
         acc[c] = _mm512_fmadd_ps(
             g,
-            _mm512_loadu_ps(x + static_cast<size_t>(inputs[k + c]) * batch + j),
+            _mm512_loadu_ps(x + static_cast<size_t>(inputs[k + c]) * x_stride +
+                            j),
             acc[c]);
       }
     }
@@ -142,7 +148,7 @@ void AccumulateRowGradients(const float* dy_row, const float* x, size_t batch,
             g,
             _mm512_maskz_loadu_ps(
                 tail_mask,
-                x + static_cast<size_t>(inputs[k + c]) * batch + full),
+                x + static_cast<size_t>(inputs[k + c]) * x_stride + full),
             acc[c]);
       }
     }
@@ -151,7 +157,8 @@ void AccumulateRowGradients(const float* dy_row, const float* x, size_t batch,
   }
 #endif
   for (; k < count; ++k) {
-    dw[k] += Dot(dy_row, x + static_cast<size_t>(inputs[k]) * batch, batch);
+    dw[k] +=
+        Dot(dy_row, x + static_cast<size_t>(inputs[k]) * x_stride, columns);
   }
 }
 

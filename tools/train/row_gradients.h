@@ -9,16 +9,18 @@
 
 namespace spex {
 
-// For one output row: dw[k] += dot(dy_row, x + inputs[k] * batch) for
-// k < count; dy_row and each x row hold `batch` contiguous values.
-void AccumulateRowGradients(const float* dy_row, const float* x, size_t batch,
-                            const uint32_t* inputs, int count, float* dw);
+// For one output row: dw[k] += dot(dy_row, x + inputs[k] * x_stride) for
+// k < count, over `columns` contiguous values of each.
+void AccumulateRowGradients(size_t columns, const float* dy_row, const float* x,
+                            size_t x_stride, const uint32_t* inputs, int count,
+                            float* dw);
 
-// The same for one tile of `group_size` rows that share `inputs`: dy_tile
-// holds the tile's group_size dy rows one after another, dw row r (at dw + r
-// * count) receives row r's gradients. Each x row is loaded once for the
-// whole tile instead of once per row.
-void AccumulateTileGradients(const float* dy_tile, const float* x, size_t batch,
+// The same for one tile of `group_size` rows that share `inputs`: the
+// tile's dy row r at dy_tile + r * dy_stride, dw row r (at dw + r * count)
+// receives row r's gradients. Each x row is loaded once for the whole tile
+// instead of once per row.
+void AccumulateTileGradients(size_t columns, const float* dy_tile,
+                             size_t dy_stride, const float* x, size_t x_stride,
                              const uint32_t* inputs, int count, int group_size,
                              float* dw);
 

@@ -13,11 +13,13 @@
 
 namespace spex {
 
-// dx (n_in rows of `batch`, overwritten) = W^T dy (n_out rows of `batch`),
-// both feature-major with stride `batch`. REQUIRES: `forward` in a tile
-// format.
-void TileInputGradient(const PackedWeights& forward, size_t batch,
-                       const float* dy, float* dx);
+// dx += W^T dy over `columns` columns: dy's n_out rows at dy + o *
+// dy_stride, dx's rows at dx + forward.indices[...] * dx_stride; rows of
+// dx may overlap (a convolution's shifted planes). REQUIRES: `forward` in
+// a tile format.
+void TileInputGradient(const PackedWeights& forward, size_t columns,
+                       const float* dy, size_t dy_stride, float* dx,
+                       size_t dx_stride);
 
 }  // namespace spex
 

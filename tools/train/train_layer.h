@@ -8,10 +8,15 @@
 //   as the runtime does (value (c, p) is input c * pixels + p), regrouping
 //   the batch into scratch.
 // - Convolution: a TrainJunction over the patches (conv2d.h: the channel
-//   pattern expanded over the taps), run on Im2Col's columns, one per output
-//   pixel of every sample; its input gradient goes back through Col2ImAdd.
-//   So forward, dW and dx touch only the connections that exist, and the
-//   dense twin is one Eigen GEMM over the same columns.
+//   pattern expanded over the taps), one column per output pixel, the batch
+//   in slices of whole samples (about 4,096 columns, so the patches stay in
+//   cache). A tile junction at stride 1 reads the slice's shifted planes in
+//   place and its input gradient goes back through ShiftedPlanesAddBack (k
+//   copies of the input for a k x k kernel); a 1x1 convolution reads the
+//   input itself; the others read Im2Col's columns and go back through
+//   Col2ImAdd (k * k copies). So forward, dW and dx touch only the
+//   connections that exist, and the dense twin is Eigen's GEMM over the
+//   same columns.
 // - Pooling: Pool2d and its gradient.
 #ifndef SPEX_TOOLS_TRAIN_TRAIN_LAYER_H_
 #define SPEX_TOOLS_TRAIN_TRAIN_LAYER_H_

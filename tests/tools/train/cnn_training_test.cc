@@ -176,8 +176,10 @@ TEST(CnnTrainingTest, GradientsMatchFiniteDifferences) {
 }
 
 // A 10x10 image -> conv 3x3 8 (dense) -> conv 3x3 16 -> max pool 2 ->
-// conv 3x3 stride 2 16 -> global average -> fully connected 4: its middle
-// convolutions of the given kind at fan-out 8 of 16 channels.
+// conv 1x1 16 -> conv 3x3 stride 2 16 -> global average -> fully connected
+// 4: its middle convolutions of the given kind at fan-out 8 of 16 channels
+// (so every way a convolution reads its patches is here: shifted planes
+// for a tile kind, im2col, the input in place).
 v1::Model SmallCnn(PatternKind kind, bool dense, uint64_t seed) {
   ModelTopology t;
   t.input_shape = {10, 10};
@@ -185,11 +187,12 @@ v1::Model SmallCnn(PatternKind kind, bool dense, uint64_t seed) {
   const int fo = dense ? 16 : 8;
   LayerGeometry conv3{v1::LAYER_KIND_CONV2D, 3, 1, 1};
   LayerGeometry conv3s2{v1::LAYER_KIND_CONV2D, 3, 2, 1};
+  LayerGeometry conv1{v1::LAYER_KIND_CONV2D, 1, 1, 0};
   LayerGeometry pool{v1::LAYER_KIND_MAX_POOL, 2, 2, 0};
   LayerGeometry gap{v1::LAYER_KIND_GLOBAL_AVERAGE_POOL, 0, 1, 0};
-  t.backbone = {{1, 8, 16, 16, 16, 16, 4},
-                {8, fo, 1, fo, 1, 4},
-                {conv3, conv3, pool, conv3s2, gap, {}}};
+  t.backbone = {{1, 8, 16, 16, 16, 16, 16, 4},
+                {8, fo, 1, fo, fo, 1, 4},
+                {conv3, conv3, pool, conv1, conv3s2, gap, {}}};
   t.split_after = 3;
   t.exits = {{3, {4}, {4}, 0.5f}};
   t.pattern = kind;
@@ -241,7 +244,8 @@ TEST_P(SparseConvolutionTest, GradientsEqualTheMaskedDenseTwins) {
   auto dense_net = TrainNetwork::FromModel(dense);
   ASSERT_TRUE(sparse_net.ok()) << sparse_net.status();
   ASSERT_TRUE(dense_net.ok()) << dense_net.status();
-  for (int batch : {1, 3}) {
+  // 45 samples: the 10x10 convolutions take them in two slices.
+  for (int batch : {1, 3, 45}) {
     std::vector<uint8_t> labels(batch);
     for (auto& l : labels) l = static_cast<uint8_t>(rng() % 4);
     const std::vector<float> x = RandomInput(100 * batch, rng);

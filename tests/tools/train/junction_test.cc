@@ -84,23 +84,36 @@ TEST_P(JunctionGradientTest, SparseEqualsDenseWithTheSameMask) {
     auto dense = TrainJunction::FromLayer(dense_layer);
     ASSERT_TRUE(dense.ok());
 
-    const std::vector<float> x = Random(static_cast<size_t>(n_in) * batch, rng);
-    const std::vector<float> dy =
-        Random(static_cast<size_t>(n_out) * batch, rng);
-    std::vector<float> y_sparse(n_out * batch), y_dense(n_out * batch);
-    (*sparse)->Forward(batch, x.data(), y_sparse.data());
-    (*dense)->Forward(batch, x.data(), y_dense.data());
-    for (size_t i = 0; i < y_sparse.size(); ++i)
-      ASSERT_NEAR(y_sparse[i], y_dense[i], 1e-4);
+    // Each batch a slice of a wider one (rows further apart than they are
+    // long), as a convolution's slices of samples are.
+    const size_t b = batch, x_stride = b + 3, dy_stride = b + 1,
+                 y_stride = b + 2, dx_stride = b + 5;
+    const std::vector<float> x = Random(n_in * x_stride, rng);
+    const std::vector<float> dy = Random(n_out * dy_stride, rng);
+    std::vector<float> y_sparse(n_out * y_stride), y_dense(n_out * y_stride);
+    (*sparse)->Forward(b, {x.data(), x_stride}, {y_sparse.data(), y_stride});
+    (*dense)->Forward(b, {x.data(), x_stride}, {y_dense.data(), y_stride});
+    for (int o = 0; o < n_out; ++o) {
+      for (size_t j = 0; j < b; ++j) {
+        ASSERT_NEAR(y_sparse[o * y_stride + j], y_dense[o * y_stride + j],
+                    1e-4);
+      }
+    }
 
-    std::vector<float> dx_sparse(n_in * batch), dx_dense(n_in * batch);
+    std::vector<float> dx_sparse(n_in * dx_stride, 7.0f),
+        dx_dense(n_in * dx_stride, -7.0f);
     JunctionGradients g_sparse = (*sparse)->NewGradients();
     JunctionGradients g_dense = (*dense)->NewGradients();
-    (*sparse)->Backward(batch, x.data(), dy.data(), dx_sparse.data(),
-                        &g_sparse);
-    (*dense)->Backward(batch, x.data(), dy.data(), dx_dense.data(), &g_dense);
-    for (size_t i = 0; i < dx_sparse.size(); ++i)
-      ASSERT_NEAR(dx_sparse[i], dx_dense[i], 1e-4);
+    (*sparse)->Backward(b, {x.data(), x_stride}, {dy.data(), dy_stride},
+                        {dx_sparse.data(), dx_stride}, &g_sparse);
+    (*dense)->Backward(b, {x.data(), x_stride}, {dy.data(), dy_stride},
+                       {dx_dense.data(), dx_stride}, &g_dense);
+    for (int i = 0; i < n_in; ++i) {
+      for (size_t j = 0; j < b; ++j) {
+        ASSERT_NEAR(dx_sparse[i * dx_stride + j], dx_dense[i * dx_stride + j],
+                    1e-4);
+      }
+    }
     for (int o = 0; o < n_out; ++o) {
       ASSERT_NEAR(g_sparse.bias[o], g_dense.bias[o], 1e-4);
       for (uint32_t k = 0; k < layer.d_in(); ++k) {

@@ -19,20 +19,22 @@ TEST(RowGradientsTest, MatchesFloat64Reference) {
   std::uniform_real_distribution<float> value(-1.0f, 1.0f);
   for (size_t batch : {1u, 7u, 15u, 16u, 17u, 33u, 64u, 100u}) {
     for (int count : {1, 5, 15, 16, 17, 40, 98}) {
+      // Rows further apart than they are long, as a convolution's are.
       const int n_in = 130;
-      std::vector<float> x(static_cast<size_t>(n_in) * batch), dy(batch);
+      const size_t x_stride = batch + 3;
+      std::vector<float> x(static_cast<size_t>(n_in) * x_stride), dy(batch);
       for (float& v : x) v = value(rng);
       for (float& v : dy) v = value(rng);
       std::vector<uint32_t> inputs(count);
       for (uint32_t& i : inputs) i = static_cast<uint32_t>(rng() % n_in);
       std::vector<float> dw(count), start(count);
       for (int k = 0; k < count; ++k) dw[k] = start[k] = value(rng);
-      AccumulateRowGradients(dy.data(), x.data(), batch, inputs.data(), count,
-                             dw.data());
+      AccumulateRowGradients(batch, dy.data(), x.data(), x_stride,
+                             inputs.data(), count, dw.data());
       for (int k = 0; k < count; ++k) {
         double expected = start[k], magnitude = std::fabs(start[k]);
         for (size_t j = 0; j < batch; ++j) {
-          const double term = double{dy[j]} * x[inputs[k] * batch + j];
+          const double term = double{dy[j]} * x[inputs[k] * x_stride + j];
           expected += term;
           magnitude += std::fabs(term);
         }
@@ -52,8 +54,9 @@ TEST(RowGradientsTest, TileMatchesFloat64Reference) {
     for (size_t batch : {1u, 7u, 16u, 17u, 64u, 100u}) {
       for (int count : {1, 3, 4, 5, 17, 98}) {
         const int n_in = 130;
-        std::vector<float> x(static_cast<size_t>(n_in) * batch),
-            dy(static_cast<size_t>(group) * batch);
+        const size_t x_stride = batch + 3, dy_stride = batch + 5;
+        std::vector<float> x(static_cast<size_t>(n_in) * x_stride),
+            dy(static_cast<size_t>(group) * dy_stride);
         for (float& v : x) v = value(rng);
         for (float& v : dy) v = value(rng);
         std::vector<uint32_t> inputs(count);
@@ -61,15 +64,15 @@ TEST(RowGradientsTest, TileMatchesFloat64Reference) {
         std::vector<float> dw(static_cast<size_t>(group) * count),
             start(dw.size());
         for (size_t c = 0; c < dw.size(); ++c) dw[c] = start[c] = value(rng);
-        AccumulateTileGradients(dy.data(), x.data(), batch, inputs.data(),
-                                count, group, dw.data());
+        AccumulateTileGradients(batch, dy.data(), dy_stride, x.data(), x_stride,
+                                inputs.data(), count, group, dw.data());
         for (int r = 0; r < group; ++r) {
           for (int k = 0; k < count; ++k) {
             const size_t at = static_cast<size_t>(r) * count + k;
             double expected = start[at], magnitude = std::fabs(start[at]);
             for (size_t j = 0; j < batch; ++j) {
               const double term =
-                  double{dy[r * batch + j]} * x[inputs[k] * batch + j];
+                  double{dy[r * dy_stride + j]} * x[inputs[k] * x_stride + j];
               expected += term;
               magnitude += std::fabs(term);
             }
