@@ -131,16 +131,20 @@ inference::ModelMetadataResponse OipMetadata(const OipModel& model) {
   metadata.add_versions(m.id());
   metadata.set_platform("spex");
   auto* input = metadata.add_inputs();
+  // Any shape with as many values per sample is accepted; these are the
+  // natural ones: an image as NHWC (a 2-D input is one channel), the cut's
+  // feature map as NCHW, the order its values travel in.
   if (model.tail) {
     input->set_name(kTailInput);
     input->set_datatype("FP32");
     input->add_shape(-1);
-    input->add_shape(m.split_width());
+    for (int d : m.split_shape().extents()) input->add_shape(d);
   } else {
     input->set_name(kWholeInput);
     input->set_datatype("UINT8");  // FP32 accepted too
     input->add_shape(-1);
     for (int d : m.input().shape) input->add_shape(d);
+    if (m.input().shape.size() == 2) input->add_shape(1);
   }
   auto* probabilities = metadata.add_outputs();
   probabilities->set_name(kProbabilities);
@@ -155,6 +159,10 @@ inference::ModelMetadataResponse OipMetadata(const OipModel& model) {
   properties["model_id"] = m.id();
   properties["split_after"] = std::to_string(m.split_after());
   properties["accepted_input_datatypes"] = model.tail ? "FP32" : "UINT8,FP32";
+  const bool image = model.tail ? m.split_shape().is_map()
+                                : m.input().shape.size() >= 2;
+  properties["input_layout"] =
+      image ? (model.tail ? "NCHW" : "NHWC") : "NC";
   properties["class_names"] = absl::StrJoin(m.description().class_names(), ",");
   return metadata;
 }

@@ -136,6 +136,9 @@ v1::ModelInfo DescribeModel(const ServedModel& served, int max_samples,
   info.set_input_width(static_cast<uint32_t>(model.input().raw_width));
   info.set_split_after(static_cast<uint32_t>(model.split_after()));
   info.set_split_width(static_cast<uint32_t>(model.split_width()));
+  for (int extent : model.split_shape().extents()) {
+    info.add_split_shape(static_cast<uint32_t>(extent));
+  }
   for (v1::Encoding encoding : {v1::ENCODING_FLOAT32, v1::ENCODING_FLOAT16,
                                 v1::ENCODING_INT8, v1::ENCODING_UINT8}) {
     info.add_encodings(encoding);

@@ -326,6 +326,7 @@ def main():
         "machine": machine(),
         "date": time.strftime("%Y-%m-%d"),
         "command": args.command,
+        "models": f"`{args.sparse}` and its dense twin `{args.dense}`",
         "serving_cpu_us_per_sample": serving_us,
         "samples_per_mode": args.limit,
         "streams": args.streams, "depth": args.depth,

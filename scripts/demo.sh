@@ -8,6 +8,9 @@
 # p99 latency, and stops everything.
 #
 # Usage: scripts/demo.sh [--limit N] [--rate SAMPLES_PER_S] [--keep]
+#   --rate  images per second (default 2000; 0: as fast as the edge takes
+#           them, which saturates two cores with the CNN's head and makes
+#           the latencies those of a queue)
 #   --keep  leave the daemons and Prometheus running, with the test set
 #           replayed at 100 samples/s so the graphs move, until Ctrl-C
 #   demo-out/summary.json   samples, answered, accuracy, path_fraction,
@@ -18,7 +21,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 limit=0
-rate=0
+rate=2000
 keep=0
 while [[ $# -gt 0 ]]; do
   case "$1" in

@@ -18,7 +18,12 @@ def end_to_end(results, w):
     with open(os.path.join(results, "e2e.meta.json")) as f:
         meta = json.load(f)
     w("## End to end: the trade-offs on the running system\n")
+    # Runs before the CNN became the default recorded no model: they ran
+    # the sparse MLP.
+    models = meta.get("models", "the sparse MLP (`results/fashion-mlp.spex`, "
+                      "the default model of the day) and its dense twin")
     w(f"Command: `{meta['command']}` ({meta['date']}; machine: {meta['machine']}). "
+      f"Models: {models}. "
       f"Real processes on loopback: spex-replay sends the first "
       f"{meta['samples_per_mode']:,} Fashion-MNIST test images ({meta['streams']} "
       f"streams x {meta['depth']} in flight) to spex-edge, which offloads through "

@@ -77,9 +77,12 @@ def main():
     parser.add_argument("--cnn-epochs", type=int, default=60)
     args = parser.parse_args()
     groups = load(args.results)
-    with open(os.path.join(args.results, "fashion-default.calibration.json")) as f:
+    with open(os.path.join(args.results, "fashion-mlp.calibration.json")) as f:
         calibration = json.load(f)
-    default = groups["fashion-default"][0]
+    with open(os.path.join(args.results, "fashion-default.calibration.json")) as f:
+        cnn_calibration = json.load(f)
+    default = groups["fashion-mlp"][0]  # the sparse MLP's calibrated model
+    cnn_default = groups["fashion-default"][0]
 
     out = []
     w = out.append
@@ -92,21 +95,23 @@ def main():
       "are chosen on a seeded hold-out of the training set, as is the exit "
       "threshold.\n")
     w(f"Seeds per configuration: {args.seeds} ({args.pattern_seeds} for the "
-      "`random` and `tile` patterns of the default model, compared seed by "
+      "`random` and `tile` patterns of the sparse MLP, compared seed by "
       f"seed); epochs: {args.fashion_epochs} on "
       f"Fashion-MNIST, {args.mnist_epochs} on MNIST digits (the best epoch by "
       "validation accuracy is kept). Figures with ± are mean ± standard "
       "deviation over seeds.\n")
 
+    results_cnn.default_section(cnn_default, cnn_calibration, w)
+
     # --- floors -------------------------------------------------------------
-    # The default model's pattern kind is the sparse model the floors judge.
+    # The MLP's pattern kind is the sparse model the floors judge.
     default_pattern = default["pattern"]
-    random_runs = groups["fashion-default-random"]
-    block = groups["fashion-default-block"]
-    tile4 = groups["fashion-default-tile4"]
-    tile8 = groups["fashion-default-tile8"]
-    dense = groups["fashion-default-dense"]
-    sparse = groups[f"fashion-default-{default_pattern}"]
+    random_runs = groups["fashion-mlp-random"]
+    block = groups["fashion-mlp-block"]
+    tile4 = groups["fashion-mlp-tile4"]
+    tile8 = groups["fashion-mlp-tile8"]
+    dense = groups["fashion-mlp-dense"]
+    sparse = groups[f"fashion-mlp-{default_pattern}"]
     acc_sparse = mean([r["final_test_accuracy"] for r in sparse])
     acc_dense = mean([r["final_test_accuracy"] for r in dense])
     params_ratio = dense[0]["params"] / sparse[0]["params"]
@@ -126,9 +131,9 @@ def main():
     floor_d = split_int8 <= raw / 10 and agreement >= 0.995
     floor_e = gap >= 0.02 and gap_default >= 0.02
 
-    w("## The floors\n")
+    w("## The sparse MLP's floors\n")
     w("| floor | measured | verdict |\n|---|---|---|")
-    w(f"| (a) sparse default within 1.0 point of its dense twin, >= 4x fewer "
+    w(f"| (a) sparse MLP within 1.0 point of its dense twin, >= 4x fewer "
       f"parameters and MACs | {100 * acc_sparse:.2f} % vs {100 * acc_dense:.2f} % "
       f"({100 * (acc_dense - acc_sparse):+.2f} points); parameters "
       f"{params_ratio:.2f}x fewer, MACs {macs_ratio:.2f}x fewer | {verdict(floor_a)} |")
@@ -147,12 +152,12 @@ def main():
       f"(the calibrated model) | {verdict(floor_e)} |")
     w("")
 
-    # --- the default model ----------------------------------------------------
-    w("## The default model (Fashion-MNIST)\n")
+    # --- the MLP ---------------------------------------------------------------
+    w("## The sparse MLP (Fashion-MNIST)\n")
     w(f"`{default['topology']}`, split after layer {default['split_after']} "
       f"({default['split_width']} values), a linear exit on the split. "
-      "Recipe: `scripts/train-default-model.sh`; the file is "
-      "`results/fashion-default.spex` "
+      "Recipe: `scripts/train-default-model.sh --mlp`; the file is "
+      "`results/fashion-mlp.spex` "
       f"(model_id `{calibration['model_id'][:16]}…`).\n")
     w("| model | final % | exit % | params | MACs head / exit / tail | model bytes | s/epoch |")
     w("|---|---|---|---|---|---|---|")
@@ -185,7 +190,7 @@ def main():
         w(f"| {label} | " + " | ".join(cells) + f" | {best} |")
     w("")
     w("### The pattern kinds, same density, same seeds\n")
-    w("Final / exit test accuracy per seed; every kind at the default's "
+    w("Final / exit test accuracy per seed; every kind at the MLP's "
       "densities (`block` over the first seeds only).\n")
     w("| seed | `random` | `block` | `tile4` | `tile8` |")
     w("|---|---|---|---|---|")
@@ -228,7 +233,7 @@ def main():
     w("")
 
     # --- why this model ---------------------------------------------------------
-    w("### Why this topology and pattern\n")
+    w("### Why the MLP has this topology and pattern\n")
     w("- **The split is the first hidden layer, and narrow.** 64 values leave "
       f"the edge: {split_int8} bytes as int8 against {raw} for the image, and "
       f"the edge computes only {default['macs']['head'] + default['macs']['exit']:,} "
@@ -250,8 +255,8 @@ def main():
       f"floor e needs 2) and has only "
       f"{dense[0]['params'] / denser['params']:.2f}x fewer parameters; a wider "
       f"tail at 1/8 (`wider-tail`, {wider['params']:,} parameters) reaches "
-      f"{100 * wider['final_test_accuracy']:.2f} % against the default "
-      f"topology's {100 * random_runs[0]['final_test_accuracy']:.2f} % "
+      f"{100 * wider['final_test_accuracy']:.2f} % against "
+      f"{100 * random_runs[0]['final_test_accuracy']:.2f} % for the MLP's topology "
       "(both `random`, seed 1).")
     tiles_train_as_well = all(pattern_verdicts.values())
     w(f"- **The pattern: `{default_pattern}`.** Over {len(tile8)} paired seeds "
@@ -267,12 +272,12 @@ def main():
       + "Their kernels are the fastest spex has at every batch size "
       "(docs/BENCHMARKS.md: `tile8` at batch 1 and 64), and training runs "
       f"{median_epoch(random_runs) / median_epoch(tile8):.2f}x as fast per epoch "
-      "with `tile8`, so the default takes the fastest kind that trains as well.")
+      "with `tile8`, so the MLP takes the fastest kind that trains as well.")
     w("")
 
     # --- calibration ----------------------------------------------------------
     v = calibration["validation"]
-    w("## The exit threshold\n")
+    w("## The sparse MLP's exit threshold\n")
     w(f"`spex-train calibrate --max-drop 0.5` swept both confidence measures on "
       f"the validation hold-out and chose **{calibration['measure']} >= "
       f"{calibration['threshold']:.3f}**, keeping a margin of "
@@ -290,17 +295,17 @@ def main():
     w(f"| bytes sent per sample (int8) | {v['bytes_sent_per_sample']:.1f} | "
       f"{test['bytes_sent_per_sample']:.1f} |")
     w("")
-    w("![accuracy against offload](../results/fashion-default.tradeoff.svg)\n")
-    w("The curves (`results/fashion-default.calibration.*.csv`) give the whole "
+    w("![accuracy against offload](../results/fashion-mlp.tradeoff.svg)\n")
+    w("The curves (`results/fashion-mlp.calibration.*.csv`) give the whole "
       "trade-off: an operator who wants fewer bytes on the network can read "
       "off the accuracy it costs.\n")
 
     # --- topologies -------------------------------------------------------------
     w("## Other topologies (Fashion-MNIST, seed 1)\n")
-    w("All with the `random` pattern, the default topology's row included.\n")
+    w("All with the `random` pattern, the sparse MLP's topology included.\n")
     w("| topology | split | ρ | params | edge MACs | final % | exit % | gap | int8 split B |")
     w("|---|---|---|---|---|---|---|---|---|")
-    rows = [("default", random_runs[0])] + [
+    rows = [("MLP", random_runs[0])] + [
         (name[len("fashion-topology-"):], reports[0])
         for name, reports in sorted(groups.items()) if name.startswith("fashion-topology-")]
     for label, r in rows:
@@ -314,7 +319,7 @@ def main():
 
     # --- epoch time against density ----------------------------------------------
     w("## Seconds per epoch against density (Fashion-MNIST, 3 epochs each)\n")
-    w("The default topology with the tail's fan-out varied (head fixed at 1/8); "
+    w("The MLP's topology with the tail's fan-out varied (head fixed at 1/8); "
       "training works on the connections that exist, so its time falls with "
       "the density (all `random`). Dense: the dense twin (Eigen GEMM).\n")
     w("| tail fan-out | ρ overall | params | s/epoch | faster than dense |")

@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "common/kernels/conv2d.h"
 #include "common/kernels/pooling.h"
@@ -35,6 +36,12 @@ struct ActivationShape {
   int pixels() const { return height * width; }
   int values() const { return channels * pixels(); }
   bool is_map() const { return pixels() > 1; }
+  // {channels, height, width} for a map (its values channel-major), or
+  // {channels} for a vector: the shape a client sees.
+  std::vector<int> extents() const {
+    if (!is_map()) return {channels};
+    return {channels, height, width};
+  }
   // "64" for a vector, "14x14x64" for a map.
   std::string DebugString() const;
 };

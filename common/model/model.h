@@ -98,6 +98,11 @@ class Model {
     return static_cast<int>(description_.split_after());
   }
   int split_width() const { return head().output_width(); }
+  // The activation at the split (channels x height x width; a vector is
+  // 1 x 1 pixels).
+  const ActivationShape& split_shape() const {
+    return head().layers().back()->out_shape();
+  }
   int num_layers() const { return boundaries_.back(); }
 
   // The stages' boundaries: 0, split_after, later_cuts..., num_layers().

@@ -175,7 +175,7 @@ TEST_F(CloudCoreTest, EveryRefusalNamesTheProblem) {
     r.mutable_activation()->set_width(63);
     r.mutable_activation()->mutable_data()->resize(2 * 63 * 4);
     cases.push_back({"width", r, absl::StatusCode::kInvalidArgument,
-                     "width 63, but model fashion-default takes 64"});
+                     "width 63, but model fashion-default takes 196"});
   }
   {
     v1::InferRequest r = good;
@@ -193,7 +193,10 @@ TEST_F(CloudCoreTest, EveryRefusalNamesTheProblem) {
   {
     v1::InferRequest r = good;
     const float inf = std::numeric_limits<float>::infinity();
-    std::memcpy(r.mutable_activation()->mutable_data()->data() + 256, &inf, 4);
+    // The first value of the second sample.
+    std::memcpy(r.mutable_activation()->mutable_data()->data() +
+                    4 * model_->split_width(),
+                &inf, 4);
     cases.push_back({"Inf", r, absl::StatusCode::kInvalidArgument,
                      "sample 1, index 0 is inf"});
   }
@@ -328,8 +331,9 @@ TEST_F(CloudCoreTest, ModelInfoDescribesTheServedModel) {
   const v1::ModelInfo& info = all->models(0);
   EXPECT_EQ(info.model_id(), model_->id());
   EXPECT_EQ(info.name(), "fashion-default");
-  EXPECT_EQ(info.split_after(), 1u);
-  EXPECT_EQ(info.split_width(), 64u);
+  EXPECT_EQ(info.split_after(), 5u);
+  EXPECT_EQ(info.split_width(), 196u);
+  EXPECT_THAT(info.split_shape(), testing::ElementsAre(4, 7, 7));  // NCHW
   EXPECT_EQ(info.input_width(), 784u);
   EXPECT_EQ(info.num_classes(), 10u);
   EXPECT_EQ(info.class_names_size(), 10);

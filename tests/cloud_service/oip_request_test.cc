@@ -86,9 +86,11 @@ TEST_F(OipRequestTest, WholeModelTypedAndRawGiveTheModelsAnswers) {
     request.set_id("req-1");
     auto* input = request.add_inputs();
     input->set_name("input");
+    // An image batch as NHWC, as the metadata gives it.
     input->add_shape(5);
     input->add_shape(28);
     input->add_shape(28);
+    input->add_shape(1);
     const bool uint8 = form.rfind("UINT8", 0) == 0;
     input->set_datatype(uint8 ? "UINT8" : "FP32");
     if (form.find("raw") != std::string::npos) {
@@ -138,8 +140,8 @@ TEST_F(OipRequestTest, TailTakesTheSplitActivation) {
   auto* input = request.add_inputs();
   input->set_name("activation");
   input->set_datatype("FP32");
-  input->add_shape(3);
-  input->add_shape(64);
+  input->add_shape(3);  // the cut's map, NCHW
+  for (int d : model_->split_shape().extents()) input->add_shape(d);
   for (float v : split) input->mutable_contents()->add_fp32_contents(v);
   const OipAnswer answer = Call(request);
   ASSERT_TRUE(answer.status.ok()) << answer.status;
@@ -162,12 +164,15 @@ TEST_F(OipRequestTest, MetadataAndReadiness) {
   ASSERT_TRUE(metadata.ok());
   EXPECT_EQ(metadata->versions(0), model_->id());
   EXPECT_EQ(metadata->inputs(0).name(), "input");
-  EXPECT_THAT(metadata->inputs(0).shape(), testing::ElementsAre(-1, 28, 28));
+  EXPECT_THAT(metadata->inputs(0).shape(),
+              testing::ElementsAre(-1, 28, 28, 1));
+  EXPECT_EQ(metadata->properties().at("input_layout"), "NHWC");
   EXPECT_EQ(metadata->outputs(0).name(), "probabilities");
   request.set_name("fashion-default-tail");
   metadata = oip_->ModelMetadata(request);
   ASSERT_TRUE(metadata.ok());
-  EXPECT_THAT(metadata->inputs(0).shape(), testing::ElementsAre(-1, 64));
+  EXPECT_THAT(metadata->inputs(0).shape(), testing::ElementsAre(-1, 4, 7, 7));
+  EXPECT_EQ(metadata->properties().at("input_layout"), "NCHW");
   request.set_name("other");
   EXPECT_EQ(oip_->ModelMetadata(request).status().code(),
             absl::StatusCode::kNotFound);

@@ -96,7 +96,7 @@ void WriteSeeds(const std::string& root) {
     auto* input = request.add_inputs();
     input->set_name("input");
     input->set_datatype("UINT8");
-    for (int64_t d : {1, 28, 28}) input->add_shape(d);
+    for (int64_t d : {1, 28, 28, 1}) input->add_shape(d);  // NHWC
     std::string bytes;
     for (float v : one_raw) {
       if (raw_contents) {
@@ -115,8 +115,8 @@ void WriteSeeds(const std::string& root) {
   auto* input = tail.add_inputs();
   input->set_name("activation");
   input->set_datatype("FP32");
-  input->add_shape(1);
-  input->add_shape(model.split_width());
+  input->add_shape(1);  // the cut's shape, NCHW
+  for (int d : model.split_shape().extents()) input->add_shape(d);
   for (float v : one_split) input->mutable_contents()->add_fp32_contents(v);
   corpus.Write("oip_request", "tail-fp32", tail.SerializeAsString());
 

@@ -1,7 +1,8 @@
 """What the Python tests that start spex's daemons share: starting
 spex-cloud and spex-edge on loopback with the default model, waiting for a
-daemon's --port_file (its port, then its metrics port), the model's id, and
-a process's resident memory."""
+daemon's --port_file (its port, then its metrics port), the model's id and
+split, and a process's resident memory."""
+import json
 import os
 import shutil
 import subprocess
@@ -64,12 +65,23 @@ def start_edge(build, source, work):
     return edge, port, metrics_port
 
 
+def inspect(build, model):
+    """What spex-model says of the file `model` (its JSON form)."""
+    return json.loads(subprocess.run(
+        [f"{build}/tools/spex-model", "inspect", "--json", model],
+        check=True, capture_output=True, text=True).stdout)
+
+
 def model_id(build, model):
     """The model id spex-model reads from the file `model`."""
-    inspected = subprocess.run(
-        [f"{build}/tools/spex-model", "inspect", "--json", model],
-        check=True, capture_output=True, text=True).stdout
-    return inspected.split('"model_id": "')[1].split('"')[0]
+    return inspect(build, model)["model_id"]
+
+
+def split_of(build, model):
+    """(split_after, split_width): where the model's tail starts and the
+    values per sample it takes there."""
+    described = inspect(build, model)
+    return described["split_after"], described["split_width"]
 
 
 def rss_bytes(pid):

@@ -17,7 +17,8 @@ import shutil
 import sys
 import tempfile
 
-from daemon_ports import default_model, model_id, start_cloud, start_edge
+from daemon_ports import (default_model, model_id, split_of, start_cloud,
+                          start_edge)
 from raw_grpc import RawStream, generate_messages, grpc_frame
 
 GARBAGE = b"\x00" + b"\x00\x00\x00\x03" + b"\xff\xff\xff"  # 3 bytes: no message
@@ -72,13 +73,15 @@ def main():
         edge, edge_port, _ = start_edge(build, source, work)
         processes.append(edge)
 
+        split_after, width = split_of(build, default_model(source))
+
         def infer_request(i):
             request = split_inference_pb2.InferRequest(
-                request_id=i, from_layer=1)
+                request_id=i, from_layer=split_after)
             request.activation.encoding = 1  # float32
-            request.activation.width = 64
+            request.activation.width = width
             request.activation.samples = 1
-            request.activation.data = bytes(4 * 64)
+            request.activation.data = bytes(4 * width)
             return request
 
         def classify_request(i):

@@ -21,7 +21,8 @@ import tempfile
 import time
 
 import h2.exceptions
-from daemon_ports import default_model, model_id, rss_bytes, start_cloud
+from daemon_ports import (default_model, model_id, rss_bytes, split_of,
+                          start_cloud)
 from raw_grpc import RawStream, generate_messages, grpc_frame
 
 CLIENTS = 16
@@ -47,13 +48,14 @@ def main():
         generate_messages(source, work)
         from spex.v1 import split_inference_pb2
         cloud, port, _ = start_cloud(build, source, work)
+        split_after, width = split_of(build, default_model(source))
         good = split_inference_pb2.InferRequest(
-            request_id=1, from_layer=1,
+            request_id=1, from_layer=split_after,
             model_id=model_id(build, default_model(source)))
         good.activation.encoding = 1  # float32
-        good.activation.width = 64
+        good.activation.width = width
         good.activation.samples = 1
-        good.activation.data = bytes(4 * 64)
+        good.activation.data = bytes(4 * width)
 
         def answered_normally():
             stream = RawStream(port, "/spex.v1.SplitInference/Infer", [])

@@ -59,7 +59,8 @@ def main():
     info = spex.GetModelInfo(split_inference_pb2.GetModelInfoRequest())
     assert len(info.models) == 1, info
     model = info.models[0]
-    assert model.split_width == 64 and model.num_classes == 10, model
+    assert model.split_width == 196 and model.num_classes == 10, model
+    assert list(model.split_shape) == [4, 7, 7], model  # a 7x7x4 map, NCHW
 
     count = 64
     images, labels, rows, cols = fashion_test_images(count)
@@ -79,10 +80,10 @@ def main():
     # Errors arrive as gRPC status codes with a message.
     bad = split_inference_pb2.InferRequest()
     bad.CopyFrom(request)
-    bad.from_layer = 5
+    bad.from_layer = 3  # inside the head: not a cut
     try:
         spex.Infer(bad)
-        raise AssertionError("from_layer 5 was accepted")
+        raise AssertionError("from_layer 3 was accepted")
     except grpc.RpcError as error:
         assert error.code() == grpc.StatusCode.INVALID_ARGUMENT, error
         assert "from_layer" in error.details(), error.details()
@@ -94,8 +95,9 @@ def main():
     metadata = inference.ModelMetadata(
         oip.ModelMetadataRequest(name=model.name))
     assert metadata.inputs[0].name == "input", metadata
+    assert list(metadata.inputs[0].shape) == [-1, rows, cols, 1], metadata
     tensor = oip.ModelInferRequest.InferInputTensor(
-        name="input", datatype="UINT8", shape=[count, rows, cols])
+        name="input", datatype="UINT8", shape=[count, rows, cols, 1])
     tensor.contents.uint_contents.extend(b"".join(images))
     result = inference.ModelInfer(oip.ModelInferRequest(
         model_name=model.name, id="py", inputs=[tensor]))

@@ -20,8 +20,8 @@ import tempfile
 import time
 import urllib.request
 
-from daemon_ports import (default_model, model_id, rss_bytes, start_cloud,
-                          start_edge)
+from daemon_ports import (default_model, model_id, rss_bytes, split_of,
+                          start_cloud, start_edge)
 from raw_grpc import RawStream, generate_messages, grpc_frame
 
 STREAM_BOUND = 1024      # kMaxInflightPerStream
@@ -104,11 +104,12 @@ def main():
         from spex.v1 import edge_inference_pb2, split_inference_pb2
         cloud, cloud_port, cloud_metrics = start_cloud(build, source, work)
         processes.append(cloud)
-        request = split_inference_pb2.InferRequest(from_layer=1)
+        split_after, width = split_of(build, default_model(source))
+        request = split_inference_pb2.InferRequest(from_layer=split_after)
         request.activation.encoding = 3  # int8
-        request.activation.width = 64
+        request.activation.width = width
         request.activation.samples = 1
-        request.activation.data = bytes(64)
+        request.activation.data = bytes(width)
         request.activation.scales.append(0.01)
         request.activation.zero_points.append(0)
 
