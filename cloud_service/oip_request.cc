@@ -159,10 +159,9 @@ inference::ModelMetadataResponse OipMetadata(const OipModel& model) {
   properties["model_id"] = m.id();
   properties["split_after"] = std::to_string(m.split_after());
   properties["accepted_input_datatypes"] = model.tail ? "FP32" : "UINT8,FP32";
-  const bool image = model.tail ? m.split_shape().is_map()
-                                : m.input().shape.size() >= 2;
-  properties["input_layout"] =
-      image ? (model.tail ? "NCHW" : "NHWC") : "NC";
+  const bool image =
+      model.tail ? m.split_shape().is_map() : m.input().shape.size() >= 2;
+  properties["input_layout"] = image ? (model.tail ? "NCHW" : "NHWC") : "NC";
   properties["class_names"] = absl::StrJoin(m.description().class_names(), ",");
   return metadata;
 }

@@ -164,8 +164,7 @@ TEST_F(OipRequestTest, MetadataAndReadiness) {
   ASSERT_TRUE(metadata.ok());
   EXPECT_EQ(metadata->versions(0), model_->id());
   EXPECT_EQ(metadata->inputs(0).name(), "input");
-  EXPECT_THAT(metadata->inputs(0).shape(),
-              testing::ElementsAre(-1, 28, 28, 1));
+  EXPECT_THAT(metadata->inputs(0).shape(), testing::ElementsAre(-1, 28, 28, 1));
   EXPECT_EQ(metadata->properties().at("input_layout"), "NHWC");
   EXPECT_EQ(metadata->outputs(0).name(), "probabilities");
   request.set_name("fashion-default-tail");
