@@ -9,6 +9,7 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <system_error>
 #include <vector>
 
 #include "cloud_service/cloud_core.h"
@@ -35,14 +36,30 @@ inline std::shared_ptr<const Model> LoadTestModel(const std::string& path) {
   return model.ok() ? *std::move(model) : nullptr;
 }
 
+// Removes `dir` when the test process exits (each test runs in its own
+// process, whose daemons have stopped by then).
+inline void RemoveAtExit(const std::filesystem::path& dir) {
+  static struct Directories {
+    std::vector<std::filesystem::path> all;
+    ~Directories() {
+      for (const auto& d : all) {
+        std::error_code ignored;
+        std::filesystem::remove_all(d, ignored);
+      }
+    }
+  } directories;
+  directories.all.push_back(dir);
+}
+
 // A fresh directory `name` in the test's temporary directory holding a copy
-// of the model file at `model_path`.
+// of the model file at `model_path`, removed when the test process exits.
 inline std::string ModelDirWith(const std::string& name,
                                 const std::string& model_path) {
   const std::filesystem::path dir = std::filesystem::path(testing::TempDir()) /
                                     (name + "_" + std::to_string(::getpid()));
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
+  RemoveAtExit(dir);
   std::filesystem::copy_file(
       model_path, dir / std::filesystem::path(model_path).filename());
   return dir.string();
