@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The end-to-end benchmark (run through scripts/bench.sh e2e, which
 # configures build/release first): builds the daemons and tools, trains the
-# dense twin of the default model once (build/e2e/, about a minute), runs
+# dense twin of the default model once (build/e2e/: the CNN's twin, 60
+# epochs, about half an hour on 2 cores), runs
 # scripts/bench_e2e.py (five modes x two models on the Fashion-MNIST test
 # set: JSON lines on stdout, results/e2e.jsonl and results/e2e.svg), then
 # regenerates docs/RESULTS.md, whose last section is this benchmark.

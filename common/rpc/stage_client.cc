@@ -54,7 +54,8 @@ std::optional<v1::FallbackReason> StageClient::Impl::Offload(
   bool mismatch = false, rejected = false;
   for (size_t i = 0; i < endpoints_.size(); ++i) {
     const size_t e = (next_endpoint_ + i) % endpoints_.size();
-    if (endpoints_[e].state == EndpointState::kReady) {
+    if (endpoints_[e].state == EndpointState::kReady &&
+        !endpoints_[e].stream->ending) {
       chosen = e;
       break;
     }
@@ -91,6 +92,10 @@ std::optional<v1::FallbackReason> StageClient::Impl::Offload(
 
 void StageClient::Impl::StartNextWriteLocked(size_t e) {
   Stream* stream = endpoints_[e].stream;
+  if (stream->ending) {  // what is queued is settled by OnStreamDone
+    stream->writing = false;
+    return;
+  }
   v1::InferRequest& request = stream->request;
   request.Clear();
   v1::ActivationPayload* merged = request.mutable_activation();
@@ -148,6 +153,11 @@ void StageClient::Impl::OnWriteDone(size_t e, bool ok) {
   stream->writing = false;
   // A failed write means the stream is ending: OnStreamDone settles all.
   if (ok && !stream->queued.empty()) StartNextWriteLocked(e);
+}
+
+void StageClient::Impl::OnStreamEnding(size_t e) {
+  absl::MutexLock lock(&mutex_);
+  endpoints_[e].stream->ending = true;
 }
 
 void StageClient::Impl::OnAnswer(size_t e, const v1::InferResponse& response) {

@@ -84,11 +84,21 @@ class StageClient::Impl {
       }
       stub->async()->InferStream(&context_, this);
       StartRead(&response_);
+      // Writes start from Offload, outside any reaction. gRPC destroys
+      // the call's stream object as soon as no operation is outstanding,
+      // before OnDone runs: without this hold a write started in between
+      // would reach a freed object. Released when the read side ends, once
+      // no write can start any more (`ending`).
+      AddHold();
       StartCall();
     }
     void OnWriteDone(bool ok) override { impl_->OnWriteDone(endpoint_, ok); }
     void OnReadDone(bool ok) override {
-      if (!ok) return;  // the stream is ending; OnDone follows
+      if (!ok) {  // the stream is ending; OnDone follows
+        impl_->OnStreamEnding(endpoint_);
+        RemoveHold();
+        return;
+      }
       impl_->OnAnswer(endpoint_, response_);
       StartRead(&response_);
     }
@@ -105,6 +115,8 @@ class StageClient::Impl {
     // Sample ids waiting to be written.
     std::deque<uint64_t> queued ABSL_GUARDED_BY(impl_->mutex_);
     bool writing ABSL_GUARDED_BY(impl_->mutex_) = false;
+    // The read side ended: no write starts after this (see Start).
+    bool ending ABSL_GUARDED_BY(impl_->mutex_) = false;
     v1::InferRequest request ABSL_GUARDED_BY(impl_->mutex_);  // write buffer
     // request_id -> the sample ids it carries, in payload order.
     absl::flat_hash_map<uint64_t, std::vector<uint64_t>> in_flight
@@ -122,6 +134,7 @@ class StageClient::Impl {
   void OnCheckDone(size_t e, grpc::Status status);
   void StartNextWriteLocked(size_t e) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mutex_);
   void OnWriteDone(size_t e, bool ok);
+  void OnStreamEnding(size_t e);
   void OnAnswer(size_t e, const v1::InferResponse& response);
   void OnStreamDone(size_t e, const grpc::Status& status);
   // A check or stream has released everything it holds of gRPC's.

@@ -11,7 +11,7 @@ TEST_F(EdgeAgentTest, AdaptiveThresholdHoldsAnOffloadBudget) {
   CloudProcess cloud(SPEX_CLOUD_BINARY, testing::TempDir(),
                      {"--plaintext", "--model_dir=" + models_});
   ASSERT_TRUE(cloud.ok()) << cloud.log();
-  // The calibrated threshold offloads about 27 % of Fashion-MNIST; the
+  // The calibrated threshold offloads about 21 % of Fashion-MNIST; the
   // budget asks for 10 %.
   EdgeProcess edge(TestSocket("budget"),
                    {"--cloud=" + cloud.address(), "--cloud_plaintext",
@@ -44,14 +44,18 @@ TEST_F(EdgeAgentTest, AdaptiveThresholdFallsWhenTheLinkSlowsDown) {
                     "--controller_gain=0.005", "--deadline=1s"});
   ASSERT_TRUE(edge.ok()) << edge.log();
   WaitForCloud(edge);
+  // Paced below what the agent sustains in every build (the CNN's head
+  // under ASan included): a queue at the agent would make local answers
+  // late too, and no threshold could meet the objective.
+  constexpr double kRate = 600;
   // A fast link: no answer is late, the threshold stays up.
-  ReplayOrDie(FirstSamples(1500), edge, 4, 3000);
+  ReplayOrDie(FirstSamples(1500), edge, 4, kRate);
   const double fast = edge.Metric("spex_edge_threshold");
   // A slow link: every cloud answer misses the objective, so more samples
   // must leave at the exit.
   proxy->set_delay(absl::Milliseconds(80));
   const std::vector<ReplayRecord> slow_records =
-      ReplayOrDie(FirstSamples(3000), edge, 4, 3000);
+      ReplayOrDie(FirstSamples(3000), edge, 4, kRate);
   ExpectEveryAnswered(slow_records);
   const double slow = edge.Metric("spex_edge_threshold");
   EXPECT_LT(slow, fast - 0.1) << "fast link " << fast << ", slow " << slow;
