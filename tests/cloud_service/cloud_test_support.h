@@ -24,6 +24,10 @@ namespace spex {
 inline std::string DefaultModelPath() {
   return std::string(SPEX_SOURCE_DIR) + "/results/fashion-default.spex";
 }
+// The sparse MLP (the research's shape): a head of microseconds.
+inline std::string MlpModelPath() {
+  return std::string(SPEX_SOURCE_DIR) + "/results/fashion-mlp.spex";
+}
 // The three-stage model: edge, fog and cloud.
 inline std::string ChainModelPath() {
   return std::string(SPEX_SOURCE_DIR) + "/results/fashion-chain.spex";
