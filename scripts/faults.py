@@ -8,7 +8,7 @@ one answer) and the time from the fault's end to the first sample the cloud
 answered again.
 
   scripts/faults.py --build build/native [--check] [--markdown]
-                    [--seconds S] [--rate R] [--only NAME ...]
+                    [--seconds S] [--rate R] [--model FILE] [--only NAME ...]
 
 --check exits 1 unless every sample of every fault was answered and the
 agent used the cloud again after each fault ended, within the replay or 30 s
@@ -81,7 +81,9 @@ class Run:
         self.edge = None
         self.restarts = 0
 
-    def start_cloud(self, model=MODEL, flags=None):
+    def start_cloud(self, model="", flags=None):
+        if model == "":
+            model = self.args.model
         if flags is not None:
             self.cloud_flags = flags
         if model is not None:
@@ -110,7 +112,7 @@ class Run:
         ports = os.path.join(self.work, "edge.ports")
         self.socket = os.path.join(self.work, "edge.sock")
         self.edge = self.processes.start("edge", [
-            f"{self.args.build}/edge_agent/spex-edge", f"--model={MODEL}",
+            f"{self.args.build}/edge_agent/spex-edge", f"--model={self.args.model}",
             f"--socket={self.socket}", "--tcp_listen=127.0.0.1:0",
             "--metrics_listen=127.0.0.1:0", f"--port_file={ports}",
             f"--cloud=127.0.0.1:{target}", "--deadline=250ms",
@@ -194,13 +196,14 @@ def another_model(run, t0, t1):
     another = os.path.join(run.work, "another.spex")
     # Another model: the default one with its exit threshold changed has
     # another model id (the id covers every field).
-    shutil.copy(MODEL, another)
+    shutil.copy(run.args.model, another)
     subprocess.run([f"{run.args.build}/tools/spex-train", "calibrate", "--model", another,
                     "--exit-fraction", "0.5"],
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     run.start_cloud(model=another)
     run.start_edge([], wait_for_cloud=False)
-    return [(t1, lambda: shutil.copy(MODEL, os.path.join(run.models, "model.spex")))], t1
+    return [(t1, lambda: shutil.copy(run.args.model,
+                                     os.path.join(run.models, "model.spex")))], t1
 
 
 def served_certificate_until_fixed(run, t1, certificate):
@@ -315,6 +318,8 @@ def main():
     parser.add_argument("--build", default="build/native")
     parser.add_argument("--seconds", type=float, default=9.0)
     parser.add_argument("--rate", type=float, default=400.0)
+    parser.add_argument("--model", default=MODEL,
+                        help="the model both daemons serve (default: the default model)")
     parser.add_argument("--check", action="store_true")
     parser.add_argument("--markdown", action="store_true")
     parser.add_argument("--only", nargs="*")
