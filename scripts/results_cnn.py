@@ -104,9 +104,24 @@ def write_svg(path, points, pairs):
         f.write("\n".join(parts) + "\n")
 
 
+def calibration_table(calibration, w):
+    """A calibrated threshold's figures on the validation and test sets."""
+    v, test = calibration["validation"], calibration["test"]
+    w("| | validation | test |\n|---|---|---|")
+    for key, label in (("exit_fraction", "samples answered on the device"),
+                       ("exit_accuracy", "accuracy of those"),
+                       ("overall_accuracy", "overall accuracy"),
+                       ("full_accuracy", "full network")):
+        w(f"| {label} | {100 * v[key]:.2f} % | {100 * test[key]:.2f} % |")
+    w(f"| drop | {v['drop_points']:.2f} points | {test['drop_points']:.2f} points |")
+    w(f"| bytes sent per sample (int8) | {v['bytes_sent_per_sample']:.1f} | "
+      f"{test['bytes_sent_per_sample']:.1f} |")
+    w("")
+
+
 def default_section(r, calibration, w):
     """The default model: the calibrated sparse CNN (`r`: its report)."""
-    test, v = calibration["test"], calibration["validation"]
+    test = calibration["test"]
     raw = r["raw_input_bytes"]
     values = r["split_width"]
     int8 = r["split_bytes"]["int8"]
@@ -140,16 +155,7 @@ def default_section(r, calibration, w):
     w(f"`spex-train calibrate --max-drop 0.5` chose **{calibration['measure']} "
       f">= {calibration['threshold']:.3f}** on the validation hold-out "
       f"(margin {calibration['margin_points']:.2f} points):\n")
-    w("| | validation | test |\n|---|---|---|")
-    for key, label in (("exit_fraction", "samples answered on the device"),
-                       ("exit_accuracy", "accuracy of those"),
-                       ("overall_accuracy", "overall accuracy"),
-                       ("full_accuracy", "full network")):
-        w(f"| {label} | {100 * v[key]:.2f} % | {100 * test[key]:.2f} % |")
-    w(f"| drop | {v['drop_points']:.2f} points | {test['drop_points']:.2f} points |")
-    w(f"| bytes sent per sample (int8) | {v['bytes_sent_per_sample']:.1f} | "
-      f"{test['bytes_sent_per_sample']:.1f} |")
-    w("")
+    calibration_table(calibration, w)
     w("![accuracy against offload](../results/fashion-default.tradeoff.svg)\n")
 
 

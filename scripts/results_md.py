@@ -276,7 +276,6 @@ def main():
     w("")
 
     # --- calibration ----------------------------------------------------------
-    v = calibration["validation"]
     w("## The sparse MLP's exit threshold\n")
     w(f"`spex-train calibrate --max-drop 0.5` swept both confidence measures on "
       f"the validation hold-out and chose **{calibration['measure']} >= "
@@ -285,16 +284,7 @@ def main():
       "validation set and of the test set that judges it "
       "(1.645 standard errors of the accuracy drop, scaled by "
       "sqrt(1 + n_validation / n_test)).\n")
-    w("| | validation | test |\n|---|---|---|")
-    for key, label in (("exit_fraction", "samples exiting on the edge"),
-                       ("exit_accuracy", "accuracy of those"),
-                       ("overall_accuracy", "overall accuracy"),
-                       ("full_accuracy", "full network")):
-        w(f"| {label} | {100 * v[key]:.2f} % | {100 * test[key]:.2f} % |")
-    w(f"| drop | {v['drop_points']:.2f} points | {test['drop_points']:.2f} points |")
-    w(f"| bytes sent per sample (int8) | {v['bytes_sent_per_sample']:.1f} | "
-      f"{test['bytes_sent_per_sample']:.1f} |")
-    w("")
+    results_cnn.calibration_table(calibration, w)
     w("![accuracy against offload](../results/fashion-mlp.tradeoff.svg)\n")
     w("The curves (`results/fashion-mlp.calibration.*.csv`) give the whole "
       "trade-off: an operator who wants fewer bytes on the network can read "
