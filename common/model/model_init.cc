@@ -257,6 +257,7 @@ absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
     chain.widths.insert(chain.widths.end(), exit.widths.begin(),
                         exit.widths.end());
     chain.fan_out = exit.fan_out;
+    chain.geometry = exit.geometry;
     std::vector<MapSize> exit_shapes;
     SPEX_RETURN_IF_ERROR(AddChain(chain, topology.pattern, seed, 1000 * (e + 1),
                                   absl::StrCat("exit ", e + 1), at,

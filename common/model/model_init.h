@@ -51,10 +51,13 @@ struct ChainTopology {
 struct ExitTopology {
   int after_layer = 0;
   // Widths after the attachment point, ending with the class count, and
-  // one fan-out per junction.
+  // one fan-out per junction; `geometry` as in ChainTopology (empty: every
+  // layer fully connected), so an exit after a map can pool or convolve
+  // before its classifier.
   std::vector<int> widths;
   std::vector<int> fan_out;
   float loss_weight = 1.0f;
+  std::vector<LayerGeometry> geometry = {};
 };
 
 struct ModelTopology {

@@ -83,8 +83,9 @@ TEST(SpexTrainToolTest, TrainsCalibratesAndReports) {
 }
 
 // A convolutional network from --layers, with augmentation and the cosine
-// schedule: trained, reported as a CNN with its cut on a feature map, and
-// calibrated like any model.
+// schedule, its exit a pooling and a classifier (--exit-layers): trained,
+// reported as a CNN with its cut on a feature map, and calibrated like any
+// model.
 TEST(SpexTrainToolTest, TrainsAConvolutionalNetwork) {
   const std::filesystem::path dir =
       std::filesystem::path(testing::TempDir()) /
@@ -95,7 +96,8 @@ TEST(SpexTrainToolTest, TrainsAConvolutionalNetwork) {
       "train --dataset fashion-mnist --layers 'conv3x3 8, maxpool2, conv3x3 "
       "16 fo 4, maxpool2, conv1x1 4, conv3x3 16 fo 8, maxpool2, fc 10' "
       "--pattern tile4 "
-      "--split-after 5 --exits 5 --epochs 1 --threads 2 --schedule cosine "
+      "--split-after 5 --exits 5 --exit-layers 'maxpool2, fc 10' --epochs 1 "
+      "--threads 2 --schedule cosine "
       "--shift 1 --flip --lr 0.003 --validation 2000 --out " +
       model);
   ASSERT_EQ(run.exit_code, 0) << run.output;
@@ -117,7 +119,11 @@ TEST(SpexTrainToolTest, TrainsAConvolutionalNetwork) {
   auto loaded = Model::Load(model);
   ASSERT_TRUE(loaded.ok()) << loaded.status();
   EXPECT_EQ((*loaded)->description().format_version(), 4u);
-  // Mistakes in --layers are named before anything runs.
+  const v1::ExitBranch& exit = (*loaded)->description().exits(0);
+  ASSERT_EQ(exit.layers_size(), 2);
+  EXPECT_EQ(exit.layers(0).kind(), v1::LAYER_KIND_MAX_POOL);
+  EXPECT_EQ(exit.layers(1).n_in(), 3u * 3 * 4);  // the 7x7x4 cut pooled
+  // Mistakes in --layers and --exit-layers are named before anything runs.
   run = RunTrainer(
       "train --dataset fashion-mnist --layers 'conv3x3 8, pool2, fc 10' "
       "--out " +
@@ -130,6 +136,25 @@ TEST(SpexTrainToolTest, TrainsAConvolutionalNetwork) {
       model);
   EXPECT_EQ(run.exit_code, 2);
   EXPECT_THAT(run.output, HasSubstr("either --config with --fo, or --layers"));
+  const std::string layers =
+      "--layers 'conv3x3 8, maxpool2, conv1x1 4, fc 10' --split-after 3 ";
+  run = RunTrainer("train --dataset fashion-mnist " + layers +
+                   "--exits 3 --exit-layers 'maxpool2, fc 7' --out " + model);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output,
+              HasSubstr("--exit-layers (exit 1): the classifier has 7 "
+                        "outputs, fashion-mnist has 10 classes"));
+  run = RunTrainer("train --dataset fashion-mnist " + layers +
+                   "--exits 3 --exit-layers 'fc 10; fc 10' --out " + model);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output, HasSubstr("--exit-layers: 2 lists for 1 exits"));
+  run = RunTrainer("train --dataset fashion-mnist " + layers +
+                   "--exits 3 --exit-layers 'avgpool2 pad 1, fc 10' --out " +
+                   model);
+  EXPECT_EQ(run.exit_code, 2);
+  EXPECT_THAT(run.output,
+              HasSubstr("--exit-layers (exit 1): layer 1 (\"avgpool2 pad 1\"): "
+                        "option pad does not apply here"));
   std::filesystem::remove_all(dir);
 }
 

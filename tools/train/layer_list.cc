@@ -5,6 +5,7 @@
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
@@ -12,10 +13,10 @@
 namespace spex {
 namespace {
 
-absl::Status LayerError(int index, absl::string_view layer,
-                        absl::string_view problem) {
+absl::Status LayerError(absl::string_view flag, int index,
+                        absl::string_view layer, absl::string_view problem) {
   return absl::InvalidArgumentError(absl::StrFormat(
-      "--layers: layer %d (\"%s\"): %s", index, layer, problem));
+      "%s: layer %d (\"%s\"): %s", flag, index, layer, problem));
 }
 
 // "3x3" -> 3; "2" -> 2.
@@ -28,7 +29,8 @@ bool ParseWindow(absl::string_view text, int* window) {
 }  // namespace
 
 absl::StatusOr<ChainTopology> ParseLayerList(absl::string_view text,
-                                             int input_channels) {
+                                             int input_channels,
+                                             absl::string_view flag) {
   ChainTopology chain;
   chain.widths.push_back(input_channels);
   int channels = input_channels;
@@ -38,7 +40,7 @@ absl::StatusOr<ChainTopology> ParseLayerList(absl::string_view text,
     layer = absl::StripAsciiWhitespace(layer);
     const std::vector<absl::string_view> words =
         absl::StrSplit(layer, ' ', absl::SkipEmpty());
-    if (words.empty()) return LayerError(index, layer, "empty");
+    if (words.empty()) return LayerError(flag, index, layer, "empty");
     LayerGeometry geometry;
     int width = channels, fan_out = 0;
     size_t next = 1;
@@ -46,7 +48,7 @@ absl::StatusOr<ChainTopology> ParseLayerList(absl::string_view text,
     const auto take_width = [&]() -> absl::Status {
       if (next >= words.size() || !absl::SimpleAtoi(words[next], &width) ||
           width < 1) {
-        return LayerError(index, layer, "a positive width must follow");
+        return LayerError(flag, index, layer, "a positive width must follow");
       }
       ++next;
       return absl::OkStatus();
@@ -54,7 +56,7 @@ absl::StatusOr<ChainTopology> ParseLayerList(absl::string_view text,
     if (absl::StartsWith(words[0], "conv")) {
       geometry.kind = v1::LAYER_KIND_CONV2D;
       if (!ParseWindow(words[0].substr(4), &geometry.window)) {
-        return LayerError(index, layer,
+        return LayerError(flag, index, layer,
                           "a convolution is written convKxK (K from 1 to 15)");
       }
       geometry.padding = (geometry.window - 1) / 2;
@@ -64,7 +66,7 @@ absl::StatusOr<ChainTopology> ParseLayerList(absl::string_view text,
       geometry.kind = words[0][0] == 'm' ? v1::LAYER_KIND_MAX_POOL
                                          : v1::LAYER_KIND_AVERAGE_POOL;
       if (!ParseWindow(words[0].substr(7), &geometry.window)) {
-        return LayerError(index, layer,
+        return LayerError(flag, index, layer,
                           "a pooling is written maxpoolK or avgpoolK");
       }
       geometry.stride = geometry.window;
@@ -74,7 +76,7 @@ absl::StatusOr<ChainTopology> ParseLayerList(absl::string_view text,
       if (absl::Status s = take_width(); !s.ok()) return s;
     } else {
       return LayerError(
-          index, layer,
+          flag, index, layer,
           "unknown layer; one of convKxK, maxpoolK, avgpoolK, gap, fc");
     }
     // Options: name value pairs.
@@ -83,7 +85,7 @@ absl::StatusOr<ChainTopology> ParseLayerList(absl::string_view text,
       if (next + 1 >= words.size() ||
           !absl::SimpleAtoi(words[next + 1], &value) || value < 0) {
         return LayerError(
-            index, layer,
+            flag, index, layer,
             absl::StrFormat("option %s needs a number", words[next]));
       }
       const bool pooling = geometry.kind == v1::LAYER_KIND_MAX_POOL ||
@@ -98,7 +100,7 @@ absl::StatusOr<ChainTopology> ParseLayerList(absl::string_view text,
         geometry.padding = value;
       } else {
         return LayerError(
-            index, layer,
+            flag, index, layer,
             absl::StrFormat("option %s does not apply here", words[next]));
       }
     }
@@ -110,7 +112,7 @@ absl::StatusOr<ChainTopology> ParseLayerList(absl::string_view text,
   if (chain.geometry.empty() ||
       chain.geometry.back().kind != v1::LAYER_KIND_UNSPECIFIED) {
     return absl::InvalidArgumentError(
-        "--layers: the last layer is the classifier, an fc layer");
+        absl::StrCat(flag, ": the last layer is the classifier, an fc layer"));
   }
   return chain;
 }

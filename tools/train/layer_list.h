@@ -21,9 +21,11 @@
 namespace spex {
 
 // The chain from an input of `input_channels` channels; InvalidArgument
-// naming the layer (1-based) and the word it could not read.
+// naming `flag` (the option the text came from), the layer (1-based) and
+// the word it could not read.
 absl::StatusOr<ChainTopology> ParseLayerList(absl::string_view text,
-                                             int input_channels);
+                                             int input_channels,
+                                             absl::string_view flag);
 
 }  // namespace spex
 

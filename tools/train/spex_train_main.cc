@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "common/codec/activation_codec.h"
 #include "common/model/model.h"
 #include "common/model/model_file.h"
@@ -62,7 +63,11 @@ Args TrainArgs() {
       .Option("split-after", "1", "layers on the edge (the head)")
       .Option("later-cuts", "",
               "further cuts of a chain: the last layer of each middle stage")
-      .Option("exits", "", "backbone layers with a linear exit after them")
+      .Option("exits", "", "backbone layers with an exit after them")
+      .Option("exit-layers", "",
+              "each exit's layers, as --layers (default: \"fc <classes>\", "
+              "a linear classifier); one list for all exits or one per exit, "
+              "separated by ';', e.g. \"maxpool2, fc 10\"")
       .Option(
           "exit-weight", "1",
           "loss weight of each exit (final: 1); one for all, or one per exit")
@@ -114,6 +119,9 @@ absl::Status RunTrain(int argc, char** argv) {
   SPEX_ASSIGN_OR_RETURN(spec.later_cuts, args.GetInts("later-cuts"));
   SPEX_ASSIGN_OR_RETURN(spec.exit_layers, args.GetInts("exits"));
   SPEX_ASSIGN_OR_RETURN(spec.exit_weights, args.GetDoubles("exit-weight"));
+  if (!args.Get("exit-layers").empty()) {
+    spec.exit_layer_lists = absl::StrSplit(args.Get("exit-layers"), ';');
+  }
   if (spec.exit_weights.size() != 1 &&
       spec.exit_weights.size() != spec.exit_layers.size()) {
     return absl::InvalidArgumentError(

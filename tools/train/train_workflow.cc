@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_format.h"
@@ -52,7 +53,8 @@ absl::Status TrainModel(const TrainSpec& spec) {
           "two-dimensional",
           spec.dataset));
     }
-    SPEX_ASSIGN_OR_RETURN(topology.backbone, ParseLayerList(spec.layers, 1));
+    SPEX_ASSIGN_OR_RETURN(topology.backbone,
+                          ParseLayerList(spec.layers, 1, "--layers"));
     if (topology.backbone.widths.back() != all_train.classes) {
       return absl::InvalidArgumentError(absl::StrFormat(
           "--layers: the classifier has %d outputs, %s has %d classes",
@@ -75,23 +77,64 @@ absl::Status TrainModel(const TrainSpec& spec) {
     topology.backbone.widths = spec.config;
     topology.backbone.fan_out = spec.fan_out;
   }
-  // A dense twin: every layer full, whatever the fan-outs say.
-  if (spec.dense) {
-    ChainTopology& chain = topology.backbone;
-    for (size_t j = 0; j < chain.fan_out.size() && j + 1 < chain.widths.size();
-         ++j) {
-      chain.fan_out[j] = chain.widths[j + 1];
-    }
-  }
   topology.split_after = spec.split_after;
   topology.later_cuts = spec.later_cuts;
+  if (!spec.exit_layer_lists.empty() && spec.exit_layer_lists.size() != 1 &&
+      spec.exit_layer_lists.size() != spec.exit_layers.size()) {
+    return absl::InvalidArgumentError(absl::StrFormat(
+        "--exit-layers: %d lists for %d exits; give one for all or one per "
+        "exit",
+        spec.exit_layer_lists.size(), spec.exit_layers.size()));
+  }
+  const int depth = static_cast<int>(topology.backbone.widths.size()) - 1;
   for (size_t e = 0; e < spec.exit_layers.size(); ++e) {
-    const double weight =
-        spec.exit_weights[spec.exit_weights.size() == 1 ? 0 : e];
-    topology.exits.push_back({spec.exit_layers[e],
-                              {all_train.classes},
-                              {all_train.classes},
-                              static_cast<float>(weight)});
+    const int after = spec.exit_layers[e];
+    if (after < 1 || after >= depth) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "--exits: exit %d after layer %d; the backbone's layers before its "
+          "classifier are 1 to %d",
+          e + 1, after, depth - 1));
+    }
+    ExitTopology exit;
+    exit.after_layer = after;
+    exit.loss_weight = static_cast<float>(
+        spec.exit_weights[spec.exit_weights.size() == 1 ? 0 : e]);
+    if (spec.exit_layer_lists.empty()) {
+      exit.widths = {all_train.classes};
+      exit.fan_out = {all_train.classes};
+    } else {
+      const std::string flag =
+          absl::StrFormat("--exit-layers (exit %d)", e + 1);
+      SPEX_ASSIGN_OR_RETURN(
+          ChainTopology chain,
+          ParseLayerList(
+              spec.exit_layer_lists[spec.exit_layer_lists.size() == 1 ? 0 : e],
+              topology.backbone.widths[after], flag));
+      if (chain.widths.back() != all_train.classes) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "%s: the classifier has %d outputs, %s has %d classes", flag,
+            chain.widths.back(), spec.dataset, all_train.classes));
+      }
+      exit.widths.assign(chain.widths.begin() + 1, chain.widths.end());
+      exit.fan_out = std::move(chain.fan_out);
+      exit.geometry = std::move(chain.geometry);
+    }
+    topology.exits.push_back(std::move(exit));
+  }
+  // A dense twin: every layer full, whatever the fan-outs say.
+  if (spec.dense) {
+    const auto densify = [](const std::vector<int>& outputs,
+                            std::vector<int>* fan_out) {
+      for (size_t j = 0; j < fan_out->size() && j < outputs.size(); ++j) {
+        (*fan_out)[j] = outputs[j];
+      }
+    };
+    ChainTopology& chain = topology.backbone;
+    densify(std::vector<int>(chain.widths.begin() + 1, chain.widths.end()),
+            &chain.fan_out);
+    for (ExitTopology& exit : topology.exits) {
+      densify(exit.widths, &exit.fan_out);
+    }
   }
   topology.class_names = all_train.class_names;
   topology.pattern = spec.pattern;

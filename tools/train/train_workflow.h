@@ -26,6 +26,9 @@ struct TrainSpec {
   std::vector<int> later_cuts;
   std::vector<int> exit_layers;
   std::vector<double> exit_weights;  // one for all exits, or one per exit
+  // Each exit's layers (layer_list.h), one list for all exits or one per
+  // exit; empty: a linear classifier on the layer's output.
+  std::vector<std::string> exit_layer_lists;
   TrainOptions options;
   long validation_samples = 0;  // held out of the training split
   std::string out;              // the model file

@@ -45,14 +45,24 @@ double Loss(const TrainNetwork& network, const v1::Model& model,
   return total / batch;
 }
 
+v1::Model SmallCnn(PatternKind kind, bool dense, uint64_t seed,
+                   bool conv_exit = false);
+
+// The test CNN (a linear exit) and one whose exit is a convolution block.
 TEST(CnnTrainingTest, TheTrainersForwardPassEqualsTheRuntimes) {
-  for (uint64_t seed : {1, 2}) {
-    const v1::Model proto = MakeTestCnn(12, seed);
+  for (uint64_t seed : {1, 2, 3, 4}) {
+    const bool conv_exit = seed > 2;
+    v1::Model proto = conv_exit
+                          ? SmallCnn(PatternKind::kTile4, false, seed, true)
+                          : MakeTestCnn(12, seed);
+    SCOPED_TRACE(conv_exit ? "an exit with a convolution" : "a linear exit");
+    SerializeModel(&proto);  // gives it its id, as a saved model has
     auto model = Model::FromProto(proto);
     ASSERT_TRUE(model.ok()) << model.status();
     auto network = TrainNetwork::FromModel(proto);
     ASSERT_TRUE(network.ok()) << network.status();
-    const int batch = 3, pixels = 144, classes = 10;
+    const int batch = 3, pixels = conv_exit ? 100 : 144,
+              classes = conv_exit ? 4 : 10;
     std::mt19937 rng(static_cast<uint32_t>(seed));
     const std::vector<float> x = RandomInput(batch * pixels, rng);
     BatchState state = (*network)->NewState(batch);
@@ -75,24 +85,52 @@ TEST(CnnTrainingTest, TheTrainersForwardPassEqualsTheRuntimes) {
   }
 }
 
+// One layer of a batch's pass: the layer, its description, what it read
+// and what it wrote.
+struct PassStep {
+  const TrainLayer* layer;
+  const v1::Layer* proto;
+  const TrainBuffer* in;
+  const TrainBuffer* out;
+};
+
+// Every layer of the pass, the backbone's then each exit's (in the order
+// TrainNetwork::layers() lists them).
+std::vector<PassStep> PassSteps(const std::vector<TrainLayer*>& layers,
+                                const v1::Model& proto,
+                                const BatchState& state) {
+  std::vector<PassStep> steps;
+  size_t next = 0;
+  for (int l = 0; l < proto.layers_size(); ++l) {
+    steps.push_back({layers[next++], &proto.layers(l), &state.backbone[l],
+                     &state.backbone[l + 1]});
+  }
+  for (int e = 0; e < proto.exits_size(); ++e) {
+    const v1::ExitBranch& exit = proto.exits(e);
+    const TrainBuffer* in = &state.backbone[exit.after_layer()];
+    for (int l = 0; l < exit.layers_size(); ++l) {
+      const TrainBuffer* out = &state.exits[e][l];
+      steps.push_back({layers[next++], &exit.layers(l), in, out});
+      in = out;
+    }
+  }
+  return steps;
+}
+
 // Which ReLUs are on and which input of each max pooling's window wins:
 // the piece of the piecewise-linear network a probe is in.
-std::vector<int> Regime(const std::vector<TrainLayer*>& backbone,
-                        const v1::Model& proto, int batch,
-                        const BatchState& state) {
+std::vector<int> Regime(const std::vector<PassStep>& steps, int batch) {
   std::vector<int> regime;
-  for (size_t l = 0; l < backbone.size(); ++l) {
-    const TrainBuffer& in = state.backbone[l];
-    const TrainBuffer& out = state.backbone[l + 1];
-    const size_t n_out = static_cast<size_t>(backbone[l]->n_out()) * batch;
-    if (backbone[l]->relu()) {
+  for (const PassStep& step : steps) {
+    const TrainBuffer& in = *step.in;
+    const TrainBuffer& out = *step.out;
+    const size_t n_out = static_cast<size_t>(step.layer->n_out()) * batch;
+    if (step.layer->relu()) {
       for (size_t i = 0; i < n_out; ++i) regime.push_back(out[i] > 0);
     }
-    if (proto.layers(static_cast<int>(l)).kind() != v1::LAYER_KIND_MAX_POOL) {
-      continue;
-    }
-    const ActivationShape& a = backbone[l]->in_shape();
-    const ActivationShape& b = backbone[l]->out_shape();
+    if (step.proto->kind() != v1::LAYER_KIND_MAX_POOL) continue;
+    const ActivationShape& a = step.layer->in_shape();
+    const ActivationShape& b = step.layer->out_shape();
     const int window = a.height / b.height;
     for (size_t row = 0; row < static_cast<size_t>(b.channels) * batch; ++row) {
       for (int p = 0; p < b.pixels(); ++p) {
@@ -108,79 +146,90 @@ std::vector<int> Regime(const std::vector<TrainLayer*>& backbone,
       }
     }
   }
-  for (const auto& exit : state.exits) {
-    for (const TrainBuffer& out : exit) {
-      for (float v : out) regime.push_back(v > 0);
-    }
-  }
   return regime;
 }
 
 // Central differences of the loss: a probe whose step changes the regime
-// measures a kink, not the gradient, and is skipped.
+// measures a kink, not the gradient, and is skipped. Two networks: the
+// test CNN (a linear exit) and one whose exit is a convolution block
+// (1x1 convolution, max pooling, classifier) on a 10x10 map.
 TEST(CnnTrainingTest, GradientsMatchFiniteDifferences) {
   std::mt19937 rng(std::random_device{}());
-  const v1::Model proto = MakeTestCnn(12, rng());
-  auto network = TrainNetwork::FromModel(proto);
-  ASSERT_TRUE(network.ok()) << network.status();
-  const int batch = 2;
-  std::vector<uint8_t> labels(batch);
-  for (auto& l : labels) l = static_cast<uint8_t>(rng() % 10);
-  const std::vector<float> x = RandomInput(144 * batch, rng);
-  BatchState state = (*network)->NewState(batch);
-  Loss(**network, proto, x, labels, &state);
-  std::vector<JunctionGradients> analytic = state.backbone_gradients;
-  for (auto& e : state.exit_gradients)
-    for (auto& g : e) analytic.push_back(g);
-  std::vector<TrainLayer*> layers = (*network)->layers();
-  const std::vector<TrainLayer*> backbone(layers.begin(),
-                                          layers.begin() + proto.layers_size());
-  const std::vector<int> base = Regime(backbone, proto, batch, state);
+  const struct {
+    v1::Model proto;
+    int pixels;
+    int classes;
+    int with_weights;  // layers with weights, exits' included
+  } cases[] = {
+      {MakeTestCnn(12, rng()), 144, 10, 6},  // 4 convolutions, 2 fc
+      {SmallCnn(PatternKind::kTile4, false, rng(), true), 100, 4, 7},
+  };
+  for (const auto& c : cases) {
+    const v1::Model& proto = c.proto;
+    SCOPED_TRACE(c.with_weights);
+    auto network = TrainNetwork::FromModel(proto);
+    ASSERT_TRUE(network.ok()) << network.status();
+    const int batch = 2;
+    std::vector<uint8_t> labels(batch);
+    for (auto& l : labels) l = static_cast<uint8_t>(rng() % c.classes);
+    const std::vector<float> x = RandomInput(c.pixels * batch, rng);
+    BatchState state = (*network)->NewState(batch);
+    Loss(**network, proto, x, labels, &state);
+    std::vector<JunctionGradients> analytic = state.backbone_gradients;
+    for (auto& e : state.exit_gradients)
+      for (auto& g : e) analytic.push_back(g);
+    std::vector<TrainLayer*> layers = (*network)->layers();
+    const std::vector<PassStep> steps = PassSteps(layers, proto, state);
+    const std::vector<int> base = Regime(steps, batch);
 
-  int checked = 0, skipped = 0, with_weights = 0;
-  for (size_t l = 0; l < layers.size(); ++l) {
-    for (bool bias : {false, true}) {
-      TrainBuffer& w = bias ? layers[l]->bias() : layers[l]->weights();
-      if (w.empty()) continue;
-      with_weights += !bias;
-      for (int trial = 0; trial < 8; ++trial) {
-        const size_t i = rng() % w.size();
-        const float saved = w[i];
-        bool same = true;
-        const auto at = [&](float h) {
-          w[i] = saved + h;
+    int checked = 0, skipped = 0, with_weights = 0;
+    for (size_t l = 0; l < layers.size(); ++l) {
+      for (bool bias : {false, true}) {
+        TrainBuffer& w = bias ? layers[l]->bias() : layers[l]->weights();
+        if (w.empty()) continue;
+        with_weights += !bias;
+        for (int trial = 0; trial < 8; ++trial) {
+          const size_t i = rng() % w.size();
+          const float saved = w[i];
+          bool same = true;
+          const auto at = [&](float h) {
+            w[i] = saved + h;
+            (*network)->Prepare();
+            const double loss = Loss(**network, proto, x, labels, &state);
+            same = same && Regime(steps, batch) == base;
+            return loss;
+          };
+          const float h = 2e-3f;
+          const double numeric = (at(h) - at(-h)) / (2 * h);
+          w[i] = saved;
           (*network)->Prepare();
-          const double loss = Loss(**network, proto, x, labels, &state);
-          same = same && Regime(backbone, proto, batch, state) == base;
-          return loss;
-        };
-        const float h = 2e-3f;
-        const double numeric = (at(h) - at(-h)) / (2 * h);
-        w[i] = saved;
-        (*network)->Prepare();
-        if (!same) {
-          ++skipped;
-          continue;
+          if (!same) {
+            ++skipped;
+            continue;
+          }
+          const JunctionGradients& g = analytic[l];
+          EXPECT_NEAR(bias ? g.bias[i] : g.weights[i], numeric,
+                      1e-3 + 0.02 * std::fabs(numeric))
+              << "layer " << l << (bias ? " bias " : " weight ") << i;
+          ++checked;
         }
-        const JunctionGradients& g = analytic[l];
-        EXPECT_NEAR(bias ? g.bias[i] : g.weights[i], numeric,
-                    1e-3 + 0.02 * std::fabs(numeric))
-            << "layer " << l << (bias ? " bias " : " weight ") << i;
-        ++checked;
       }
     }
+    EXPECT_EQ(with_weights, c.with_weights);
+    EXPECT_GE(checked, 2 * skipped)
+        << checked << " checked, " << skipped << " on kinks";
   }
-  EXPECT_EQ(with_weights, 6);  // 4 convolutions, 2 fully connected layers
-  EXPECT_GE(checked, 2 * skipped)
-      << checked << " checked, " << skipped << " on kinks";
 }
 
 // A 10x10 image -> conv 3x3 8 (dense) -> conv 3x3 16 -> max pool 2 ->
 // conv 1x1 16 -> conv 3x3 stride 2 16 -> global average -> fully connected
 // 4: its middle convolutions of the given kind at fan-out 8 of 16 channels
 // (so every way a convolution reads its patches is here: shifted planes
-// for a tile kind, im2col, the input in place).
-v1::Model SmallCnn(PatternKind kind, bool dense, uint64_t seed) {
+// for a tile kind, im2col, the input in place). Its exit reads the pooled
+// 5x5x16 map: a linear classifier, or with `conv_exit` a block of its own
+// (1x1 convolution to 8 channels at fan-out 4, 2x2 max pooling, classifier).
+v1::Model SmallCnn(PatternKind kind, bool dense, uint64_t seed,
+                   bool conv_exit) {
   ModelTopology t;
   t.input_shape = {10, 10};
   t.input_scale = 1.0f / 255;
@@ -195,6 +244,9 @@ v1::Model SmallCnn(PatternKind kind, bool dense, uint64_t seed) {
                 {conv3, conv3, pool, conv1, conv3s2, gap, {}}};
   t.split_after = 3;
   t.exits = {{3, {4}, {4}, 0.5f}};
+  if (conv_exit) {
+    t.exits = {{3, {8, 8, 4}, {dense ? 8 : 4, 8, 4}, 0.5f, {conv1, pool, {}}}};
+  }
   t.pattern = kind;
   return *InitializeModel(t, seed);
 }
@@ -295,6 +347,27 @@ TEST(CnnTrainingTest, ASparseCnnLearnsWithAugmentationAndACosineSchedule) {
   v1::Model again = SmallCnn(PatternKind::kTile4, false, 3);
   ASSERT_TRUE(Train(train, validation, options, &again).ok());
   EXPECT_EQ(SerializeModel(&model), SerializeModel(&again));
+}
+
+// An exit that is a convolution block of its own learns jointly with the
+// backbone.
+TEST(CnnTrainingTest, AnExitAfterAConvolutionBlockLearns) {
+  const Dataset train = BarImages(600, 1, 10, 1),
+                validation = BarImages(200, 2, 10, 1);
+  v1::Model model = SmallCnn(PatternKind::kTile4, false, 5, true);
+  TrainOptions options;
+  options.epochs = 8;
+  options.batch_size = 32;
+  options.learning_rate = 3e-3f;
+  options.threads = 2;
+  options.show_progress = false;
+  auto result = Train(train, validation, options, &model);
+  ASSERT_TRUE(result.ok()) << result.status();
+  auto accuracy = TrainerAccuracy(model, validation);
+  ASSERT_TRUE(accuracy.ok());
+  EXPECT_GT(accuracy->final_accuracy, 0.9);
+  ASSERT_EQ(accuracy->exit_accuracy.size(), 1u);
+  EXPECT_GT(accuracy->exit_accuracy[0], 0.9);
 }
 
 }  // namespace
