@@ -7,6 +7,7 @@
 #        scripts/bench.sh edge [--quick]
 #        scripts/bench.sh e2e [--quick]
 #        scripts/bench.sh chain [--quick]
+#        scripts/bench.sh edge-arm64 [--quick]
 #   kernels  spex's sparse layers against Eigen (dense and sparse), oneDNN and
 #            XNNPACK, one thread: JSON lines, then a ratio table and the
 #            floors, on stdout; then the predefined-sparse convolutions
@@ -36,14 +37,20 @@
 #            (edge -> fog -> cloud), static and adaptive, at a fixed offered
 #            rate and as fast as possible, links delayed by proxies: JSON
 #            lines, results/chain.{jsonl,svg}, docs/RESULTS.md regenerated.
+#   edge-arm64  what the device pays, whole: the arm64 spex-edge under
+#            qemu-aarch64 with the counting plugin on the whole process,
+#            answering test images one at a time (sparse default model and
+#            its dense twin, edge-only and split+exit), and the arm64 echo
+#            of the same local API: instructions per sample, start-up left
+#            out. JSON lines, then a table and the floor.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 what="${1:-}"
 shift || true
 case "$what" in
-  kernels|kernels-arm64|cloud|edge|e2e|chain) ;;
-  *) echo "usage: scripts/bench.sh kernels|kernels-arm64|cloud|edge|e2e|chain [options]" >&2; exit 2 ;;
+  kernels|kernels-arm64|cloud|edge|e2e|chain|edge-arm64) ;;
+  *) echo "usage: scripts/bench.sh kernels|kernels-arm64|cloud|edge|e2e|chain|edge-arm64 [options]" >&2; exit 2 ;;
 esac
 
 if [[ "$what" == kernels-arm64 ]]; then
@@ -53,17 +60,18 @@ if [[ "$what" == kernels-arm64 ]]; then
     -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DSPEX_PARTS=common \
     -DSPEX_BUILD_TESTS=OFF -DSPEX_BUILD_ARM64_COUNT=ON >&2
   cmake --build $build --target spex_instruction_count -j "$(nproc)" >&2
-  # The plugin runs inside the host's qemu: built for the host.
-  gcc -O2 -Wall -Wextra -Werror -shared -fPIC \
-    -I/opt/spex-arm64/qemu-plugin/include \
-    -o $build/libspex_icount.so bench/arm64/instruction_count_plugin.c
+  scripts/build-count-plugin.sh $build/libspex_icount.so
   exec python3 scripts/bench_arm64.py \
     --program $build/bench/arm64/spex_instruction_count \
     --plugin $build/libspex_icount.so \
     --libs /opt/spex-arm64/usr/lib/aarch64-linux-gnu "$@"
 fi
 
-./deploy/install-deps.sh --no-arm64 >&2
+if [[ "$what" == edge-arm64 ]]; then
+  ./deploy/install-deps.sh >&2
+else
+  ./deploy/install-deps.sh --no-arm64 >&2
+fi
 # The tree is shared with reproduce.sh, which builds it without the
 # benchmarks: ask for them.
 cmake -S . -B build/release -G Ninja -DCMAKE_BUILD_TYPE=Release -DSPEX_BUILD_BENCH=ON >&2
@@ -79,4 +87,22 @@ if [[ "$what" == kernels ]]; then
   exec build/release/bench/spex_conv_bench "$@"
 fi
 
+if [[ "$what" == edge-arm64 ]]; then
+  # The device's agent and echo server: the tree scripts/cross-arm64.sh
+  # packages (RelWithDebInfo, as shipped), only those two targets.
+  arm64=build/aarch64
+  cmake -S . -B $arm64 -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DCMAKE_TOOLCHAIN_FILE=cmake/aarch64-linux-gnu.cmake -DSPEX_PARTS=edge >&2
+  cmake --build $arm64 --target spex-edge spex-echo-server -j "$(nproc)" >&2
+  scripts/build-count-plugin.sh $arm64/libspex_icount.so
+  cmake --build build/release --target spex-cloud spex-replay spex-train \
+    -j "$(nproc)" >&2
+  dense=$(scripts/dense-twin.sh build/release)
+  samples=300
+  if [[ "${1:-}" == "--quick" ]]; then samples=30; fi
+  exec /usr/bin/python3 scripts/bench_edge_arm64.py --edge $arm64/edge_agent/spex-edge \
+    --echo $arm64/bench/spex-echo-server --plugin $arm64/libspex_icount.so \
+    --libs /opt/spex-arm64/usr/lib/aarch64-linux-gnu --native build/release \
+    --dense "$dense" --samples $samples --command "./scripts/bench.sh edge-arm64${1:+ $1}"
+fi
 exec scripts/bench_$what.sh "$@"

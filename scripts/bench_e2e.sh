@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end benchmark (run through scripts/bench.sh e2e, which
 # configures build/release first): builds the daemons and tools, trains the
-# dense twin of the default model once (build/e2e/: the CNN's twin, 60
-# epochs, about half an hour on 2 cores), runs
+# dense twin of the default model once (scripts/dense-twin.sh), runs
 # scripts/bench_e2e.py (five modes x two models on the Fashion-MNIST test
 # set: JSON lines on stdout, results/e2e.jsonl and results/e2e.svg), then
 # regenerates docs/RESULTS.md, whose last section is this benchmark.
@@ -17,11 +16,7 @@ if [[ "${1:-}" == "--quick" ]]; then extra=(--limit 2000 --adaptive_seconds 3); 
 build=build/release
 cmake --build $build --target spex-cloud spex-edge spex-replay spex-proxy \
   spex-model spex-train spex-echo-server -j "$(nproc)" >&2
-dense=build/e2e/fashion-default-dense.spex
-if [[ ! -f $dense ]]; then
-  echo "bench_e2e.sh: training the dense twin ($dense)" >&2
-  ./scripts/train-default-model.sh --dense --out $dense --train $build/tools/spex-train >&2
-fi
+dense=$(scripts/dense-twin.sh $build)
 avx512=no
 grep -q avx512f /proc/cpuinfo && avx512=yes
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) cores, AVX-512: $avx512"

@@ -104,7 +104,13 @@ for r in json.load(sys.stdin)["data"]["result"]:
     labels = ",".join(k + "=" + v for k, v in r["metric"].items() if k != "__name__")
     print(labels or "all", "%.4g" % float(r["value"][1]))' 2>/dev/null || true
 }
-# While Prometheus starts, keep traffic flowing so the 1-minute rates see it.
+# Traffic once Prometheus scrapes the agent: a replay that ended before the
+# first scrape would leave counters that never move in its window (a rate
+# of 0/0). It scrapes every second, so the 6-second replay spans several.
+for _ in $(seq 1 60); do
+  [[ -n $(query 'up{job="spex-edge"} == 1') ]] && break
+  sleep 0.5
+done
 $build/tools/spex-replay --target="unix:$work/edge.sock" --rate=500 --limit=3000 \
   &> /dev/null &
 background_replay=$!

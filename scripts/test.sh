@@ -10,7 +10,8 @@
 #      packaged spex-edge answers a replay against the native spex-cloud
 #      like the native agent does; the arm64 kernel cost benchmark runs
 #      (instruction counts under a QEMU plugin, llvm-mca) and must give the
-#      same counts twice.
+#      same counts twice, and the whole arm64 agent's count per answered
+#      image (scripts/bench.sh edge-arm64's method) must repeat within 2 %.
 # The native stage also builds the container images with podman and runs
 # them (the cloud alone, then the compose stack with Prometheus). Then
 # every libFuzzer target runs for a minute (scripts/fuzz.sh).
@@ -82,8 +83,10 @@ run_aarch64() {
   # Builds build/aarch64 (the tests too) and the device package.
   ./scripts/cross-arm64.sh --skip-install
   (cd build/aarch64 && ctest "${ctest_args[@]}")
-  # The arm64 kernel cost benchmark (instruction counts under a QEMU plugin).
+  # The arm64 kernel cost benchmark (instruction counts under a QEMU plugin),
+  # and the whole agent's count per sample (scripts/bench.sh edge-arm64).
   tests/integration/arm64_instruction_count_test.sh
+  tests/integration/arm64_edge_count_test.sh build/native build/aarch64
 }
 
 case "$only" in

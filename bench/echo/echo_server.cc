@@ -200,6 +200,9 @@ int Run(int argc, char** argv) {
                  "--threads at least 1\n");
     return 2;
   }
+  // SIGTERM drains and returns from main like the daemons: a process
+  // counted to its exit (scripts/bench.sh edge-arm64) ends normally.
+  BlockDaemonSignals();
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(args.Get("listen"),
@@ -230,8 +233,9 @@ int Run(int argc, char** argv) {
   }
   std::fprintf(stderr, "spex-echo-server (%s API) on port %d\n", api.c_str(),
                port);
+  const auto no_reload = [] {};
   if (api == "callback" || service == "edge") {
-    server->Wait();
+    WaitForSignals(no_reload, [&server] { server->Shutdown(); });
     return 0;
   }
   new AsyncEchoStream(&async_service, cq.get());
@@ -246,6 +250,10 @@ int Run(int argc, char** argv) {
       }
     });
   }
+  WaitForSignals(no_reload, [&server, &cq] {
+    server->Shutdown();
+    cq->Shutdown();
+  });
   for (std::thread& poller : pollers) poller.join();
   return 0;
 }

@@ -46,6 +46,10 @@ void ParseDaemonFlags(int argc, char** argv, const char* usage,
   // per sample. The tests keep it on, to catch lock-order bugs; the daemons
   // run without it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  BlockDaemonSignals();
+}
+
+void BlockDaemonSignals() {
   const sigset_t signals = DaemonSignals();
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 }

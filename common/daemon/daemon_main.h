@@ -19,6 +19,11 @@ namespace spex {
 void ParseDaemonFlags(int argc, char** argv, const char* usage,
                       const char* flags_file);
 
+// Blocks SIGTERM, SIGINT and SIGHUP in this thread (ParseDaemonFlags does
+// it for the daemons): call before starting threads, so that they inherit
+// the mask and WaitForSignals receives the signals.
+void BlockDaemonSignals();
+
 // Writes "<port>\n<metrics_port>\n" through a temporary file and a rename,
 // so a reader never sees half of it. False on failure.
 bool WritePortFile(const std::string& path, int port, int metrics_port);
