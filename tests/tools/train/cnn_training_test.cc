@@ -325,19 +325,25 @@ TEST_P(SparseConvolutionTest, GradientsEqualTheMaskedDenseTwins) {
 INSTANTIATE_TEST_SUITE_P(EveryPatternKind, SparseConvolutionTest,
                          EveryPatternKind(), PatternKindTestName);
 
-TEST(CnnTrainingTest, ASparseCnnLearnsWithAugmentationAndACosineSchedule) {
-  const Dataset train = BarImages(600, 1, 10, 1),
-                validation = BarImages(200, 2, 10, 1);
-  v1::Model model = SmallCnn(PatternKind::kTile4, false, 3);
+// Eight epochs of the bar images in batches of 32, on two threads.
+TrainOptions BarImageOptions() {
   TrainOptions options;
   options.epochs = 8;
   options.batch_size = 32;
   options.learning_rate = 3e-3f;
+  options.threads = 2;
+  options.show_progress = false;
+  return options;
+}
+
+TEST(CnnTrainingTest, ASparseCnnLearnsWithAugmentationAndACosineSchedule) {
+  const Dataset train = BarImages(600, 1, 10, 1),
+                validation = BarImages(200, 2, 10, 1);
+  v1::Model model = SmallCnn(PatternKind::kTile4, false, 3);
+  TrainOptions options = BarImageOptions();
   options.schedule = LrSchedule::kCosine;
   options.shift = 1;
   options.flip = true;
-  options.threads = 2;
-  options.show_progress = false;
   auto result = Train(train, validation, options, &model);
   ASSERT_TRUE(result.ok()) << result.status();
   auto accuracy = TrainerAccuracy(model, validation);
@@ -355,13 +361,7 @@ TEST(CnnTrainingTest, AnExitAfterAConvolutionBlockLearns) {
   const Dataset train = BarImages(600, 1, 10, 1),
                 validation = BarImages(200, 2, 10, 1);
   v1::Model model = SmallCnn(PatternKind::kTile4, false, 5, true);
-  TrainOptions options;
-  options.epochs = 8;
-  options.batch_size = 32;
-  options.learning_rate = 3e-3f;
-  options.threads = 2;
-  options.show_progress = false;
-  auto result = Train(train, validation, options, &model);
+  auto result = Train(train, validation, BarImageOptions(), &model);
   ASSERT_TRUE(result.ok()) << result.status();
   auto accuracy = TrainerAccuracy(model, validation);
   ASSERT_TRUE(accuracy.ok());
