@@ -6,8 +6,9 @@ the local API, the kernels, the codec, the cloud stream), while the
 x86-64 spex-replay asks it to classify Fashion-MNIST test images over its
 Unix socket, one at a time.
 
-Per sample, start-up and loading left out: two runs of the same duration,
-one answering W warm-up images, one answering the same W then N more; the
+Per sample, start-up and loading left out: two runs of the same lifetime
+(start to exit: what a daemon's timers do while it idles cancels out), one
+answering W warm-up images, one answering the same W then N more; the
 difference of their counts over N. Sparse default model and its dense
 twin, edge-only (the whole network on the device) and split+exit (the
 x86-64 spex-cloud finishing the offloaded samples), and the bare echo of
@@ -49,11 +50,12 @@ def replay(args, socket, samples):
                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-def one_run(args, processes, name, model, mode, cloud_port, samples, seconds):
+def one_run(args, processes, name, model, mode, cloud_port, samples, lifetime):
     """Starts the counted process, replays `samples` images, waits until
-    `seconds` have passed since the replay began (0: no wait), stops it;
-    (instructions retired, seconds the replay took)."""
+    `lifetime` seconds have passed since the start (0: no wait), stops it;
+    (instructions retired, seconds from start to stop)."""
     socket = os.path.join(args.work, name + ".sock")
+    started = time.time()
     if model is None:
         count_file, command = counted(args, name, [
             args.echo, "--service=edge", f"--listen=unix:{socket}"])
@@ -77,25 +79,24 @@ def one_run(args, processes, name, model, mode, cloud_port, samples, seconds):
         metrics_port = wait_for(ports, lines=2, timeout=180, process=daemon)[1]
         if mode != "edge-only":
             wait_for_metric(metrics_port, "spex_edge_cloud_up", 1.0, timeout=120)
-    began = time.time()
     replay(args, socket, samples)
-    took = time.time() - began
-    if seconds > took:
-        time.sleep(seconds - took)
+    if lifetime > time.time() - started:
+        time.sleep(lifetime - (time.time() - started))
+    lived = time.time() - started
     processes.stop(daemon)
     if daemon.returncode != 0:
         raise RuntimeError(f"{name} exited with {daemon.returncode}:\n" + processes.log(name))
     with open(count_file) as f:
-        return json.load(f)["retired"], took
+        return json.load(f)["retired"], lived
 
 
 def measure(args, processes, model_name, model, mode, cloud_port):
     tag = f"{model_name}-{mode}"
     log(f"bench_edge_arm64: {tag}: {args.warmup} + {args.samples} images")
-    full, took = one_run(args, processes, tag + ".full", model, mode, cloud_port,
-                         args.warmup + args.samples, 0)
+    full, lived = one_run(args, processes, tag + ".full", model, mode, cloud_port,
+                          args.warmup + args.samples, 0)
     base, _ = one_run(args, processes, tag + ".base", model, mode, cloud_port,
-                      args.warmup, took)
+                      args.warmup, lived)
     return {"model": model_name, "mode": mode, "samples": args.samples,
             "instructions_per_sample": round((full - base) / args.samples)}
 

@@ -11,7 +11,7 @@
 #      like the native agent does; the arm64 kernel cost benchmark runs
 #      (instruction counts under a QEMU plugin, llvm-mca) and must give the
 #      same counts twice, and the whole arm64 agent's count per answered
-#      image (scripts/bench.sh edge-arm64's method) must repeat within 2 %.
+#      image (scripts/bench.sh edge-arm64's method) must repeat.
 # The native stage also builds the container images with podman and runs
 # them (the cloud alone, then the compose stack with Prometheus). Then
 # every libFuzzer target runs for a minute (scripts/fuzz.sh).
