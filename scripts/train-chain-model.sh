@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 out=results/fashion-chain.spex
-epochs=30
+epochs=60
 seed=1
 train=""
 while [[ $# -gt 0 ]]; do
@@ -32,12 +32,19 @@ if [[ -z "$train" ]]; then
 fi
 mkdir -p "$(dirname "$out")"
 
-# Stage 1, the edge: 784 -> 64 (70 bytes as int8), a linear exit.
-# Stage 2, the fog: 64 -> 512 -> 128 (134 bytes as int8), a linear exit.
-# Stage 3, the cloud: 128 -> 512 -> 10, the final classifier.
-# Fan-outs 8, 128, 32, 128 (densities 1/8, 1/4, 1/4, 1/4), `tile8`
-# patterns as the default model; the 10-wide classifiers are dense.
+# Stage 1, the edge: the default model's head, 28x28x1 -> conv3x3 32 ->
+# maxpool2 -> conv3x3 128 (channel fan-out 32: density 1/4) -> maxpool2 ->
+# conv1x1 4 (the first cut: 7x7x4, 196 values), a linear exit.
+# Stage 2, the fog: the default model's two 128-channel convolutions
+# (fan-outs 32 and 16), then conv1x1 8 (the second cut: 7x7x8, 392 values),
+# a linear exit.
+# Stage 3, the cloud: conv3x3 128 (fo 64 of 128 over 8 input channels: each
+# output reads 4 of them) -> maxpool2 -> fc 10.
+# `tile4` channel patterns, augmentation and schedule as the default model
+# (scripts/train-default-model.sh); the 1x1 convolutions are dense.
 "$train" train --dataset fashion-mnist --epochs "$epochs" --seed "$seed" \
-  --config "784 64 512 128 512 10" --fo "8 128 32 128 10" \
-  --split-after 1 --later-cuts 3 --exits "1 3" --pattern tile8 --out "$out"
+  --layers "conv3x3 32, maxpool2, conv3x3 128 fo 32, maxpool2, conv1x1 4, conv3x3 128 fo 32, conv3x3 128 fo 16, conv1x1 8, conv3x3 128 fo 64, maxpool2, fc 10 fo 5" \
+  --split-after 5 --later-cuts 8 --exits "5 8" --exit-weight 0.5 --pattern tile4 \
+  --lr 0.002 --l2 0.00002 --schedule cosine --shift 1 --flip --threads 2 \
+  --out "$out"
 "$train" calibrate --model "$out" --exit all --max-drop 0.5

@@ -17,20 +17,20 @@ TEST(StagePlacementTest, EachStageEndsAtItsCutOrFinishesTheNetwork) {
   auto model = Model::Load(ChainModelPath());
   ASSERT_TRUE(model.ok()) << model.status();
   const Model& m = **model;
-  ASSERT_EQ(m.boundaries(), (std::vector<int>{0, 1, 3, 5}));
+  ASSERT_EQ(m.boundaries(), (std::vector<int>{0, 5, 8, 11}));
   const StagePlacement fog{2, true};
   EXPECT_EQ(StageNumber(m, fog), 2);
-  EXPECT_EQ(StageEndLayer(m, 1, fog), 3);  // from the edge: its own range
-  EXPECT_EQ(StageEndLayer(m, 0, fog), 3);  // a raw input: the same
-  EXPECT_EQ(StageEndLayer(m, 3, fog), 5);  // from past its range: all of it
+  EXPECT_EQ(StageEndLayer(m, 5, fog), 8);  // from the edge: its own range
+  EXPECT_EQ(StageEndLayer(m, 0, fog), 8);  // a raw input: the same
+  EXPECT_EQ(StageEndLayer(m, 8, fog), 11);  // from past its range: all of it
   const StagePlacement last{0, false};
   EXPECT_EQ(StageNumber(m, last), 3);
-  EXPECT_EQ(StageEndLayer(m, 1, last), 5);
+  EXPECT_EQ(StageEndLayer(m, 5, last), 11);
   // A stage number past the model's stages is its last stage; without a
   // next stage a middle stage's number still finishes the network.
   EXPECT_EQ(StageNumber(m, StagePlacement{7, true}), 3);
-  EXPECT_EQ(StageEndLayer(m, 1, StagePlacement{7, true}), 5);
-  EXPECT_EQ(StageEndLayer(m, 1, StagePlacement{2, false}), 5);
+  EXPECT_EQ(StageEndLayer(m, 5, StagePlacement{7, true}), 11);
+  EXPECT_EQ(StageEndLayer(m, 5, StagePlacement{2, false}), 11);
 }
 
 class LastStageTest : public testing::Test {
@@ -83,7 +83,7 @@ class LastStageTest : public testing::Test {
 // The last stage continues from either cut (the edge's, or the fog's) with
 // the final classifier, whatever exits lie in between, and says so.
 TEST_F(LastStageTest, ContinuesFromEveryCutWithTheFinalClassifier) {
-  for (int cut : {1, 3}) {
+  for (int cut : {5, 8}) {
     SCOPED_TRACE(cut);
     const std::vector<float> values = ActivationsAfter(cut, 20);
     const auto [status, response] = Ask(*core_, RequestFrom(cut, values));
@@ -108,23 +108,23 @@ TEST_F(LastStageTest, ContinuesFromEveryCutWithTheFinalClassifier) {
 }
 
 TEST_F(LastStageTest, AnActivationFromNoCutIsRefusedNamingTheCuts) {
-  const std::vector<float> values = ActivationsAfter(3, 1);
-  v1::InferRequest request = RequestFrom(3, values);
-  request.set_from_layer(2);
+  const std::vector<float> values = ActivationsAfter(8, 1);
+  v1::InferRequest request = RequestFrom(8, values);
+  request.set_from_layer(6);
   const auto [status, response] = Ask(*core_, request);
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(
       std::string(status.message()),
-      HasSubstr("from_layer: 2 is not served; model fashion-chain takes "
-                "activations after layers 1, 3 (its cuts) or raw inputs (0)"));
-  request.set_from_layer(5);  // the last layer: nothing left to run
+      HasSubstr("from_layer: 6 is not served; model fashion-chain takes "
+                "activations after layers 5, 8 (its cuts) or raw inputs (0)"));
+  request.set_from_layer(11);  // the last layer: nothing left to run
   EXPECT_EQ(Ask(*core_, request).status.code(),
             absl::StatusCode::kInvalidArgument);
-  request.set_from_layer(1);  // a cut, but the fog's width
+  request.set_from_layer(5);  // a cut, but the fog's width
   EXPECT_THAT(
       std::string(Ask(*core_, request).status.message()),
-      HasSubstr("width 128, but model fashion-chain takes 64 values per "
-                "sample at from_layer 1"));
+      HasSubstr("width 392, but model fashion-chain takes 196 values per "
+                "sample at from_layer 5"));
 }
 
 TEST_F(LastStageTest, ModelInfoNamesTheCutsAndThisStage) {
@@ -132,8 +132,8 @@ TEST_F(LastStageTest, ModelInfoNamesTheCutsAndThisStage) {
       core_->GetModelInfo(v1::GetModelInfoRequest());
   ASSERT_TRUE(info.ok()) << info.status();
   ASSERT_EQ(info->models_size(), 1);
-  EXPECT_EQ(info->models(0).split_after(), 1u);
-  EXPECT_THAT(info->models(0).later_cuts(), testing::ElementsAre(3u));
+  EXPECT_EQ(info->models(0).split_after(), 5u);
+  EXPECT_THAT(info->models(0).later_cuts(), testing::ElementsAre(8u));
   EXPECT_EQ(info->models(0).stage(), 3u);
 }
 

@@ -90,10 +90,10 @@ TEST_F(ChainTest, ThreeStagesAnswerTheTestSetAsTheInProcessModel) {
                  absl::StrCat(per_stage[1], " ", per_stage[2], " ",
                               per_stage[3], ", borderline ", borderline));
   // Each stage answers a share, the edge the most (the calibration's
-  // figures: about 77 %, 18 % and 5 %).
-  EXPECT_GT(per_stage[1], 7000);
-  EXPECT_GT(per_stage[2], 1000);
-  EXPECT_GT(per_stage[3], 200);
+  // figures: about 71 %, 13 % and 16 %).
+  EXPECT_GT(per_stage[1], 6500);
+  EXPECT_GT(per_stage[2], 900);
+  EXPECT_GT(per_stage[3], 1200);
   EXPECT_NEAR(correct / static_cast<double>(data.size()),
               model_->description().training().final_test_accuracy(), 0.006);
   // The stages' metrics count the same answers.
@@ -106,8 +106,9 @@ TEST_F(ChainTest, ThreeStagesAnswerTheTestSetAsTheInProcessModel) {
                    "chain\",stage=\"3\"}"),
             per_stage[3]);
   EXPECT_EQ(Metric(*fog, "spex_cloud_forwarded_samples_total"), per_stage[3]);
+  // At least the int8 values at the fog's cut for each forwarded sample.
   EXPECT_GT(Metric(*fog, "spex_cloud_forwarded_bytes_total"),
-            134 * per_stage[3]);
+            model_->WidthAfter(model_->boundaries()[2]) * per_stage[3]);
 }
 
 TEST_F(ChainTest, FogKilledMidReplayEverySampleAnsweredThenTheChainHeals) {
