@@ -20,6 +20,8 @@ struct PartScratch {
   AlignedVector<float> x;      // input_width x kMaxBatchColumns
   AlignedVector<float> y;      // output_width x kMaxBatchColumns
   AlignedVector<float> exits;  // exits x classes x kMaxBatchColumns
+  // Whether a feature-major pass pays for this part (see RunPass).
+  bool batch_pays = true;
 };
 
 constexpr size_t kScratchPerWorker = 4;
@@ -36,6 +38,12 @@ PartScratch& ScratchFor(const InferenceJob& job,
   auto scratch = std::make_unique<PartScratch>();
   scratch->model = job.model;
   scratch->part = job.part;
+  // A part that starts on a feature map runs convolutions, whose batch
+  // path (the columns of every sample's patches side by side) costs more per
+  // sample than one sample at a time at every batch size measured: the
+  // default CNN's tail 33 us per sample in a pass of 64 against 21 us alone
+  // (spex_tail_batch_bench, docs/BENCHMARKS.md). Vector parts batch.
+  scratch->batch_pays = !job.part->layers().front()->in_shape().is_map();
   scratch->workspace =
       std::make_unique<Workspace>(*job.part, size_t{kMaxBatchColumns});
   scratch->x.resize(static_cast<size_t>(job.part->input_width()) *
@@ -66,7 +74,7 @@ void RunPass(PartScratch& scratch, const std::vector<const float*>& rows,
   const bool exits = !exit_out.empty();
   const size_t exit_values = part.exits().size() * part.exit_width();
   const size_t batch = rows.size();
-  if (batch <= kMaxSingleSamples) {
+  if (batch <= kMaxSingleSamples || !scratch.batch_pays) {
     for (size_t s = 0; s < batch; ++s) {
       part.Forward(rows[s], out[s], exits ? exit_out[s] : nullptr,
                    scratch.workspace.get());

@@ -20,8 +20,8 @@ TEST(StagePlacementTest, EachStageEndsAtItsCutOrFinishesTheNetwork) {
   ASSERT_EQ(m.boundaries(), (std::vector<int>{0, 5, 8, 11}));
   const StagePlacement fog{2, true};
   EXPECT_EQ(StageNumber(m, fog), 2);
-  EXPECT_EQ(StageEndLayer(m, 5, fog), 8);  // from the edge: its own range
-  EXPECT_EQ(StageEndLayer(m, 0, fog), 8);  // a raw input: the same
+  EXPECT_EQ(StageEndLayer(m, 5, fog), 8);   // from the edge: its own range
+  EXPECT_EQ(StageEndLayer(m, 0, fog), 8);   // a raw input: the same
   EXPECT_EQ(StageEndLayer(m, 8, fog), 11);  // from past its range: all of it
   const StagePlacement last{0, false};
   EXPECT_EQ(StageNumber(m, last), 3);
