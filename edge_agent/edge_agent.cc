@@ -30,7 +30,8 @@ EdgeAgent::EdgeAgent(std::shared_ptr<const Model> model,
       next_(next),
       metrics_(metrics),
       classes_(model_->num_classes()),
-      policy_(*model_, options_.threshold, options_.controller, metrics),
+      policy_(*model_, options_.threshold, options_.controller,
+              options_.accuracy, options_.audit_fraction, metrics),
       route_(next, skip, options_.encoding),
       slots_(
           options_.max_queued, model_->input().raw_width, classes_,
@@ -125,7 +126,12 @@ void EdgeAgent::AnswerWithoutSlot(const v1::ClassifyRequest& request,
   response.set_request_id(request.request_id());
   v1::AnswerPath path = v1::ANSWER_PATH_UNSPECIFIED;
   if (local.decision.exit >= 0) {
-    const bool confident = local.decision.confident;
+    // `local` only where an exit answers in normal operation: with
+    // --early_exit=false or the cloud placement every answer is the whole
+    // network's, so the exit's answer when full is a fallback, sure or not,
+    // and the path still tells an operator which answers were not.
+    const bool confident = local.decision.confident && options_.early_exit &&
+                           options_.placement != Placement::kCloud;
     path = confident ? v1::ANSWER_PATH_LOCAL : v1::ANSWER_PATH_FALLBACK;
     const v1::FallbackReason reason = confident
                                           ? v1::FALLBACK_REASON_UNSPECIFIED
@@ -164,17 +170,28 @@ void EdgeAgent::Process(Slot* slot, Runner& runner) {
   }
   const LocalResult* local = RunExits(slot, runner);
   if (local == nullptr) return;
-  if (local->decision.confident && options_.early_exit) {
-    AnswerFromExit(slot, v1::ANSWER_PATH_LOCAL,
-                   v1::FALLBACK_REASON_UNSPECIFIED);
+  const bool answer_here = local->decision.confident && options_.early_exit;
+  if (policy_.has_accuracy_objective()) {
+    policy_.ObserveConfidence(local->decision.confidence, !answer_here);
+    slot->exit_label = local->label;
+    slot->confidence = local->decision.confidence;
+  }
+  if (answer_here) {
+    const double rate = policy_.audit_rate();
+    const bool audited = DrawAudit(rate);
+    AnswerFromExit(slot, v1::ANSWER_PATH_LOCAL, v1::FALLBACK_REASON_UNSPECIFIED,
+                   audited);
     // After the answer, from the runner's buffers (still this thread's).
-    Audit(local->label, local->split);
+    if (audited) {
+      Audit(local->label, local->decision.confidence, rate, local->split);
+    }
     return;
   }
   if (options_.placement == Placement::kEdge) {
     v1::ClassifyResponse response;
     FillSampleResult(runner.classifier.RunTail().data(), classes_, slot->top_k,
                      Answerer{1}, response.mutable_result());
+    LearnLabel(*slot, static_cast<int>(response.result().label()));
     Answer(slot, std::move(response), v1::ANSWER_PATH_LOCAL,
            v1::FALLBACK_REASON_UNSPECIFIED);
     return;
@@ -248,6 +265,7 @@ void EdgeAgent::OnOffloaded(Slot* slot, OffloadOutcome outcome) {
     AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
     return;
   }
+  LearnLabel(*slot, static_cast<int>(outcome.result.label()));
   v1::ClassifyResponse response;
   *response.mutable_result() = std::move(outcome.result);
   Answer(slot, std::move(response), v1::ANSWER_PATH_CLOUD,
@@ -255,8 +273,9 @@ void EdgeAgent::OnOffloaded(Slot* slot, OffloadOutcome outcome) {
 }
 
 void EdgeAgent::AnswerFromExit(Slot* slot, v1::AnswerPath path,
-                               v1::FallbackReason reason) {
+                               v1::FallbackReason reason, bool audited) {
   v1::ClassifyResponse response;
+  response.set_audited(audited);
   FillSampleResult(slot->exit_probabilities.data(), classes_, slot->top_k,
                    Answerer{1, model_->head().exits()[slot->exit].index + 1,
                             path == v1::ANSWER_PATH_FALLBACK
@@ -285,30 +304,42 @@ void EdgeAgent::Answer(Slot* slot, v1::ClassifyResponse response,
   done(std::move(response));
 }
 
-void EdgeAgent::Audit(int label, absl::Span<const float> split) {
+void EdgeAgent::LearnLabel(const Slot& slot, int full_label) {
+  if (slot.exit_label < 0) return;
+  policy_.ObserveLabel(slot.confidence, slot.exit_label == full_label, 1.0);
+}
+
+bool EdgeAgent::DrawAudit(double rate) {
   // (Placement kCloud answers nothing locally but fallbacks: no audits.)
-  if (next_ == nullptr || options_.audit_fraction <= 0.0) return;
-  {
-    absl::MutexLock lock(&mutex_);
-    std::uniform_real_distribution<double> draw(0.0, 1.0);
-    if (draw(audit_random_) >= options_.audit_fraction) return;
-  }
+  if (next_ == nullptr || rate <= 0.0) return false;
+  absl::MutexLock lock(&mutex_);
+  std::uniform_real_distribution<double> draw(0.0, 1.0);
+  return draw(audit_random_) < rate;
+}
+
+void EdgeAgent::Audit(int label, float confidence, double rate,
+                      absl::Span<const float> split) {
   v1::ActivationPayload payload;
   if (!EncodeActivations(options_.encoding, model_->split_width(), 1, split,
                          &payload)
            .ok()) {
     return;
   }
+  if (metrics_ != nullptr) {
+    metrics_->AddAuditBytes(static_cast<int64_t>(payload.ByteSizeLong()));
+  }
   const uint32_t exit_label = static_cast<uint32_t>(label);
   EdgeMetrics* metrics = metrics_;
+  ExitPolicy* policy = &policy_;
   // Not answered through a slot: the answer went out already, and an audit
   // the next stage cannot take (busy, down) is simply not counted.
   (void)next_->Offload(
       std::move(payload), static_cast<uint32_t>(model_->split_after()), 0,
-      [metrics, exit_label](OffloadOutcome outcome) {
-        if (outcome.ok && metrics != nullptr) {
-          metrics->RecordAudit(outcome.result.label() == exit_label);
-        }
+      [metrics, policy, exit_label, confidence, rate](OffloadOutcome outcome) {
+        if (!outcome.ok) return;
+        const bool agree = outcome.result.label() == exit_label;
+        if (metrics != nullptr) metrics->RecordAudit(agree);
+        policy->ObserveLabel(confidence, agree, rate);
       });
 }
 

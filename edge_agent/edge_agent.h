@@ -33,6 +33,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "common/model/model.h"
+#include "common/policy/accuracy_controller.h"
 #include "common/policy/threshold_controller.h"
 #include "common/stage/next_stage.h"
 #include "edge_agent/exit_policy.h"
@@ -67,14 +68,21 @@ struct EdgeAgentOptions {
   // beyond, Classify refuses with RESOURCE_EXHAUSTED...
   int max_queued = 256;
   // ...or, when set, answers from the exit at once: `local` when it is
-  // confident, else `fallback` with reason QUEUE_FULL.
+  // confident and exits answer (early_exit, not the cloud placement), else
+  // `fallback` with reason QUEUE_FULL.
   bool local_when_full = false;
   // Replaces every exit's calibrated threshold (the measure stays the
   // model's; an uncalibrated exit then uses max softmax).
   std::optional<float> threshold;
   v1::Encoding encoding = v1::ENCODING_INT8;
-  // Fraction of local answers also sent to the cloud to audit the exit.
+  // Fraction of local answers also sent to the cloud to audit the exit
+  // (without an accuracy objective, which sets its own).
   double audit_fraction = 0.0;
+  // When set, keeps the loss against the full network within an objective
+  // (accuracy_controller.h), learning from every offloaded sample's answer
+  // and from audits at the rate it chooses; the threshold is at least the
+  // one it allows.
+  std::optional<AccuracyObjectiveOptions> accuracy;
   // When set, moves every exit's threshold to hold an offload budget or a
   // latency objective (threshold_controller.h), starting from the model's
   // (or `threshold`).
@@ -147,12 +155,18 @@ class EdgeAgent {
   void AnswerWithoutSlot(const v1::ClassifyRequest& request, const Done& done);
   // Answers from the deciding exit's stored probabilities.
   void AnswerFromExit(Slot* slot, v1::AnswerPath path,
-                      v1::FallbackReason reason);
+                      v1::FallbackReason reason, bool audited = false);
   void Answer(Slot* slot, v1::ClassifyResponse response, v1::AnswerPath path,
               v1::FallbackReason reason);
-  // Sends a local answer's split activation on, in the background, when
-  // the draw picks it: its outcome counts the exit's agreement.
-  void Audit(int label, absl::Span<const float> split);
+  // Whether the draw picks a local answer for an audit, at `rate`.
+  bool DrawAudit(double rate);
+  // Sends a local answer's split activation on, in the background: its
+  // outcome counts the exit's agreement, and teaches the accuracy
+  // objective (the answer had probability `rate` of an audit).
+  void Audit(int label, float confidence, double rate,
+             absl::Span<const float> split);
+  // The full network's label for a sample whose exit label the slot keeps.
+  void LearnLabel(const Slot& slot, int full_label);
 
   const std::shared_ptr<const Model> model_;
   const EdgeAgentOptions options_;

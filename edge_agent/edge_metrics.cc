@@ -104,6 +104,43 @@ EdgeMetrics::EdgeMetrics(const std::string& version)
                     .Register(*registry_);
   audit_agree_ = &audit.Add({{"agree", "true"}});
   audit_disagree_ = &audit.Add({{"agree", "false"}});
+  audit_bytes_ = &prometheus::BuildCounter()
+                      .Name("spex_edge_audit_bytes_total")
+                      .Help(
+                          "Serialized bytes of the audits sent to the cloud "
+                          "(also counted in spex_edge_offload_bytes_total)")
+                      .Register(*registry_)
+                      .Add({});
+  audit_rate_ = &prometheus::BuildGauge()
+                     .Name("spex_edge_audit_rate")
+                     .Help("Probability that a local answer is audited now")
+                     .Register(*registry_)
+                     .Add({});
+  accuracy_objective_ =
+      &prometheus::BuildGauge()
+           .Name("spex_edge_accuracy_objective")
+           .Help(
+               "--accuracy_objective: the loss against the full network to "
+               "keep (0: none)")
+           .Register(*registry_)
+           .Add({});
+  auto& loss = prometheus::BuildGauge()
+                   .Name("spex_edge_accuracy_loss")
+                   .Help(
+                       "Loss against the full network at the threshold in "
+                       "force, from audits and offloads: the estimate and "
+                       "the upper bound kept within the objective")
+                   .Register(*registry_);
+  loss_estimate_ = &loss.Add({{"bound", "estimate"}});
+  loss_upper_ = &loss.Add({{"bound", "upper"}});
+  input_changes_ = &prometheus::BuildCounter()
+                        .Name("spex_edge_input_changes_total")
+                        .Help(
+                            "Changes of the inputs detected by the accuracy "
+                            "objective (the exit's confidence or agreement "
+                            "moved)")
+                        .Register(*registry_)
+                        .Add({});
   AddBuildInfo(*registry_, "edge", version);
 }
 
@@ -116,6 +153,11 @@ void EdgeMetrics::RecordAnswer(v1::AnswerPath path, v1::FallbackReason reason,
       reason < static_cast<int>(fallbacks_.size())) {
     fallbacks_[reason]->Increment();
   }
+}
+
+void EdgeMetrics::SetInputChanges(int64_t total) {
+  const double seen = input_changes_->Value();
+  if (total > seen) input_changes_->Increment(total - seen);
 }
 
 void EdgeMetrics::RecordRefusal(absl::StatusCode code) {

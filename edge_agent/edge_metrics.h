@@ -60,6 +60,21 @@ class EdgeMetrics : public StageClientMetrics {
   void RecordAudit(bool agree) {
     (agree ? audit_agree_ : audit_disagree_)->Increment();
   }
+  // An audit sent: its serialized activation's bytes (part of the offload
+  // bytes too).
+  void AddAuditBytes(int64_t bytes) { audit_bytes_->Increment(bytes); }
+  void SetAuditRate(double rate) { audit_rate_->Set(rate); }
+  // The accuracy objective (--accuracy_objective): its target, the loss
+  // against the full network estimated at the threshold in force and the
+  // bound it keeps, and the input changes detected so far.
+  void SetAccuracyObjective(double objective) {
+    accuracy_objective_->Set(objective);
+  }
+  void SetAccuracyLoss(double estimate, double upper) {
+    loss_estimate_->Set(estimate);
+    loss_upper_->Set(upper);
+  }
+  void SetInputChanges(int64_t total);
 
  private:
   std::shared_ptr<prometheus::Registry> registry_;
@@ -82,6 +97,12 @@ class EdgeMetrics : public StageClientMetrics {
   prometheus::Counter* refused_other_;
   prometheus::Counter* audit_agree_;
   prometheus::Counter* audit_disagree_;
+  prometheus::Counter* audit_bytes_;
+  prometheus::Gauge* audit_rate_;
+  prometheus::Gauge* accuracy_objective_;
+  prometheus::Gauge* loss_estimate_;
+  prometheus::Gauge* loss_upper_;
+  prometheus::Counter* input_changes_;
 
   absl::Mutex mutex_;
   std::map<absl::StatusCode, prometheus::Counter*> cloud_error_counters_

@@ -54,6 +54,7 @@ absl::StatusOr<Slot*> SlotPool::Acquire(const v1::ClassifyRequest& request,
   slot->accepted = absl::Now();
   slot->done = std::move(done);
   slot->exit = -1;
+  slot->exit_label = -1;
   if (request.input_case() == v1::ClassifyRequest::kPixels) {
     const std::string& pixels = request.pixels();
     std::copy_n(reinterpret_cast<const uint8_t*>(pixels.data()), raw_width_,

@@ -38,6 +38,10 @@ struct Slot {
   // class probabilities.
   int exit = -1;
   absl::Span<float> exit_probabilities;
+  // That exit's label and confidence, when the accuracy objective is to
+  // hear whether the full network agrees (label -1: it is not).
+  int exit_label = -1;
+  float confidence = 0;
   // The split activation, for a second route after the first failed.
   absl::Span<float> split;
 

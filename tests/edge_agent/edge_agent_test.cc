@@ -274,6 +274,18 @@ TEST_F(EdgeAgentCoreTest, QueueFullAndDrain) {
   EXPECT_EQ(overflow.path(), v1::ANSWER_PATH_FALLBACK);
   EXPECT_EQ(overflow.fallback_reason(), v1::FALLBACK_REASON_QUEUE_FULL);
   EXPECT_EQ(overflow.result().exit(), 1u);
+
+  // Without early exits every answer is the whole network's: the exit's
+  // answer when full is a fallback even where it is sure.
+  options.early_exit = false;
+  options.threshold = 0.0f;
+  agent = std::make_unique<EdgeAgent>(model_, options, &silent, nullptr);
+  for (int i = 0; i < 2; ++i) {
+    ASSERT_TRUE(agent->Classify(Request(i), [](v1::ClassifyResponse) {}).ok());
+  }
+  const v1::ClassifyResponse sure = Ask(*agent, Request(2));
+  EXPECT_EQ(sure.path(), v1::ANSWER_PATH_FALLBACK);
+  EXPECT_EQ(sure.fallback_reason(), v1::FALLBACK_REASON_QUEUE_FULL);
 }
 
 // The placements a comparison needs: the whole network on the device, and

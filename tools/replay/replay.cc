@@ -76,6 +76,7 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
         } else {
           record.predicted = static_cast<int>(response.result().label());
           record.confidence = response.result().confidence();
+          record.audited = response.audited();
           record.path = response.path();
           record.reason = response.fallback_reason();
           record.stage = static_cast<int>(response.result().stage());
@@ -196,6 +197,11 @@ std::string RecordJson(const ReplayRecord& record) {
       record.path != v1::ANSWER_PATH_FALLBACK) {
     absl::StrAppend(&json, ", \"stage_fallback\": \"",
                     FallbackReasonName(record.stage_fallback), "\"");
+  }
+  if (record.audited) absl::StrAppend(&json, ", \"audited\": true");
+  if (record.corruption != nullptr) {
+    absl::StrAppend(&json, ", \"corruption\": \"", record.corruption,
+                    "\", \"severity\": ", record.severity);
   }
   if (!record.error.empty()) {
     absl::StrAppend(&json, ", \"error\": ", JsonQuote(record.error));

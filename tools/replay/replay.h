@@ -37,6 +37,11 @@ struct ReplayRecord {
   int exit = 0;
   v1::FallbackReason stage_fallback = v1::FALLBACK_REASON_UNSPECIFIED;
   float confidence = 0;
+  bool audited = false;  // a local answer also sent on to check the exit
+  // The corruption applied to this sample's image (spex-replay --drift;
+  // null: none asked for) and its severity.
+  const char* corruption = nullptr;
+  int severity = 0;
   int64_t sent_us = 0;     // when it was sent, from the replay's start
   int64_t latency_us = 0;  // sent to answered, measured by the replay
   std::string error;       // the agent refused the sample
@@ -73,8 +78,8 @@ ReplaySummary Summarize(const std::vector<ReplayRecord>& records,
                         double seconds);
 
 // One JSON object per record: id, label, predicted, path, stage, exit,
-// confidence, latency_us (and fallback_reason, stage_fallback or error when
-// set).
+// confidence, latency_us (and fallback_reason, stage_fallback, audited,
+// corruption and severity, or error when set).
 std::string RecordJson(const ReplayRecord& record);
 
 }  // namespace spex

@@ -7,10 +7,16 @@
 //   spex-replay --target=unix:/run/spex/edge.sock [--dataset=fashion-mnist]
 //               [--streams=8] [--rate=0] [--limit=0] [--out=FILE]
 //               [--summary=FILE] [--edge_metrics=HOST:PORT]
+//               [--drift=FIRST-LAST:CORRUPTION:SEVERITY,... --drift_seed=1]
+//
+// --drift replays a change of the inputs: the samples in each range are
+// corrupted (tools/data/corruption.h), deterministically by seed and id,
+// and each JSON line names its corruption.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <optional>
 #include <string>
 
 #include "absl/strings/str_format.h"
@@ -18,6 +24,7 @@
 #include "tools/common/json.h"
 #include "tools/common/metrics_scrape.h"
 #include "tools/common/progress.h"
+#include "tools/data/corruption.h"
 #include "tools/replay/replay.h"
 
 namespace spex {
@@ -43,6 +50,11 @@ int Run(int argc, char** argv) {
       .Option("edge_metrics", "",
               "host:port of the agent's metrics, to report offloaded bytes")
       .Option("repeat", "1", "send the dataset this many times")
+      .Option("drift", "",
+              "corrupt ranges of sample ids, e.g. "
+              "\"0-9999:none,10000-19999:noise:3\" (corruptions: noise, "
+              "blur, contrast, brightness, shift; severities 1-5)")
+      .Option("drift_seed", "1", "seed of --drift's corruptions")
       .Option("bench_target", "",
               "print only one JSON line {target, streams, samples_per_s, "
               "p50_us, p99_us} under this target name (scripts/bench.sh edge)");
@@ -90,6 +102,24 @@ int Run(int argc, char** argv) {
     data->labels.resize(*limit);
     data->pixels.resize(static_cast<size_t>(*limit) * data->width);
   }
+  std::optional<DriftSchedule> drift;
+  if (!args.Get("drift").empty()) {
+    absl::StatusOr<long> seed = args.GetInt("drift_seed");
+    absl::StatusOr<DriftSchedule> schedule =
+        seed.ok() ? DriftSchedule::Parse(args.Get("drift"),
+                                         static_cast<uint64_t>(*seed))
+                  : absl::StatusOr<DriftSchedule>(seed.status());
+    if (!schedule.ok()) {
+      std::fprintf(stderr, "spex-replay: %s\n",
+                   std::string(schedule.status().message()).c_str());
+      return 2;
+    }
+    // Every sample sent is its own image: the repeats are made here.
+    *data = ApplyDrift(
+        *data, static_cast<int64_t>(data->size()) * options.repeat, *schedule);
+    options.repeat = 1;
+    drift = *schedule;
+  }
   const std::string metrics = args.Get("edge_metrics");
   double bytes_before = 0;
   if (!metrics.empty()) {
@@ -110,6 +140,13 @@ int Run(int argc, char** argv) {
     std::fprintf(stderr, "spex-replay: %s\n",
                  std::string(records.status().message()).c_str());
     return 1;
+  }
+  if (drift.has_value()) {
+    for (ReplayRecord& record : *records) {
+      const DriftSegment segment = drift->At(record.id);
+      record.corruption = CorruptionName(segment.corruption);
+      record.severity = segment.severity;
+    }
   }
   const ReplaySummary summary = Summarize(*records, seconds);
   if (!bench_target.empty()) {

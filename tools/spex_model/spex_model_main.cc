@@ -2,27 +2,44 @@
 //
 //   spex-model inspect FILE [--json]   the model's summary (table or JSON)
 //   spex-model verify FILE             validate; exit 1 with the reason
+//   spex-model labels FILE [--dataset=fashion-mnist] [--repeat=N]
+//                     [--drift=SPEC --drift_seed=S] [--out=FILE]
+//                                      the full network's and the exit's
+//                                      label of every test sample
 //
-// Both load the file exactly as the edge agent and the cloud service do, so
+// All load the file exactly as the edge agent and the cloud service do, so
 // a file that passes `verify` loads there too (on the same kind of CPU).
 #include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
+#include "absl/strings/numbers.h"
 #include "common/model/model.h"
 #include "tools/common/model_summary.h"
+#include "tools/data/corruption.h"
+#include "tools/data/dataset.h"
+#include "tools/spex_model/full_labels.h"
 
 namespace {
 
 constexpr char kUsage[] =
     "usage: spex-model inspect FILE [--json]\n"
     "       spex-model verify FILE\n"
+    "       spex-model labels FILE [--dataset=fashion-mnist] [--repeat=N]\n"
+    "                         [--drift=SPEC] [--drift_seed=S] [--out=FILE]\n"
     "\n"
     "inspect  prints layers, sparsity, cost per part (MACs, parameters,\n"
     "         bytes), the split and its size per encoding, the exits and\n"
     "         their thresholds, and the model id; --json for programs.\n"
     "verify   validates the file as the daemons load it; exit status 0 if\n"
-    "         it is good, 1 with the loader's message if not.\n";
+    "         it is good, 1 with the loader's message if not.\n"
+    "labels   one JSON line per test sample: the full network's label (the\n"
+    "         cut crossed as int8, as the stages run it), the first exit's\n"
+    "         label and confidence; --repeat and --drift make the same\n"
+    "         samples as spex-replay with the same flags.\n";
 
 int Usage(const std::string& problem) {
   std::fprintf(stderr, "spex-model: %s\n\n%s", problem.c_str(), kUsage);
@@ -40,9 +57,19 @@ int main(int argc, char** argv) {
   const std::string command = args[0];
   bool json = false;
   std::string path;
+  std::map<std::string, std::string> options = {{"dataset", "fashion-mnist"},
+                                                {"repeat", "1"},
+                                                {"drift", ""},
+                                                {"drift_seed", "1"},
+                                                {"out", ""}};
   for (size_t i = 1; i < args.size(); ++i) {
+    const size_t equals = args[i].find('=');
     if (args[i] == "--json" && command == "inspect") {
       json = true;
+    } else if (command == "labels" && args[i].rfind("--", 0) == 0 &&
+               equals != std::string::npos &&
+               options.count(args[i].substr(2, equals - 2)) > 0) {
+      options[args[i].substr(2, equals - 2)] = args[i].substr(equals + 1);
     } else if (!args[i].empty() && args[i][0] == '-') {
       return Usage("unknown option '" + args[i] + "' for " + command);
     } else if (path.empty()) {
@@ -51,7 +78,7 @@ int main(int argc, char** argv) {
       return Usage("one FILE at a time");
     }
   }
-  if (command != "inspect" && command != "verify") {
+  if (command != "inspect" && command != "verify" && command != "labels") {
     return Usage("unknown command '" + command + "'");
   }
   if (path.empty()) return Usage(command + " needs a FILE");
@@ -67,6 +94,39 @@ int main(int argc, char** argv) {
     std::printf("OK %s: model %s, %d classes, split after layer %d\n",
                 path.c_str(), (*model)->id().c_str(), (*model)->num_classes(),
                 (*model)->split_after());
+    return 0;
+  }
+  if (command == "labels") {
+    long repeat = 0, seed = 0;
+    if (!absl::SimpleAtoi(options["repeat"], &repeat) || repeat < 1 ||
+        !absl::SimpleAtoi(options["drift_seed"], &seed)) {
+      return Usage("--repeat is at least 1, --drift_seed an integer");
+    }
+    auto data = spex::LoadDataset(options["dataset"], spex::Split::kTest);
+    if (!data.ok()) {
+      std::fprintf(stderr, "spex-model: %s\n",
+                   std::string(data.status().message()).c_str());
+      return 1;
+    }
+    // The samples spex-replay sends with the same flags.
+    spex::DriftSchedule schedule;
+    if (!options["drift"].empty()) {
+      auto parsed = spex::DriftSchedule::Parse(options["drift"],
+                                               static_cast<uint64_t>(seed));
+      if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+      schedule = *parsed;
+    }
+    *data = spex::ApplyDrift(*data, static_cast<int64_t>(data->size()) * repeat,
+                             schedule);
+    std::ofstream file;
+    if (!options["out"].empty()) file.open(options["out"]);
+    const absl::Status written = spex::WriteFullLabels(
+        **model, *data, options["out"].empty() ? std::cout : file);
+    if (!written.ok()) {
+      std::fprintf(stderr, "spex-model: %s\n",
+                   std::string(written.message()).c_str());
+      return 1;
+    }
     return 0;
   }
   const std::string out = json ? spex::ModelSummaryJson(**model).Dump() + "\n"

@@ -53,6 +53,9 @@ absl::Status CalibrateExit(const std::string& path, const std::string& prefix,
   const std::string target_text =
       target.max_drop_points >= 0
           ? absl::StrFormat("max drop %.2f points", target.max_drop_points)
+      : target.max_loss_points >= 0
+          ? absl::StrFormat("max loss against the full network %.2f points",
+                            target.max_loss_points)
           : absl::StrFormat("exit fraction %.3f", target.exit_fraction);
   v1::ExitBranch* branch = proto.mutable_exits(exit);
   branch->set_confidence(choice.measure);

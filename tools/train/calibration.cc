@@ -45,6 +45,7 @@ PolicyPoint EvaluatePolicy(const Predictions& p, int exit,
   point.threshold = threshold;
   int exited = 0, exit_correct = 0, overall_correct = 0, full_correct = 0;
   double d_sum = 0, d_square = 0;
+  int disagreeing = 0;
   for (int i = 0; i < p.samples; ++i) {
     const auto probs = absl::MakeConstSpan(
         &p.exit_probs[exit][static_cast<size_t>(i) * p.classes], p.classes);
@@ -57,6 +58,7 @@ PolicyPoint EvaluatePolicy(const Predictions& p, int exit,
     if (leaves) {
       ++exited;
       exit_correct += exit_right;
+      disagreeing += p.ExitLabel(exit, i) != p.FinalLabel(i);
     }
     const double d = static_cast<double>(final_right) - right;
     d_sum += d;
@@ -70,6 +72,8 @@ PolicyPoint EvaluatePolicy(const Predictions& p, int exit,
   point.drop = (full_correct - overall_correct) / n;
   const double mean = d_sum / n;
   point.drop_stderr = std::sqrt(std::max(0.0, d_square / n - mean * mean) / n);
+  point.loss = disagreeing / n;
+  point.loss_stderr = std::sqrt(point.loss * (1 - point.loss) / n);
   point.edge_macs_per_sample = static_cast<double>(cost.edge_macs);
   point.bytes_sent_per_sample = (1.0 - point.exit_fraction) * cost.split_bytes;
   return point;
@@ -91,9 +95,12 @@ Sweep SweepThresholds(const Predictions& p, int exit,
 absl::StatusOr<CalibrationChoice> ChooseThreshold(
     const std::vector<Sweep>& sweeps, int validation_samples,
     const CalibrationTarget& target) {
-  if ((target.max_drop_points >= 0) == (target.exit_fraction >= 0)) {
+  if ((target.max_drop_points >= 0) + (target.max_loss_points >= 0) +
+          (target.exit_fraction >= 0) !=
+      1) {
     return absl::InvalidArgumentError(
-        "give exactly one target: a maximum accuracy drop or an exit fraction");
+        "give exactly one target: a maximum accuracy drop, a maximum loss "
+        "against the full network or an exit fraction");
   }
   if (!std::isfinite(target.z) || target.z < 0 || target.judged_samples < 1) {
     return absl::InvalidArgumentError(absl::StrFormat(
@@ -109,10 +116,15 @@ absl::StatusOr<CalibrationChoice> ChooseThreshold(
   CalibrationChoice best;
   for (const Sweep& sweep : sweeps) {
     for (const PolicyPoint& point : sweep.points) {
-      const double margin = target.z * point.drop_stderr * noise;
+      const double margin = target.z *
+                            (target.max_loss_points >= 0 ? point.loss_stderr
+                                                         : point.drop_stderr) *
+                            noise;
       bool ok;
       if (target.max_drop_points >= 0) {
         ok = point.drop + margin <= target.max_drop_points / 100.0;
+      } else if (target.max_loss_points >= 0) {
+        ok = point.loss + margin <= target.max_loss_points / 100.0;
       } else {
         ok = point.exit_fraction <= target.exit_fraction;
       }

@@ -25,6 +25,10 @@ struct PolicyPoint {
   double overall_accuracy = 0;  // exits' labels plus the cloud's for the rest
   double drop = 0;              // full accuracy - overall accuracy
   double drop_stderr = 0;       // standard error of `drop` over the samples
+  // The loss against the full network: the fraction of samples that exit
+  // with a label the full network would not give, and its standard error.
+  double loss = 0;
+  double loss_stderr = 0;
   double edge_macs_per_sample = 0;
   double bytes_sent_per_sample = 0;
 };
@@ -51,8 +55,10 @@ Sweep SweepThresholds(const Predictions& predictions, int exit,
 
 struct CalibrationTarget {
   // Exactly one is set (>= 0): the largest accuracy drop allowed, in
-  // percentage points, or the exit fraction wanted.
+  // percentage points, the largest loss against the full network (the
+  // accuracy objective's measure, in points), or the exit fraction wanted.
   double max_drop_points = -1;
+  double max_loss_points = -1;
   double exit_fraction = -1;
   // One-sided confidence of the margin (1.645: 95 %).
   double z = 1.645;

@@ -36,7 +36,7 @@ constexpr char kUsage[] =
     "       spex-train train --dataset NAME --layers \"L1, L2, ...\" "
     "--out FILE [options]\n"
     "       spex-train calibrate --model FILE [--max-drop POINTS | "
-    "--exit-fraction F] [options]\n";
+    "--max-loss POINTS | --exit-fraction F] [options]\n";
 
 // Options after the command; every argument must be an option.
 absl::Status ParseNoPositional(Args* args, int argc, char** argv) {
@@ -166,6 +166,11 @@ Args CalibrateArgs() {
       .Option("dataset", "",
               "dataset (default: the one the model was trained on)")
       .Option("max-drop", "", "largest accuracy loss allowed, in points")
+      .Option("max-loss", "",
+              "or (one exit): the largest loss against the full network, in "
+              "points: samples the exit answers with a label the full "
+              "network would not give (spex-edge --accuracy_objective's "
+              "measure)")
       .Option("exit-fraction", "",
               "or: the fraction of samples that should exit")
       .Option(
@@ -186,13 +191,15 @@ absl::Status RunCalibrate(int argc, char** argv) {
   SPEX_RETURN_IF_ERROR(ParseNoPositional(&args, argc, argv));
   const std::string path = args.Get("model");
   const bool chain = args.Get("exit") == "all";
-  const int targets = args.Given("max-drop") + args.Given("exit-fraction") +
-                      args.Given("stage-budget");
+  const int targets = args.Given("max-drop") + args.Given("max-loss") +
+                      args.Given("exit-fraction") + args.Given("stage-budget");
   if (path.empty() || targets != 1 ||
-      (chain ? args.Given("exit-fraction") : args.Given("stage-budget"))) {
+      (chain ? args.Given("exit-fraction") || args.Given("max-loss")
+             : args.Given("stage-budget"))) {
     return absl::InvalidArgumentError(absl::StrCat(
-        "calibrate needs --model and one of --max-drop, --exit-fraction (one "
-        "exit) or --stage-budget (--exit all)\n",
+        "calibrate needs --model and one of --max-drop, --max-loss or "
+        "--exit-fraction (one exit), or --max-drop or --stage-budget (--exit "
+        "all)\n",
         kUsage, args.Help()));
   }
   SPEX_ASSIGN_OR_RETURN(v1::Model proto, ReadModelFile(path));
@@ -263,7 +270,13 @@ absl::Status RunCalibrate(int argc, char** argv) {
   }
   CalibrationTarget target;
   target.max_drop_points = max_drop_points;
-  if (!args.Given("max-drop")) {
+  if (args.Given("max-loss")) {
+    SPEX_ASSIGN_OR_RETURN(target.max_loss_points, args.GetDouble("max-loss"));
+    if (!(target.max_loss_points >= 0 && target.max_loss_points <= 100)) {
+      return absl::InvalidArgumentError(
+          "--max-loss must be in [0, 100] points");
+    }
+  } else if (!args.Given("max-drop")) {
     SPEX_ASSIGN_OR_RETURN(target.exit_fraction,
                           args.GetDouble("exit-fraction"));
     if (!(target.exit_fraction >= 0 && target.exit_fraction <= 1)) {

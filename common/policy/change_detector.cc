@@ -1,0 +1,128 @@
+#include "common/policy/change_detector.h"
+
+#include <algorithm>
+#include <cmath>
+#include <utility>
+
+namespace spex {
+
+void ChangeDetector::Counts::Add(const Counts& other) {
+  for (int i = 0; i < kBins; ++i) histogram[i] += other.histogram[i];
+  samples += other.samples;
+  weight += other.weight;
+  disagreeing += other.disagreeing;
+  weight_squared += other.weight_squared;
+  disagreeing_squared += other.disagreeing_squared;
+}
+
+ChangeDetector::ChangeDetector(const ChangeDetectorOptions& options)
+    : options_(options) {}
+
+int ChangeDetector::Bin(float confidence) {
+  const double c = std::clamp(static_cast<double>(confidence), 0.0, 1.0);
+  const double spread = 1.0 - std::pow(1.0 - c, 0.25);
+  return std::min(kBins - 1, static_cast<int>(spread * kBins));
+}
+
+void ChangeDetector::Observe(float confidence) {
+  ++block_.histogram[Bin(confidence)];
+  ++block_.samples;
+}
+
+void ChangeDetector::Label(bool agree, double probability) {
+  const double w = 1.0 / probability;
+  block_.weight += w;
+  block_.weight_squared += w * w;
+  if (!agree) {
+    block_.disagreeing += w;
+    block_.disagreeing_squared += w * w;
+  }
+}
+
+double ChangeDetector::KolmogorovSmirnov(const Counts& x, const Counts& y) {
+  if (x.samples == 0 || y.samples == 0) return 0;
+  double a = 0, b = 0, distance = 0;
+  for (int i = 0; i < kBins; ++i) {
+    a += static_cast<double>(x.histogram[i]) / x.samples;
+    b += static_cast<double>(y.histogram[i]) / y.samples;
+    distance = std::max(distance, std::fabs(a - b));
+  }
+  return distance;
+}
+
+namespace {
+
+// A Hajek rate and its linearised variance.
+struct Rate {
+  double rate = 0, variance = 0;
+};
+Rate RateOf(double weight, double disagreeing, double weight_squared,
+            double disagreeing_squared) {
+  if (weight <= 0) return {};
+  const double r = disagreeing / weight;
+  // sum w^2 (d - r)^2 = D2 (1 - 2r) + r^2 W2
+  const double spread =
+      disagreeing_squared * (1 - 2 * r) + r * r * weight_squared;
+  return {r, std::max(0.0, spread) / (weight * weight)};
+}
+
+}  // namespace
+
+double ChangeDetector::AgreementZ(const Counts& x, const Counts& y) {
+  const Rate block =
+      RateOf(x.weight, x.disagreeing, x.weight_squared, x.disagreeing_squared);
+  const Rate reference =
+      RateOf(y.weight, y.disagreeing, y.weight_squared, y.disagreeing_squared);
+  if (x.weight <= 0 || y.weight <= 0) return 0;
+  // A floor on the variance: a reference with no disagreement yet must not
+  // make one disagreement in the block a certain change.
+  const double floor = 1.0 / (y.weight * x.weight);
+  return (block.rate - reference.rate) /
+         std::sqrt(block.variance + reference.variance + floor);
+}
+
+ChangeDetector::Change ChangeDetector::Compare(const Counts& block,
+                                               const Counts& reference) const {
+  const double n = block.samples, m = reference.samples;
+  if (n == 0 || m == 0) return Change::kNone;
+  // The KS critical value c(alpha) sqrt((n + m) / (n m)).
+  const double critical = std::sqrt(-std::log(options_.alpha / 2) / 2) *
+                          std::sqrt((n + m) / (n * m));
+  if (KolmogorovSmirnov(block, reference) > critical) {
+    return Change::kConfidence;
+  }
+  if (AgreementZ(block, reference) > options_.agreement_z) {
+    return Change::kAgreement;
+  }
+  return Change::kNone;
+}
+
+ChangeDetector::Change ChangeDetector::CloseBlock() {
+  Change change = reference_blocks_ >= options_.min_reference_blocks
+                      ? Compare(block_, reference_)
+                      : Change::kNone;
+  if (change == Change::kConfidence &&
+      previous_blocks_ >= options_.min_reference_blocks &&
+      Compare(block_, previous_) == Change::kNone) {
+    // Back to the regime before the last change: its reference returns.
+    std::swap(reference_, previous_);
+    std::swap(reference_blocks_, previous_blocks_);
+    reference_.Add(block_);
+    ++reference_blocks_;
+    change = Change::kReturned;
+  } else if (change != Change::kNone) {
+    // The block that showed the change may straddle it: the new reference
+    // starts after it; the old one is remembered.
+    previous_ = reference_;
+    previous_blocks_ = reference_blocks_;
+    reference_ = Counts();
+    reference_blocks_ = 0;
+  } else {
+    reference_.Add(block_);
+    ++reference_blocks_;
+  }
+  block_ = Counts();
+  return change;
+}
+
+}  // namespace spex
