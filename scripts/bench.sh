@@ -8,6 +8,7 @@
 #        scripts/bench.sh e2e [--quick]
 #        scripts/bench.sh chain [--quick]
 #        scripts/bench.sh edge-arm64 [--quick]
+#        scripts/bench.sh drift [--quick]
 #   kernels  spex's sparse layers against Eigen (dense and sparse), oneDNN and
 #            XNNPACK, one thread: JSON lines, then a ratio table and the
 #            floors, on stdout; then the predefined-sparse convolutions
@@ -43,14 +44,20 @@
 #            its dense twin, edge-only and split+exit), and the arm64 echo
 #            of the same local API: instructions per sample, start-up left
 #            out. JSON lines, then a table and the floor.
+#   drift    clean -> corrupted -> clean test images through the system, for
+#            each exit policy (static, offload budget, latency objective,
+#            accuracy objective, always offload): per window of 1,000
+#            samples accuracy, loss against the full network, offloaded
+#            fraction, audit bytes, p99; results/drift.{jsonl,svg}, the
+#            floors, docs/RESULTS.md regenerated.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 what="${1:-}"
 shift || true
 case "$what" in
-  kernels|kernels-arm64|cloud|edge|e2e|chain|edge-arm64) ;;
-  *) echo "usage: scripts/bench.sh kernels|kernels-arm64|cloud|edge|e2e|chain|edge-arm64 [options]" >&2; exit 2 ;;
+  kernels|kernels-arm64|cloud|edge|e2e|chain|edge-arm64|drift) ;;
+  *) echo "usage: scripts/bench.sh kernels|kernels-arm64|cloud|edge|e2e|chain|edge-arm64|drift [options]" >&2; exit 2 ;;
 esac
 
 if [[ "$what" == kernels-arm64 ]]; then

@@ -247,3 +247,75 @@ def chain(results, groups, w):
               "costs nothing, since every stage shares the same two cores: the "
               "cloud's extra capacity, the reason to send work there, does not "
               "exist here, and the benchmark cannot show it.\n")
+
+
+def drift(results, w):
+    """The drift benchmark's section, when scripts/bench.sh drift ran."""
+    path = os.path.join(results, "drift.jsonl")
+    if not os.path.exists(path):
+        return
+    rows = [json.loads(line) for line in open(path)]
+    with open(os.path.join(results, "drift.meta.json")) as f:
+        meta = json.load(f)
+    with open(os.path.join(results, "drift.scan.json")) as f:
+        scan = json.load(f)
+    objective = meta["objective"]
+    window = meta["window"]
+    w("## Under drift: an accuracy objective kept from audits\n")
+    w(f"Command: `{meta['command']}` ({meta['date']}; machine: {meta['machine']}). "
+      f"The default model, calibrated offline by `spex-train calibrate --max-loss "
+      f"{100 * objective:g}` (threshold {meta['threshold']:.3f} on clean validation "
+      "data): the static policy. First, offline, `spex-model labels` gives the full "
+      "network's label and the exit's label and confidence for every test image "
+      "under each corruption of `spex-replay --drift` (seeded, deterministic); a "
+      "loss against the full network is the fraction of all samples the exit "
+      "answers with a label the full network would not give:\n")
+    w("| corruption | severity | full network accuracy % | static threshold: loss against the full network % | offloaded % |")
+    w("|---|---|---|---|---|")
+    for r in scan:
+        w(f"| {r['corruption']} | {r['severity']} | {100 * r['full_accuracy']:.2f} | "
+          f"{100 * r['loss_vs_full']:.2f} | {100 * r['offload_fraction']:.1f} |")
+    w("")
+    w(f"Then through real processes (spex-cloud behind a spex-proxy adding "
+      f"{meta['link_ms']:g} ms each way, spex-edge, spex-replay at {meta['rate']:,g} "
+      f"samples/s, {meta['streams']} streams x {meta['depth']} in flight): "
+      f"`{meta['drift']}` (the test set repeated; the corruption is the scan's worst at "
+      f"severity {meta['severity']}), once per policy: static; an offload budget at "
+      "the static threshold's clean offload fraction; a latency objective whose "
+      "quantile holds the same fraction; the accuracy objective "
+      f"(`--accuracy_objective={objective:g}`, audits at the rate it chooses); "
+      "always offload. Per window of "
+      f"{window:,} samples, the loss is exact: each answer against the full "
+      "network's offline label for the same (corrupted) image.\n")
+    first = int(meta["drift"].split(",")[1].split("-")[0])
+    last = int(meta["drift"].split(",")[1].split("-")[1].split(":")[0])
+    phases = [("clean, settled", range(first // window // 2, first // window)),
+              (f"{meta['corruption']} {meta['severity']}, after its first window",
+               range(first // window + 1, (last + 1) // window)),
+              ("clean again, after its first window",
+               range((last + 1) // window + 1, max(r["window"] for r in rows) + 1))]
+    w("| policy | phase (windows) | accuracy % | loss against full, mean / worst window % | offloaded % | audit bytes per sample | p99 us (worst window) |")
+    w("|---|---|---|---|---|---|---|")
+    for policy in dict.fromkeys(r["policy"] for r in rows):
+        for name, span in phases:
+            chunk = [r for r in rows if r["policy"] == policy and r["window"] in span]
+            if not chunk:
+                continue
+            n = len(chunk)
+            w(f"| {policy} | {name} ({span.start}-{span.stop - 1}) | "
+              f"{100 * sum(r['accuracy'] for r in chunk) / n:.2f} | "
+              f"{100 * sum(r['loss_vs_full'] for r in chunk) / n:.2f} / "
+              f"{100 * max(r['loss_vs_full'] for r in chunk):.2f} | "
+              f"{100 * sum(r['offload_fraction'] for r in chunk) / n:.1f} | "
+              f"{sum(r['audit_bytes_per_sample'] for r in chunk) / n:.1f} | "
+              f"{max(r['p99_us'] for r in chunk):,} |")
+    w("")
+    w("![loss against the full network and offloaded fraction per window, per policy](../results/drift.svg)\n")
+    w("Floors (issue: the accuracy objective under drift):\n")
+    for f in meta["floors"]:
+        w(f"- {f['floor']}: {f['measured']}: {verdict(f['met'])}")
+    changes = meta["totals"].get("accuracy", {}).get("input_changes_total")
+    if changes is not None:
+        w(f"\nThe accuracy objective's agent counted {changes:g} changes of its inputs "
+          "(`spex_edge_input_changes_total`) over the run.")
+    w("")

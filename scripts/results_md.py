@@ -9,7 +9,7 @@ import os
 import re
 import statistics
 
-from results_benchmarks import chain, end_to_end, verdict
+from results_benchmarks import chain, drift, end_to_end, verdict
 import results_cnn
 
 
@@ -365,6 +365,7 @@ def main():
     results_cnn.section(args.results, groups, w, args.cnn_epochs)
     end_to_end(args.results, w)
     chain(args.results, groups, w)
+    drift(args.results, w)
     with open(args.output, "w") as f:
         f.write("\n".join(out) + "\n")
 
