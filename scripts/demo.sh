@@ -111,6 +111,16 @@ for _ in $(seq 1 60); do
   [[ -n $(query 'up{job="spex-edge"} == 1') ]] && break
   sleep 0.5
 done
+counters() {  # the agent's requests by path: "cloud fallback local"
+  curl -sf "http://127.0.0.1:$edge_metrics/metrics" | /usr/bin/python3 -c 'import sys
+paths = {"cloud": 0.0, "fallback": 0.0, "local": 0.0}
+for line in sys.stdin:
+    for p in paths:
+        if line.startswith("spex_edge_requests_total{path=\"%s\"}" % p):
+            paths[p] = float(line.split()[-1])
+print(paths["cloud"], paths["fallback"], paths["local"])'
+}
+before=$(counters)
 $build/tools/spex-replay --target="unix:$work/edge.sock" --rate=500 --limit=3000 \
   &> /dev/null &
 background_replay=$!
@@ -130,6 +140,13 @@ echo
 echo "Prometheus ($prometheus_url, rules from deploy/prometheus/rules), over the"
 echo "last minute: the first 3,000 test images replayed again while it scraped:"
 echo "  offload fraction (spex:edge_offload_fraction:rate1m): ${offload:-no value yet}"
+# The same figure from the agent's own counters over the same replay: the
+# two agree (a rate over a window that holds the whole replay).
+read -r c0 f0 l0 <<< "$before"
+read -r c1 f1 l1 <<< "$(counters)"
+echo "  the agent's counters over the same replay: $(/usr/bin/python3 -c "
+d = ($c1 - $c0) + ($f1 - $f0); n = d + ($l1 - $l0)
+print('%.4g' % (d / n) if n else 'no samples')")"
 query 'spex:edge_latency_seconds:p99 * 1e6' | { grep -v ' nan$' || true; } |
   sed 's/^/  p99 latency (us), /'
 echo "  graph: $prometheus_url/graph?g0.expr=spex%3Aedge_offload_fraction%3Arate1m&g0.tab=0"

@@ -7,7 +7,10 @@ expression in
 deploy/prometheus/rules/*.yml and deploy/grafana/dashboards/*.json goes
 through Prometheus' HTTP API and must return data. For an alert, the
 measured side of its comparison is queried (the alert itself rightly has no
-data while all is well).
+data while all is well). Then the figures an operator reads must be the
+daemons' own: Prometheus' offload fraction and exit agreement over the
+replays equal the ratios of the agents' counters over the same replays
+within 1 point.
 
 Usage: observability_test.py SOURCE_DIR NATIVE_BUILD_DIR
 """
@@ -68,6 +71,22 @@ def get(url):
         return response.read()
 
 
+def counters(metrics_port):
+    """An agent's counters: {metric{labels}: value}."""
+    text = get(f"http://127.0.0.1:{metrics_port}/metrics").decode()
+    out = {}
+    for line in text.splitlines():
+        if line.startswith(("spex_edge_requests_total{", "spex_edge_audit_total{")):
+            key, value = line.rsplit(" ", 1)
+            out[key] = float(value)
+    return out
+
+
+def counted(before, after, key):
+    """The rise of one counter (or the sum of those matching) over a run."""
+    return sum(after[k] - before.get(k, 0) for k in after if k.startswith(key))
+
+
 def query(prometheus, expr):
     url = f"http://127.0.0.1:{prometheus}/api/v1/query?" + urllib.parse.urlencode(
         {"query": expr})
@@ -102,7 +121,9 @@ def main():
         start("edge", [f"{BUILD}/edge_agent/spex-edge",
                        f"--model={SOURCE}/results/fashion-default.spex",
                        f"--socket={socket_path}", f"--cloud=127.0.0.1:{cloud_port}",
-                       "--cloud_plaintext", "--audit_fraction=0.2",
+                       # Its own audit rate, and a series for the accuracy
+                       # objective's rule, panel and alert.
+                       "--cloud_plaintext", "--accuracy_objective=0.01",
                        "--metrics_listen=127.0.0.1:0",
                        f"--port_file={work}/edge.ports"])
         wait_for(lambda: ports(f"{work}/edge.ports"), "spex-edge start")
@@ -160,6 +181,14 @@ def main():
                 return False
         wait_for(ready, "Prometheus ready")
 
+        # Traffic once Prometheus has scraped both agents (a window must hold
+        # a sample from before the replays); the counters before and after.
+        def scraped():
+            result, _ = query(prometheus, 'count(up{job=~"spex-edge.*"} == 1)')
+            return bool(result) and result[0]["value"][1] == "2"
+        wait_for(scraped, "Prometheus scraping both agents")
+        before = [counters(edge_metrics), counters(chain_edge_metrics)]
+
         # Traffic for the rates: the test set through both edges, paced.
         for target in (socket_path, chain_socket):
             replay = subprocess.run(
@@ -168,6 +197,36 @@ def main():
                 capture_output=True, text=True)
             if replay.returncode != 0:
                 raise SystemExit("spex-replay failed:\n" + replay.stdout + replay.stderr)
+
+        after = [counters(edge_metrics), counters(chain_edge_metrics)]
+        failures = []
+        # Two more scrapes and an evaluation: the 1m window then holds both
+        # replays (25 s) whole. Prometheus' ratios against the counters'.
+        time.sleep(3)
+        own = {}
+        rise = {k: sum(counted(b, a, k) for b, a in zip(before, after)) for k in (
+            'spex_edge_requests_total{path="cloud"}',
+            'spex_edge_requests_total{path="fallback"}', "spex_edge_requests_total",
+            'spex_edge_audit_total{agree="true"}', "spex_edge_audit_total")}
+        own["spex:edge_offload_fraction:rate1m"] = (
+            (rise['spex_edge_requests_total{path="cloud"}']
+             + rise['spex_edge_requests_total{path="fallback"}'])
+            / rise["spex_edge_requests_total"])
+        own["spex:edge_audit_agreement:rate5m"] = (
+            rise['spex_edge_audit_total{agree="true"}'] / rise["spex_edge_audit_total"])
+        for expr, expected in own.items():
+            value = None
+            for _ in range(30):
+                result, _ = query(prometheus, expr)
+                if result and result[0]["value"][1] not in ("NaN", "nan"):
+                    value = float(result[0]["value"][1])
+                    break
+                time.sleep(1)
+            line = (f"{expr}: Prometheus {value}, the agents' counters {expected:.4f}")
+            if value is None or abs(value - expected) > 0.01:
+                failures.append(line)
+            else:
+                print("ok  " + line)
 
         expressions = []
         for rules in ("recording.yml", "alerts.yml"):
@@ -183,7 +242,6 @@ def main():
                     expressions.append((f"{name}: {panel['title']}", target["expr"]))
 
         # Recording rules and 1m windows need a few evaluations.
-        failures = []
         for label, expr in expressions:
             result, error = None, None
             for _ in range(30):
@@ -195,9 +253,6 @@ def main():
                 failures.append(f"{label}: {expr!r} -> {error or 'no data'}")
             else:
                 print(f"ok  {label}: {len(result)} series")
-        offload, _ = query(prometheus, "spex:edge_offload_fraction:rate1m")
-        print("offload fraction as Prometheus computes it:",
-              offload[0]["value"][1] if offload else "none")
         if failures:
             print("\n".join(["FAILED"] + failures))
             return 1
