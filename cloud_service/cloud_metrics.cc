@@ -117,6 +117,64 @@ CloudMetrics::CloudMetrics(const std::string& version, bool middle_stage)
                                   "another model")
                               .Register(*registry_)
                               .Add({});
+  // A middle stage's accuracy objective (spex-cloud --accuracy_objective):
+  // the edge's metrics of the same names, for this stage's exits.
+  auto& audit = prometheus::BuildCounter()
+                    .Name("spex_cloud_audit_total")
+                    .Help(
+                        "Samples this stage's exits answered, also sent on, "
+                        "by whether the later stages agreed")
+                    .Register(*registry_);
+  audit_agree_ = &audit.Add({{"agree", "true"}});
+  audit_disagree_ = &audit.Add({{"agree", "false"}});
+  audit_bytes_ = &prometheus::BuildCounter()
+                      .Name("spex_cloud_audit_bytes_total")
+                      .Help(
+                          "Serialized bytes of the audits sent on (also "
+                          "counted in spex_cloud_forwarded_bytes_total)")
+                      .Register(*registry_)
+                      .Add({});
+  audit_rate_ = &prometheus::BuildGauge()
+                     .Name("spex_cloud_audit_rate")
+                     .Help("Probability that an exit's answer is audited now")
+                     .Register(*registry_)
+                     .Add({});
+  accuracy_objective_ =
+      &prometheus::BuildGauge()
+           .Name("spex_cloud_accuracy_objective")
+           .Help(
+               "--accuracy_objective: the loss against the later stages' "
+               "answers to keep (0: none)")
+           .Register(*registry_)
+           .Add({});
+  auto& loss = prometheus::BuildGauge()
+                   .Name("spex_cloud_accuracy_loss")
+                   .Help(
+                       "Loss of this stage's exits against the later stages' "
+                       "answers at the threshold in force: the estimate and "
+                       "the upper bound kept within the objective")
+                   .Register(*registry_);
+  loss_estimate_ = &loss.Add({{"bound", "estimate"}});
+  loss_upper_ = &loss.Add({{"bound", "upper"}});
+  input_changes_ = &prometheus::BuildCounter()
+                        .Name("spex_cloud_input_changes_total")
+                        .Help(
+                            "Changes of the inputs detected by the accuracy "
+                            "objective")
+                        .Register(*registry_)
+                        .Add({});
+}
+
+void CloudMetrics::SetAccuracy(double objective, double estimate, double upper,
+                               double audit_rate, int64_t changes) {
+  accuracy_objective_->Set(objective);
+  loss_estimate_->Set(estimate);
+  loss_upper_->Set(upper);
+  audit_rate_->Set(audit_rate);
+  const double seen = input_changes_->Value();
+  if (static_cast<double>(changes) > seen) {
+    input_changes_->Increment(static_cast<double>(changes) - seen);
+  }
 }
 
 void CloudMetrics::RecordStageAnswer(const std::string& model, int stage,

@@ -61,6 +61,14 @@ class CloudMetrics : public StageClientMetrics {
   void AddForwarded(int samples) { forwarded_samples_->Increment(samples); }
   // An exit's threshold in force.
   void SetExitThreshold(const std::string& model, int exit, double threshold);
+  // A middle stage's accuracy objective: an audit's outcome and bytes, and
+  // the objective's state (the input changes detected so far).
+  void RecordAudit(bool agree) {
+    (agree ? audit_agree_ : audit_disagree_)->Increment();
+  }
+  void AddAuditBytes(int64_t bytes) { audit_bytes_->Increment(bytes); }
+  void SetAccuracy(double objective, double estimate, double upper,
+                   double audit_rate, int64_t changes);
   // StageClientMetrics: the link to the next stage.
   void SetOffloadsPending(size_t pending) override {
     forwards_pending_->Set(static_cast<double>(pending));
@@ -103,6 +111,14 @@ class CloudMetrics : public StageClientMetrics {
   prometheus::Histogram* next_stage_rtt_ = nullptr;
   prometheus::Gauge* next_stage_up_ = nullptr;
   prometheus::Gauge* next_stage_mismatch_ = nullptr;
+  prometheus::Counter* audit_agree_ = nullptr;
+  prometheus::Counter* audit_disagree_ = nullptr;
+  prometheus::Counter* audit_bytes_ = nullptr;
+  prometheus::Gauge* audit_rate_ = nullptr;
+  prometheus::Gauge* accuracy_objective_ = nullptr;
+  prometheus::Gauge* loss_estimate_ = nullptr;
+  prometheus::Gauge* loss_upper_ = nullptr;
+  prometheus::Counter* input_changes_ = nullptr;
 
   absl::Mutex mutex_;
   std::map<std::pair<std::string, absl::StatusCode>, prometheus::Counter*>

@@ -137,6 +137,12 @@ MiddleStage::MiddleStage(const StageOptions& options,
     controller_ = std::make_unique<ThresholdController>(
         *options_.controller, InitialThreshold(options_, placement, served));
   }
+  if (options_.accuracy.has_value()) {
+    accuracy_ = std::make_unique<AccuracyController>(
+        *options_.accuracy, InitialThreshold(options_, placement, served));
+    audit_random_.seed(std::random_device{}());
+    NoteAccuracy();
+  }
 }
 
 MiddleStage::~MiddleStage() = default;
@@ -162,6 +168,14 @@ void MiddleStage::Attach(SplitJob* plan, RequestRecord record, std::string name,
 }
 
 std::optional<float> MiddleStage::StageThreshold() const {
+  if (accuracy_ != nullptr) {
+    // As at the edge (exit_policy.h): the accuracy objective wins over the
+    // latency objective; alone, it goes wherever its bound allows.
+    const double kept = accuracy_->threshold();
+    return static_cast<float>(controller_ == nullptr
+                                  ? kept
+                                  : std::max(kept, controller_->threshold()));
+  }
   if (controller_ != nullptr) {
     return static_cast<float>(controller_->threshold());
   }
@@ -172,7 +186,7 @@ void MiddleStage::Route(const std::shared_ptr<StageAnswer>& answer) {
   const ModelPart& part = answer->part();
   const int classes = answer->model().num_classes();
   const std::vector<ExitRule> rules = ExitRulesFor(part, StageThreshold());
-  if (controller_ != nullptr && metrics_ != nullptr) {
+  if ((controller_ != nullptr || accuracy_ != nullptr) && metrics_ != nullptr) {
     for (size_t e = 0; e < rules.size(); ++e) {
       metrics_->SetExitThreshold(answer->name(), part.exits()[e].index + 1,
                                  rules[e].threshold);
@@ -180,22 +194,81 @@ void MiddleStage::Route(const std::shared_ptr<StageAnswer>& answer) {
   }
   for (int s = 0; s < answer->samples(); ++s) {
     const ExitDecision decision = DecideExit(rules, answer->exits(s), classes);
+    ExitSeen seen;
+    if (accuracy_ != nullptr && decision.exit >= 0) {
+      accuracy_->ObserveSample(decision.confidence, !decision.confident);
+      const float* probs = answer->exits(s) + decision.exit * classes;
+      seen.confidence = decision.confidence;
+      seen.label =
+          static_cast<int>(std::max_element(probs, probs + classes) - probs);
+    }
     if (decision.confident) {
       answer->Answer(metrics_, controller_.get(), s, decision.exit,
                      answer->exits(s) + decision.exit * classes,
                      v1::FALLBACK_REASON_UNSPECIFIED);
+      if (accuracy_ != nullptr) {
+        const double rate = accuracy_->audit_rate();
+        if (DrawAudit(rate)) Audit(answer, s, seen, rate);
+      }
     } else if (router_ != nullptr &&
                router_->Choose(engine_->queued_samples()) ==
                    RouteChooser::Route::kHere) {
-      ComputeRest(answer, s, v1::FALLBACK_REASON_NEXT_SLOWER);
+      ComputeRest(answer, s, seen, v1::FALLBACK_REASON_NEXT_SLOWER);
     } else {
-      Forward(answer, s);
+      Forward(answer, s, seen);
     }
   }
+  if (accuracy_ != nullptr) NoteAccuracy();
+}
+
+void MiddleStage::Learn(ExitSeen seen, const v1::SampleResult& result,
+                        double probability) {
+  if (accuracy_ == nullptr || seen.label < 0 || !IsReferenceAnswer(result)) {
+    return;
+  }
+  accuracy_->ObserveLabel(seen.confidence,
+                          result.label() == static_cast<uint32_t>(seen.label),
+                          probability);
+}
+
+bool MiddleStage::DrawAudit(double rate) {
+  if (rate <= 0.0) return false;
+  absl::MutexLock lock(&audit_mutex_);
+  std::uniform_real_distribution<double> draw(0.0, 1.0);
+  return draw(audit_random_) < rate;
+}
+
+void MiddleStage::Audit(const std::shared_ptr<StageAnswer>& answer, int sample,
+                        ExitSeen seen, double rate) {
+  v1::ActivationPayload payload;
+  const absl::Span<const float> activation = answer->activation(sample);
+  if (!EncodeActivations(options_.encoding, static_cast<int>(activation.size()),
+                         1, activation, &payload)
+           .ok()) {
+    return;
+  }
+  metrics_->AddAuditBytes(static_cast<int64_t>(payload.ByteSizeLong()));
+  // The answer went out already; an audit the next stage cannot take
+  // (busy, down) is simply not counted.
+  (void)next_->For(answer->model().id())
+      .Offload(std::move(payload),
+               static_cast<uint32_t>(answer->plan().to_layer), 0,
+               [this, seen, rate](OffloadOutcome outcome) {
+                 if (!outcome.ok || !IsReferenceAnswer(outcome.result)) return;
+                 metrics_->RecordAudit(outcome.result.label() ==
+                                       static_cast<uint32_t>(seen.label));
+                 Learn(seen, outcome.result, rate);
+               });
+}
+
+void MiddleStage::NoteAccuracy() {
+  const AccuracyController::State state = accuracy_->state();
+  metrics_->SetAccuracy(accuracy_->options().objective, state.loss.estimate,
+                        state.loss.upper, state.audit_rate, state.changes);
 }
 
 void MiddleStage::Forward(const std::shared_ptr<StageAnswer>& answer,
-                          int sample) {
+                          int sample, ExitSeen seen) {
   v1::ActivationPayload payload;
   const absl::Span<const float> activation = answer->activation(sample);
   absl::Status encoded =
@@ -203,7 +276,7 @@ void MiddleStage::Forward(const std::shared_ptr<StageAnswer>& answer,
                         1, activation, &payload);
   if (!encoded.ok()) {
     // An activation the encoding cannot carry (float16 overflow).
-    return Fallback(answer, sample, v1::FALLBACK_REASON_CLOUD_REJECTED);
+    return Fallback(answer, sample, seen, v1::FALLBACK_REASON_CLOUD_REJECTED);
   }
   metrics_->AddForwarded(1);
   std::optional<v1::FallbackReason> refused =
@@ -211,27 +284,29 @@ void MiddleStage::Forward(const std::shared_ptr<StageAnswer>& answer,
           .Offload(std::move(payload),
                    static_cast<uint32_t>(answer->plan().to_layer),
                    static_cast<uint32_t>(answer->top_k()),
-                   [this, answer, sample](OffloadOutcome outcome) {
+                   [this, answer, sample, seen](OffloadOutcome outcome) {
                      // What the sample paid (a deadline: the deadline).
                      if (router_ != nullptr) {
                        router_->ObserveNext(outcome.round_trip);
                      }
                      if (outcome.ok) {
+                       Learn(seen, outcome.result, 1.0);
                        answer->Set(metrics_, controller_.get(), sample,
                                    std::move(outcome.result));
                      } else {
-                       Fallback(answer, sample, outcome.reason);
+                       Fallback(answer, sample, seen, outcome.reason);
                      }
                    });
-  if (refused.has_value()) Fallback(answer, sample, *refused);
+  if (refused.has_value()) Fallback(answer, sample, seen, *refused);
 }
 
 void MiddleStage::Fallback(const std::shared_ptr<StageAnswer>& answer,
-                           int sample, v1::FallbackReason reason) {
+                           int sample, ExitSeen seen,
+                           v1::FallbackReason reason) {
   if (options_.fallback_to_exit && !answer->part().exits().empty()) {
     return AnswerWithLastExit(answer, sample, reason);
   }
-  ComputeRest(answer, sample, reason);
+  ComputeRest(answer, sample, seen, reason);
 }
 
 void MiddleStage::AnswerWithLastExit(const std::shared_ptr<StageAnswer>& answer,
@@ -243,13 +318,23 @@ void MiddleStage::AnswerWithLastExit(const std::shared_ptr<StageAnswer>& answer,
 }
 
 void MiddleStage::ComputeRest(const std::shared_ptr<StageAnswer>& answer,
-                              int sample, v1::FallbackReason reason) {
+                              int sample, ExitSeen seen,
+                              v1::FallbackReason reason) {
   const ModelPart& part = answer->part();
   const Model& model = answer->model();
   const ModelPart* rest =
       model.Segment(answer->plan().to_layer, model.num_layers());
   const absl::Span<const float> activation = answer->activation(sample);
-  const auto finish = [this, answer, sample, reason](const float* probs) {
+  const int classes = model.num_classes();
+  const auto finish = [this, answer, sample, seen, reason,
+                       classes](const float* probs) {
+    // The whole network's answer: a label for the accuracy objective.
+    if (seen.label >= 0) {
+      v1::SampleResult full;
+      full.set_label(static_cast<uint32_t>(
+          std::max_element(probs, probs + classes) - probs));
+      Learn(seen, full, 1.0);
+    }
     answer->Answer(metrics_, controller_.get(), sample, -1, probs, reason);
   };
   InferenceJob job;

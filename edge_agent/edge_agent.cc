@@ -265,7 +265,9 @@ void EdgeAgent::OnOffloaded(Slot* slot, OffloadOutcome outcome) {
     AnswerFromExit(slot, v1::ANSWER_PATH_FALLBACK, outcome.reason);
     return;
   }
-  LearnLabel(*slot, static_cast<int>(outcome.result.label()));
+  if (IsReferenceAnswer(outcome.result)) {
+    LearnLabel(*slot, static_cast<int>(outcome.result.label()));
+  }
   v1::ClassifyResponse response;
   *response.mutable_result() = std::move(outcome.result);
   Answer(slot, std::move(response), v1::ANSWER_PATH_CLOUD,
@@ -336,7 +338,7 @@ void EdgeAgent::Audit(int label, float confidence, double rate,
   (void)next_->Offload(
       std::move(payload), static_cast<uint32_t>(model_->split_after()), 0,
       [metrics, policy, exit_label, confidence, rate](OffloadOutcome outcome) {
-        if (!outcome.ok) return;
+        if (!outcome.ok || !IsReferenceAnswer(outcome.result)) return;
         const bool agree = outcome.result.label() == exit_label;
         if (metrics != nullptr) metrics->RecordAudit(agree);
         policy->ObserveLabel(confidence, agree, rate);

@@ -85,8 +85,11 @@ double ExitPolicy::StaticThreshold() const {
 }
 
 double ExitPolicy::threshold() const {
-  const double base = StaticThreshold();
-  return accuracy_ == nullptr ? base : std::max(base, accuracy_->threshold());
+  if (accuracy_ == nullptr) return StaticThreshold();
+  // The calibrated threshold (or --threshold) is only where the objective
+  // starts: a threshold calibrated for another loss is no floor.
+  if (controller_ == nullptr) return accuracy_->threshold();
+  return std::max(controller_->threshold(), accuracy_->threshold());
 }
 
 double ExitPolicy::audit_rate() const {

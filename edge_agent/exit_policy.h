@@ -4,7 +4,9 @@
 // and kept, when an accuracy objective is set, at or above the lowest
 // threshold whose loss against the full network is within the objective
 // (accuracy_controller.h): the accuracy objective wins where the two
-// disagree, since a budget or a latency met by wrong answers is not met.
+// disagree, since a budget or a latency met by wrong answers is not met;
+// alone, it starts at the calibrated threshold (or --threshold) and goes
+// wherever its bound allows.
 // It also sets the audit rate: the accuracy controller's when it is set,
 // else the fixed --audit_fraction.
 // The rule itself is common/model/exit_rule.h's, the same at every stage.

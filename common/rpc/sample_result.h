@@ -27,6 +27,16 @@ struct Answerer {
 void FillSampleResult(const float* probabilities, int classes, uint32_t top_k,
                       const Answerer& answerer, v1::SampleResult* result);
 
+// Whether `result` is an answer the stages after the asker give in normal
+// operation (a confident exit or the final classifier, the latter also when
+// run in place of a stage that could not): what an exit's accuracy
+// objective is measured against. An exit's answer given only because a
+// later stage could not is not.
+inline bool IsReferenceAnswer(const v1::SampleResult& result) {
+  return result.exit() == 0 ||
+         result.fallback_reason() == v1::FALLBACK_REASON_UNSPECIFIED;
+}
+
 }  // namespace spex
 
 #endif  // SPEX_COMMON_RPC_SAMPLE_RESULT_H_

@@ -3,12 +3,16 @@
 // next stage scripted to fail. Its answers are the chain's, sample by
 // sample, and every failure of the next stage is answered here with its
 // reason, by the remaining layers or by this stage's last exit.
+#include <algorithm>
+#include <cstdio>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "cloud_service/cloud_core.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "prometheus/metric_family.h"
 #include "tests/cloud_service/cloud_test_support.h"
 #include "tests/support/chain_reference.h"
 #include "tests/support/in_process_stage.h"
@@ -139,6 +143,80 @@ TEST_F(MiddleStageTest, AnswersWhatTheNextStageFails) {
     }
     EXPECT_GT(fallbacks, 5);
   }
+}
+
+// Summed over a metric's children: what a scrape would show.
+double MetricTotal(const CloudMetrics& metrics, const std::string& name) {
+  double total = 0;
+  for (const prometheus::MetricFamily& family : metrics.registry()->Collect()) {
+    if (family.name != name) continue;
+    for (const prometheus::ClientMetric& metric : family.metric) {
+      total += metric.counter.value + metric.gauge.value;
+    }
+  }
+  return total;
+}
+
+// With an accuracy objective the fog's exit answers only as far as the
+// bound from the samples it sent on and its audits allows. The test set
+// four times over (the bound needs audits, and audits come only from the
+// exit's answers, at most a tenth of the bytes sent on): over the last two
+// passes its exit's answers lose at most the objective (with half a point
+// for chance) against the full network, it answers a good share itself
+// (81 % at its calibrated threshold, losing 0.1 %), and its audits are
+// counted.
+TEST_F(MiddleStageTest, KeepsAnAccuracyObjectiveFromAudits) {
+  InProcessStages next(&last_.core());
+  CloudCoreOptions options;
+  options.stage.placement.stage = 2;
+  AccuracyObjectiveOptions objective;
+  objective.objective = 0.01;
+  options.stage.accuracy = objective;
+  TestCloud fog("fog", ChainModelPath(), options, &next);
+  ASSERT_TRUE(fog.ok());
+  const int classes = model_->num_classes();
+  const int total = FashionTestSet().size(), per_request = 250, passes = 4;
+  // The requests and the full network's labels, computed once.
+  std::vector<v1::InferRequest> requests;
+  std::vector<std::vector<float>> full;
+  for (int first = 0; first + per_request <= total; first += per_request) {
+    requests.push_back(
+        MakeRequest(*model_, model_->split_after(), v1::ENCODING_INT8,
+                    SplitActivations(*model_, RawSamples(first, per_request)),
+                    static_cast<uint64_t>(first)));
+    full.push_back(ReferenceProbabilities(*model_, requests.back()));
+  }
+  int counted = 0, answered_here = 0, lost = 0;
+  for (int pass = 0; pass < passes; ++pass) {
+    for (size_t r = 0; r < requests.size(); ++r) {
+      const CoreAnswer answer = Ask(fog.core(), requests[r]);
+      ASSERT_TRUE(answer.status.ok()) << answer.status;
+      ASSERT_EQ(answer.response.results_size(), per_request);
+      if (pass < passes / 2) continue;
+      for (int i = 0; i < per_request; ++i) {
+        const v1::SampleResult& result = answer.response.results(i);
+        ++counted;
+        if (result.stage() != 2 || result.exit() == 0) continue;
+        ++answered_here;
+        const float* p = full[r].data() + static_cast<size_t>(i) * classes;
+        lost += result.label() !=
+                static_cast<uint32_t>(std::max_element(p, p + classes) - p);
+      }
+    }
+  }
+  const double loss = static_cast<double>(lost) / counted;
+  const double here = static_cast<double>(answered_here) / counted;
+  std::printf(
+      "fog: answered %.1f %% with its exit, loss %.2f %% against the "
+      "full network\n",
+      100 * here, 100 * loss);
+  EXPECT_LE(loss, 0.015);
+  EXPECT_GT(here, 0.5);
+  const double audits = MetricTotal(fog.metrics(), "spex_cloud_audit_total");
+  EXPECT_GT(audits, 100);
+  EXPECT_GT(MetricTotal(fog.metrics(), "spex_cloud_audit_bytes_total"),
+            audits * 10);
+  EXPECT_EQ(MetricTotal(fog.metrics(), "spex_cloud_accuracy_objective"), 0.01);
 }
 
 }  // namespace

@@ -136,6 +136,7 @@ def main():
                       "--metrics_listen=127.0.0.1:0", "--stage=2",
                       f"--next=127.0.0.1:{cloud_port}", "--next_plaintext",
                       "--policy=adaptive", "--latency_objective=50ms",
+                      "--accuracy_objective=0.01",
                       f"--port_file={work}/fog.ports"])
         wait_for(lambda: ports(f"{work}/fog.ports"), "spex-cloud --stage=2 start")
         fog_port, fog_metrics = ports(f"{work}/fog.ports")
