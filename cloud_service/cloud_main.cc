@@ -10,6 +10,7 @@
 #include "absl/strings/str_split.h"
 #include "cloud_service/cloud_server.h"
 #include "common/codec/activation_codec.h"
+#include "common/daemon/accuracy_flags.h"
 #include "common/daemon/daemon_main.h"
 #include "common/logging/log.h"
 
@@ -103,21 +104,6 @@ ABSL_FLAG(double, threshold_max, 1.0,
           "Highest threshold the objective may set. The threshold starts at "
           "--threshold, else at the calibrated threshold of this stage's first "
           "exit.");
-ABSL_FLAG(double, accuracy_objective, 0,
-          "A middle stage: keep the loss of its exits' answers against the "
-          "later stages' answers (the fraction of all samples it receives "
-          "that an exit answers with another label) at most this, with "
-          "97.5 % confidence, from the samples sent on and audits; it wins "
-          "over --latency_objective. 0: off. E.g. 0.01.");
-ABSL_FLAG(double, audit_min, 0.02,
-          "--accuracy_objective: the audit rate (of the exits' answers) once "
-          "the bound is settled.");
-ABSL_FLAG(double, audit_max, 0.25,
-          "--accuracy_objective: the audit rate while the bound is loose or "
-          "after a change of the inputs.");
-ABSL_FLAG(double, audit_byte_share, 0.1,
-          "--accuracy_objective: audits' bytes at most this share of the "
-          "bytes sent on.");
 ABSL_FLAG(std::string, port_file, "",
           "If set, the bound gRPC and metrics ports are written there, one "
           "per line, once serving (for scripts that use port 0).");
@@ -208,25 +194,16 @@ int main(int argc, char** argv) {
     }
     options.core.stage.controller = controller;
   }
-  if (const double accuracy = absl::GetFlag(FLAGS_accuracy_objective);
-      accuracy != 0) {
-    if (options.next_endpoints.empty()) {
-      return Fail(
-          "--accuracy_objective is a middle stage's (--next): the last "
-          "stage's answers are the full network's");
-    }
-    spex::AccuracyObjectiveOptions objective;
-    objective.objective = accuracy;
-    objective.min_threshold = absl::GetFlag(FLAGS_threshold_min);
-    objective.max_threshold = absl::GetFlag(FLAGS_threshold_max);
-    objective.audit_min = absl::GetFlag(FLAGS_audit_min);
-    objective.audit_max = absl::GetFlag(FLAGS_audit_max);
-    objective.audit_byte_share = absl::GetFlag(FLAGS_audit_byte_share);
-    if (absl::Status valid = objective.Check(); !valid.ok()) {
-      return Fail(std::string(valid.message()));
-    }
-    options.core.stage.accuracy = objective;
+  absl::StatusOr<std::optional<spex::AccuracyObjectiveOptions>> accuracy =
+      spex::AccuracyObjectiveFromFlags(absl::GetFlag(FLAGS_threshold_min),
+                                       absl::GetFlag(FLAGS_threshold_max));
+  if (!accuracy.ok()) return Fail(std::string(accuracy.status().message()));
+  if (accuracy->has_value() && options.next_endpoints.empty()) {
+    return Fail(
+        "--accuracy_objective is a middle stage's (--next): the last "
+        "stage's answers are the full network's");
   }
+  options.core.stage.accuracy = *accuracy;
   if (options.core.stage.placement.stage < 0 ||
       (!options.next_endpoints.empty() &&
        options.core.stage.placement.stage < 2)) {

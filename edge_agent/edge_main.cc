@@ -11,6 +11,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "common/codec/activation_codec.h"
+#include "common/daemon/accuracy_flags.h"
 #include "common/daemon/daemon_main.h"
 #include "common/logging/log.h"
 #include "edge_agent/edge_server.h"
@@ -97,22 +98,6 @@ ABSL_FLAG(double, audit_fraction, 0.01,
           "Fraction of local answers also sent to the cloud, to count how "
           "often the exit agrees with the full network (without "
           "--accuracy_objective, which chooses its own rate).");
-ABSL_FLAG(double, accuracy_objective, 0,
-          "Keep the loss of accuracy against the full network (the fraction "
-          "of all samples an exit answers with a label the full network "
-          "would not give) at most this, with 97.5 % confidence, from "
-          "audits and offloaded samples; the threshold is at least the "
-          "lowest that keeps it (it wins over --offload_budget and "
-          "--latency_objective). 0: off. E.g. 0.01.");
-ABSL_FLAG(double, audit_min, 0.02,
-          "--accuracy_objective: the audit rate (of local answers) once the "
-          "bound is settled.");
-ABSL_FLAG(double, audit_max, 0.25,
-          "--accuracy_objective: the audit rate while the bound is loose or "
-          "after a change of the inputs.");
-ABSL_FLAG(double, audit_byte_share, 0.1,
-          "--accuracy_objective: audits' bytes at most this share of all "
-          "bytes sent.");
 ABSL_FLAG(
     int, breaker_failures, 5,
     "Consecutive cloud failures that stop offloading for --breaker_open.");
@@ -238,20 +223,11 @@ int main(int argc, char** argv) {
                                         options.agent.audit_fraction <= 1)) {
     return Fail("--max_queued is at least 1, --audit_fraction in [0, 1]");
   }
-  if (const double accuracy = absl::GetFlag(FLAGS_accuracy_objective);
-      accuracy != 0) {
-    spex::AccuracyObjectiveOptions objective;
-    objective.objective = accuracy;
-    objective.min_threshold = absl::GetFlag(FLAGS_threshold_min);
-    objective.max_threshold = absl::GetFlag(FLAGS_threshold_max);
-    objective.audit_min = absl::GetFlag(FLAGS_audit_min);
-    objective.audit_max = absl::GetFlag(FLAGS_audit_max);
-    objective.audit_byte_share = absl::GetFlag(FLAGS_audit_byte_share);
-    if (absl::Status valid = objective.Check(); !valid.ok()) {
-      return Fail(std::string(valid.message()));
-    }
-    options.agent.accuracy = objective;
-  }
+  absl::StatusOr<std::optional<spex::AccuracyObjectiveOptions>> accuracy =
+      spex::AccuracyObjectiveFromFlags(absl::GetFlag(FLAGS_threshold_min),
+                                       absl::GetFlag(FLAGS_threshold_max));
+  if (!accuracy.ok()) return Fail(std::string(accuracy.status().message()));
+  options.agent.accuracy = *accuracy;
   options.drain_timeout = absl::GetFlag(FLAGS_drain_timeout);
   options.version = SPEX_VERSION;
 

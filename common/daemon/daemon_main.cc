@@ -34,7 +34,9 @@ void ParseDaemonFlags(int argc, char** argv, const char* usage,
   absl::FlagsUsageConfig config;
   const std::string file = flags_file;
   config.contains_help_flags = [file](absl::string_view path) {
-    return absl::EndsWith(path, file);
+    return absl::EndsWith(path, file) ||
+           (absl::StrContains(path, "common/daemon/") &&
+            absl::EndsWith(path, "_flags.cc"));
   };
   config.contains_helpshort_flags = config.contains_help_flags;
   absl::SetFlagsUsageConfig(config);

@@ -12,7 +12,8 @@ namespace spex {
 
 // Parses the command line. --help lists the flags defined in a source file
 // whose path ends with `flags_file` (Abseil's default looks for a file
-// named after the program). Blocks SIGTERM, SIGINT and SIGHUP in this
+// named after the program) and those the daemons share
+// (common/daemon/*_flags.cc). Blocks SIGTERM, SIGINT and SIGHUP in this
 // thread, so that every thread started later inherits the mask and
 // WaitForSignals receives them. Turns off Abseil's Mutex deadlock detection
 // (a global lock graph updated on every lock: tests only).

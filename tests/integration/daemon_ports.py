@@ -1,12 +1,13 @@
 """What the Python tests that start spex's daemons share: starting
 spex-cloud and spex-edge on loopback with the default model, waiting for a
 daemon's --port_file (its port, then its metrics port), the model's id and
-split, and a process's resident memory."""
+split, a process's resident memory, and a metric as a scrape shows it."""
 import json
 import os
 import shutil
 import subprocess
 import time
+import urllib.request
 
 
 def wait_for_ports(path, process, seconds=30):
@@ -91,3 +92,15 @@ def rss_bytes(pid):
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) * 1024
     return 0
+
+
+def scrape(metrics_port, name):
+    """Metric `name` on a daemon's metrics port, summed over its label
+    sets."""
+    text = urllib.request.urlopen(
+        f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name + "{") or line.startswith(name + " "):
+            total += float(line.rsplit(" ", 1)[1])
+    return total

@@ -22,24 +22,13 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import urllib.request
 
-from daemon_ports import default_model, inspect, start_cloud, wait_for_ports
+from daemon_ports import default_model, inspect, scrape, start_cloud, wait_for_ports
 
 OBJECTIVE = 0.01
 DRIFT = "0-9999:none,10000-19999:brightness:3,20000-29999:none"
 REPEAT = 3
 
-
-def scrape(metrics_port, name):
-    """A metric summed over its label sets."""
-    text = urllib.request.urlopen(
-        f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def main():

@@ -18,9 +18,8 @@ import shutil
 import sys
 import tempfile
 import time
-import urllib.request
 
-from daemon_ports import (default_model, model_id, rss_bytes, split_of,
+from daemon_ports import (default_model, model_id, rss_bytes, scrape, split_of,
                           start_cloud, start_edge)
 from raw_grpc import RawStream, generate_messages, grpc_frame
 
@@ -28,15 +27,6 @@ STREAM_BOUND = 1024      # kMaxInflightPerStream
 WRITE_SECONDS = 8.0      # how long the client keeps writing
 RSS_GROWTH_MAX = 48 << 20
 
-
-def scrape(metrics_port, name):
-    text = urllib.request.urlopen(
-        f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).read().decode()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
 
 
 def attack(name, process, port, metrics_port, path, metadata, request_of,
