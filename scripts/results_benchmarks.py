@@ -311,9 +311,10 @@ def drift(results, w):
               f"{max(r['p99_us'] for r in chunk):,} |")
     w("")
     w("![loss against the full network and offloaded fraction per window, per policy](../results/drift.svg)\n")
-    w("Floors (issue: the accuracy objective under drift):\n")
+    w("Floors of the accuracy objective under drift:\n")
     for f in meta["floors"]:
-        w(f"- {f['floor']}: {f['measured']}: {verdict(f['met'])}")
+        w(f"- {f['floor']}: {f['measured']}"
+          + ("" if f["met"] is None else f": {verdict(f['met'])}"))
     changes = meta["totals"].get("accuracy", {}).get("input_changes_total")
     if changes is not None:
         w(f"\nThe accuracy objective's agent counted {changes:g} changes of its inputs "
