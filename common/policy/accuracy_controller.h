@@ -28,8 +28,8 @@
 // it under drift.
 //
 // Thread-safe: decisions and labels come from many threads (one mutex,
-// held for a few additions; a block's end sorts the window's
-// disagreements).
+// held for a few additions; a block's end, once per `block_samples`
+// samples, one pass over the estimator's bins).
 #ifndef SPEX_COMMON_POLICY_ACCURACY_CONTROLLER_H_
 #define SPEX_COMMON_POLICY_ACCURACY_CONTROLLER_H_
 

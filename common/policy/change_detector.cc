@@ -11,7 +11,6 @@ void ChangeDetector::Counts::Add(const Counts& other) {
   samples += other.samples;
   weight += other.weight;
   disagreeing += other.disagreeing;
-  weight_squared += other.weight_squared;
   disagreeing_squared += other.disagreeing_squared;
 }
 
@@ -32,7 +31,6 @@ void ChangeDetector::Observe(float confidence) {
 void ChangeDetector::Label(bool agree, double probability) {
   const double w = 1.0 / probability;
   block_.weight += w;
-  block_.weight_squared += w * w;
   if (!agree) {
     block_.disagreeing += w;
     block_.disagreeing_squared += w * w;
@@ -52,58 +50,62 @@ double ChangeDetector::KolmogorovSmirnov(const Counts& x, const Counts& y) {
 
 namespace {
 
-// A Hajek rate and its linearised variance.
+// The disagreement rate over all `samples` (Horvitz-Thompson: the labels'
+// weighted disagreements over the samples, not over the labels' weights,
+// so that a block whose few audits all missed it does not read as the
+// offloads' rate alone), and its variance: the process's r (1 - r) / n
+// plus the sampling's sum w (w - 1) d / n^2 (labels drawn with
+// probability 1 / w; offloads, w = 1, add none).
 struct Rate {
   double rate = 0, variance = 0;
 };
-Rate RateOf(double weight, double disagreeing, double weight_squared,
-            double disagreeing_squared) {
-  if (weight <= 0) return {};
-  const double r = disagreeing / weight;
-  // sum w^2 (d - r)^2 = D2 (1 - 2r) + r^2 W2
-  const double spread =
-      disagreeing_squared * (1 - 2 * r) + r * r * weight_squared;
-  return {r, std::max(0.0, spread) / (weight * weight)};
+Rate RateOf(double samples, double disagreeing, double disagreeing_squared) {
+  if (samples <= 0) return {};
+  const double r = std::min(1.0, disagreeing / samples);
+  const double sampling = std::max(0.0, disagreeing_squared - disagreeing);
+  return {r, r * (1 - r) / samples + sampling / (samples * samples)};
 }
 
 }  // namespace
 
 double ChangeDetector::AgreementZ(const Counts& x, const Counts& y) {
-  const Rate block =
-      RateOf(x.weight, x.disagreeing, x.weight_squared, x.disagreeing_squared);
-  const Rate reference =
-      RateOf(y.weight, y.disagreeing, y.weight_squared, y.disagreeing_squared);
-  if (x.weight <= 0 || y.weight <= 0) return 0;
+  if (x.samples <= 0 || y.samples <= 0 || x.weight <= 0 || y.weight <= 0) {
+    return 0;
+  }
+  const Rate block = RateOf(static_cast<double>(x.samples), x.disagreeing,
+                            x.disagreeing_squared);
+  const Rate reference = RateOf(static_cast<double>(y.samples), y.disagreeing,
+                                y.disagreeing_squared);
   // A floor on the variance: a reference with no disagreement yet must not
   // make one disagreement in the block a certain change.
-  const double floor = 1.0 / (y.weight * x.weight);
+  const double floor =
+      1.0 / (static_cast<double>(x.samples) * static_cast<double>(y.samples));
   return (block.rate - reference.rate) /
          std::sqrt(block.variance + reference.variance + floor);
 }
 
 ChangeDetector::Change ChangeDetector::Compare(const Counts& block,
-                                               const Counts& reference) const {
+                                               const Counts& reference,
+                                               int blocks) const {
   const double n = block.samples, m = reference.samples;
-  if (n == 0 || m == 0) return Change::kNone;
+  if (blocks < 1 || n == 0 || m == 0) return Change::kNone;
   // The KS critical value c(alpha) sqrt((n + m) / (n m)).
   const double critical = std::sqrt(-std::log(options_.alpha / 2) / 2) *
                           std::sqrt((n + m) / (n * m));
   if (KolmogorovSmirnov(block, reference) > critical) {
     return Change::kConfidence;
   }
-  if (AgreementZ(block, reference) > options_.agreement_z) {
+  if (blocks >= options_.min_agreement_blocks &&
+      AgreementZ(block, reference) > options_.agreement_z) {
     return Change::kAgreement;
   }
   return Change::kNone;
 }
 
 ChangeDetector::Change ChangeDetector::CloseBlock() {
-  Change change = reference_blocks_ >= options_.min_reference_blocks
-                      ? Compare(block_, reference_)
-                      : Change::kNone;
-  if (change == Change::kConfidence &&
-      previous_blocks_ >= options_.min_reference_blocks &&
-      Compare(block_, previous_) == Change::kNone) {
+  Change change = Compare(block_, reference_, reference_blocks_);
+  if (change == Change::kConfidence && previous_blocks_ >= 1 &&
+      Compare(block_, previous_, previous_blocks_) == Change::kNone) {
     // Back to the regime before the last change: its reference returns.
     std::swap(reference_, previous_);
     std::swap(reference_blocks_, previous_blocks_);

@@ -7,16 +7,19 @@
 //               test at level `alpha`, on 128 bins of 1 - (1 - c)^(1/4)
 //               (max softmax piles up near 1; the map spreads that end);
 //   agreement   the exit's disagreement with the full network over all
-//               samples rose: the labels' weighted (Hajek) rate in the
-//               block against the reference's, a one-sided z test at
-//               `agreement_z`.
+//               samples rose: the labels' weighted (Horvitz-Thompson) rate
+//               in the block against the reference's, a one-sided z test
+//               at `agreement_z`.
 //
 // Neither statistic depends on the threshold in force: every sample's
 // confidence is seen, and the weighted rate estimates the disagreement over
 // all samples whichever of them were labelled. A change restarts the
 // reference with the block after the one that showed it (that one may
-// straddle the change); no test runs until the reference holds
-// `min_reference_blocks` blocks.
+// straddle the change). The confidence test runs against a reference of
+// one block already (its critical value accounts for the reference's size,
+// and a longer wait would let a second change go unseen, absorbed into the
+// new reference); the agreement test waits for `min_agreement_blocks`
+// (its variance, estimated from few weighted labels, is too rough before).
 //
 // One regime back is remembered: the reference in force before the last
 // change. A block whose confidence moved away from the reference but
@@ -37,7 +40,7 @@ namespace spex {
 struct ChangeDetectorOptions {
   double alpha = 1e-4;       // KS level, per block
   double agreement_z = 4.0;  // z for a rise in disagreement
-  int min_reference_blocks = 4;
+  int min_agreement_blocks = 4;
 };
 
 class ChangeDetector {
@@ -56,14 +59,16 @@ class ChangeDetector {
   struct Counts {
     std::array<int64_t, kBins> histogram{};
     int64_t samples = 0;
-    double weight = 0, disagreeing = 0;
-    // For the variance of the rate: sum w^2 and sum w^2 d.
-    double weight_squared = 0, disagreeing_squared = 0;
+    // Labels' weights, and the weighted disagreements: sum w d, and for
+    // the variance sum w^2 d.
+    double weight = 0, disagreeing = 0, disagreeing_squared = 0;
     void Add(const Counts& other);
   };
   static int Bin(float confidence);
-  // Whether `block` differs from `reference`, and how.
-  Change Compare(const Counts& block, const Counts& reference) const;
+  // Whether `block` differs from `reference` (made of `blocks` blocks),
+  // and how.
+  Change Compare(const Counts& block, const Counts& reference,
+                 int blocks) const;
   static double KolmogorovSmirnov(const Counts& a, const Counts& b);
   // (block rate - reference rate) / its standard error.
   static double AgreementZ(const Counts& block, const Counts& reference);

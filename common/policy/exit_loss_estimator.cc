@@ -76,32 +76,40 @@ double ExitLossEstimator::samples() const {
   return window_.samples + current_.samples;
 }
 
-LossBound ExitLossEstimator::BoundFromBin(int bin) const {
-  const double z = options_.z;
+bool ExitLossEstimator::StartAbove(Above* sums) const {
+  *sums = Above();
   double weight = 0;
   for (int k = 0; k < kClasses; ++k) {
     weight += window_.weight[k] + current_.weight[k];
+    for (int b = 0; b < kBins; ++b) {
+      sums->all[k] += window_.labels[k][b] + current_.labels[k][b];
+    }
   }
+  if (weight <= 0) return false;
+  for (int k = 0; k < kClasses; ++k) {
+    sums->share[k] = (window_.weight[k] + current_.weight[k]) / weight;
+  }
+  return true;
+}
+
+void ExitLossEstimator::AddBin(int bin, Above* sums) const {
+  for (int k = 0; k < kClasses; ++k) {
+    sums->above[k] += window_.labels[k][bin] + current_.labels[k][bin];
+    sums->disagreeing[k] +=
+        window_.disagreements[k][bin] + current_.disagreements[k][bin];
+  }
+}
+
+LossBound ExitLossEstimator::BoundOf(const Above& sums, double z) {
   LossBound bound;
-  if (weight <= 0) return bound;  // nothing known: upper 1
   double centre = 0, spread = 0;
   bound.upper = 0;
   for (int k = 0; k < kClasses; ++k) {
-    double all = 0, above = 0, disagreeing = 0;
-    for (int b = 0; b < kBins; ++b) {
-      const double n = window_.labels[k][b] + current_.labels[k][b];
-      all += n;
-      if (b >= bin) {
-        above += n;
-        disagreeing +=
-            window_.disagreements[k][b] + current_.disagreements[k][b];
-      }
-    }
-    bound.labels += all;
+    bound.labels += sums.all[k];
+    const double above = sums.above[k];
     if (above <= 0) continue;
-    const double part =
-        (window_.weight[k] + current_.weight[k]) / weight * above / all;
-    const double r = disagreeing / above;
+    const double part = sums.share[k] * above / sums.all[k];
+    const double r = sums.disagreeing[k] / above;
     // Wilson's score interval for r over `above` labels.
     const double z2n = z * z / above;
     const double wilson_centre = (r + z2n / 2) / (1 + z2n);
@@ -115,6 +123,13 @@ LossBound ExitLossEstimator::BoundFromBin(int bin) const {
   return bound;
 }
 
+LossBound ExitLossEstimator::BoundFromBin(int bin) const {
+  Above sums;
+  if (!StartAbove(&sums)) return LossBound();  // nothing known: upper 1
+  for (int b = kBins - 1; b >= bin; --b) AddBin(b, &sums);
+  return BoundOf(sums, options_.z);
+}
+
 LossBound ExitLossEstimator::BoundAt(double threshold) const {
   return BoundFromBin(Bin(threshold));
 }
@@ -123,10 +138,14 @@ double ExitLossEstimator::LowestThresholdWithin(double objective, double lowest,
                                                 double highest) const {
   // The bound never falls as the threshold does (more samples answered:
   // more labels and disagreements above it), so the answer is the edge
-  // just above the first bin, from the top, that breaks the objective.
+  // just above the first bin, from the top, that breaks the objective. One
+  // pass down the bins: a block's end costs classes x bins additions.
   const int floor = Bin(lowest);
+  Above sums;
+  if (!StartAbove(&sums)) return highest;
   for (int b = kBins - 1; b >= floor; --b) {
-    if (BoundFromBin(b).upper > objective) {
+    AddBin(b, &sums);
+    if (BoundOf(sums, options_.z).upper > objective) {
       return b == kBins - 1 ? highest
                             : std::clamp(BinEdge(b + 1), lowest, highest);
     }

@@ -102,6 +102,18 @@ class ExitLossEstimator {
     void Add(const Counts& other, double scale);
     void Clear() { *this = Counts(); }
   };
+  // Per class, over the window and the block in progress: the labels in
+  // all, those from some bin up and their disagreements, and the class's
+  // share of all samples.
+  struct Above {
+    std::array<double, kClasses> all{}, above{}, disagreeing{}, share{};
+  };
+  // `above` empty (the top of the range), `all` and `share` filled; false
+  // when there are no labels at all.
+  bool StartAbove(Above* sums) const;
+  // Moves `sums` down to include bin `bin`.
+  void AddBin(int bin, Above* sums) const;
+  static LossBound BoundOf(const Above& sums, double z);
   // Window and block in progress, each bin from `bin` up.
   LossBound BoundFromBin(int bin) const;
 

