@@ -84,17 +84,21 @@ double ChangeDetector::AgreementZ(const Counts& x, const Counts& y) {
          std::sqrt(block.variance + reference.variance + floor);
 }
 
-ChangeDetector::Change ChangeDetector::Compare(const Counts& block,
-                                               const Counts& reference,
-                                               int blocks) const {
+bool ChangeDetector::ConfidenceMoved(const Counts& block,
+                                     const Counts& reference) const {
   const double n = block.samples, m = reference.samples;
-  if (blocks < 1 || n == 0 || m == 0) return Change::kNone;
+  if (n == 0 || m == 0) return false;
   // The KS critical value c(alpha) sqrt((n + m) / (n m)).
   const double critical = std::sqrt(-std::log(options_.alpha / 2) / 2) *
                           std::sqrt((n + m) / (n * m));
-  if (KolmogorovSmirnov(block, reference) > critical) {
-    return Change::kConfidence;
-  }
+  return KolmogorovSmirnov(block, reference) > critical;
+}
+
+ChangeDetector::Change ChangeDetector::Compare(const Counts& block,
+                                               const Counts& reference,
+                                               int blocks) const {
+  if (blocks < 1) return Change::kNone;
+  if (ConfidenceMoved(block, reference)) return Change::kConfidence;
   if (blocks >= options_.min_agreement_blocks &&
       AgreementZ(block, reference) > options_.agreement_z) {
     return Change::kAgreement;
@@ -104,8 +108,13 @@ ChangeDetector::Change ChangeDetector::Compare(const Counts& block,
 
 ChangeDetector::Change ChangeDetector::CloseBlock() {
   Change change = Compare(block_, reference_, reference_blocks_);
+  // A return is told by the confidences alone: the block's labels are
+  // partly those of samples before it (a label comes back after its
+  // sample), still of the inputs that are leaving. Were the exit worse on
+  // the returned inputs, the agreement test would see it in the blocks
+  // after, against the restored reference.
   if (change == Change::kConfidence && previous_blocks_ >= 1 &&
-      Compare(block_, previous_, previous_blocks_) == Change::kNone) {
+      !ConfidenceMoved(block_, previous_)) {
     // Back to the regime before the last change: its reference returns.
     std::swap(reference_, previous_);
     std::swap(reference_blocks_, previous_blocks_);

@@ -23,7 +23,8 @@
 //
 // One regime back is remembered: the reference in force before the last
 // change. A block whose confidence moved away from the reference but
-// matches the remembered one (neither test fires against it) is a return
+// matches the remembered one (by the confidence test alone: the block's
+// labels are partly of the samples before it) is a return
 // (kReturned): the two references swap, so a camera that goes dark and
 // comes back finds its daytime statistics (and the controller its labels)
 // where it left them instead of learning them again.
@@ -65,6 +66,8 @@ class ChangeDetector {
     void Add(const Counts& other);
   };
   static int Bin(float confidence);
+  // Whether `block`'s confidences are not drawn from `reference`'s.
+  bool ConfidenceMoved(const Counts& block, const Counts& reference) const;
   // Whether `block` differs from `reference` (made of `blocks` blocks),
   // and how.
   Change Compare(const Counts& block, const Counts& reference,
