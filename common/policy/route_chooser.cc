@@ -17,6 +17,10 @@ RouteChooser::Route RouteChooser::Choose(int queued) {
   if (options_.probe_every > 0 && decisions_ % options_.probe_every == 0) {
     return Route::kNext;
   }
+  if (options_.can_compute_here && options_.probe_every > 1 && next_ >= 0 &&
+      decisions_ % options_.probe_every == options_.probe_every / 2) {
+    return Route::kHere;
+  }
   // A route not measured yet is tried once it is the only way to learn its
   // cost: the next stage first (the usual route), then the others.
   if (next_ < 0) return Route::kNext;

@@ -10,7 +10,12 @@
 //   a sample computed here waits for those ahead of it). The sample takes
 //   the cheapest route. One decision in `probe_every` takes the next stage
 //   whatever the costs, so that its cost is measured again when it
-//   recovers.
+//   recovers, and, at a stage that may compute the rest itself, another
+//   half-way between computes here: a first measurement that was dear (a
+//   cold start, a burst ahead of it) would otherwise never be measured
+//   again, as long as the next stage stays cheaper than it. (A skip route
+//   needs no probe: it matters when the next stage grows dear, and then it
+//   is taken and measured.)
 //
 // Why it settles: a route's cost grows with the load sent to it (its
 // queue, or the next stage's), so sending to the cheapest moves load from

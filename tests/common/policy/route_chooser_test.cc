@@ -41,6 +41,30 @@ TEST(RouteChooserTest, ProbesTheNextStageEvenWhenItIsDear) {
   EXPECT_EQ(next, 10);
 }
 
+// Computing here, measured dear once (a cold first run), is probed again
+// half-way between the next stage's probes, and once it measures cheap it
+// takes the samples.
+TEST(RouteChooserTest, ProbesComputingHereSoADearStartDoesNotStick) {
+  RouteChooserOptions options;
+  options.can_compute_here = true;
+  options.probe_every = 10;
+  options.smoothing = 0.5;
+  RouteChooser chooser(options);
+  chooser.ObserveNext(absl::Milliseconds(40));
+  chooser.ObserveHere(absl::Seconds(1));
+  int late_here = 0;
+  for (int i = 1; i <= 100; ++i) {
+    if (chooser.Choose(0) == Route::kHere) {
+      chooser.ObserveHere(absl::Milliseconds(2));
+      late_here += i > 50;
+    }
+  }
+  // Probes at decisions 5, 15, ..., 45 halve the mean from 1 s to 33 ms,
+  // below the next stage's 40: from then on every decision but the next
+  // stage's probes computes here.
+  EXPECT_EQ(late_here, 45);
+}
+
 // A route's cost grows with the load sent to it: the rule settles where
 // both cost the same. Here a sample computed at the stage costs 1 ms per
 // sample queued ahead of it plus its own, and the queue holds the samples
