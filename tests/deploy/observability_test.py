@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The dashboards and rules against a real Prometheus: Debian's prometheus
-on loopback scrapes a live spex-cloud and spex-edge, and a chain's fog and
-edge (with the project's recording and alert rules loaded) while spex-replay
+on loopback scrapes a live spex-cloud and spex-edge, an idle spex-edge
+holding an accuracy objective, and a chain's fog and edge (with the
+project's recording and alert rules loaded) while spex-replay
 sends the Fashion-MNIST test set through both edges; then every PromQL
 expression in
 deploy/prometheus/rules/*.yml and deploy/grafana/dashboards/*.json goes
@@ -121,13 +122,25 @@ def main():
         start("edge", [f"{BUILD}/edge_agent/spex-edge",
                        f"--model={SOURCE}/results/fashion-default.spex",
                        f"--socket={socket_path}", f"--cloud=127.0.0.1:{cloud_port}",
-                       # Its own audit rate, and a series for the accuracy
-                       # objective's rule, panel and alert.
-                       "--cloud_plaintext", "--accuracy_objective=0.01",
+                       "--cloud_plaintext", "--audit_fraction=0.2",
                        "--metrics_listen=127.0.0.1:0",
                        f"--port_file={work}/edge.ports"])
         wait_for(lambda: ports(f"{work}/edge.ports"), "spex-edge start")
         _, edge_metrics = ports(f"{work}/edge.ports")
+        # An agent holding an accuracy objective, for the objective's rule,
+        # panels and alert; idle, so that the offload fraction the replays
+        # measure stays the steady one of the agent above (the objective's
+        # moves while it learns, and under the sanitizers the replays
+        # outlast the rule's one-minute window).
+        start("edge-objective", [f"{BUILD}/edge_agent/spex-edge",
+                                 f"--model={SOURCE}/results/fashion-default.spex",
+                                 f"--socket={work}/edge-objective.sock",
+                                 f"--cloud=127.0.0.1:{cloud_port}", "--cloud_plaintext",
+                                 "--accuracy_objective=0.01",
+                                 "--metrics_listen=127.0.0.1:0",
+                                 f"--port_file={work}/edge-objective.ports"])
+        wait_for(lambda: ports(f"{work}/edge-objective.ports"), "spex-edge with an objective")
+        _, objective_metrics = ports(f"{work}/edge-objective.ports")
         # A chain for the chain dashboard: a fog (stage 2, adaptive, holding
         # a latency objective) in front of the same cloud, and an edge on
         # the three-stage model offloading to it.
@@ -162,6 +175,8 @@ def main():
              "static_configs": [{"targets": [f"127.0.0.1:{fog_metrics}"]}]},
             {"job_name": "spex-edge-chain",
              "static_configs": [{"targets": [f"127.0.0.1:{chain_edge_metrics}"]}]},
+            {"job_name": "spex-edge-objective",
+             "static_configs": [{"targets": [f"127.0.0.1:{objective_metrics}"]}]},
         ]
         with open(f"{work}/prometheus.yml", "w") as f:
             yaml.safe_dump(config, f)
@@ -182,12 +197,12 @@ def main():
                 return False
         wait_for(ready, "Prometheus ready")
 
-        # Traffic once Prometheus has scraped both agents (a window must hold
+        # Traffic once Prometheus has scraped the agents (a window must hold
         # a sample from before the replays); the counters before and after.
         def scraped():
             result, _ = query(prometheus, 'count(up{job=~"spex-edge.*"} == 1)')
-            return bool(result) and result[0]["value"][1] == "2"
-        wait_for(scraped, "Prometheus scraping both agents")
+            return bool(result) and result[0]["value"][1] == "3"
+        wait_for(scraped, "Prometheus scraping the three agents")
         before = [counters(edge_metrics), counters(chain_edge_metrics)]
 
         # Traffic for the rates: the test set through both edges, paced.
