@@ -37,6 +37,8 @@ host_packages=(
   grpc-proto python3-grpcio python3-protobuf prometheus openssl curl
   # Hostile-client tests: a raw HTTP/2 client that withholds its window.
   python3-h2
+  # The PyTorch package (python/spex) and its tests (pip into a venv).
+  python3-torch python3-venv python3-pip
   # systemd-analyze checks the edge agent's unit file.
   systemd
   # The container tests: podman builds and runs the images (runc; netavark

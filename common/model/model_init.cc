@@ -15,8 +15,9 @@ namespace {
 
 constexpr float kInitialBias = 0.1f;
 
-// The topology's kind where the junction can take it, `random` elsewhere.
-PatternKind JunctionKind(const JunctionSpec& spec, PatternKind kind) {
+}  // namespace
+
+PatternKind FittingPatternKind(const JunctionSpec& spec, PatternKind kind) {
   switch (kind) {
     case PatternKind::kBlock:
       return spec.n_in % kBlockWidth == 0 && spec.n_out % kBlockWidth == 0
@@ -32,6 +33,12 @@ PatternKind JunctionKind(const JunctionSpec& spec, PatternKind kind) {
   }
   return PatternKind::kRandom;
 }
+
+uint64_t LayerPatternSeed(uint64_t model_seed, uint64_t salt) {
+  return MixSeed(model_seed, 2 * salt);
+}
+
+namespace {
 
 // The shape of an activation while a chain is laid out.
 struct MapSize {
@@ -59,13 +66,13 @@ absl::Status AddConnections(const JunctionSpec& spec, PatternKind kind,
                             v1::Layer* layer) {
   layer->set_d_in(spec.d_in);
   layer->set_d_out(spec.d_out);
-  const uint64_t pattern_seed = MixSeed(seed, 2 * salt);
+  const uint64_t pattern_seed = LayerPatternSeed(seed, salt);
   if (spec.dense()) {
     layer->set_pattern(v1::PATTERN_KIND_DENSE);
   } else {
     SPEX_ASSIGN_OR_RETURN(
         const Pattern pattern,
-        GeneratePattern(spec, JunctionKind(spec, kind), pattern_seed));
+        GeneratePattern(spec, FittingPatternKind(spec, kind), pattern_seed));
     layer->set_pattern_seed(pattern_seed);
     WritePattern(pattern, layer);
   }

@@ -78,6 +78,17 @@ struct ModelTopology {
   PatternKind pattern = PatternKind::kRandom;
 };
 
+// `kind` where the junction can take it (block: both widths multiples of
+// 8; tile4/tile8: n_out and d_out multiples of the group size), `random`
+// elsewhere: the kind InitializeModel gives a junction.
+PatternKind FittingPatternKind(const JunctionSpec& spec, PatternKind kind);
+
+// The pattern seed InitializeModel gives a junction of a model trained with
+// `model_seed`: `salt` is the backbone layer's 0-based index j, or
+// 1000 (e + 1) + j for layer j of exit e (0-based). A dense junction has
+// none. Stored in the file as the layer's pattern_seed.
+uint64_t LayerPatternSeed(uint64_t model_seed, uint64_t salt);
+
 // Stores `pattern` in `layer` (pattern kind, indices, group size) as the
 // model file lays it out; a dense pattern stores no indices.
 void WritePattern(const Pattern& pattern, v1::Layer* layer);

@@ -8,6 +8,9 @@
 #include <limits>
 #include <string>
 
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/common/model/test_models.h"
@@ -129,6 +132,57 @@ TEST_F(SpexModelToolTest, VerifyAcceptsGoodAndRejectsBadFiles) {
   EXPECT_EQ(run.exit_code, 1);
   EXPECT_THAT(run.output, HasSubstr("not a spex model"));
   EXPECT_EQ(RunSpexModel("inspect " + bad_path).exit_code, 1);
+}
+
+// `pattern` gives exactly what spex-train stores: the same indices and
+// pattern seed for a backbone layer and an exit's layer of a model
+// initialised with a seed, and the same again from that pattern seed.
+TEST_F(SpexModelToolTest, PatternIsTheOneTheTrainerStores) {
+  const auto expect_stored = [&](const v1::Layer& layer,
+                                 const std::string& which) {
+    SCOPED_TRACE(which);
+    ASSERT_EQ(layer.pattern(), v1::PATTERN_KIND_BLOCK);
+    const std::string sizes = absl::StrFormat(
+        "pattern --n_in=%d --n_out=%d --fan_out=%d --kind=block ", layer.n_in(),
+        layer.n_out(), layer.d_out());
+    const std::string indices =
+        "\"indices\":[" + absl::StrJoin(layer.indices(), ",") + "]";
+    const ToolRun derived =
+        RunSpexModel(sizes + "--model_seed=5 " + which, false);
+    ASSERT_EQ(derived.exit_code, 0) << derived.output;
+    EXPECT_THAT(derived.output, HasSubstr("\"kind\":\"block\""));
+    EXPECT_THAT(derived.output, HasSubstr(indices));
+    EXPECT_THAT(derived.output,
+                HasSubstr(absl::StrCat("\"seed\":\"", layer.pattern_seed())));
+    const ToolRun direct = RunSpexModel(
+        sizes + "--seed=" + std::to_string(layer.pattern_seed()), false);
+    ASSERT_EQ(direct.exit_code, 0) << direct.output;
+    EXPECT_EQ(direct.output, derived.output);
+  };
+  expect_stored(model_.layers(0), "--layer=1");
+  expect_stored(model_.exits(0).layers(0), "--layer=1 --exit=1");
+}
+
+TEST_F(SpexModelToolTest, PatternNamesWhatIsWrong) {
+  const ToolRun uneven =
+      RunSpexModel("pattern --n_in=1 --n_out=8 --fan_out=4 --seed=1");
+  EXPECT_EQ(uneven.exit_code, 2);
+  EXPECT_THAT(uneven.output, HasSubstr("valid out-degrees: 8"));
+  const ToolRun no_seed =
+      RunSpexModel("pattern --n_in=8 --n_out=8 --fan_out=2");
+  EXPECT_EQ(no_seed.exit_code, 2);
+  EXPECT_THAT(no_seed.output, HasSubstr("--model_seed is needed"));
+  const ToolRun kind =
+      RunSpexModel("pattern --n_in=8 --n_out=8 --fan_out=2 --seed=1 --kind=x");
+  EXPECT_THAT(kind.output, HasSubstr("unknown pattern kind 'x'"));
+  const ToolRun option = RunSpexModel("pattern --n_in=8 --colour=red");
+  EXPECT_THAT(option.output, HasSubstr("unknown option '--colour'"));
+  // A kind that does not fit falls back to random, as in spex-train.
+  const ToolRun fallback = RunSpexModel(
+      "pattern --n_in=12 --n_out=6 --fan_out=2 --kind=block --seed=3", false);
+  ASSERT_EQ(fallback.exit_code, 0) << fallback.output;
+  EXPECT_THAT(fallback.output, HasSubstr("\"kind\":\"random\""));
+  EXPECT_THAT(fallback.output, HasSubstr("\"d_in\":4"));
 }
 
 TEST_F(SpexModelToolTest, UsageErrorsExitTwo) {

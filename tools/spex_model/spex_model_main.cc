@@ -6,6 +6,9 @@
 //                     [--drift=SPEC --drift_seed=S] [--out=FILE]
 //                                      the full network's and the exit's
 //                                      label of every test sample
+//   spex-model pattern --n_in=N --n_out=M --fan_out=D [--kind=K]
+//                     (--seed=S | --model_seed=S --layer=J [--exit=E])
+//                                      a junction's connection pattern
 //
 // All load the file exactly as the edge agent and the cloud service do, so
 // a file that passes `verify` loads there too (on the same kind of CPU).
@@ -22,6 +25,7 @@
 #include "tools/data/corruption.h"
 #include "tools/data/dataset.h"
 #include "tools/spex_model/full_labels.h"
+#include "tools/spex_model/pattern_command.h"
 
 namespace {
 
@@ -30,6 +34,9 @@ constexpr char kUsage[] =
     "       spex-model verify FILE\n"
     "       spex-model labels FILE [--dataset=fashion-mnist] [--repeat=N]\n"
     "                         [--drift=SPEC] [--drift_seed=S] [--out=FILE]\n"
+    "       spex-model pattern --n_in=N --n_out=M --fan_out=D [--kind=K]\n"
+    "                          (--seed=S | --model_seed=S --layer=J "
+    "[--exit=E])\n"
     "\n"
     "inspect  prints layers, sparsity, cost per part (MACs, parameters,\n"
     "         bytes), the split and its size per encoding, the exits and\n"
@@ -39,7 +46,14 @@ constexpr char kUsage[] =
     "labels   one JSON line per test sample: the full network's label (the\n"
     "         cut crossed as int8, as the stages run it), the first exit's\n"
     "         label and confidence; --repeat and --drift make the same\n"
-    "         samples as spex-replay with the same flags.\n";
+    "         samples as spex-replay with the same flags.\n"
+    "pattern  the connection pattern spex gives a junction of N inputs and\n"
+    "         M outputs, D outputs per input (a convolution's channels), as\n"
+    "         JSON: each output's inputs and the indices a file stores. K is\n"
+    "         random (default), block, tile4 or tile8 (random where K does\n"
+    "         not fit); --seed is the pattern seed a file records, or\n"
+    "         --model_seed/--layer/--exit give spex-train --seed's pattern\n"
+    "         of that layer (1-based; --exit for an exit's layer).\n";
 
 int Usage(const std::string& problem) {
   std::fprintf(stderr, "spex-model: %s\n\n%s", problem.c_str(), kUsage);
@@ -55,6 +69,29 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   const std::string command = args[0];
+  if (command == "pattern") {
+    std::map<std::string, std::string> pattern_options;
+    for (size_t i = 1; i < args.size(); ++i) {
+      const size_t equals = args[i].find('=');
+      if (args[i].rfind("--", 0) != 0 || equals == std::string::npos) {
+        return Usage("pattern takes --name=value options, not '" + args[i] +
+                     "'");
+      }
+      pattern_options[args[i].substr(2, equals - 2)] =
+          args[i].substr(equals + 1);
+    }
+    for (const auto& [name, value] : pattern_options) {
+      if (name != "n_in" && name != "n_out" && name != "fan_out" &&
+          name != "kind" && name != "seed" && name != "model_seed" &&
+          name != "layer" && name != "exit") {
+        return Usage("unknown option '--" + name + "' for pattern");
+      }
+    }
+    const absl::StatusOr<std::string> json = spex::PatternJson(pattern_options);
+    if (!json.ok()) return Usage(std::string(json.status().message()));
+    std::printf("%s\n", json->c_str());
+    return 0;
+  }
   bool json = false;
   std::string path;
   std::map<std::string, std::string> options = {{"dataset", "fashion-mnist"},
