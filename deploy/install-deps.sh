@@ -30,6 +30,8 @@ host_packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   zlib1g-dev libssl-dev
   libxnnpack-dev libpthreadpool-dev libdnnl-dev
+  # spex-model import reads ONNX with Debian's schema (libonnx_proto).
+  libonnx-dev
   dataset-fashion-mnist
   python3
   # The daemons' tests: the gRPC health proto for clients, a Python gRPC

@@ -83,7 +83,7 @@ class Exit(nn.Module):
     Flatten, Dropout and Identity belong to the layer before them). `head` maps
     that layer's output to logits over the model's classes. `threshold` (in
     [0, 1], on the max softmax) is where the edge answers; None leaves the
-    exit uncalibrated (spex-train calibrate sets it)."""
+    exit uncalibrated. Calibrate on data the network did not train on."""
 
     def __init__(self, after_layer, head, threshold=None, loss_weight=1.0):
         super().__init__()

@@ -1,7 +1,8 @@
 // Writes the fuzz targets' seed corpora (tests/fuzz/corpus/<target>/): real
 // requests as the daemons receive them, built from Fashion-MNIST test
-// images and the default model, in every encoding and form, plus a small
-// model file and token files. Run after changing a message or the model:
+// images and the default model, in every encoding and form, plus small
+// model files, ONNX networks and token files. Run after changing a message or
+// the model:
 //   build/native/tests/spex_write_fuzz_seeds tests/fuzz/corpus
 #include <cstdio>
 #include <filesystem>
@@ -15,6 +16,7 @@
 #include "spex/v1/edge_inference.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
 #include "tests/common/model/test_models.h"
+#include "tests/tools/onnx/onnx_test_graphs.h"
 
 namespace spex {
 namespace {
@@ -148,6 +150,11 @@ void WriteSeeds(const std::string& root) {
   chain.exits = {{1, {7}, {7}, 0.5f}, {3, {7}, {7}, 1.0f}};
   corpus.Write("model_loader", "small-chain",
                MakeTestModel(chain, 1).SerializeAsString());
+
+  // Small ONNX networks as PyTorch's exporter writes them: an MLP with an
+  // exit (Gemm, MatMul + Add), a CNN (Conv, MaxPool, GlobalAveragePool).
+  corpus.Write("onnx_import", "small-mlp", SmallMlp().SerializeAsString());
+  corpus.Write("onnx_import", "small-cnn", SmallCnn().SerializeAsString());
 
   // A token file's text, a NUL, an authorization value.
   auto token_seed = [](std::string text, const std::string& authorization) {

@@ -1,11 +1,16 @@
 #!/usr/bin/python3
-"""Models trained in PyTorch on spex's own patterns, served by spex.
+"""Models trained in PyTorch, on spex's own patterns or under a plain mask,
+written by spex.export or imported from ONNX, served by spex.
 
 A predefined-sparse MLP (block and tile patterns, an exit after layer 1) and
 a predefined-sparse CNN (convolutions, poolings, an exit after a pooling with
 a pooling of its own) are built from python/spex, trained two epochs on
 Fashion-MNIST by PyTorch (Adam, exits and final classifier jointly),
-exported with `spex.export` and checked:
+exported with `spex.export` and through ONNX (torch.onnx.export, then
+`spex-model import`); a plain PyTorch MLP trained dense under a fixed mask
+(torch.nn.utils.prune, the mask spex's pattern) goes through ONNX too, and
+after magnitude pruning of its classifier (no exact degrees) is refused
+with the degrees named, or kept dense with --allow-dense. Checked:
 
 - the package installs with pip (into a venv over Debian's torch) and an
   installed copy exports a model spex verifies; what spex cannot run (an
@@ -13,7 +18,9 @@ exported with `spex.export` and checked:
   Linear, a cut outside the network) is refused with the module named;
 - the patterns are spex's: `spex-model pattern` with the same arguments, and
   the file's layers hold exactly them (spex-model inspect --json);
-- spex-cloud (real process, loopback), through the Open Inference Protocol,
+- the import recovers each layer's pattern kind (tile, block, random) and
+  the mask's degrees;
+- for every model, spex-cloud (real process, loopback), through the Open Inference Protocol,
   gives PyTorch's probabilities within 1e-4 relative and its labels on at
   least 99.9 % of the 10,000 test images;
 - spex-edge with the exported threshold in front of it: every image
@@ -198,7 +205,27 @@ def main():
         x_test = test_images.float().div(255).unsqueeze(1)
         models = os.path.join(work, "models")
         os.makedirs(models)
-        nets = {}
+        served = {}  # model name -> (file, split_after, PyTorch's final and exit probabilities)
+
+        def outputs_of(net):
+            with torch.no_grad():
+                final, exits = net(x_test)
+            return final.double().softmax(1), exits[0].double().softmax(1)
+
+        def import_onnx(net, name, split_after, exit_after, extra=()):
+            """torch.onnx.export, then spex-model import; the import's
+            output (its report) or its error."""
+            onnx_path = os.path.join(work, f"{name}.onnx")
+            torch.onnx.export(net, x_test[:1], onnx_path, input_names=["image"],
+                              output_names=["logits", "exit1"],
+                              dynamic_axes={"image": {0: "batch"}}, opset_version=13)
+            return subprocess.run(
+                [f"{build}/tools/spex-model", "import", onnx_path, "--split-after",
+                 str(split_after), "--exit", f"exit1:{exit_after}:{THRESHOLD}",
+                 "--input-scale", str(1 / 255), "--input-range", "0,255",
+                 "-o", os.path.join(models, f"{name}.spex"), *extra],
+                capture_output=True, text=True)
+
         for name, build_net in (("torch-mlp", mlp), ("torch-cnn", cnn)):
             net, split_after = build_net(spex)
             print(f"{name}: training {EPOCHS} epochs", flush=True)
@@ -207,11 +234,9 @@ def main():
             path = os.path.join(models, f"{name}.spex")
             model_id = spex.export(net, path, split_after=split_after,
                                    training={"dataset": "fashion-mnist", "epochs": EPOCHS})
-            with torch.no_grad():
-                final, exits = net(x_test)
-            nets[name] = (net, path, model_id, final.double().softmax(1),
-                          exits[0].double().softmax(1))
-            accuracy = (final.argmax(1) == test_labels).float().mean().item()
+            final, exit_probabilities = outputs_of(net)
+            served[name] = (path, final, exit_probabilities)
+            accuracy = (final.argmax(1) == test_labels).double().mean().item()
             check(accuracy > 0.8, f"{name}: PyTorch's test accuracy {accuracy:.4f}")
 
             # The file's patterns are spex's own.
@@ -231,8 +256,69 @@ def main():
                       f"{name}: {m.extra_repr()}: spex-model pattern gives the same pattern")
             check(summary["model_id"] == model_id, f"{name}: spex reads the id export wrote")
 
-        # spex-cloud serves both; the Open Inference Protocol runs the whole
-        # network on the raw pixels.
+            # The same network through ONNX: the sparsity recovered, each
+            # layer's pattern kind as trained.
+            exit_after = net.exits[0].after_layer
+            imported = import_onnx(net, f"{name}-onnx", split_after, exit_after)
+            kinds = [m.pattern.kind for m in sparse if not m.pattern.dense]
+            ok = imported.returncode == 0 and all(f": {kind}" in imported.stdout
+                                                  for kind in kinds)
+            check(ok, f"{name}: torch.onnx.export, spex-model import recovers the {kinds} "
+                  "patterns" + ("" if ok else
+                                f": {imported.stdout.strip() or imported.stderr.strip()}"))
+            served[f"{name}-onnx"] = (os.path.join(models, f"{name}-onnx.spex"), final,
+                                      exit_probabilities)
+
+        # A plain PyTorch model, dense weights under a fixed mask (as the
+        # research's reference code trains): the mask is spex's pattern, so
+        # the import finds exact degrees.
+        from torch.nn.utils import prune
+
+        class MaskedMlp(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1, self.fc2, self.exit = nn.Linear(784, 128), nn.Linear(128, 10), \
+                    nn.Linear(128, 10)
+                mask = torch.zeros(128, 784)
+                for o, row in enumerate(spex.pattern(784, 128, 16, seed=5).rows):
+                    mask[o, row] = 1
+                prune.custom_from_mask(self.fc1, "weight", mask)
+                self.exits = [spex.Exit(1, None)]  # for train(): one exit, weight 1
+
+            def forward(self, x):
+                h = torch.relu(self.fc1(x.flatten(1)))
+                return self.fc2(h), [self.exit(h)]
+
+        masked = MaskedMlp()
+        print(f"masked-mlp: training {EPOCHS} epochs", flush=True)
+        train(masked, train_images, train_labels)
+        masked.eval()
+        final, exit_probabilities = outputs_of(masked)
+        imported = import_onnx(masked, "masked-mlp-onnx", 1, 1)
+        ok = imported.returncode == 0 and "d_in 98 of 784, d_out 16 of 128: random" in \
+            imported.stdout
+        check(ok, "masked-mlp: a dense-under-mask model imports with its mask's degrees" +
+              ("" if ok else f": {imported.stdout.strip() or imported.stderr.strip()}"))
+        served["masked-mlp-onnx"] = (os.path.join(models, "masked-mlp-onnx.spex"), final,
+                                     exit_probabilities)
+        # Magnitude pruning leaves no exact degrees: refused with what was
+        # found, or kept dense when asked.
+        prune.l1_unstructured(masked.fc2, "weight", amount=0.5)
+        final, exit_probabilities = outputs_of(masked)
+        refused = import_onnx(masked, "pruned-mlp-onnx", 1, 1)
+        check(refused.returncode == 1 and "its zeros are not a predefined-sparse pattern "
+              "(nonzeros per output" in refused.stderr and "--allow-dense" in refused.stderr,
+              f"pruned-mlp: irregular zeros refused, naming the degrees "
+              f"({refused.stderr.strip()[-150:]})")
+        allowed = import_onnx(masked, "pruned-mlp-onnx", 1, 1, ["--allow-dense"])
+        ok = allowed.returncode == 0 and "stored dense (--allow-dense)" in allowed.stdout
+        check(ok, "pruned-mlp: --allow-dense keeps it dense" +
+              ("" if ok else f": {allowed.stdout.strip() or allowed.stderr.strip()}"))
+        served["pruned-mlp-onnx"] = (os.path.join(models, "pruned-mlp-onnx.spex"), final,
+                                     exit_probabilities)
+
+        # spex-cloud serves them all; the Open Inference Protocol runs the
+        # whole network on the raw pixels.
         cloud = subprocess.Popen([
             f"{build}/cloud_service/spex-cloud", f"--model_dir={models}", "--plaintext",
             "--listen=127.0.0.1:0", "--metrics_listen=127.0.0.1:0",
@@ -242,7 +328,7 @@ def main():
         oip, oip_grpc = oip_stubs(source, work)
         inference = oip_grpc.GRPCInferenceServiceStub(
             grpc.insecure_channel(f"127.0.0.1:{cloud_port}"))
-        for name, (net, path, model_id, torch_final, torch_exit) in nets.items():
+        for name, (path, torch_final, torch_exit) in served.items():
             probabilities = []
             for b in range(0, 10000, 250):
                 tensor = oip.ModelInferRequest.InferInputTensor(
@@ -253,14 +339,14 @@ def main():
                 index = [o.name for o in answer.outputs].index("probabilities")
                 probabilities.append(torch.frombuffer(
                     bytearray(answer.raw_output_contents[index]), dtype=torch.float32))
-            served = torch.cat(probabilities).reshape(10000, 10).double()
-            same = (served.argmax(1) == torch_final.argmax(1)).sum().item()
+            answered = torch.cat(probabilities).reshape(10000, 10).double()
+            same = (answered.argmax(1) == torch_final.argmax(1)).sum().item()
             check(same >= 9990, f"{name}: spex-cloud's labels are PyTorch's on {same} of 10000")
             # Relative error where a probability is not lost in float32's
-            # rounding of the others (a probability below 1e-6 of the
-            # largest carries the error of the sum, not its own).
+            # rounding of the others (a probability below 1e-6 carries the
+            # error of the sum, not its own).
             meaningful = torch_final >= 1e-6
-            relative = ((served - torch_final).abs() / torch_final)[meaningful].max().item()
+            relative = ((answered - torch_final).abs() / torch_final)[meaningful].max().item()
             check(relative <= 1e-4, f"{name}: spex-cloud's probabilities within 1e-4 relative "
                   f"of PyTorch's (largest {relative:.2e})")
 

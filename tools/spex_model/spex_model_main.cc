@@ -9,6 +9,9 @@
 //   spex-model pattern --n_in=N --n_out=M --fan_out=D [--kind=K]
 //                     (--seed=S | --model_seed=S --layer=J [--exit=E])
 //                                      a junction's connection pattern
+//   spex-model import FILE.onnx --split-after N -o FILE.spex
+//                     [--exit OUTPUT:LAYER[:THRESHOLD]]... [--allow-dense]
+//                                      an ONNX network as a spex model
 //
 // All load the file exactly as the edge agent and the cloud service do, so
 // a file that passes `verify` loads there too (on the same kind of CPU).
@@ -25,6 +28,7 @@
 #include "tools/data/corruption.h"
 #include "tools/data/dataset.h"
 #include "tools/spex_model/full_labels.h"
+#include "tools/spex_model/import_command.h"
 #include "tools/spex_model/pattern_command.h"
 
 namespace {
@@ -53,7 +57,15 @@ constexpr char kUsage[] =
     "         random (default), block, tile4 or tile8 (random where K does\n"
     "         not fit); --seed is the pattern seed a file records, or\n"
     "         --model_seed/--layer/--exit give spex-train --seed's pattern\n"
-    "         of that layer (1-based; --exit for an exit's layer).\n";
+    "         of that layer (1-based; --exit for an exit's layer).\n"
+    "import   reads an ONNX network (PyTorch's export: Gemm, MatMul + Add,\n"
+    "         Relu, Flatten, Reshape, Conv, MaxPool, AveragePool,\n"
+    "         GlobalAveragePool, Softmax, Identity, Dropout), recovers each\n"
+    "         layer's predefined-sparse pattern from its zeros (tile, block\n"
+    "         or random; a layer without exact degrees is refused, or kept\n"
+    "         dense with --allow-dense) and writes a spex model; an exit is\n"
+    "         a graph output branching off after backbone layer LAYER.\n"
+    "         Raw samples are scaled as raw * S + O (defaults 1 and 0).\n";
 
 int Usage(const std::string& problem) {
   std::fprintf(stderr, "spex-model: %s\n\n%s", problem.c_str(), kUsage);
@@ -69,6 +81,10 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   const std::string command = args[0];
+  if (command == "import") {
+    return spex::RunImportCommand(
+        std::vector<std::string>(args.begin() + 1, args.end()));
+  }
   if (command == "pattern") {
     std::map<std::string, std::string> pattern_options;
     for (size_t i = 1; i < args.size(); ++i) {
