@@ -185,6 +185,27 @@ TEST_F(SpexModelToolTest, PatternNamesWhatIsWrong) {
   EXPECT_THAT(fallback.output, HasSubstr("\"d_in\":4"));
 }
 
+// `import` names the file and the problem; usage errors exit 2. (What it
+// imports is tested in tests/tools/onnx/ and tests/python/.)
+TEST_F(SpexModelToolTest, ImportNamesTheFileAndTheProblem) {
+  const std::string out = (dir_ / "imported.spex").string();
+  const ToolRun not_onnx =
+      RunSpexModel("import " + path_ + " --split-after 1 -o " + out);
+  EXPECT_EQ(not_onnx.exit_code, 1);
+  EXPECT_THAT(not_onnx.output, HasSubstr(path_ + ": not an ONNX model"));
+  EXPECT_FALSE(std::filesystem::exists(out));
+  const ToolRun missing = RunSpexModel(
+      "import " + (dir_ / "none.onnx").string() + " --split-after 1 -o " + out);
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_THAT(missing.output, HasSubstr("none.onnx"));
+  EXPECT_EQ(RunSpexModel("import " + path_ + " -o " + out).exit_code, 2);
+  const ToolRun exit_spec =
+      RunSpexModel("import " + path_ + " --split-after 1 --exit e:x -o " + out);
+  EXPECT_EQ(exit_spec.exit_code, 2);
+  EXPECT_THAT(exit_spec.output,
+              HasSubstr("OUTPUT:LAYER or OUTPUT:LAYER:THRESHOLD"));
+}
+
 TEST_F(SpexModelToolTest, UsageErrorsExitTwo) {
   EXPECT_EQ(RunSpexModel("").exit_code, 2);
   EXPECT_EQ(RunSpexModel("frobnicate " + path_).exit_code, 2);
