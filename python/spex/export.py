@@ -201,16 +201,17 @@ def _format_version(model, pb):
     return 1
 
 
-def model_message(module, split_after, input_shape=(28, 28), input_scale=1.0 / 255,
-                  input_offset=0.0, input_range=(0.0, 255.0), class_names=(),
-                  later_cuts=(), training=None):
-    """The spex.v1.Model message of `module` (a spex.Network, or an
-    nn.Sequential without exits), its model_id set. See export()."""
+def model_message(module, split_after, exits=None, input_shape=(28, 28),
+                  input_scale=1.0 / 255, input_offset=0.0, input_range=(0.0, 255.0),
+                  class_names=(), later_cuts=(), training=None):
+    """The spex.v1.Model message of `module`, its model_id set. See export()."""
     pb = model_pb2()
     if isinstance(module, Network):
+        if exits is not None:
+            raise ExportError("a spex.Network carries its exits: pass exits=None")
         backbone, exits = module.backbone, list(module.exits)
     elif isinstance(module, nn.Sequential):
-        backbone, exits = module, []
+        backbone, exits = module, list(exits or [])
     else:
         raise ExportError(f"export takes a spex.Network or an nn.Sequential, not "
                           f"{type(module).__name__}")
@@ -269,12 +270,13 @@ def model_message(module, split_after, input_shape=(28, 28), input_scale=1.0 / 2
     return model
 
 
-def export(module, path, split_after, input_shape=(28, 28), input_scale=1.0 / 255,
-           input_offset=0.0, input_range=(0.0, 255.0), class_names=(), later_cuts=(),
-           training=None, verify=True):
+def export(module, path, split_after, exits=None, input_shape=(28, 28),
+           input_scale=1.0 / 255, input_offset=0.0, input_range=(0.0, 255.0),
+           class_names=(), later_cuts=(), training=None, verify=True):
     """Writes `module` to `path` as a spex model file.
 
-    module: a spex.Network (backbone and exits) or an nn.Sequential.
+    module: a spex.Network (backbone and exits), or an nn.Sequential backbone
+    with `exits`, a list of spex.Exit.
     split_after: the edge runs layers 1..split_after (counted as spex does),
     the cloud the rest; later_cuts cut a chain further.
     input_shape, input_scale, input_offset: spex feeds the network
@@ -285,8 +287,8 @@ def export(module, path, split_after, input_shape=(28, 28), input_scale=1.0 / 25
     would, and raise with its message if it does not load.
 
     Returns the model id."""
-    model = model_message(module, split_after, input_shape, input_scale, input_offset,
-                          input_range, class_names, later_cuts, training)
+    model = model_message(module, split_after, exits, input_shape, input_scale,
+                          input_offset, input_range, class_names, later_cuts, training)
     with open(path, "wb") as f:
         f.write(model.SerializeToString(deterministic=True))
     if verify:
