@@ -176,7 +176,7 @@ TEST_F(SpexModelToolTest, PatternNamesWhatIsWrong) {
       RunSpexModel("pattern --n_in=8 --n_out=8 --fan_out=2 --seed=1 --kind=x");
   EXPECT_THAT(kind.output, HasSubstr("unknown pattern kind 'x'"));
   const ToolRun option = RunSpexModel("pattern --n_in=8 --colour=red");
-  EXPECT_THAT(option.output, HasSubstr("unknown option '--colour'"));
+  EXPECT_THAT(option.output, HasSubstr("unknown option --colour for pattern"));
   // A kind that does not fit falls back to random, as in spex-train.
   const ToolRun fallback = RunSpexModel(
       "pattern --n_in=12 --n_out=6 --fan_out=2 --kind=block --seed=3", false);

@@ -8,13 +8,19 @@ namespace spex {
 
 Args& Args::Option(const std::string& name, const std::string& default_value,
                    const std::string& help) {
-  specs_[name] = {default_value, help, false, false};
+  specs_[name] = {default_value, help, false, false, false, {}};
   order_.push_back(name);
   return *this;
 }
 
 Args& Args::Flag(const std::string& name, const std::string& help) {
-  specs_[name] = {"false", help, true, false};
+  specs_[name] = {"false", help, true, false, false, {}};
+  order_.push_back(name);
+  return *this;
+}
+
+Args& Args::Repeated(const std::string& name, const std::string& help) {
+  specs_[name] = {"", help, false, false, true, {}};
   order_.push_back(name);
   return *this;
 }
@@ -53,6 +59,7 @@ absl::Status Args::Parse(int argc, char** argv, int first) {
         value = argv[++i];
       }
       it->second.value = value;
+      if (it->second.repeated) it->second.values.push_back(value);
     }
     it->second.given = true;
   }
@@ -69,6 +76,10 @@ bool Args::GetBool(const std::string& name) const {
 
 bool Args::Given(const std::string& name) const {
   return specs_.at(name).given;
+}
+
+const std::vector<std::string>& Args::GetAll(const std::string& name) const {
+  return specs_.at(name).values;
 }
 
 absl::StatusOr<long> Args::GetInt(const std::string& name) const {
@@ -122,7 +133,8 @@ std::string Args::Help() const {
   std::string out;
   for (const std::string& name : order_) {
     const Spec& spec = specs_.at(name);
-    std::string left = "  --" + name + (spec.flag ? "" : " V");
+    std::string left =
+        "  --" + name + (spec.flag ? "" : " V") + (spec.repeated ? "..." : "");
     if (left.size() < 26) left.resize(26, ' ');
     absl::StrAppend(&out, left, " ", spec.help);
     if (!spec.flag && !spec.value.empty())

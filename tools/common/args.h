@@ -1,6 +1,6 @@
 // Command-line options of the form --name=value or --name value, declared
-// with a default and a help line; unknown options and malformed values are
-// errors that name them. Positional arguments are kept in order.
+// with a default and a help line (or repeatable); unknown options and malformed
+// values are errors that name them. Positional arguments are kept in order.
 #ifndef SPEX_TOOLS_COMMON_ARGS_H_
 #define SPEX_TOOLS_COMMON_ARGS_H_
 
@@ -19,6 +19,9 @@ class Args {
   Args& Option(const std::string& name, const std::string& default_value,
                const std::string& help);
   Args& Flag(const std::string& name, const std::string& help);
+  // Declares --name that may be given several times, each value kept in
+  // order (GetAll); none by default.
+  Args& Repeated(const std::string& name, const std::string& help);
 
   // Parses argv[first..argc). InvalidArgument naming an unknown option or a
   // missing value.
@@ -34,6 +37,8 @@ class Args {
   // The same for numbers ("0.3 1").
   absl::StatusOr<std::vector<double>> GetDoubles(const std::string& name) const;
   bool Given(const std::string& name) const;
+  // Every value of a Repeated option, in the order given.
+  const std::vector<std::string>& GetAll(const std::string& name) const;
 
   const std::vector<std::string>& positional() const { return positional_; }
   std::string Help() const;
@@ -44,6 +49,8 @@ class Args {
     std::string help;
     bool flag = false;
     bool given = false;
+    bool repeated = false;
+    std::vector<std::string> values;  // a Repeated option's
   };
   std::map<std::string, Spec> specs_;
   std::vector<std::string> order_;

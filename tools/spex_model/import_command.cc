@@ -2,12 +2,15 @@
 
 #include <cmath>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "common/model/model_file.h"
+#include "tools/common/args.h"
 #include "tools/onnx/onnx_import.h"
 
 namespace spex {
@@ -31,72 +34,76 @@ bool ParseFloat(const std::string& text, float* value) {
 
 }  // namespace
 
-int RunImportCommand(const std::vector<std::string>& args) {
+int RunImportCommand(int argc, char** argv, int first) {
+  // -o, as compilers take it, is --out.
+  std::vector<std::string> words(argv + first, argv + argc);
+  for (std::string& word : words) {
+    if (word == "-o") word = "--out";
+  }
+  std::vector<char*> pointers;
+  for (std::string& word : words) pointers.push_back(word.data());
+  Args args;
+  args.Option("split-after", "", "the edge runs layers 1..N")
+      .Option("out", "", "the spex model file to write (-o)")
+      .Repeated("exit", "OUTPUT:LAYER[:THRESHOLD], an exit's graph output")
+      .Flag("allow-dense", "keep a layer without exact degrees dense")
+      .Option("input-scale", "1", "raw samples are scaled as raw * S + O")
+      .Option("input-offset", "0", "O above")
+      .Option("input-range", "", "MIN,MAX: the raw values the daemons take")
+      .Option("class-names", "", "A,B,...: one name per class");
+  if (absl::Status parsed =
+          args.Parse(static_cast<int>(pointers.size()), pointers.data(), 0);
+      !parsed.ok()) {
+    return Usage(std::string(parsed.message()));
+  }
+  if (args.positional().size() != 1) {
+    return Usage("one ONNX file, with --split-after and -o");
+  }
+  const std::string input = args.positional()[0];
+  const std::string output = args.Get("out");
   OnnxImportOptions options;
-  std::string input, output;
-  bool split_given = false;
-  options.source = absl::StrCat("spex-model import ", absl::StrJoin(args, " "));
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string name = args[i], value;
-    const bool option = name.rfind("-", 0) == 0;
-    if (!option) {
-      if (!input.empty()) return Usage("one ONNX file at a time");
-      input = name;
-      continue;
+  options.source = absl::StrCat("spex-model import ",
+                                absl::StrJoin(argv + first, argv + argc, " "));
+  options.allow_dense = args.GetBool("allow-dense");
+  const bool split_given =
+      absl::SimpleAtoi(args.Get("split-after"), &options.split_after);
+  if (args.Given("split-after") && !split_given) {
+    return Usage("--split-after takes a layer number");
+  }
+  for (const std::string& value : args.GetAll("exit")) {
+    const std::vector<std::string> parts = absl::StrSplit(value, ':');
+    OnnxExit e;
+    float threshold = 0;
+    if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() ||
+        !absl::SimpleAtoi(parts[1], &e.after_layer) ||
+        (parts.size() == 3 && (!ParseFloat(parts[2], &threshold) ||
+                               threshold < 0 || threshold > 1))) {
+      return Usage("--exit " + value +
+                   ": OUTPUT:LAYER or OUTPUT:LAYER:THRESHOLD (in [0, 1])");
     }
-    if (name == "--allow-dense") {
-      options.allow_dense = true;
-      continue;
+    e.output = parts[0];
+    if (parts.size() == 3) e.threshold = threshold;
+    options.exits.push_back(e);
+  }
+  if (!ParseFloat(args.Get("input-scale"), &options.input_scale) ||
+      options.input_scale == 0) {
+    return Usage("--input-scale takes a finite non-zero number");
+  }
+  if (!ParseFloat(args.Get("input-offset"), &options.input_offset)) {
+    return Usage("--input-offset takes a finite number");
+  }
+  if (args.Given("input-range")) {
+    const std::vector<std::string> parts =
+        absl::StrSplit(args.Get("input-range"), ',');
+    std::pair<float, float> range;
+    if (parts.size() != 2 || !ParseFloat(parts[0], &range.first) ||
+        !ParseFloat(parts[1], &range.second) || range.first > range.second) {
+      return Usage("--input-range takes MIN,MAX");
     }
-    if (const size_t equals = name.find('='); equals != std::string::npos) {
-      value = name.substr(equals + 1);
-      name = name.substr(0, equals);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return Usage(name + " needs a value");
-    }
-    if (name == "-o" || name == "--out") {
-      output = value;
-    } else if (name == "--split-after") {
-      split_given = absl::SimpleAtoi(value, &options.split_after);
-      if (!split_given) return Usage("--split-after takes a layer number");
-    } else if (name == "--exit") {
-      const std::vector<std::string> parts = absl::StrSplit(value, ':');
-      OnnxExit e;
-      float threshold = 0;
-      if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() ||
-          !absl::SimpleAtoi(parts[1], &e.after_layer) ||
-          (parts.size() == 3 && (!ParseFloat(parts[2], &threshold) ||
-                                 threshold < 0 || threshold > 1))) {
-        return Usage("--exit " + value +
-                     ": OUTPUT:LAYER or OUTPUT:LAYER:THRESHOLD (in [0, 1])");
-      }
-      e.output = parts[0];
-      if (parts.size() == 3) e.threshold = threshold;
-      options.exits.push_back(e);
-    } else if (name == "--input-scale") {
-      if (!ParseFloat(value, &options.input_scale) ||
-          options.input_scale == 0) {
-        return Usage("--input-scale takes a finite non-zero number");
-      }
-    } else if (name == "--input-offset") {
-      if (!ParseFloat(value, &options.input_offset)) {
-        return Usage("--input-offset takes a finite number");
-      }
-    } else if (name == "--input-range") {
-      const std::vector<std::string> parts = absl::StrSplit(value, ',');
-      std::pair<float, float> range;
-      if (parts.size() != 2 || !ParseFloat(parts[0], &range.first) ||
-          !ParseFloat(parts[1], &range.second) || range.first > range.second) {
-        return Usage("--input-range takes MIN,MAX");
-      }
-      options.input_range = range;
-    } else if (name == "--class-names") {
-      options.class_names = absl::StrSplit(value, ',');
-    } else {
-      return Usage("unknown option '" + name + "'");
-    }
+    options.input_range = range;
+  }
+  if (args.Given("class-names")) {
+    options.class_names = absl::StrSplit(args.Get("class-names"), ',');
   }
   if (input.empty() || output.empty() || !split_given) {
     return Usage("FILE.onnx, --split-after and -o are needed");

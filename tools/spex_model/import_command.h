@@ -3,14 +3,11 @@
 #ifndef SPEX_TOOLS_SPEX_MODEL_IMPORT_COMMAND_H_
 #define SPEX_TOOLS_SPEX_MODEL_IMPORT_COMMAND_H_
 
-#include <string>
-#include <vector>
-
 namespace spex {
 
-// `args` follow "import". Returns the exit status: 0 written, 1 the file
-// cannot be imported (the reason on stderr), 2 a usage error.
-int RunImportCommand(const std::vector<std::string>& args);
+// argv[first..argc) follow "import". Returns the exit status: 0 written, 1
+// the file cannot be imported (the reason on stderr), 2 a usage error.
+int RunImportCommand(int argc, char** argv, int first);
 
 }  // namespace spex
 

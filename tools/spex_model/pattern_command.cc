@@ -13,32 +13,23 @@
 namespace spex {
 namespace {
 
-absl::StatusOr<uint64_t> Number(
-    const std::map<std::string, std::string>& options, const std::string& name,
-    uint64_t lowest) {
-  const auto found = options.find(name);
-  if (found == options.end() || found->second.empty()) {
+absl::StatusOr<uint64_t> Number(const Args& options, const std::string& name,
+                                uint64_t lowest) {
+  if (!options.Given(name)) {
     return absl::InvalidArgumentError(absl::StrCat("--", name, " is needed"));
   }
   uint64_t value = 0;
-  if (!absl::SimpleAtoi(found->second, &value) || value < lowest) {
+  if (!absl::SimpleAtoi(options.Get(name), &value) || value < lowest) {
     return absl::InvalidArgumentError(
-        absl::StrCat("--", name, "=", found->second,
+        absl::StrCat("--", name, "=", options.Get(name),
                      ": not a whole number of at least ", lowest));
   }
   return value;
 }
 
-bool Given(const std::map<std::string, std::string>& options,
-           const std::string& name) {
-  const auto found = options.find(name);
-  return found != options.end() && !found->second.empty();
-}
-
-absl::StatusOr<uint64_t> PatternSeed(
-    const std::map<std::string, std::string>& options) {
-  if (Given(options, "seed")) {
-    if (Given(options, "model_seed") || Given(options, "layer")) {
+absl::StatusOr<uint64_t> PatternSeed(const Args& options) {
+  if (options.Given("seed")) {
+    if (options.Given("model_seed") || options.Given("layer")) {
       return absl::InvalidArgumentError(
           "--seed, or --model_seed with --layer: not both");
     }
@@ -50,7 +41,7 @@ absl::StatusOr<uint64_t> PatternSeed(
   // InitializeModel's salts: backbone layer j (0-based), or 1000 (e + 1) + j
   // for exit e's layer j.
   uint64_t salt = layer - 1;
-  if (Given(options, "exit")) {
+  if (options.Given("exit")) {
     SPEX_ASSIGN_OR_RETURN(const uint64_t exit, Number(options, "exit", 1));
     salt += 1000 * exit;
   }
@@ -59,8 +50,18 @@ absl::StatusOr<uint64_t> PatternSeed(
 
 }  // namespace
 
-absl::StatusOr<std::string> PatternJson(
-    const std::map<std::string, std::string>& options) {
+void DeclarePatternOptions(Args* args) {
+  args->Option("n_in", "", "inputs (input channels of a convolution)")
+      .Option("n_out", "", "outputs (output channels)")
+      .Option("fan_out", "", "outputs per input")
+      .Option("kind", "random", "random, block, tile4 or tile8")
+      .Option("seed", "", "the pattern seed")
+      .Option("model_seed", "", "spex-train's --seed, with --layer")
+      .Option("layer", "", "1-based layer, with --model_seed")
+      .Option("exit", "", "1-based exit whose layer --layer is");
+}
+
+absl::StatusOr<std::string> PatternJson(const Args& options) {
   SPEX_ASSIGN_OR_RETURN(const uint64_t n_in, Number(options, "n_in", 1));
   SPEX_ASSIGN_OR_RETURN(const uint64_t n_out, Number(options, "n_out", 1));
   SPEX_ASSIGN_OR_RETURN(const uint64_t fan_out, Number(options, "fan_out", 1));
@@ -76,11 +77,8 @@ absl::StatusOr<std::string> PatternJson(
       const JunctionSpec spec,
       JunctionFromFanOut(0, static_cast<int>(n_in), static_cast<int>(n_out),
                          static_cast<int>(fan_out)));
-  const auto kind_option = options.find("kind");
-  SPEX_ASSIGN_OR_RETURN(
-      const PatternKind requested,
-      ParsePatternKind(kind_option == options.end() ? "random"
-                                                    : kind_option->second));
+  SPEX_ASSIGN_OR_RETURN(const PatternKind requested,
+                        ParsePatternKind(options.Get("kind")));
   SPEX_ASSIGN_OR_RETURN(const uint64_t seed, PatternSeed(options));
 
   Json out = Json::Object();

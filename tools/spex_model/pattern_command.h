@@ -5,10 +5,10 @@
 #ifndef SPEX_TOOLS_SPEX_MODEL_PATTERN_COMMAND_H_
 #define SPEX_TOOLS_SPEX_MODEL_PATTERN_COMMAND_H_
 
-#include <map>
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "tools/common/args.h"
 
 namespace spex {
 
@@ -24,8 +24,10 @@ namespace spex {
 // d_in ascending inputs) and indices (the layer's stored form: rows for
 // random, tile inputs for tile, block codes for block, none for dense).
 // InvalidArgument naming the option at fault.
-absl::StatusOr<std::string> PatternJson(
-    const std::map<std::string, std::string>& options);
+absl::StatusOr<std::string> PatternJson(const Args& options);
+
+// Declares the options above on `args`.
+void DeclarePatternOptions(Args* args);
 
 }  // namespace spex
 

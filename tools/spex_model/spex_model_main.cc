@@ -24,6 +24,7 @@
 
 #include "absl/strings/numbers.h"
 #include "common/model/model.h"
+#include "tools/common/args.h"
 #include "tools/common/model_summary.h"
 #include "tools/data/corruption.h"
 #include "tools/data/dataset.h"
@@ -65,11 +66,12 @@ constexpr char kUsage[] =
     "         of that layer (1-based; --exit for an exit's layer).\n"
     "import   reads an ONNX network (PyTorch's export: Gemm, MatMul + Add,\n"
     "         Relu, Flatten, Reshape, Conv, MaxPool, AveragePool,\n"
-    "         GlobalAveragePool, Softmax, Identity, Dropout), recovers each\n"
-    "         layer's predefined-sparse pattern from its zeros (tile, block\n"
-    "         or random; a layer without exact degrees is refused, or kept\n"
-    "         dense with --allow-dense) and writes a spex model; an exit is\n"
-    "         a graph output branching off after backbone layer LAYER.\n"
+    "         GlobalAveragePool, Pad of zeros, Softmax, Identity, Dropout),\n"
+    "         recovers each layer's predefined-sparse pattern from its zeros\n"
+    "         (tile, block or random; a layer without exact degrees is\n"
+    "         refused, or kept dense with --allow-dense) and writes a spex\n"
+    "         model; an exit is a graph output branching off after backbone\n"
+    "         layer LAYER.\n"
     "         Raw samples are scaled as raw * S + O (defaults 1 and 0).\n";
 
 int Usage(const std::string& problem) {
@@ -86,29 +88,18 @@ int main(int argc, char** argv) {
     return args.empty() ? 2 : 0;
   }
   const std::string command = args[0];
-  if (command == "import") {
-    return spex::RunImportCommand(
-        std::vector<std::string>(args.begin() + 1, args.end()));
-  }
+  if (command == "import") return spex::RunImportCommand(argc, argv, 2);
   if (command == "pattern") {
-    std::map<std::string, std::string> pattern_options;
-    for (size_t i = 1; i < args.size(); ++i) {
-      const size_t equals = args[i].find('=');
-      if (args[i].rfind("--", 0) != 0 || equals == std::string::npos) {
-        return Usage("pattern takes --name=value options, not '" + args[i] +
-                     "'");
-      }
-      pattern_options[args[i].substr(2, equals - 2)] =
-          args[i].substr(equals + 1);
+    spex::Args options;
+    spex::DeclarePatternOptions(&options);
+    if (absl::Status parsed = options.Parse(argc, argv, 2); !parsed.ok()) {
+      return Usage(std::string(parsed.message()) + " for pattern");
     }
-    for (const auto& [name, value] : pattern_options) {
-      if (name != "n_in" && name != "n_out" && name != "fan_out" &&
-          name != "kind" && name != "seed" && name != "model_seed" &&
-          name != "layer" && name != "exit") {
-        return Usage("unknown option '--" + name + "' for pattern");
-      }
+    if (!options.positional().empty()) {
+      return Usage("pattern takes options only, not '" +
+                   options.positional()[0] + "'");
     }
-    const absl::StatusOr<std::string> json = spex::PatternJson(pattern_options);
+    const absl::StatusOr<std::string> json = spex::PatternJson(options);
     if (!json.ok()) return Usage(std::string(json.status().message()));
     std::printf("%s\n", json->c_str());
     return 0;
