@@ -18,7 +18,6 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
-#include <map>
 #include <string>
 #include <vector>
 
@@ -104,33 +103,25 @@ int main(int argc, char** argv) {
     std::printf("%s\n", json->c_str());
     return 0;
   }
-  bool json = false;
-  std::string path;
-  std::map<std::string, std::string> options = {{"dataset", "fashion-mnist"},
-                                                {"repeat", "1"},
-                                                {"drift", ""},
-                                                {"drift_seed", "1"},
-                                                {"out", ""}};
-  for (size_t i = 1; i < args.size(); ++i) {
-    const size_t equals = args[i].find('=');
-    if (args[i] == "--json" && command == "inspect") {
-      json = true;
-    } else if (command == "labels" && args[i].rfind("--", 0) == 0 &&
-               equals != std::string::npos &&
-               options.count(args[i].substr(2, equals - 2)) > 0) {
-      options[args[i].substr(2, equals - 2)] = args[i].substr(equals + 1);
-    } else if (!args[i].empty() && args[i][0] == '-') {
-      return Usage("unknown option '" + args[i] + "' for " + command);
-    } else if (path.empty()) {
-      path = args[i];
-    } else {
-      return Usage("one FILE at a time");
-    }
-  }
   if (command != "inspect" && command != "verify" && command != "labels") {
     return Usage("unknown command '" + command + "'");
   }
-  if (path.empty()) return Usage(command + " needs a FILE");
+  spex::Args options;
+  if (command == "inspect") options.Flag("json", "JSON for programs");
+  if (command == "labels") {
+    options.Option("dataset", "fashion-mnist", "the test set")
+        .Option("repeat", "1", "the test set this many times")
+        .Option("drift", "", "as spex-replay --drift")
+        .Option("drift_seed", "1", "as spex-replay --drift_seed")
+        .Option("out", "", "the file to write (default: standard output)");
+  }
+  if (absl::Status parsed = options.Parse(argc, argv, 2); !parsed.ok()) {
+    return Usage(std::string(parsed.message()) + " for " + command);
+  }
+  if (options.positional().size() > 1) return Usage("one FILE at a time");
+  if (options.positional().empty()) return Usage(command + " needs a FILE");
+  const std::string path = options.positional()[0];
+  const bool json = command == "inspect" && options.GetBool("json");
 
   const auto model = spex::Model::Load(path);
   if (!model.ok()) {
@@ -147,11 +138,11 @@ int main(int argc, char** argv) {
   }
   if (command == "labels") {
     long repeat = 0, seed = 0;
-    if (!absl::SimpleAtoi(options["repeat"], &repeat) || repeat < 1 ||
-        !absl::SimpleAtoi(options["drift_seed"], &seed)) {
+    if (!absl::SimpleAtoi(options.Get("repeat"), &repeat) || repeat < 1 ||
+        !absl::SimpleAtoi(options.Get("drift_seed"), &seed)) {
       return Usage("--repeat is at least 1, --drift_seed an integer");
     }
-    auto data = spex::LoadDataset(options["dataset"], spex::Split::kTest);
+    auto data = spex::LoadDataset(options.Get("dataset"), spex::Split::kTest);
     if (!data.ok()) {
       std::fprintf(stderr, "spex-model: %s\n",
                    std::string(data.status().message()).c_str());
@@ -159,8 +150,8 @@ int main(int argc, char** argv) {
     }
     // The samples spex-replay sends with the same flags.
     spex::DriftSchedule schedule;
-    if (!options["drift"].empty()) {
-      auto parsed = spex::DriftSchedule::Parse(options["drift"],
+    if (!options.Get("drift").empty()) {
+      auto parsed = spex::DriftSchedule::Parse(options.Get("drift"),
                                                static_cast<uint64_t>(seed));
       if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
       schedule = *parsed;
@@ -168,9 +159,9 @@ int main(int argc, char** argv) {
     *data = spex::ApplyDrift(*data, static_cast<int64_t>(data->size()) * repeat,
                              schedule);
     std::ofstream file;
-    if (!options["out"].empty()) file.open(options["out"]);
+    if (!options.Get("out").empty()) file.open(options.Get("out"));
     const absl::Status written = spex::WriteFullLabels(
-        **model, *data, options["out"].empty() ? std::cout : file);
+        **model, *data, options.Get("out").empty() ? std::cout : file);
     if (!written.ok()) {
       std::fprintf(stderr, "spex-model: %s\n",
                    std::string(written.message()).c_str());
