@@ -2,7 +2,6 @@
 
 #include <algorithm>
 #include <cstdint>
-#include <map>
 #include <set>
 
 #include "absl/container/flat_hash_map.h"
@@ -14,193 +13,18 @@
 #include "common/model/model_file.h"
 #include "common/model/model_init.h"
 #include "common/status/status_macros.h"
-#include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/wire_format_lite.h"
+#include "tools/onnx/onnx_file.h"
+#include "tools/onnx/onnx_nodes.h"
 #include "tools/onnx/onnx_tensors.h"
-#include "tools/onnx/recovered_pattern.h"
+#include "tools/onnx/weighted_layer.h"
 
 namespace spex {
 namespace {
-
-using google::protobuf::Descriptor;
-using google::protobuf::FieldDescriptor;
-using google::protobuf::internal::WireFormatLite;
-using google::protobuf::io::CodedInputStream;
 
 constexpr char kSupported[] =
     "spex imports Gemm, MatMul, Add (a bias), Relu, Flatten, Reshape (to "
     "batch x values), Softmax (last), Identity, Dropout, Pad (of zeros), "
     "Conv, MaxPool, AveragePool, GlobalAveragePool";
-
-// Parsing allocates an object per message and per string however small its
-// encoding (2 bytes for an empty one), so a file of millions of empty
-// entries would make the parser allocate gigabytes: they are counted on
-// the raw bytes first, guided by the schema.
-constexpr int64_t kMaxOnnxObjects = int64_t{1} << 20;
-constexpr int kMaxOnnxDepth = 32;
-// Values the importer reads from all initializers together.
-constexpr int64_t kMaxOnnxValuesRead = 2 * kMaxOnnxTensorValues;
-
-absl::Status CountObjects(CodedInputStream* in, const Descriptor* type,
-                          int depth, int64_t* objects) {
-  if (depth > kMaxOnnxDepth) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("messages nested more than ", kMaxOnnxDepth, " deep"));
-  }
-  while (const uint32_t tag = in->ReadTag()) {
-    const FieldDescriptor* field =
-        type->FindFieldByNumber(static_cast<int>(tag >> 3));
-    if (WireFormatLite::GetTagWireType(tag) !=
-        WireFormatLite::WIRETYPE_LENGTH_DELIMITED) {
-      if (!WireFormatLite::SkipField(in, tag)) {
-        return absl::InvalidArgumentError("not an ONNX model (corrupt field)");
-      }
-      continue;
-    }
-    if (++*objects > kMaxOnnxObjects) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("more than ", kMaxOnnxObjects, " messages and strings"));
-    }
-    uint32_t length = 0;
-    if (!in->ReadVarint32(&length)) {
-      return absl::InvalidArgumentError("not an ONNX model (truncated)");
-    }
-    if (field != nullptr && field->type() == FieldDescriptor::TYPE_MESSAGE) {
-      const auto limit = in->PushLimit(static_cast<int>(length));
-      SPEX_RETURN_IF_ERROR(
-          CountObjects(in, field->message_type(), depth + 1, objects));
-      if (!in->ConsumedEntireMessage() || in->BytesUntilLimit() != 0) {
-        return absl::InvalidArgumentError(
-            "not an ONNX model (corrupt message)");
-      }
-      in->PopLimit(limit);
-    } else if (!in->Skip(static_cast<int>(length))) {
-      return absl::InvalidArgumentError("not an ONNX model (truncated)");
-    }
-  }
-  if (!in->ConsumedEntireMessage()) {
-    return absl::InvalidArgumentError("not an ONNX model (corrupt field)");
-  }
-  return absl::OkStatus();
-}
-
-absl::StatusOr<onnx::ModelProto> ParseOnnx(absl::string_view bytes) {
-  if (static_cast<int64_t>(bytes.size()) > kMaxOnnxFileBytes) {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "the file is ", bytes.size(), " bytes, above the importer's limit of ",
-        kMaxOnnxFileBytes));
-  }
-  {
-    CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                        static_cast<int>(bytes.size()));
-    int64_t objects = 0;
-    SPEX_RETURN_IF_ERROR(
-        CountObjects(&in, onnx::ModelProto::descriptor(), 0, &objects));
-  }
-  onnx::ModelProto model;
-  CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
-                      static_cast<int>(bytes.size()));
-  in.SetRecursionLimit(kMaxOnnxDepth + 2);
-  if (!model.ParseFromCodedStream(&in) || !model.has_graph()) {
-    return absl::InvalidArgumentError("not an ONNX model (no graph)");
-  }
-  return model;
-}
-
-// A node as an error names it.
-std::string NodeName(const onnx::NodeProto& node, int index) {
-  return absl::StrFormat("node %d '%s' (%s)", index, node.name(),
-                         node.op_type());
-}
-
-const onnx::AttributeProto* Attribute(const onnx::NodeProto& node,
-                                      absl::string_view name) {
-  for (const auto& a : node.attribute()) {
-    if (a.name() == name) return &a;
-  }
-  return nullptr;
-}
-
-int64_t IntAttribute(const onnx::NodeProto& node, absl::string_view name,
-                     int64_t fallback) {
-  const onnx::AttributeProto* a = Attribute(node, name);
-  return a != nullptr ? a->i() : fallback;
-}
-
-float FloatAttribute(const onnx::NodeProto& node, absl::string_view name,
-                     float fallback) {
-  const onnx::AttributeProto* a = Attribute(node, name);
-  return a != nullptr ? a->f() : fallback;
-}
-
-std::vector<int64_t> IntsAttribute(const onnx::NodeProto& node,
-                                   absl::string_view name) {
-  const onnx::AttributeProto* a = Attribute(node, name);
-  if (a == nullptr) return {};
-  return std::vector<int64_t>(a->ints().begin(), a->ints().end());
-}
-
-// All entries equal to one value in [low, high] (`fallback` when absent):
-// spex's windows are square, strides and pads the same every way.
-absl::StatusOr<int> Uniform(const std::string& where,
-                            const onnx::NodeProto& node, absl::string_view name,
-                            int fallback, int low, int high) {
-  const std::vector<int64_t> values = IntsAttribute(node, name);
-  if (values.empty()) return fallback;
-  for (int64_t v : values) {
-    if (v != values[0] || v < low || v > high) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          where, ": ", name, " [", absl::StrJoin(values, ", "),
-          "]: spex needs the same value every way, from ", low, " to ", high));
-    }
-  }
-  return static_cast<int>(values[0]);
-}
-
-// The initializers (and Constant nodes' values), read when first used,
-// within one budget of values for the whole file.
-class Initializers {
- public:
-  explicit Initializers(const onnx::GraphProto& graph) {
-    for (const auto& t : graph.initializer()) dense_[t.name()] = &t;
-    for (const auto& s : graph.sparse_initializer()) {
-      sparse_[s.values().name()] = &s;
-    }
-    for (const auto& node : graph.node()) {
-      const onnx::AttributeProto* value = Attribute(node, "value");
-      if (node.op_type() == "Constant" && node.output_size() == 1 &&
-          value != nullptr && value->has_t()) {
-        dense_[node.output(0)] = &value->t();
-      }
-    }
-  }
-
-  bool Has(const std::string& name) const {
-    return dense_.count(name) > 0 || sparse_.count(name) > 0;
-  }
-
-  absl::StatusOr<OnnxTensor> Read(const std::string& name) {
-    absl::StatusOr<OnnxTensor> tensor = absl::NotFoundError(
-        absl::StrCat("tensor '", name, "' is not a weight"));
-    if (auto d = dense_.find(name); d != dense_.end()) {
-      tensor = ReadOnnxTensor(*d->second);
-    } else if (auto s = sparse_.find(name); s != sparse_.end()) {
-      tensor = ReadOnnxSparseTensor(*s->second);
-    }
-    if (!tensor.ok()) return tensor.status();
-    read_ += tensor->size();
-    if (read_ > kMaxOnnxValuesRead) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "the weights hold more than ", kMaxOnnxValuesRead, " values"));
-    }
-    return tensor;
-  }
-
- private:
-  std::map<std::string, const onnx::TensorProto*> dense_;
-  std::map<std::string, const onnx::SparseTensorProto*> sparse_;
-  int64_t read_ = 0;
-};
 
 struct Shape {
   int channels = 0;
@@ -245,7 +69,7 @@ class GraphImporter {
 
   const onnx::GraphProto& graph_;
   const OnnxImportOptions& options_;
-  Initializers initializers_;
+  OnnxInitializers initializers_;
   absl::flat_hash_map<std::string, int> producer_;
   std::map<std::string, TensorState> backbone_tensors_;
   std::vector<std::string> report_;
@@ -339,14 +163,15 @@ absl::Status GraphImporter::AddWeighted(const onnx::NodeProto& node,
     n_out = static_cast<int>(weights.dims[0]);
     n_in = static_cast<int>(weights.dims[1]);
     window = static_cast<int>(weights.dims[2]);
-    SPEX_ASSIGN_OR_RETURN(const int kernel,
-                          Uniform(where, node, "kernel_shape", window, 1, 15));
+    SPEX_ASSIGN_OR_RETURN(
+        const int kernel,
+        UniformAttribute(where, node, "kernel_shape", window, 1, 15));
     SPEX_ASSIGN_OR_RETURN(const int stride,
-                          Uniform(where, node, "strides", 1, 1, 15));
+                          UniformAttribute(where, node, "strides", 1, 1, 15));
     SPEX_ASSIGN_OR_RETURN(const int padding,
-                          Uniform(where, node, "pads", 0, 0, 14));
+                          UniformAttribute(where, node, "pads", 0, 0, 14));
     SPEX_ASSIGN_OR_RETURN(const int dilation,
-                          Uniform(where, node, "dilations", 1, 1, 1));
+                          UniformAttribute(where, node, "dilations", 1, 1, 1));
     (void)dilation;
     if (kernel != window || n_in != shape->channels) {
       return absl::InvalidArgumentError(
@@ -429,51 +254,13 @@ absl::Status GraphImporter::AddWeighted(const onnx::NodeProto& node,
     return absl::InvalidArgumentError(absl::StrCat(
         where, ": ", bias.size(), " biases for ", n_out, " outputs"));
   }
-  const int taps = window * window;
-  std::vector<bool> nonzero(static_cast<size_t>(n_out) * n_in, false);
-  for (size_t c = 0; c < nonzero.size(); ++c) {
-    for (int t = 0; t < taps; ++t) {
-      if (w[c * taps + t] != 0.0) nonzero[c] = true;
-    }
-  }
-  absl::StatusOr<RecoveredPattern> recovered =
-      RecoverPattern(nonzero, n_out, n_in, options_.allow_dense);
-  if (!recovered.ok()) {
+  absl::StatusOr<std::string> filled = FillWeightedLayer(
+      w, bias, n_out, n_in, window * window, options_.allow_dense, layer);
+  if (!filled.ok()) {
     return absl::InvalidArgumentError(
-        absl::StrCat(where, ": ", recovered.status().message()));
+        absl::StrCat(where, ": ", filled.status().message()));
   }
-  *found = recovered->found;
-  layer->set_n_in(static_cast<uint32_t>(n_in));
-  layer->set_n_out(static_cast<uint32_t>(n_out));
-  std::vector<uint32_t> rows;
-  int d_in = n_in;
-  if (recovered->pattern.has_value()) {
-    const Pattern& pattern = *recovered->pattern;
-    layer->set_d_in(static_cast<uint32_t>(pattern.spec().d_in));
-    layer->set_d_out(static_cast<uint32_t>(pattern.spec().d_out));
-    WritePattern(pattern, layer);
-    rows.assign(pattern.row_indices().begin(), pattern.row_indices().end());
-    d_in = pattern.spec().d_in;
-  } else {
-    layer->set_d_in(static_cast<uint32_t>(n_in));
-    layer->set_d_out(static_cast<uint32_t>(n_out));
-    layer->set_pattern(v1::PATTERN_KIND_DENSE);
-    for (int o = 0; o < n_out; ++o) {
-      for (int i = 0; i < n_in; ++i) rows.push_back(static_cast<uint32_t>(i));
-    }
-  }
-  // The file's order: output-major; a convolution's taps before its inputs.
-  for (int o = 0; o < n_out; ++o) {
-    for (int t = 0; t < taps; ++t) {
-      for (int k = 0; k < d_in; ++k) {
-        const size_t i = rows[static_cast<size_t>(o) * d_in + k];
-        layer->add_weights(static_cast<float>(
-            w[(static_cast<size_t>(o) * n_in + i) * taps + t]));
-      }
-    }
-  }
-  for (double b : bias) layer->add_bias(static_cast<float>(b));
-  layer->set_activation(v1::ACTIVATION_IDENTITY);
+  *found = *filled;
   return absl::OkStatus();
 }
 
@@ -526,14 +313,17 @@ absl::Status GraphImporter::Convert(
             return absl::InvalidArgumentError(
                 absl::StrCat(where, ": no kernel_shape"));
           }
-          SPEX_ASSIGN_OR_RETURN(const int window,
-                                Uniform(where, node, "kernel_shape", 0, 1, 15));
-          SPEX_ASSIGN_OR_RETURN(const int stride,
-                                Uniform(where, node, "strides", 1, 1, window));
+          SPEX_ASSIGN_OR_RETURN(
+              const int window,
+              UniformAttribute(where, node, "kernel_shape", 0, 1, 15));
+          SPEX_ASSIGN_OR_RETURN(
+              const int stride,
+              UniformAttribute(where, node, "strides", 1, 1, window));
           SPEX_ASSIGN_OR_RETURN(const int pads,
-                                Uniform(where, node, "pads", 0, 0, 0));
-          SPEX_ASSIGN_OR_RETURN(const int dilation,
-                                Uniform(where, node, "dilations", 1, 1, 1));
+                                UniformAttribute(where, node, "pads", 0, 0, 0));
+          SPEX_ASSIGN_OR_RETURN(
+              const int dilation,
+              UniformAttribute(where, node, "dilations", 1, 1, 1));
           (void)pads;
           (void)dilation;
           if (IntAttribute(node, "ceil_mode", 0) != 0 ||
@@ -829,7 +619,8 @@ absl::StatusOr<OnnxImport> GraphImporter::Run() {
 
 absl::StatusOr<OnnxImport> ImportOnnx(absl::string_view bytes,
                                       const OnnxImportOptions& options) {
-  SPEX_ASSIGN_OR_RETURN(const onnx::ModelProto onnx_model, ParseOnnx(bytes));
+  SPEX_ASSIGN_OR_RETURN(const onnx::ModelProto onnx_model,
+                        ParseOnnxModel(bytes));
   GraphImporter importer(onnx_model.graph(), options);
   return importer.Run();
 }

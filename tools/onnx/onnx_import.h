@@ -21,9 +21,6 @@
 
 namespace spex {
 
-// A file the importer reads is at most this big (as a model file).
-inline constexpr int64_t kMaxOnnxFileBytes = int64_t{128} << 20;
-
 struct OnnxExit {
   std::string output;              // the graph output that is the exit's logits
   int after_layer = 0;             // 1-based, counted as spex counts layers

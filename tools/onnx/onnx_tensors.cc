@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "common/status/status_macros.h"
+#include "tools/onnx/onnx_nodes.h"
 
 namespace spex {
 namespace {
@@ -159,6 +160,42 @@ absl::StatusOr<OnnxTensor> ReadOnnxSparseTensor(
     out.values[at] = values.values[k];
   }
   return out;
+}
+
+OnnxInitializers::OnnxInitializers(const onnx::GraphProto& graph) {
+  for (const auto& t : graph.initializer()) dense_[t.name()] = &t;
+  for (const auto& s : graph.sparse_initializer()) {
+    sparse_[s.values().name()] = &s;
+  }
+  for (const auto& node : graph.node()) {
+    const onnx::AttributeProto* value = Attribute(node, "value");
+    if (node.op_type() == "Constant" && node.output_size() == 1 &&
+        value != nullptr && value->has_t()) {
+      dense_[node.output(0)] = &value->t();
+    }
+  }
+}
+
+bool OnnxInitializers::Has(const std::string& name) const {
+  return dense_.count(name) > 0 || sparse_.count(name) > 0;
+}
+
+absl::StatusOr<OnnxTensor> OnnxInitializers::Read(const std::string& name) {
+  constexpr int64_t kMaxValuesRead = 2 * kMaxOnnxTensorValues;
+  absl::StatusOr<OnnxTensor> tensor =
+      absl::NotFoundError(absl::StrCat("tensor '", name, "' is not a weight"));
+  if (auto d = dense_.find(name); d != dense_.end()) {
+    tensor = ReadOnnxTensor(*d->second);
+  } else if (auto s = sparse_.find(name); s != sparse_.end()) {
+    tensor = ReadOnnxSparseTensor(*s->second);
+  }
+  if (!tensor.ok()) return tensor.status();
+  read_ += tensor->size();
+  if (read_ > kMaxValuesRead) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the weights hold more than ", kMaxValuesRead, " values"));
+  }
+  return tensor;
 }
 
 }  // namespace spex

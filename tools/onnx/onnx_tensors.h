@@ -6,6 +6,8 @@
 #define SPEX_TOOLS_ONNX_ONNX_TENSORS_H_
 
 #include <cstdint>
+#include <map>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -34,6 +36,26 @@ absl::StatusOr<OnnxTensor> ReadOnnxTensor(const onnx::TensorProto& tensor);
 // elsewhere. InvalidArgument on indices out of range or repeated.
 absl::StatusOr<OnnxTensor> ReadOnnxSparseTensor(
     const onnx::SparseTensorProto& sparse);
+
+// A graph's weights: its initializers, sparse initializers and Constant
+// nodes' values, by name, each read when first used, all within one budget
+// of 2 x kMaxOnnxTensorValues values for the whole file (a file of many
+// tensors cannot add up to more than that).
+class OnnxInitializers {
+ public:
+  // REQUIRES: `graph` outlives this.
+  explicit OnnxInitializers(const onnx::GraphProto& graph);
+
+  bool Has(const std::string& name) const;
+  // NotFound when `name` is not a weight; ReadOnnxTensor's or
+  // ReadOnnxSparseTensor's errors; InvalidArgument past the budget.
+  absl::StatusOr<OnnxTensor> Read(const std::string& name);
+
+ private:
+  std::map<std::string, const onnx::TensorProto*> dense_;
+  std::map<std::string, const onnx::SparseTensorProto*> sparse_;
+  int64_t read_ = 0;
+};
 
 }  // namespace spex
 

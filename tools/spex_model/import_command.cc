@@ -11,6 +11,7 @@
 #include "absl/strings/str_split.h"
 #include "common/model/model_file.h"
 #include "tools/common/args.h"
+#include "tools/onnx/onnx_file.h"
 #include "tools/onnx/onnx_import.h"
 
 namespace spex {
