@@ -298,13 +298,26 @@ TEST_P(SparseConvolutionTest, GradientsEqualTheMaskedDenseTwins) {
   ASSERT_TRUE(dense_net.ok()) << dense_net.status();
   // 45 samples: the 10x10 convolutions take them in two slices.
   for (int batch : {1, 3, 45}) {
-    std::vector<uint8_t> labels(batch);
-    for (auto& l : labels) l = static_cast<uint8_t>(rng() % 4);
-    const std::vector<float> x = RandomInput(100 * batch, rng);
     BatchState s_state = (*sparse_net)->NewState(batch);
     BatchState d_state = (*dense_net)->NewState(batch);
-    const double s_loss = Loss(**sparse_net, sparse, x, labels, &s_state);
-    const double d_loss = Loss(**dense_net, dense, x, labels, &d_state);
+    double s_loss = 0, d_loss = 0;
+    // The twins add their terms in different orders, so a pre-activation
+    // within a rounding of zero (or two pooled values within a rounding of
+    // each other) can fall on different sides of the kink in the two, and
+    // the gradients then differ by a whole path, not a rounding. Such a
+    // draw is drawn again; a real difference shows on every draw.
+    bool same_regime = false;
+    for (int draw = 0; draw < 4 && !same_regime; ++draw) {
+      std::vector<uint8_t> labels(batch);
+      for (auto& l : labels) l = static_cast<uint8_t>(rng() % 4);
+      const std::vector<float> x = RandomInput(100 * batch, rng);
+      s_loss = Loss(**sparse_net, sparse, x, labels, &s_state);
+      d_loss = Loss(**dense_net, dense, x, labels, &d_state);
+      same_regime =
+          Regime(PassSteps((*sparse_net)->layers(), sparse, s_state), batch) ==
+          Regime(PassSteps((*dense_net)->layers(), dense, d_state), batch);
+    }
+    ASSERT_TRUE(same_regime) << "the twins' ReLUs or poolings differ";
     EXPECT_NEAR(s_loss, d_loss, 1e-4 * std::max(1.0, std::fabs(d_loss)));
     for (const Mapping& m : mappings) {
       const JunctionGradients& gs = s_state.backbone_gradients[m.layer];
