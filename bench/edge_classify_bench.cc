@@ -69,8 +69,9 @@ int Run(const std::string& path) {
       ExitRulesFor((*model)->head(), std::nullopt);
   std::vector<double> runs;
   for (int i = 0; i < data->size(); ++i) {
-    const RawInput input =
-        RawInput::Pixels(absl::MakeConstSpan(data->sample(i), data->width));
+    const std::string pixels = data->PixelBytes(i);
+    const RawInput input = RawInput::Pixels(absl::MakeConstSpan(
+        reinterpret_cast<const uint8_t*>(pixels.data()), pixels.size()));
     const auto start = Clock::now();
     (void)classifier.Run(input, rules);
     runs.push_back(

@@ -41,6 +41,9 @@ host_packages=(
   python3-h2
   # The PyTorch package (python/spex) and its tests (pip into a venv).
   python3-torch python3-venv python3-pip
+  # The tabular example (scripts/example-tabular.sh): scikit-learn's own
+  # datasets, written as CSV and .npz.
+  python3-sklearn
   # systemd-analyze checks the edge agent's unit file.
   systemd
   # The container tests: podman builds and runs the images (runc; netavark

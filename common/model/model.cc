@@ -56,6 +56,29 @@ absl::StatusOr<InputTransform> InputTransform::FromSpec(
   }
   transform.scale = input.scale();
   transform.offset = input.offset();
+  if (input.feature_scale_size() != 0 || input.feature_offset_size() != 0) {
+    if (input.feature_scale_size() != raw_width ||
+        input.feature_offset_size() != raw_width) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "input: feature_scale and feature_offset: %d and %d factors; both "
+          "need one per raw value (%d)",
+          input.feature_scale_size(), input.feature_offset_size(), raw_width));
+    }
+    for (int i = 0; i < raw_width; ++i) {
+      if (!std::isfinite(input.feature_scale(i)) ||
+          input.feature_scale(i) == 0.0f ||
+          !std::isfinite(input.feature_offset(i))) {
+        return absl::InvalidArgumentError(absl::StrFormat(
+            "input: feature %d: scale %g and offset %g (must be finite, the "
+            "scale non-zero)",
+            i, input.feature_scale(i), input.feature_offset(i)));
+      }
+    }
+    transform.feature_scale.assign(input.feature_scale().begin(),
+                                   input.feature_scale().end());
+    transform.feature_offset.assign(input.feature_offset().begin(),
+                                    input.feature_offset().end());
+  }
   if (input.has_range()) {
     const float lo = input.range().min(), hi = input.range().max();
     if (!(std::fabs(lo) <= kMaxValueMagnitude) ||
@@ -216,9 +239,17 @@ absl::Status InputTransform::CheckRaw(absl::Span<const uint8_t> pixels) const {
 }
 
 double InputTransform::MaxMagnitude() const {
-  const double lo = double{raw_min} * scale + offset;
-  const double hi = double{raw_max} * scale + offset;
-  return std::max(std::fabs(lo), std::fabs(hi));
+  const auto at = [&](double raw, int i) {
+    if (!feature_scale.empty()) {
+      raw = raw * feature_scale[i] + feature_offset[i];
+    }
+    return std::fabs(raw * scale + offset);
+  };
+  double most = 0;
+  for (int i = 0; i < (feature_scale.empty() ? 1 : raw_width); ++i) {
+    most = std::max({most, at(raw_min, i), at(raw_max, i)});
+  }
+  return most;
 }
 
 absl::Status InputTransform::Apply(absl::Span<const float> raw,
@@ -236,7 +267,14 @@ void InputTransform::Transform(absl::Span<const float> raw, float* x) const {
   const float* __restrict in = raw.data();
   float* __restrict out = x;
   const float a = scale, b = offset;
-  for (int i = 0; i < raw_width; ++i) out[i] = in[i] * a + b;
+  if (feature_scale.empty()) {
+    for (int i = 0; i < raw_width; ++i) out[i] = in[i] * a + b;
+  } else {
+    const float* __restrict fa = feature_scale.data();
+    const float* __restrict fb = feature_offset.data();
+    for (int i = 0; i < raw_width; ++i)
+      out[i] = (in[i] * fa[i] + fb[i]) * a + b;
+  }
   std::fill(x + raw_width, x + width, 0.0f);
 }
 
@@ -245,8 +283,15 @@ void InputTransform::Transform(absl::Span<const uint8_t> pixels,
   const uint8_t* __restrict in = pixels.data();
   float* __restrict out = x;
   const float a = scale, b = offset;
-  for (int i = 0; i < raw_width; ++i)
-    out[i] = static_cast<float>(in[i]) * a + b;
+  if (feature_scale.empty()) {
+    for (int i = 0; i < raw_width; ++i)
+      out[i] = static_cast<float>(in[i]) * a + b;
+  } else {
+    const float* __restrict fa = feature_scale.data();
+    const float* __restrict fb = feature_offset.data();
+    for (int i = 0; i < raw_width; ++i)
+      out[i] = (static_cast<float>(in[i]) * fa[i] + fb[i]) * a + b;
+  }
   std::fill(x + raw_width, x + width, 0.0f);
 }
 

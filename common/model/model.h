@@ -44,6 +44,10 @@ struct InputTransform {
   int width = 0;      // raw_width plus zero padding: the first layer's n_in
   float scale = 1.0f;
   float offset = 0.0f;
+  // Empty, or raw_width factors each applied before scale and offset
+  // (InputSpec.feature_scale, feature_offset).
+  std::vector<float> feature_scale;
+  std::vector<float> feature_offset;
   // The raw values a sample may hold (InputSpec.range), both included.
   float raw_min = -kMaxValueMagnitude;
   float raw_max = kMaxValueMagnitude;
@@ -52,12 +56,14 @@ struct InputTransform {
   // otherwise InvalidArgument naming the first value outside (its index).
   absl::Status CheckRaw(absl::Span<const float> raw) const;
   absl::Status CheckRaw(absl::Span<const uint8_t> pixels) const;
-  // The largest magnitude of the first layer's input: of raw * scale +
-  // offset over the range (and the padding's zeros).
+  // The largest magnitude of the first layer's input over the range (and
+  // the padding's zeros).
   double MaxMagnitude() const;
 
-  // x[i] = raw[i] * scale + offset, then zeros up to `width`. x has room for
-  // `width` floats. InvalidArgument from CheckRaw; x is then unspecified.
+  // x[i] = (raw[i] * feature_scale[i] + feature_offset[i]) * scale + offset
+  // (the feature factors when there are any), then zeros up to `width`. x has
+  // room for `width` floats. InvalidArgument from CheckRaw; x is then
+  // unspecified.
   absl::Status Apply(absl::Span<const float> raw, float* x) const;
   // The same without the checks, for a caller that made them where the
   // input arrived: REQUIRES CheckRaw(raw) is OK.

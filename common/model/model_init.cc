@@ -224,6 +224,10 @@ absl::StatusOr<v1::Model> InitializeModel(const ModelTopology& topology,
   input->set_scale(topology.input_scale);
   input->set_offset(topology.input_offset);
   input->set_padded_width(static_cast<uint32_t>(topology.padded_width));
+  input->mutable_feature_scale()->Add(topology.feature_scale.begin(),
+                                      topology.feature_scale.end());
+  input->mutable_feature_offset()->Add(topology.feature_offset.begin(),
+                                       topology.feature_offset.end());
   if (topology.input_range.has_value()) {
     input->mutable_range()->set_min(topology.input_range->first);
     input->mutable_range()->set_max(topology.input_range->second);

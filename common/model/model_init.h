@@ -67,6 +67,9 @@ struct ModelTopology {
   float input_offset = 0.0f;
   // The raw values a sample may hold (InputSpec.range); unset: any.
   std::optional<std::pair<float, float>> input_range;
+  // InputSpec.feature_scale and feature_offset: empty or one per raw value.
+  std::vector<float> feature_scale;
+  std::vector<float> feature_offset;
   ChainTopology backbone;  // backbone.widths[0] = the padded input
   int split_after = 1;
   std::vector<int> later_cuts;  // the chain's further cuts (model.proto)

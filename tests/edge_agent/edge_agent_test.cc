@@ -36,8 +36,7 @@ class EdgeAgentCoreTest : public testing::Test {
     v1::ClassifyRequest request;
     request.set_request_id(static_cast<uint64_t>(sample) + 1);
     request.set_top_k(top_k);
-    request.set_pixels(reinterpret_cast<const char*>(data.sample(sample)),
-                       data.width);
+    request.set_pixels(data.PixelBytes(sample));
     return request;
   }
 
@@ -60,7 +59,7 @@ class EdgeAgentCoreTest : public testing::Test {
     const std::vector<ExitRule> rules =
         ExitRulesFor(model_->head(), std::nullopt);
     return classifier_->Run(
-        RawInput::Pixels(absl::MakeConstSpan(data.sample(sample), data.width)),
+        RawInput::Values(absl::MakeConstSpan(data.sample(sample), data.width)),
         rules);
   }
   void MakeClassifier() {

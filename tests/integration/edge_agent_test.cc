@@ -28,7 +28,7 @@ TEST_F(EdgeAgentTest, AnswersEqualTheInProcessModel) {
   int local = 0, cloud_answers = 0;
   for (const ReplayRecord& r : records) {
     const LocalResult local_result = classifier.Run(
-        RawInput::Pixels(absl::MakeConstSpan(data.sample(r.id), data.width)),
+        RawInput::Values(absl::MakeConstSpan(data.sample(r.id), data.width)),
         rules);
     const LocalResult* exit = &local_result;
     if (exit->decision.confident) {
@@ -143,7 +143,7 @@ TEST_F(EdgeAgentTest, FullQueueIsResourceExhaustedOrAnsweredLocally) {
       calls.push_back(std::async(std::launch::async, [&, i] {
         grpc::ClientContext context;
         v1::ClassifyRequest request;
-        request.set_pixels(data.sample(i), data.width);
+        request.set_pixels(data.PixelBytes(i));
         v1::ClassifyResponse response;
         grpc::Status status = stub->Classify(&context, request, &response);
         return std::make_pair(status, response);
@@ -242,7 +242,7 @@ TEST_F(EdgeAgentTest, AuditCountsMatchADirectComputation) {
   for (const ReplayRecord& r : records) {
     if (r.path != v1::ANSWER_PATH_LOCAL) continue;
     const LocalResult local = classifier.Run(
-        RawInput::Pixels(absl::MakeConstSpan(data.sample(r.id), data.width)),
+        RawInput::Values(absl::MakeConstSpan(data.sample(r.id), data.width)),
         rules);
     const LocalResult* exit = &local;
     const v1::InferRequest request = MakeRequest(
@@ -286,7 +286,7 @@ TEST_F(EdgeAgentTest, SigtermAnswersEverySampleInFlightAndExitsZero) {
   for (int i = 0; i < kSamples; ++i) {
     v1::ClassifyRequest request;
     request.set_request_id(i);
-    request.set_pixels(data.sample(i), data.width);
+    request.set_pixels(data.PixelBytes(i));
     ASSERT_TRUE(stream->Write(request));
   }
   edge.Signal(SIGTERM);

@@ -87,8 +87,7 @@ inline std::unique_ptr<TcpProxy> StartProxy(int upstream_port) {
 
 inline Dataset FirstSamples(int count) {
   Dataset data = FashionTestSet();
-  data.labels.resize(count);
-  data.pixels.resize(static_cast<size_t>(count) * data.width);
+  data.Truncate(count);
   return data;
 }
 

@@ -31,9 +31,9 @@ struct ChainAnswer {
   double margin = 1;
 };
 
-inline ChainAnswer AnswerInProcess(const Model& model, const uint8_t* pixels) {
+inline ChainAnswer AnswerInProcess(const Model& model, const float* sample) {
   ChainAnswer answer;
-  const std::vector<float> raw(pixels, pixels + model.input().raw_width);
+  const std::vector<float> raw(sample, sample + model.input().raw_width);
   std::vector<float> x(model.input().width);
   EXPECT_TRUE(model.input().Apply(raw, x.data()).ok());
   const int classes = model.num_classes();

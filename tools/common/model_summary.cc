@@ -146,11 +146,13 @@ Json ModelSummaryJson(const Model& model) {
   json.Set("format_version", d.format_version());
   Json shape = Json::Array();
   for (int s : model.input().shape) shape.Push(s);
-  json.Set("input", Json::Object()
-                        .Set("shape", std::move(shape))
-                        .Set("scale", model.input().scale)
-                        .Set("offset", model.input().offset)
-                        .Set("width", model.input().width));
+  json.Set("input",
+           Json::Object()
+               .Set("shape", std::move(shape))
+               .Set("scale", model.input().scale)
+               .Set("offset", model.input().offset)
+               .Set("per_feature", !model.input().feature_scale.empty())
+               .Set("width", model.input().width));
   json.Set("split_after", model.split_after());
   json.Set("split_width", model.split_width());
   json.Set("split_bytes", SplitBytesJson(model));
@@ -225,6 +227,9 @@ std::string ModelSummaryText(const Model& model) {
   absl::StrAppend(
       &out, "input     ", absl::StrJoin(model.input().shape, "x"),
       absl::StrFormat(" x %g %+g", model.input().scale, model.input().offset));
+  if (!model.input().feature_scale.empty()) {
+    absl::StrAppend(&out, " after a scale and offset per feature");
+  }
   if (model.input().width != model.input().raw_width) {
     absl::StrAppend(&out, ", zero-padded to ", model.input().width);
   }

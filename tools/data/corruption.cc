@@ -209,16 +209,22 @@ Dataset ApplyDrift(const Dataset& data, int64_t samples,
                    const DriftSchedule& schedule) {
   Dataset out = data;
   out.labels.resize(samples);
-  out.pixels.resize(static_cast<size_t>(samples) * data.width);
+  out.values.resize(static_cast<size_t>(samples) * data.width);
   const int height = data.shape.empty() ? 1 : data.shape[0];
   const int width = data.width / height;
   for (int64_t i = 0; i < samples; ++i) {
     const int64_t source = i % data.size();
     out.labels[i] = data.labels[source];
-    absl::Span<uint8_t> image(out.pixels.data() + i * data.width, data.width);
-    std::copy_n(data.sample(static_cast<int>(source)), data.width,
-                image.begin());
-    Corrupt(schedule.At(i), schedule.seed, i, height, width, image);
+    const DriftSegment& segment = schedule.At(i);
+    if (segment.corruption == Corruption::kNone) {
+      std::copy_n(data.sample(static_cast<int>(source)), data.width,
+                  out.values.begin() + i * data.width);
+      continue;
+    }
+    const std::string pixels = data.PixelBytes(static_cast<int>(source));
+    std::vector<uint8_t> image(pixels.begin(), pixels.end());
+    Corrupt(segment, schedule.seed, i, height, width, absl::MakeSpan(image));
+    std::copy(image.begin(), image.end(), out.values.begin() + i * data.width);
   }
   return out;
 }

@@ -53,7 +53,8 @@ void Corrupt(const DriftSegment& segment, uint64_t seed, int64_t id, int height,
              int width, absl::Span<uint8_t> image);
 
 // `samples` images: image i is data's image i % size, corrupted as the
-// schedule says for id i (labels follow).
+// schedule says for id i (labels follow). REQUIRES data.eight_bit where the
+// schedule corrupts (the corruptions work on 8-bit images).
 Dataset ApplyDrift(const Dataset& data, int64_t samples,
                    const DriftSchedule& schedule);
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "common/sparsity/seeded_random.h"
+#include "tools/data/data_files.h"
 #include "tools/data/idx_file.h"
 
 namespace spex {
@@ -28,6 +29,21 @@ std::string Provider(const std::string& name) {
 }
 
 }  // namespace
+
+std::string Dataset::PixelBytes(int i) const {
+  const float* in = sample(i);
+  std::string bytes(width, '\0');
+  for (int p = 0; p < width; ++p) {
+    bytes[p] = static_cast<char>(static_cast<uint8_t>(in[p]));
+  }
+  return bytes;
+}
+
+void Dataset::Truncate(int count) {
+  if (count >= size()) return;
+  labels.resize(count);
+  values.resize(static_cast<size_t>(count) * width);
+}
 
 std::string DatasetDirectory(const std::string& name) {
   if (name == "fashion-mnist") {
@@ -68,7 +84,8 @@ absl::StatusOr<Dataset> LoadIdxDataset(const std::string& dir,
   dataset.shape = {static_cast<int>(images->dims[1]),
                    static_cast<int>(images->dims[2])};
   dataset.width = dataset.shape[0] * dataset.shape[1];
-  dataset.pixels = std::move(images->values);
+  dataset.values.assign(images->values.begin(), images->values.end());
+  dataset.eight_bit = true;
   dataset.labels = std::move(labels->values);
   int max_label = 0;
   for (uint8_t label : dataset.labels)
@@ -90,9 +107,12 @@ absl::StatusOr<Dataset> LoadIdxDataset(const std::string& dir,
 }
 
 absl::StatusOr<Dataset> LoadDataset(const std::string& name, Split split) {
+  if (IsDataFilesSpec(name)) return LoadDataFiles(name, split);
   if (name != "fashion-mnist" && name != "mnist-digits") {
     return absl::InvalidArgumentError(absl::StrFormat(
-        "unknown dataset '%s' (expected fashion-mnist or mnist-digits)", name));
+        "unknown dataset '%s' (expected fashion-mnist, mnist-digits or "
+        "files: train=FILE,test=FILE,...)",
+        name));
   }
   const std::string prefix = split == Split::kTrain ? "train" : "t10k";
   absl::StatusOr<Dataset> dataset =
@@ -115,12 +135,12 @@ void SplitHoldOut(const Dataset& all, int count, uint64_t seed, Dataset* rest,
   for (int i = 0; i < std::min(count, all.size()); ++i) hold[order[i]] = true;
   for (Dataset* part : {rest, held_out}) {
     *part = all;
-    part->pixels.clear();
+    part->values.clear();
     part->labels.clear();
   }
   for (int i = 0; i < all.size(); ++i) {
     Dataset* to = hold[i] ? held_out : rest;
-    to->pixels.insert(to->pixels.end(), all.sample(i),
+    to->values.insert(to->values.end(), all.sample(i),
                       all.sample(i) + all.width);
     to->labels.push_back(all.labels[i]);
   }

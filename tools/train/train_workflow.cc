@@ -14,6 +14,7 @@
 #include "tools/common/model_summary.h"
 #include "tools/common/text_file.h"
 #include "tools/train/evaluate.h"
+#include "tools/train/input_from_data.h"
 #include "tools/train/layer_list.h"
 #include "tools/train/train_report.h"
 
@@ -41,11 +42,23 @@ absl::Status TrainModel(const TrainSpec& spec) {
   SplitHoldOut(all_train, static_cast<int>(spec.validation_samples),
                HoldOutSeed(spec.options.seed), &train, &validation);
 
+  for (int i = 0; i < test.size(); ++i) {
+    if (test.labels[i] >= all_train.classes) {
+      return absl::InvalidArgumentError(absl::StrFormat(
+          "%s: test sample %d has label %d, but the training samples have "
+          "%d classes (0 to %d)",
+          spec.dataset, i, test.labels[i], all_train.classes,
+          all_train.classes - 1));
+    }
+  }
+  if (test.width != all_train.width) {
+    return absl::InvalidArgumentError(
+        absl::StrFormat("%s: test samples have %d values, training samples %d",
+                        spec.dataset, test.width, all_train.width));
+  }
+
   ModelTopology topology;
-  topology.input_shape = all_train.shape;
-  // Every dataset spex-train reads holds 8-bit pixels.
-  topology.input_scale = 1.0f / 255.0f;
-  topology.input_range = std::make_pair(0.0f, 255.0f);
+  SetInputFromData(train, &topology);
   if (!spec.layers.empty()) {
     if (all_train.shape.size() != 2) {
       return absl::InvalidArgumentError(absl::StrFormat(

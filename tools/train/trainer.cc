@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "absl/strings/str_format.h"
+#include "absl/types/span.h"
 #include "common/model/model.h"
 #include "common/sparsity/seeded_random.h"
 #include "common/status/status_macros.h"
@@ -22,23 +23,25 @@ constexpr float kEpsilon = 1e-7f;  // Keras's default, as the reference used
 constexpr int kEvalBatch = 1000;
 constexpr int kMicroBatch = 64;
 
-// Raw pixel -> network input by the model's InputTransform, tabled for the
-// 256 values a pixel can take, laid out as the first layer reads it.
+// Raw sample -> network input by the model's InputTransform, laid out as
+// the first layer reads it.
 struct InputMap {
-  float value[256];
+  InputTransform transform;
+  std::vector<float> blank;  // a raw sample of zeros, transformed
   int raw_width;
   int width;
   bool map;        // the first layer reads a map: sample n at x + n * width
   int height = 0;  // of an image input (two-dimensional shape), else 0
   int image_width = 0;
 
-  InputMap(const InputTransform& transform, bool input_is_map)
-      : raw_width(transform.raw_width),
-        width(transform.width),
+  InputMap(const InputTransform& input, bool input_is_map)
+      : transform(input),
+        blank(input.width),
+        raw_width(input.raw_width),
+        width(input.width),
         map(input_is_map) {
-    for (int p = 0; p < 256; ++p) {
-      value[p] = p * transform.scale + transform.offset;
-    }
+    const std::vector<float> zeros(raw_width, 0.0f);
+    transform.Transform(zeros, blank.data());
     if (transform.shape.size() >= 2) {
       height = transform.shape[0];
       image_width = transform.raw_width / height;
@@ -51,11 +54,12 @@ struct InputMap {
   void Gather(const Dataset& data, const int* indices, int batch, float* x,
               const TrainOptions* augment = nullptr,
               uint64_t augment_key = 0) const {
-    std::vector<float> image(raw_width);
+    std::vector<float> image(width);
     for (int j = 0; j < batch; ++j) {
-      const uint8_t* pixels = data.sample(indices[j]);
       float* sample = image.data();
-      for (int i = 0; i < raw_width; ++i) sample[i] = value[pixels[i]];
+      transform.Transform(absl::MakeConstSpan(data.sample(indices[j]),
+                                              static_cast<size_t>(raw_width)),
+                          sample);
       if (augment != nullptr && height > 0) {
         Augment(*augment, MixSeed(augment_key + j, 0), sample);
       }
@@ -87,7 +91,7 @@ struct InputMap {
         if (flip) sc = image_width - 1 - sc;
         sample[r * image_width + c] =
             sr < 0 || sr >= height || sc < 0 || sc >= image_width
-                ? value[0]
+                ? blank[r * image_width + c]
                 : source[sr * image_width + sc];
       }
     }

@@ -286,6 +286,50 @@ TEST(ModelTest, InputRangeIsEnforcedForValuesAndPixels) {
                         "[0, 200]"));
 }
 
+// Per-feature factors (a table's standardization) apply before the
+// model's scale and offset, to values and pixels alike; a wrong count or a
+// non-finite factor is an error naming the field.
+TEST(ModelTest, FeatureFactorsApplyBeforeScaleAndOffset) {
+  v1::Model proto =
+      MakeTestModel(TestTopologies(PatternKind::kRandom)[0].topology, 1);
+  const float scale = proto.input().scale(), offset = proto.input().offset();
+  for (int i = 0; i < 784; ++i) {
+    proto.mutable_input()->add_feature_scale(0.5f + i % 7);
+    proto.mutable_input()->add_feature_offset(-1.0f * (i % 5));
+  }
+  SerializeModel(&proto);
+  auto model = Model::FromProto(proto);
+  ASSERT_TRUE(model.ok()) << model.status();
+  const InputTransform& input = (*model)->input();
+  std::vector<float> raw(784), x(800, -1.0f), from_pixels(800, -1.0f);
+  std::vector<uint8_t> pixels(784);
+  for (int i = 0; i < 784; ++i) {
+    pixels[i] = static_cast<uint8_t>((i * 37) % 256);
+    raw[i] = pixels[i];
+  }
+  ASSERT_TRUE(input.Apply(raw, x.data()).ok());
+  input.Transform(pixels, from_pixels.data());
+  for (int i = 0; i < 784; ++i) {
+    const double expected =
+        (raw[i] * (0.5 + i % 7) - (i % 5)) * double{scale} + offset;
+    EXPECT_NEAR(x[i], expected, 1e-5 * (1 + std::fabs(expected))) << i;
+    EXPECT_EQ(from_pixels[i], x[i]) << i;
+  }
+  EXPECT_EQ(x[799], 0.0f);
+
+  v1::Model short_one = proto;
+  short_one.mutable_input()->mutable_feature_offset()->RemoveLast();
+  SerializeModel(&short_one);
+  EXPECT_THAT(std::string(Model::FromProto(short_one).status().message()),
+              HasSubstr("feature_scale and feature_offset: 784 and 783"));
+  v1::Model not_finite = proto;
+  not_finite.mutable_input()->set_feature_scale(
+      9, std::numeric_limits<float>::quiet_NaN());
+  SerializeModel(&not_finite);
+  EXPECT_THAT(std::string(Model::FromProto(not_finite).status().message()),
+              HasSubstr("input: feature 9: scale nan"));
+}
+
 TEST(ModelTest, PinningAnIsaThisCpuLacksIsAnError) {
   const v1::Model proto =
       MakeTestModel(TestTopologies(PatternKind::kRandom)[2].topology, 2);

@@ -19,6 +19,7 @@ using ::testing::HasSubstr;
 // have edges, a mean and a background to move.
 Dataset Squares() {
   Dataset data;
+  data.eight_bit = true;
   data.name = "squares";
   data.shape = {28, 28};
   data.width = 28 * 28;
@@ -29,7 +30,7 @@ Dataset Squares() {
     for (int y = 0; y < 28; ++y) {
       for (int x = 0; x < 28; ++x) {
         const bool inside = y >= 8 && y < 20 && x >= 6 + i % 4 && x < 18;
-        data.pixels.push_back(
+        data.values.push_back(
             static_cast<uint8_t>(inside ? 200 + random() % 40 : random() % 30));
       }
     }
@@ -42,7 +43,7 @@ double MeanAbsoluteChange(const Dataset& a, const Dataset& b, int64_t first,
   double sum = 0;
   for (int64_t i = first; i <= last; ++i) {
     for (int p = 0; p < a.width; ++p) {
-      sum += std::abs(a.pixels[i * a.width + p] - b.pixels[i * b.width + p]);
+      sum += std::abs(a.values[i * a.width + p] - b.values[i * b.width + p]);
     }
   }
   return sum / static_cast<double>((last - first + 1) * a.width);
@@ -111,14 +112,15 @@ TEST(CorruptionTest, SameSeedSameImagesOtherSeedOtherNoise) {
   const auto one = DriftSchedule::Parse("0-23:noise:2", 1);
   const auto other = DriftSchedule::Parse("0-23:noise:2", 2);
   ASSERT_TRUE(one.ok() && other.ok());
-  EXPECT_EQ(ApplyDrift(data, 24, *one).pixels,
-            ApplyDrift(data, 24, *one).pixels);
-  EXPECT_NE(ApplyDrift(data, 24, *one).pixels,
-            ApplyDrift(data, 24, *other).pixels);
+  EXPECT_EQ(ApplyDrift(data, 24, *one).values,
+            ApplyDrift(data, 24, *one).values);
+  EXPECT_NE(ApplyDrift(data, 24, *one).values,
+            ApplyDrift(data, 24, *other).values);
   // An image's corruption depends on its id, not on what came before:
   // replaying from id 12 gives ids 12.. the same pixels.
   const Dataset all = ApplyDrift(data, 24, *one);
-  std::vector<uint8_t> image(data.sample(0), data.sample(0) + data.width);
+  const std::string pixels = data.PixelBytes(0);
+  std::vector<uint8_t> image(pixels.begin(), pixels.end());
   Corrupt(one->At(12), one->seed, 12, 28, 28, absl::MakeSpan(image));
   EXPECT_TRUE(std::equal(image.begin(), image.end(), all.sample(12)));
 }

@@ -139,7 +139,7 @@ TEST(FashionMnistTest, PackageHoldsTheFullDataset) {
   Dataset rest2, held2;
   SplitHoldOut(*train, 5000, 7, &rest2, &held2);
   EXPECT_EQ(held.labels, held2.labels);
-  EXPECT_EQ(held.pixels, held2.pixels);
+  EXPECT_EQ(held.values, held2.values);
 }
 
 }  // namespace

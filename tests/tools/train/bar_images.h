@@ -14,6 +14,7 @@ namespace spex {
 
 inline Dataset BarImages(int n, uint64_t seed, int side, int max_shift = 0) {
   Dataset d;
+  d.eight_bit = true;
   d.name = "bars";
   d.shape = {side, side};
   d.width = side * side;
@@ -31,7 +32,7 @@ inline Dataset BarImages(int n, uint64_t seed, int side, int max_shift = 0) {
     for (int p = 0; p < side * side; ++p) {
       const int row = p / side - shift;
       const bool bar = row >= 1 + step * label && row < 3 + step * label;
-      d.pixels.push_back(
+      d.values.push_back(
           static_cast<uint8_t>(bar ? 160 + noise(rng) : noise(rng)));
     }
     d.labels.push_back(static_cast<uint8_t>(label));

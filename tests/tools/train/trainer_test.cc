@@ -11,9 +11,60 @@
 #include "gtest/gtest.h"
 #include "tests/tools/train/bar_images.h"
 #include "tools/train/evaluate.h"
+#include "tools/train/input_from_data.h"
 
 namespace spex {
 namespace {
+
+// A table's columns in different units each come out with mean 0 and
+// standard deviation 1 through the model's input transform; images get one
+// scale for every pixel and, as 8-bit pixels, the range [0, 255].
+TEST(InputFromDataTest, TablesPerFeatureImagesPerTensor) {
+  Dataset table;
+  table.shape = {3};
+  table.width = 3;
+  std::mt19937 rng(std::random_device{}());
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (int i = 0; i < 500; ++i) {
+    table.values.push_back(1000.0f + 300.0f * normal(rng));  // proline, mg/l
+    table.values.push_back(0.05f + 0.01f * normal(rng));     // a small ratio
+    table.values.push_back(7.0f);                            // a constant
+    table.labels.push_back(static_cast<uint8_t>(i % 2));
+  }
+  ModelTopology topology;
+  SetInputFromData(table, &topology);
+  EXPECT_FALSE(topology.input_range.has_value());
+  ASSERT_EQ(topology.feature_scale.size(), 3u);
+  InputTransform transform;
+  transform.shape = {3};
+  transform.raw_width = transform.width = 3;
+  transform.feature_scale = topology.feature_scale;
+  transform.feature_offset = topology.feature_offset;
+  double sum[3] = {0, 0, 0}, squares[3] = {0, 0, 0};
+  for (int i = 0; i < table.size(); ++i) {
+    float x[3];
+    transform.Transform(absl::MakeConstSpan(table.sample(i), 3), x);
+    for (int f = 0; f < 3; ++f) {
+      sum[f] += x[f];
+      squares[f] += double{x[f]} * x[f];
+    }
+  }
+  for (int f = 0; f < 2; ++f) {
+    EXPECT_NEAR(sum[f] / table.size(), 0.0, 1e-4) << f;
+    EXPECT_NEAR(squares[f] / table.size(), 1.0, 1e-3) << f;
+  }
+  EXPECT_EQ(topology.feature_scale[2], 1.0f);  // a constant is left alone
+  EXPECT_NEAR(sum[2] / table.size(), 0.0, 1e-4);
+
+  const Dataset images = BarImages(20, 3, 8);
+  SetInputFromData(images, &topology);
+  EXPECT_TRUE(topology.feature_scale.empty());
+  float largest = 0;
+  for (float v : images.values) largest = std::max(largest, v);
+  EXPECT_EQ(topology.input_scale, 1.0f / largest);
+  ASSERT_TRUE(topology.input_range.has_value());
+  EXPECT_EQ(topology.input_range->second, 255.0f);
+}
 
 Dataset Bars(int n, uint64_t seed) { return BarImages(n, seed, 8); }
 
