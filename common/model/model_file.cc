@@ -228,7 +228,9 @@ uint32_t MinimumFormatVersion(const v1::Model& model) {
     kinds = kinds || has_kind(exit.layers());
     later_exit = later_exit || exit.after_layer() > model.split_after();
   }
-  return kinds ? 4 : later_exit ? 3 : tile ? 2 : 1;
+  const bool feature_factors = model.input().feature_scale_size() != 0 ||
+                               model.input().feature_offset_size() != 0;
+  return feature_factors ? 5 : kinds ? 4 : later_exit ? 3 : tile ? 2 : 1;
 }
 
 absl::Status CheckFormatVersion(const v1::Model& model) {
@@ -249,7 +251,8 @@ absl::Status CheckFormatVersion(const v1::Model& model) {
     return absl::InvalidArgumentError(absl::StrFormat(
         "format_version: %d, but the model has %s, which version %d added",
         model.format_version(),
-        needed == 4   ? "convolution or pooling layers"
+        needed == 5   ? "per-feature input factors"
+        : needed == 4 ? "convolution or pooling layers"
         : needed == 3 ? "an exit after split_after"
                       : "tile patterns",
         needed));

@@ -16,13 +16,14 @@ namespace spex {
 
 // The format versions this build reads: 1; 2, which added the tile pattern
 // kind; 3, which added exits after split_after (a later stage's); 4, which
-// added layer kinds (convolutions and poolings). A file
+// added layer kinds (convolutions and poolings); 5, which added per-feature
+// input factors (InputSpec.feature_scale, feature_offset). A file
 // carries the lowest version that describes it (MinimumFormatVersion), so a
 // model without those features stays readable by older builds.
 inline constexpr uint32_t kOldestModelFormatVersion = 1;
-inline constexpr uint32_t kModelFormatVersion = 4;
+inline constexpr uint32_t kModelFormatVersion = 5;
 
-// 4 when any layer (backbone or exit) is a convolution or a pooling; else
+// 5 when the input has per-feature factors; 4 when any layer (backbone or exit) is a convolution or a pooling; else
 // 3 when an exit comes after split_after; else 2 when any layer has a tile
 // pattern; else 1.
 uint32_t MinimumFormatVersion(const v1::Model& model);

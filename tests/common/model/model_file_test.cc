@@ -109,7 +109,7 @@ TEST_F(ModelFileTest, UnsupportedVersionIsNamed) {
   WriteBytes(Path("v7.spex"), SerializeModel(&model));
   EXPECT_THAT(std::string(Model::Load(Path("v7.spex")).status().message()),
               HasSubstr("format_version: 7 is not supported; this build reads "
-                        "versions 1 to 4"));
+                        "versions 1 to 5"));
 }
 
 // A file carries the lowest version that describes it: version 1 unless a

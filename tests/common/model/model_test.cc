@@ -297,6 +297,7 @@ TEST(ModelTest, FeatureFactorsApplyBeforeScaleAndOffset) {
     proto.mutable_input()->add_feature_scale(0.5f + i % 7);
     proto.mutable_input()->add_feature_offset(-1.0f * (i % 5));
   }
+  proto.set_format_version(5);
   SerializeModel(&proto);
   auto model = Model::FromProto(proto);
   ASSERT_TRUE(model.ok()) << model.status();

@@ -27,8 +27,24 @@ struct BadModelCase {
 std::vector<BadModelCase> BadModelCases() {
   const float nan = std::numeric_limits<float>::quiet_NaN();
   return {
-      {"version", [](v1::Model* m) { m->set_format_version(5); },
-       "format_version: 5 is not supported"},
+      {"version", [](v1::Model* m) { m->set_format_version(6); },
+       "format_version: 6 is not supported"},
+      {"feature factors before version 5",
+       [](v1::Model* m) {
+         for (int i = 0; i < 784; ++i) {
+           m->mutable_input()->add_feature_scale(1.0f);
+           m->mutable_input()->add_feature_offset(0.0f);
+         }
+       },
+       "but the model has per-feature input factors, which version 5 added"},
+      {"feature factors short",
+       [](v1::Model* m) {
+         m->set_format_version(5);
+         m->mutable_input()->add_feature_scale(1.0f);
+         m->mutable_input()->add_feature_offset(0.0f);
+       },
+       "input: feature_scale and feature_offset: 1 and 1 factors; both need "
+       "one per raw value (784)"},
       {"input shape", [](v1::Model* m) { m->mutable_input()->clear_shape(); },
        "input: shape: missing"},
       {"input zero dim",
