@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 shift || true
 all_targets=(model_loader activation_decoder split_request oip_request
-             edge_classify token_file onnx_import)
+             edge_classify token_file onnx_import data_files)
 targets=("${@:-${all_targets[@]}}")
 build=build/fuzz
 

@@ -16,6 +16,7 @@
 #include "spex/v1/edge_inference.pb.h"
 #include "tests/cloud_service/cloud_test_support.h"
 #include "tests/common/model/test_models.h"
+#include "tests/tools/data/numpy_files.h"
 #include "tests/tools/onnx/onnx_test_graphs.h"
 
 namespace spex {
@@ -155,6 +156,26 @@ void WriteSeeds(const std::string& root) {
   // exit (Gemm, MatMul + Add), a CNN (Conv, MaxPool, GlobalAveragePool).
   corpus.Write("onnx_import", "small-mlp", SmallMlp().SerializeAsString());
   corpus.Write("onnx_import", "small-cnn", SmallCnn().SerializeAsString());
+
+  // A user's dataset files, after the byte that picks the reader: a CSV
+  // with a quoted header, an .npy of 8-bit images, an .npz of both splits
+  // (deflated).
+  corpus.Write("data_files", "csv",
+               std::string(1, '\0') +
+                   "\"length, cm\",width,label\r\n1.5,-2,0\r\n3,4e2,2\r\n");
+  const std::string images =
+      Npy("|u1", "(2, 2, 3)",
+          Bytes<uint8_t>({0, 1, 2, 3, 4, 255, 9, 8, 7, 6, 5, 4}));
+  corpus.Write("data_files", "npy", std::string(1, '\1') + images);
+  corpus.Write(
+      "data_files", "npz",
+      std::string(1, '\2') +
+          Zip({{"x_train.npy",
+                Npy("<f4", "(2, 2)", Bytes<float>({1, 2, 3, 4}))},
+               {"y_train.npy", Npy("<i8", "(2,)", Bytes<int64_t>({0, 1}))},
+               {"x_test.npy", images},
+               {"y_test.npy", Npy("<i8", "(2,)", Bytes<int64_t>({1, 0}))}},
+              true));
 
   // A token file's text, a NUL, an authorization value.
   auto token_seed = [](std::string text, const std::string& authorization) {

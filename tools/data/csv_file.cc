@@ -48,6 +48,12 @@ absl::StatusOr<Dataset> ReadCsvDataset(const std::string& path,
                                        const std::string& label_column) {
   std::ifstream file(path);
   if (!file) return absl::NotFoundError(path + ": cannot open");
+  return ParseCsvDataset(file, path, label_column);
+}
+
+absl::StatusOr<Dataset> ParseCsvDataset(std::istream& file,
+                                        const std::string& path,
+                                        const std::string& label_column) {
   std::string line;
   std::vector<std::string> header, fields;
   int row = 0;

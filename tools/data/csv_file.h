@@ -5,6 +5,7 @@
 #ifndef SPEX_TOOLS_DATA_CSV_FILE_H_
 #define SPEX_TOOLS_DATA_CSV_FILE_H_
 
+#include <istream>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -19,6 +20,11 @@ namespace spex {
 // in a row ({features}); name, classes and class names are the caller's.
 absl::StatusOr<Dataset> ReadCsvDataset(const std::string& path,
                                        const std::string& label_column);
+
+// The same from a stream; errors name `what`.
+absl::StatusOr<Dataset> ParseCsvDataset(std::istream& in,
+                                        const std::string& what,
+                                        const std::string& label_column);
 
 }  // namespace spex
 

@@ -132,6 +132,14 @@ absl::StatusOr<std::string> MemberBytes(absl::string_view compressed,
     }
     out.assign(compressed.data(), compressed.size());
   } else if (method == 8) {
+    // Deflate gives at most 1032 bytes per byte (258 from a 2-bit code):
+    // a member that claims more is refused before its buffer exists.
+    if (size > compressed.size() * uint64_t{1032} + 1024) {
+      return Invalid(
+          what, absl::StrFormat("declares %d bytes from %d deflated, more than "
+                                "deflate can give",
+                                size, compressed.size()));
+    }
     out.resize(size);
     z_stream z{};
     if (inflateInit2(&z, -MAX_WBITS) != Z_OK) {
@@ -258,7 +266,11 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpzFile(
     const std::string& path) {
   const auto bytes = ReadBytes(path);
   if (!bytes.ok()) return bytes.status();
-  const std::string& zip = *bytes;
+  return ParseNpz(*bytes, path);
+}
+
+absl::StatusOr<std::map<std::string, NpyArray>> ParseNpz(
+    absl::string_view zip, const std::string& path) {
   const auto* u = reinterpret_cast<const unsigned char*>(zip.data());
   std::map<std::string, NpyArray> members;
   size_t at = 0;
@@ -276,7 +288,7 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpzFile(
     if (at + 30 + name_len + extra_len > zip.size()) {
       return Invalid(path, "truncated zip header");
     }
-    const std::string name = zip.substr(at + 30, name_len);
+    const std::string name(zip.substr(at + 30, name_len));
     const std::string what = absl::StrCat(path, ": member ", name);
     if (flags & 1) return Invalid(what, "encrypted");
     if (flags & 8) {
@@ -308,8 +320,7 @@ absl::StatusOr<std::map<std::string, NpyArray>> ReadNpzFile(
       return Invalid(what, "truncated: the archive ends inside the member");
     }
     const auto member =
-        MemberBytes(absl::string_view(zip).substr(data_at, compressed), method,
-                    size, crc, what);
+        MemberBytes(zip.substr(data_at, compressed), method, size, crc, what);
     if (!member.ok()) return member.status();
     absl::string_view key = name;
     if (!absl::ConsumeSuffix(&key, ".npy")) {

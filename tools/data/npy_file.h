@@ -36,6 +36,10 @@ absl::StatusOr<NpyArray> ReadNpyFile(const std::string& path);
 absl::StatusOr<std::map<std::string, NpyArray>> ReadNpzFile(
     const std::string& path);
 
+// The same from an archive's bytes; errors name `what`.
+absl::StatusOr<std::map<std::string, NpyArray>> ParseNpz(
+    absl::string_view zip, const std::string& what);
+
 }  // namespace spex
 
 #endif  // SPEX_TOOLS_DATA_NPY_FILE_H_

@@ -3,8 +3,6 @@
 // file an error naming the row, column, array or member.
 #include "tools/data/data_files.h"
 
-#include <zlib.h>
-
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
@@ -16,6 +14,7 @@
 #include "absl/strings/str_format.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "tests/tools/data/numpy_files.h"
 #include "tools/data/dataset.h"
 #include "tools/data/npy_file.h"
 
@@ -23,75 +22,6 @@ namespace spex {
 namespace {
 
 using ::testing::HasSubstr;
-
-std::string Npy(const std::string& descr, const std::string& shape,
-                const std::string& data, bool fortran = false) {
-  std::string header =
-      absl::StrFormat("{'descr': '%s', 'fortran_order': %s, 'shape': %s, }",
-                      descr, fortran ? "True" : "False", shape);
-  while ((10 + header.size() + 1) % 64 != 0) header += ' ';
-  header += '\n';
-  std::string out = "\x93NUMPY";
-  out += '\x01';
-  out += '\x00';
-  out += static_cast<char>(header.size() & 0xff);
-  out += static_cast<char>(header.size() >> 8);
-  return out + header + data;
-}
-
-template <typename T>
-std::string Bytes(const std::vector<T>& values) {
-  return std::string(reinterpret_cast<const char*>(values.data()),
-                     values.size() * sizeof(T));
-}
-
-void Put(std::string* out, uint64_t v, int bytes) {
-  for (int i = 0; i < bytes; ++i)
-    out->push_back(static_cast<char>(v >> (8 * i)));
-}
-
-// A zip as numpy.savez writes one: each member with a ZIP64 extra holding
-// its sizes, stored or deflated (raw deflate).
-std::string Zip(const std::vector<std::pair<std::string, std::string>>& members,
-                bool deflated) {
-  std::string zip;
-  for (const auto& [name, data] : members) {
-    std::string body = data;
-    if (deflated) {
-      z_stream z{};
-      EXPECT_EQ(
-          deflateInit2(&z, 6, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY),
-          Z_OK);
-      body.resize(deflateBound(&z, data.size()));
-      z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-      z.avail_in = data.size();
-      z.next_out = reinterpret_cast<Bytef*>(body.data());
-      z.avail_out = body.size();
-      EXPECT_EQ(deflate(&z, Z_FINISH), Z_STREAM_END);
-      body.resize(z.total_out);
-      deflateEnd(&z);
-    }
-    Put(&zip, 0x04034b50, 4);
-    Put(&zip, 45, 2);
-    Put(&zip, 0, 2);
-    Put(&zip, deflated ? 8 : 0, 2);
-    Put(&zip, 0, 4);  // time and date
-    Put(&zip,
-        crc32(0, reinterpret_cast<const Bytef*>(data.data()), data.size()), 4);
-    Put(&zip, 0xffffffffu, 4);
-    Put(&zip, 0xffffffffu, 4);
-    Put(&zip, name.size(), 2);
-    Put(&zip, 20, 2);
-    zip += name;
-    Put(&zip, 1, 2);
-    Put(&zip, 16, 2);
-    Put(&zip, data.size(), 8);
-    Put(&zip, body.size(), 8);
-    zip += body;
-  }
-  Put(&zip, 0x02014b50, 4);  // where the central directory would start
-  return zip;
-}
 
 class DataFilesTest : public testing::Test {
  protected:
@@ -264,6 +194,8 @@ TEST_F(DataFilesTest, BadNpzNamesTheMember) {
   // The ZIP64 extra's uncompressed size: 1 TiB.
   const size_t size_at = 30 + 5 + 4;
   for (int i = 0; i < 8; ++i) huge[size_at + i] = i == 5 ? 1 : 0;
+  std::string inflated = huge;  // 1 MiB claimed from a few deflated bytes
+  for (int i = 0; i < 8; ++i) inflated[size_at + i] = i == 2 ? 16 : 0;
   const struct {
     std::string bytes;
     std::string error;
@@ -271,6 +203,7 @@ TEST_F(DataFilesTest, BadNpzNamesTheMember) {
       {corrupt, "member x.npy: CRC-32"},
       {truncated, "member x.npy: truncated"},
       {huge, "member x.npy: declares 1099511627776 bytes"},
+      {inflated, "member x.npy: declares 1048576 bytes from"},
       {"PK\x05\x06", "not an .npz archive"},
       {Zip({{"x.txt", x}}, false), "member x.txt: is not an .npy array"},
       {Zip({{"x.npy", "garbage"}}, false), "member x.npy: not a .npy array"},
