@@ -23,9 +23,9 @@ namespace spex {
 inline constexpr uint32_t kOldestModelFormatVersion = 1;
 inline constexpr uint32_t kModelFormatVersion = 5;
 
-// 5 when the input has per-feature factors; 4 when any layer (backbone or exit) is a convolution or a pooling; else
-// 3 when an exit comes after split_after; else 2 when any layer has a tile
-// pattern; else 1.
+// 5 when the input has per-feature factors; 4 when any layer (backbone or exit)
+// is a convolution or a pooling; else 3 when an exit comes after split_after;
+// else 2 when any layer has a tile pattern; else 1.
 uint32_t MinimumFormatVersion(const v1::Model& model);
 
 // OK when this build reads the model's format_version and the version
